@@ -1,0 +1,32 @@
+//! Test support shared by every crate of the workspace (never published, never a normal
+//! dependency: take it as a dev-dependency).
+//!
+//! | item | what |
+//! |---|---|
+//! | [`CountingAlloc`], [`assert_no_alloc`], [`count_allocs`] | a per-thread counting global allocator |
+//! | [`in_subprocess`] | run the rest of a test in a fresh child process (process-wide state) |
+//! | [`in_netns`], [`NetNs`] | the same, inside a private network namespace with a veth pair |
+//! | [`open_fds`] | how many descriptors the process has open |
+//! | [`skip!`], [`under_qemu`], [`qemu`] | skipping with a printed reason; what qemu-user cannot do |
+//! | [`tcp_pair`], [`udp_pair`] | loopback pairs on ephemeral ports |
+//! | [`bench`] | benchmark summaries: criterion estimates, ratios, JSON lines |
+//!
+//! testkit depends on std and libc only, and hands out std types, so every layer of the
+//! workspace can use it without a cycle.
+
+mod alloc;
+pub mod bench;
+mod fds;
+mod net;
+mod netns;
+pub mod qemu;
+mod skip;
+mod subprocess;
+
+pub use alloc::{AllocStats, CountingAlloc, assert_no_alloc, count_allocs};
+pub use fds::open_fds;
+pub use net::{tcp_pair, udp_pair};
+pub use netns::{Iface, NetNs, in_netns};
+pub use qemu::under_qemu;
+pub use skip::skip_message;
+pub use subprocess::{ENV_RUNNER, in_subprocess, in_subprocess_named, is_subprocess};

@@ -1,0 +1,77 @@
+//! Running under qemu-user, and the one list of what it cannot emulate.
+//!
+//! `cargo xtask cross` builds the tests of the cross targets with `--cfg qemu` and runs
+//! them under Debian's qemu-user (7.2). The options and system calls below fail there
+//! (`ENOPROTOOPT`, `ENOSYS`) although the host kernel has them; tests that need one of them
+//! call [`skip_if_unsupported_sockopt`]-style checks so the skip is printed, not silent.
+
+/// `true` when the test binary was built for qemu-user (`--cfg qemu`).
+pub const fn under_qemu() -> bool {
+    cfg!(qemu)
+}
+
+/// Socket options qemu-user 7.2 does not translate: `(level, name, "NAME")`.
+pub const UNSUPPORTED_SOCKOPTS: &[(i32, i32, &str)] = &[
+    (libc::SOL_SOCKET, libc::SO_MARK, "SO_MARK"),
+    (libc::SOL_SOCKET, libc::SO_INCOMING_CPU, "SO_INCOMING_CPU"),
+    (libc::SOL_SOCKET, libc::SO_BUSY_POLL, "SO_BUSY_POLL"),
+    (libc::SOL_SOCKET, SO_PREFER_BUSY_POLL, "SO_PREFER_BUSY_POLL"),
+    (libc::SOL_SOCKET, SO_BUSY_POLL_BUDGET, "SO_BUSY_POLL_BUDGET"),
+    (libc::SOL_SOCKET, libc::SO_ZEROCOPY, "SO_ZEROCOPY"),
+    (libc::SOL_SOCKET, libc::SO_TIMESTAMPING, "SO_TIMESTAMPING"),
+    (libc::IPPROTO_IP, libc::IP_TRANSPARENT, "IP_TRANSPARENT"),
+    (libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, "IP_MULTICAST_ALL"),
+];
+
+/// System calls qemu-user 7.2 answers with `ENOSYS`.
+pub const UNSUPPORTED_SYSCALLS: &[&str] =
+    &["epoll_pwait2", "io_uring_setup", "io_uring_enter", "io_uring_register"];
+
+const SO_PREFER_BUSY_POLL: i32 = 69;
+const SO_BUSY_POLL_BUDGET: i32 = 70;
+
+/// The name of the socket option when this build runs under qemu-user and qemu cannot
+/// emulate it; `None` when the test can go ahead.
+///
+/// ```
+/// if let Some(name) = testkit::qemu::sockopt_unsupported(libc::SOL_SOCKET, libc::SO_MARK) {
+///     // testkit::skip!("qemu-user cannot emulate {name}");
+/// #   let _ = name;
+/// }
+/// ```
+pub fn sockopt_unsupported(level: i32, name: i32) -> Option<&'static str> {
+    if !under_qemu() {
+        return None;
+    }
+    UNSUPPORTED_SOCKOPTS.iter().find(|(l, n, _)| *l == level && *n == name).map(|(_, _, s)| *s)
+}
+
+/// `Some(name)` when this build runs under qemu-user and qemu answers `name` with ENOSYS.
+pub fn syscall_unsupported(name: &str) -> Option<&'static str> {
+    if !under_qemu() {
+        return None;
+    }
+    UNSUPPORTED_SYSCALLS.iter().copied().find(|s| *s == name)
+}
+
+/// Skips the calling test, with the reason printed, when qemu-user cannot emulate the
+/// socket option. Use in a test function returning `()`.
+#[macro_export]
+macro_rules! skip_unless_sockopt {
+    ($level:expr, $name:expr) => {
+        if let Some(what) = $crate::qemu::sockopt_unsupported($level, $name) {
+            $crate::skip!("qemu-user cannot emulate the socket option {what}");
+        }
+    };
+}
+
+/// Skips the calling test, with the reason printed, when qemu-user answers the system
+/// call with ENOSYS. Use in a test function returning `()`.
+#[macro_export]
+macro_rules! skip_unless_syscall {
+    ($name:expr) => {
+        if let Some(what) = $crate::qemu::syscall_unsupported($name) {
+            $crate::skip!("qemu-user answers {what} with ENOSYS");
+        }
+    };
+}

@@ -1,0 +1,70 @@
+//! in_subprocess isolates process-wide changes and reports the child's failure.
+
+#[test]
+fn rlimit_change_stays_in_the_child() {
+    // SAFETY (test): getrlimit writes one rlimit.
+    let mut before = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut before) }, 0);
+    testkit::in_subprocess(|| {
+        assert!(testkit::is_subprocess());
+        let lim = libc::rlimit { rlim_cur: 32, rlim_max: before.rlim_max };
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+        let mut now = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut now) }, 0);
+        assert_eq!(now.rlim_cur, 32);
+    });
+    let mut after = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut after) }, 0);
+    assert_eq!(after.rlim_cur, before.rlim_cur, "the parent's limit is untouched");
+}
+
+#[test]
+fn helper_fails_in_a_subprocess() {
+    // Passes when run directly; fails when a parent runs it as its subprocess.
+    if testkit::is_subprocess() {
+        panic!("deliberate failure in the child");
+    }
+}
+
+#[test]
+#[should_panic(expected = "failed")]
+fn a_failing_child_fails_the_parent() {
+    if testkit::is_subprocess() {
+        return;
+    }
+    testkit::in_subprocess_named("helper_fails_in_a_subprocess", || unreachable!());
+}
+
+#[test]
+#[should_panic(expected = "ran no test")]
+fn a_child_that_runs_no_test_fails_the_parent() {
+    if testkit::is_subprocess() {
+        return;
+    }
+    testkit::in_subprocess_named("no_such_test_in_this_binary", || unreachable!());
+}
+
+#[test]
+fn open_fds_sees_a_new_descriptor() {
+    testkit::in_subprocess(|| {
+        let before = testkit::open_fds().unwrap();
+        let f = std::fs::File::open("/dev/null").unwrap();
+        assert_eq!(testkit::open_fds().unwrap(), before + 1);
+        drop(f);
+        assert_eq!(testkit::open_fds().unwrap(), before);
+    });
+}
+
+#[test]
+fn loopback_pairs_carry_bytes() {
+    use std::io::{Read, Write};
+    let (mut c, mut s) = testkit::tcp_pair().unwrap();
+    c.write_all(b"ping").unwrap();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ping");
+    let (a, b) = testkit::udp_pair().unwrap();
+    a.send(b"dgram").unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(b.recv(&mut buf).unwrap(), 5);
+}
