@@ -75,7 +75,11 @@ unsafe impl GlobalAlloc for CountingAlloc {
 }
 
 fn snapshot() -> AllocStats {
-    AllocStats { allocs: ALLOCS.get(), deallocs: DEALLOCS.get(), bytes: BYTES.get() }
+    AllocStats {
+        allocs: ALLOCS.get(),
+        deallocs: DEALLOCS.get(),
+        bytes: BYTES.get(),
+    }
 }
 
 /// Panics unless [`CountingAlloc`] is the global allocator: a count of zero from an

@@ -9,7 +9,11 @@ use std::io;
 /// descriptors too: compare counts only in a test that runs alone in its process
 /// ([`in_subprocess`](crate::in_subprocess)).
 pub fn open_fds() -> io::Result<usize> {
-    let dir = if cfg!(target_os = "linux") { "/proc/self/fd" } else { "/dev/fd" };
+    let dir = if cfg!(target_os = "linux") {
+        "/proc/self/fd"
+    } else {
+        "/dev/fd"
+    };
     // read_dir holds one descriptor open while iterating; it is listed too.
     let n = std::fs::read_dir(dir)?.count();
     Ok(n.saturating_sub(1))

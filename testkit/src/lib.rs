@@ -9,7 +9,7 @@
 //! | [`open_fds`] | how many descriptors the process has open |
 //! | [`skip!`], [`under_qemu`], [`qemu`] | skipping with a printed reason; what qemu-user cannot do |
 //! | [`tcp_pair`], [`udp_pair`] | loopback pairs on ephemeral ports |
-//! | [`bench`] | benchmark summaries: criterion estimates, ratios, JSON lines |
+//! | [`bench`](mod@bench) | benchmark summaries: criterion estimates, ratios, JSON lines |
 //!
 //! testkit depends on std and libc only, and hands out std types, so every layer of the
 //! workspace can use it without a cycle.

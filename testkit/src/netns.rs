@@ -61,8 +61,12 @@ pub struct NetNs {
 pub fn in_netns(f: impl FnOnce(&NetNs)) {
     let name = std::thread::current().name().unwrap_or("main").to_owned();
     subprocess::run(&name, true, || {
-        assert!(std::env::var_os(ENV_NETNS).is_some(), "testkit: in_netns child without a namespace");
-        let ns = NetNs::setup().unwrap_or_else(|e| panic!("testkit: network namespace setup failed: {e}"));
+        assert!(
+            std::env::var_os(ENV_NETNS).is_some(),
+            "testkit: in_netns child without a namespace"
+        );
+        let ns = NetNs::setup()
+            .unwrap_or_else(|e| panic!("testkit: network namespace setup failed: {e}"));
         f(&ns);
     });
 }
@@ -85,7 +89,11 @@ fn ifindex(name: &str) -> io::Result<u32> {
     let cname = std::ffi::CString::new(name).map_err(io::Error::other)?;
     // SAFETY: `cname` is a valid NUL-terminated string for the duration of the call.
     let idx = unsafe { libc::if_nametoindex(cname.as_ptr()) };
-    if idx == 0 { Err(io::Error::last_os_error()) } else { Ok(idx) }
+    if idx == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(idx)
+    }
 }
 
 impl NetNs {
@@ -94,25 +102,62 @@ impl NetNs {
         Self::write_sysctl("net/ipv6/conf/default/accept_dad", "0")?;
         Self::write_sysctl("net/ipv6/conf/all/accept_dad", "0")?;
         run("ip", &["link", "set", "lo", "up"])?;
-        run("ip", &["link", "add", "veth0", "type", "veth", "peer", "name", "veth1"])?;
-        let ends = [("veth0", "10.77.0.1", "fd00:77::1"), ("veth1", "10.77.0.2", "fd00:77::2")];
+        run(
+            "ip",
+            &[
+                "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
+            ],
+        )?;
+        let ends = [
+            ("veth0", "10.77.0.1", "fd00:77::1"),
+            ("veth1", "10.77.0.2", "fd00:77::2"),
+        ];
         for (dev, v4, v6) in ends {
             run("ip", &["link", "set", dev, "multicast", "on", "up"])?;
             run("ip", &["addr", "add", &format!("{v4}/24"), "dev", dev])?;
-            run("ip", &["-6", "addr", "add", &format!("{v6}/64"), "dev", dev, "nodad"])?;
+            run(
+                "ip",
+                &[
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{v6}/64"),
+                    "dev",
+                    dev,
+                    "nodad",
+                ],
+            )?;
         }
         for conf in ["all", "default", "veth0", "veth1"] {
             Self::write_sysctl(&format!("net/ipv4/conf/{conf}/accept_local"), "1")?;
             Self::write_sysctl(&format!("net/ipv4/conf/{conf}/rp_filter"), "0")?;
         }
         run("ip", &["route", "add", "224.0.0.0/4", "dev", "veth0"])?;
-        run("ip", &["-6", "route", "add", "ff00::/8", "dev", "veth0", "table", "main"])?;
+        run(
+            "ip",
+            &[
+                "-6", "route", "add", "ff00::/8", "dev", "veth0", "table", "main",
+            ],
+        )?;
         let iface = |name: &'static str, v4: Ipv4Addr, v6: Ipv6Addr| -> io::Result<Iface> {
-            Ok(Iface { name, index: ifindex(name)?, ipv4: v4, ipv6: v6 })
+            Ok(Iface {
+                name,
+                index: ifindex(name)?,
+                ipv4: v4,
+                ipv6: v6,
+            })
         };
         Ok(NetNs {
-            a: iface("veth0", Ipv4Addr::new(10, 77, 0, 1), Ipv6Addr::new(0xfd00, 0x77, 0, 0, 0, 0, 0, 1))?,
-            b: iface("veth1", Ipv4Addr::new(10, 77, 0, 2), Ipv6Addr::new(0xfd00, 0x77, 0, 0, 0, 0, 0, 2))?,
+            a: iface(
+                "veth0",
+                Ipv4Addr::new(10, 77, 0, 1),
+                Ipv6Addr::new(0xfd00, 0x77, 0, 0, 0, 0, 0, 1),
+            )?,
+            b: iface(
+                "veth1",
+                Ipv4Addr::new(10, 77, 0, 2),
+                Ipv6Addr::new(0xfd00, 0x77, 0, 0, 0, 0, 0, 2),
+            )?,
         })
     }
 
@@ -141,8 +186,26 @@ impl NetNs {
     /// Adds a permanent neighbour entry for `addr` on `iface`, so packets to an address
     /// nobody holds leave the interface at once (no ARP/NDP wait) and vanish: the way to
     /// make a SYN go unanswered.
-    pub fn add_permanent_neighbour(&self, iface: &Iface, addr: IpAddr, mac: &str) -> io::Result<()> {
+    pub fn add_permanent_neighbour(
+        &self,
+        iface: &Iface,
+        addr: IpAddr,
+        mac: &str,
+    ) -> io::Result<()> {
         let addr = addr.to_string();
-        run("ip", &["neigh", "replace", &addr, "lladdr", mac, "nud", "permanent", "dev", iface.name])
+        run(
+            "ip",
+            &[
+                "neigh",
+                "replace",
+                &addr,
+                "lladdr",
+                mac,
+                "nud",
+                "permanent",
+                "dev",
+                iface.name,
+            ],
+        )
     }
 }

@@ -3,7 +3,8 @@
 //! `cargo xtask cross` builds the tests of the cross targets with `--cfg qemu` and runs
 //! them under Debian's qemu-user (7.2). The options and system calls below fail there
 //! (`ENOPROTOOPT`, `ENOSYS`) although the host kernel has them; tests that need one of them
-//! call [`skip_if_unsupported_sockopt`]-style checks so the skip is printed, not silent.
+//! use [`skip_unless_sockopt!`](crate::skip_unless_sockopt) and
+//! [`skip_unless_syscall!`](crate::skip_unless_syscall) so the skip is printed, not silent.
 
 /// `true` when the test binary was built for qemu-user (`--cfg qemu`).
 pub const fn under_qemu() -> bool {
@@ -11,6 +12,7 @@ pub const fn under_qemu() -> bool {
 }
 
 /// Socket options qemu-user 7.2 does not translate: `(level, name, "NAME")`.
+#[cfg(target_os = "linux")]
 pub const UNSUPPORTED_SOCKOPTS: &[(i32, i32, &str)] = &[
     (libc::SOL_SOCKET, libc::SO_MARK, "SO_MARK"),
     (libc::SOL_SOCKET, libc::SO_INCOMING_CPU, "SO_INCOMING_CPU"),
@@ -23,11 +25,23 @@ pub const UNSUPPORTED_SOCKOPTS: &[(i32, i32, &str)] = &[
     (libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, "IP_MULTICAST_ALL"),
 ];
 
-/// System calls qemu-user 7.2 answers with `ENOSYS`.
-pub const UNSUPPORTED_SYSCALLS: &[&str] =
-    &["epoll_pwait2", "io_uring_setup", "io_uring_enter", "io_uring_register"];
+/// Elsewhere qemu-user is not used: nothing to list.
+#[cfg(not(target_os = "linux"))]
+pub const UNSUPPORTED_SOCKOPTS: &[(i32, i32, &str)] = &[];
 
+/// System calls qemu-user 7.2 answers with `ENOSYS`.
+pub const UNSUPPORTED_SYSCALLS: &[&str] = &[
+    "epoll_pwait2",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "preadv2",
+    "pwritev2",
+];
+
+#[cfg(target_os = "linux")]
 const SO_PREFER_BUSY_POLL: i32 = 69;
+#[cfg(target_os = "linux")]
 const SO_BUSY_POLL_BUDGET: i32 = 70;
 
 /// The name of the socket option when this build runs under qemu-user and qemu cannot
@@ -43,7 +57,10 @@ pub fn sockopt_unsupported(level: i32, name: i32) -> Option<&'static str> {
     if !under_qemu() {
         return None;
     }
-    UNSUPPORTED_SOCKOPTS.iter().find(|(l, n, _)| *l == level && *n == name).map(|(_, _, s)| *s)
+    UNSUPPORTED_SOCKOPTS
+        .iter()
+        .find(|(l, n, _)| *l == level && *n == name)
+        .map(|(_, _, s)| *s)
 }
 
 /// `Some(name)` when this build runs under qemu-user and qemu answers `name` with ENOSYS.

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 /// Writes `testkit: SKIPPED <test>: <reason>` to the process's real standard error, which
-/// the test harness does not capture, so the reason shows in every run. Used by [`skip!`].
+/// the test harness does not capture, so the reason shows in every run. Used by [`skip!`](crate::skip).
 pub fn skip_message(reason: std::fmt::Arguments<'_>) {
     let thread = std::thread::current();
     let name = thread.name().unwrap_or("<unnamed>");

@@ -87,9 +87,18 @@ pub(crate) fn run(name: &str, netns: bool, f: impl FnOnce()) {
         argv.extend(["unshare", "--user", "--map-root-user", "--net", "--"].map(OsString::from));
     }
     if let Some(runner) = std::env::var_os(ENV_RUNNER) {
-        argv.extend(runner.to_string_lossy().split_whitespace().map(OsString::from));
+        argv.extend(
+            runner
+                .to_string_lossy()
+                .split_whitespace()
+                .map(OsString::from),
+        );
     }
-    argv.push(std::env::current_exe().expect("current_exe").into_os_string());
+    argv.push(
+        std::env::current_exe()
+            .expect("current_exe")
+            .into_os_string(),
+    );
     argv.extend([name, "--exact", "--nocapture", "--test-threads=1"].map(OsString::from));
 
     let mut cmd = Command::new(&argv[0]);
@@ -108,7 +117,11 @@ pub(crate) fn run(name: &str, netns: bool, f: impl FnOnce()) {
         let _ = writeln!(std::io::stderr(), "{line} (in a subprocess)");
     }
     eprint!("--- subprocess stdout\n{stdout}--- subprocess stderr\n{stderr}");
-    assert!(out.status.success(), "testkit: the subprocess running {name} failed ({})", out.status);
+    assert!(
+        out.status.success(),
+        "testkit: the subprocess running {name} failed ({})",
+        out.status
+    );
     assert!(
         stdout.contains(DONE_MARKER),
         "testkit: the subprocess ran no test named {name}: is that the test's full path?"

@@ -1,21 +1,33 @@
 //! in_subprocess isolates process-wide changes and reports the child's failure.
 
+fn nofile_limit() -> libc::rlimit {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    assert_eq!(rc, 0);
+    lim
+}
+
 #[test]
 fn rlimit_change_stays_in_the_child() {
-    // SAFETY (test): getrlimit writes one rlimit.
-    let mut before = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut before) }, 0);
+    let before = nofile_limit();
     testkit::in_subprocess(|| {
         assert!(testkit::is_subprocess());
-        let lim = libc::rlimit { rlim_cur: 32, rlim_max: before.rlim_max };
-        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
-        let mut now = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut now) }, 0);
-        assert_eq!(now.rlim_cur, 32);
+        let lim = libc::rlimit {
+            rlim_cur: 32,
+            rlim_max: before.rlim_max,
+        };
+        // SAFETY: setrlimit reads one rlimit.
+        let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+        assert_eq!(rc, 0);
+        assert_eq!(nofile_limit().rlim_cur, 32);
     });
-    let mut after = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut after) }, 0);
-    assert_eq!(after.rlim_cur, before.rlim_cur, "the parent's limit is untouched");
+    // Only the parent gets here, with its limit untouched.
+    assert!(!testkit::is_subprocess());
+    assert_eq!(nofile_limit().rlim_cur, before.rlim_cur);
 }
 
 #[test]

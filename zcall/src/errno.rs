@@ -32,25 +32,145 @@ macro_rules! errno_consts {
 
 // Named on every supported platform; the value is the platform's own.
 errno_consts!(
-    EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, ECHILD, EAGAIN, ENOMEM, EACCES,
-    EFAULT, ENOTBLK, EBUSY, EEXIST, EXDEV, ENODEV, ENOTDIR, EISDIR, EINVAL, ENFILE, EMFILE, ENOTTY,
-    ETXTBSY, EFBIG, ENOSPC, ESPIPE, EROFS, EMLINK, EPIPE, EDOM, ERANGE, EDEADLK, ENAMETOOLONG,
-    ENOLCK, ENOSYS, ENOTEMPTY, ELOOP, EWOULDBLOCK, ENOMSG, EIDRM, EOVERFLOW, EILSEQ, EUSERS,
-    ENOTSOCK, EDESTADDRREQ, EMSGSIZE, EPROTOTYPE, ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT,
-    EOPNOTSUPP, ENOTSUP, EPFNOSUPPORT, EAFNOSUPPORT, EADDRINUSE, EADDRNOTAVAIL, ENETDOWN,
-    ENETUNREACH, ENETRESET, ECONNABORTED, ECONNRESET, ENOBUFS, EISCONN, ENOTCONN, ESHUTDOWN,
-    ETOOMANYREFS, ETIMEDOUT, ECONNREFUSED, EHOSTDOWN, EHOSTUNREACH, EALREADY, EINPROGRESS, ESTALE,
-    EDQUOT, ECANCELED, EOWNERDEAD, ENOTRECOVERABLE, EREMOTE, ENOLINK, EPROTO, EMULTIHOP, EBADMSG,
+    EPERM,
+    ENOENT,
+    ESRCH,
+    EINTR,
+    EIO,
+    ENXIO,
+    E2BIG,
+    ENOEXEC,
+    EBADF,
+    ECHILD,
+    EAGAIN,
+    ENOMEM,
+    EACCES,
+    EFAULT,
+    ENOTBLK,
+    EBUSY,
+    EEXIST,
+    EXDEV,
+    ENODEV,
+    ENOTDIR,
+    EISDIR,
+    EINVAL,
+    ENFILE,
+    EMFILE,
+    ENOTTY,
+    ETXTBSY,
+    EFBIG,
+    ENOSPC,
+    ESPIPE,
+    EROFS,
+    EMLINK,
+    EPIPE,
+    EDOM,
+    ERANGE,
+    EDEADLK,
+    ENAMETOOLONG,
+    ENOLCK,
+    ENOSYS,
+    ENOTEMPTY,
+    ELOOP,
+    EWOULDBLOCK,
+    ENOMSG,
+    EIDRM,
+    EOVERFLOW,
+    EILSEQ,
+    EUSERS,
+    ENOTSOCK,
+    EDESTADDRREQ,
+    EMSGSIZE,
+    EPROTOTYPE,
+    ENOPROTOOPT,
+    EPROTONOSUPPORT,
+    ESOCKTNOSUPPORT,
+    EOPNOTSUPP,
+    ENOTSUP,
+    EPFNOSUPPORT,
+    EAFNOSUPPORT,
+    EADDRINUSE,
+    EADDRNOTAVAIL,
+    ENETDOWN,
+    ENETUNREACH,
+    ENETRESET,
+    ECONNABORTED,
+    ECONNRESET,
+    ENOBUFS,
+    EISCONN,
+    ENOTCONN,
+    ESHUTDOWN,
+    ETOOMANYREFS,
+    ETIMEDOUT,
+    ECONNREFUSED,
+    EHOSTDOWN,
+    EHOSTUNREACH,
+    EALREADY,
+    EINPROGRESS,
+    ESTALE,
+    EDQUOT,
+    ECANCELED,
+    EOWNERDEAD,
+    ENOTRECOVERABLE,
+    EREMOTE,
+    ENOLINK,
+    EPROTO,
+    EMULTIHOP,
+    EBADMSG,
 );
 
 // Named on Linux only.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 errno_consts!(
-    ECHRNG, EL2NSYNC, EL3HLT, EL3RST, ELNRNG, EUNATCH, ENOCSI, EL2HLT, EBADE, EBADR, EXFULL,
-    ENOANO, EBADRQC, EBADSLT, EDEADLOCK, EBFONT, ENOSTR, ENODATA, ETIME, ENOSR, ENONET, ENOPKG,
-    EADV, ESRMNT, ECOMM, EDOTDOT, ENOTUNIQ, EBADFD, EREMCHG, ELIBACC, ELIBBAD, ELIBSCN, ELIBMAX,
-    ELIBEXEC, ERESTART, ESTRPIPE, EUCLEAN, ENOTNAM, ENAVAIL, EISNAM, EREMOTEIO, ENOMEDIUM,
-    EMEDIUMTYPE, ENOKEY, EKEYEXPIRED, EKEYREVOKED, EKEYREJECTED, ERFKILL, EHWPOISON,
+    ECHRNG,
+    EL2NSYNC,
+    EL3HLT,
+    EL3RST,
+    ELNRNG,
+    EUNATCH,
+    ENOCSI,
+    EL2HLT,
+    EBADE,
+    EBADR,
+    EXFULL,
+    ENOANO,
+    EBADRQC,
+    EBADSLT,
+    EDEADLOCK,
+    EBFONT,
+    ENOSTR,
+    ENODATA,
+    ETIME,
+    ENOSR,
+    ENONET,
+    ENOPKG,
+    EADV,
+    ESRMNT,
+    ECOMM,
+    EDOTDOT,
+    ENOTUNIQ,
+    EBADFD,
+    EREMCHG,
+    ELIBACC,
+    ELIBBAD,
+    ELIBSCN,
+    ELIBMAX,
+    ELIBEXEC,
+    ERESTART,
+    ESTRPIPE,
+    EUCLEAN,
+    ENOTNAM,
+    ENAVAIL,
+    EISNAM,
+    EREMOTEIO,
+    ENOMEDIUM,
+    EMEDIUMTYPE,
+    ENOKEY,
+    EKEYEXPIRED,
+    EKEYREVOKED,
+    EKEYREJECTED,
+    ERFKILL,
+    EHWPOISON,
 );
 
 struct Entry {
@@ -240,11 +360,18 @@ impl Errno {
     /// ```
     #[inline(always)]
     pub const fn from_ret(ret: usize) -> Result<usize, Errno> {
-        if ret > (-4096isize) as usize { Err(Errno((ret as isize).wrapping_neg() as i32)) } else { Ok(ret) }
+        if ret > (-4096isize) as usize {
+            Err(Errno((ret as isize).wrapping_neg() as i32))
+        } else {
+            Ok(ret)
+        }
     }
 
     fn entry(self) -> Option<&'static Entry> {
-        COMMON.iter().chain(PLATFORM.iter()).find(|e| e.value == self.0)
+        COMMON
+            .iter()
+            .chain(PLATFORM.iter())
+            .find(|e| e.value == self.0)
     }
 
     /// The symbolic name (`"EAGAIN"`), or `None` for a value the table does not know.
@@ -321,9 +448,15 @@ mod tests {
         assert_eq!(Errno::from_ret(0), Ok(0));
         assert_eq!(Errno::from_ret(usize::MAX), Err(Errno(1)));
         assert_eq!(Errno::from_ret(-4095isize as usize), Err(Errno(4095)));
-        assert_eq!(Errno::from_ret(-4096isize as usize), Ok(-4096isize as usize));
+        assert_eq!(
+            Errno::from_ret(-4096isize as usize),
+            Ok(-4096isize as usize)
+        );
         // A large but valid return (an mmap address in the upper half) is not an error.
-        assert_eq!(Errno::from_ret(0xffff_8000_0000_0000), Ok(0xffff_8000_0000_0000));
+        assert_eq!(
+            Errno::from_ret(0xffff_8000_0000_0000),
+            Ok(0xffff_8000_0000_0000)
+        );
     }
 
     #[test]

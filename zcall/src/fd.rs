@@ -103,9 +103,21 @@ pub fn fcntl(fd: RawFd, cmd: c_int, arg: c_int) -> Result<c_int> {
 }
 
 fn fcntl_takes_int(cmd: c_int) -> bool {
-    let portable = [libc::F_GETFD, libc::F_SETFD, libc::F_GETFL, libc::F_SETFL, libc::F_DUPFD, libc::F_DUPFD_CLOEXEC];
+    let portable = [
+        libc::F_GETFD,
+        libc::F_SETFD,
+        libc::F_GETFL,
+        libc::F_SETFL,
+        libc::F_DUPFD,
+        libc::F_DUPFD_CLOEXEC,
+    ];
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let linux = [libc::F_ADD_SEALS, libc::F_GET_SEALS, libc::F_GETPIPE_SZ, libc::F_SETPIPE_SZ];
+    let linux = [
+        libc::F_ADD_SEALS,
+        libc::F_GET_SEALS,
+        libc::F_GETPIPE_SZ,
+        libc::F_SETPIPE_SZ,
+    ];
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     let linux: [c_int; 0] = [];
     portable.contains(&cmd) || linux.contains(&cmd)

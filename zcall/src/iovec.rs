@@ -45,7 +45,10 @@ impl<'a> IoVec<'a> {
     #[inline]
     pub const fn new(buf: &'a [u8]) -> Self {
         IoVec {
-            raw: libc::iovec { iov_base: buf.as_ptr() as *mut libc::c_void, iov_len: buf.len() },
+            raw: libc::iovec {
+                iov_base: buf.as_ptr() as *mut libc::c_void,
+                iov_len: buf.len(),
+            },
             _borrow: PhantomData,
         }
     }
@@ -74,7 +77,10 @@ impl<'a> IoVecMut<'a> {
     #[inline]
     pub fn new(buf: &'a mut [u8]) -> Self {
         IoVecMut {
-            raw: libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() },
+            raw: libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            },
             _borrow: PhantomData,
         }
     }
@@ -100,12 +106,16 @@ impl<'a> IoVecMut<'a> {
 
 impl core::fmt::Debug for IoVec<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("IoVec").field("len", &self.raw.iov_len).finish()
+        f.debug_struct("IoVec")
+            .field("len", &self.raw.iov_len)
+            .finish()
     }
 }
 
 impl core::fmt::Debug for IoVecMut<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("IoVecMut").field("len", &self.raw.iov_len).finish()
+        f.debug_struct("IoVecMut")
+            .field("len", &self.raw.iov_len)
+            .finish()
     }
 }

@@ -12,7 +12,7 @@
 //! |---|---|
 //! | [`Errno`] | the error number: names, descriptions, predicates, no allocation |
 //! | [`raw`] | `syscall0`..`syscall6` and (on the asm targets) the syscall numbers, [`raw::nr`] |
-//! | [`read`], [`write`], [`readv`], ... | descriptors: I/O, `fcntl`, `fstat`, `pipe2`, `close` |
+//! | [`read`], [`write()`], [`readv`], ... | descriptors: I/O, `fcntl`, `fstat`, `pipe2`, `close` |
 //! | [`socket`], [`bind`], [`sendto`], ... | sockets; addresses are the kernel's bytes (`&[u8]`) |
 //! | [`mmap`], [`munmap`], [`madvise`] | memory mappings (`unsafe`) |
 //! | [`eventfd2`], [`timerfd_create`], [`epoll_create1`], ... | Linux handles, signals, processes, io_uring |
@@ -48,6 +48,31 @@ extern crate std;
 // The one place where the backend is chosen (`cfg(zcall_asm)` comes from build.rs).
 #[cfg(zcall_asm)]
 mod arch;
+
+/// With `--cfg zcall_codegen`, every asm entry point is compiled into this crate's own
+/// object code (they are `#[inline(always)]`, so otherwise only callers instantiate them).
+/// `cargo xtask cross` builds loongarch64, where no linker is at hand, this way, so that
+/// the assembler really sees that architecture's instructions.
+#[cfg(all(zcall_asm, zcall_codegen))]
+#[used]
+#[allow(clippy::type_complexity)]
+static CODEGEN_CHECK: (
+    unsafe fn(usize) -> usize,
+    unsafe fn(usize, usize) -> usize,
+    unsafe fn(usize, usize, usize) -> usize,
+    unsafe fn(usize, usize, usize, usize) -> usize,
+    unsafe fn(usize, usize, usize, usize, usize) -> usize,
+    unsafe fn(usize, usize, usize, usize, usize, usize) -> usize,
+    unsafe fn(usize, usize, usize, usize, usize, usize, usize) -> usize,
+) = (
+    arch::syscall0,
+    arch::syscall1,
+    arch::syscall2,
+    arch::syscall3,
+    arch::syscall4,
+    arch::syscall5,
+    arch::syscall6,
+);
 #[cfg(zcall_asm)]
 #[path = "sys/linux_raw.rs"]
 mod sys;

@@ -44,7 +44,11 @@ pub fn timerfd_create(clockid: c_int, flags: c_int) -> Result<RawFd> {
 /// Arms (or with a zero `it_value`, disarms) the timer; returns the previous setting.
 /// `flags` may hold `TFD_TIMER_ABSTIME`. See `timerfd_settime(2)`.
 #[inline]
-pub fn timerfd_settime(fd: RawFd, flags: c_int, new: &libc::itimerspec) -> Result<libc::itimerspec> {
+pub fn timerfd_settime(
+    fd: RawFd,
+    flags: c_int,
+    new: &libc::itimerspec,
+) -> Result<libc::itimerspec> {
     sys::timerfd_settime(fd, flags, new)
 }
 
@@ -63,7 +67,12 @@ pub fn epoll_create1(flags: c_int) -> Result<RawFd> {
 /// Adds, modifies or deletes `fd` in the interest list (`event` may be `None` for
 /// `EPOLL_CTL_DEL`). See `epoll_ctl(2)`.
 #[inline]
-pub fn epoll_ctl(epfd: RawFd, op: c_int, fd: RawFd, event: Option<&libc::epoll_event>) -> Result<()> {
+pub fn epoll_ctl(
+    epfd: RawFd,
+    op: c_int,
+    fd: RawFd,
+    event: Option<&libc::epoll_event>,
+) -> Result<()> {
     sys::epoll_ctl(epfd, op, fd, event)
 }
 
@@ -71,7 +80,11 @@ pub fn epoll_ctl(epfd: RawFd, op: c_int, fd: RawFd, event: Option<&libc::epoll_e
 /// `events`. Issued as `epoll_pwait` with no signal mask, which every architecture has.
 /// See `epoll_wait(2)`.
 #[inline]
-pub fn epoll_wait(epfd: RawFd, events: &mut [libc::epoll_event], timeout_ms: c_int) -> Result<usize> {
+pub fn epoll_wait(
+    epfd: RawFd,
+    events: &mut [libc::epoll_event],
+    timeout_ms: c_int,
+) -> Result<usize> {
     sys::epoll_wait(epfd, events, timeout_ms)
 }
 
@@ -79,7 +92,11 @@ pub fn epoll_wait(epfd: RawFd, events: &mut [libc::epoll_event], timeout_ms: c_i
 /// older kernels return `ENOSYS` (and a seccomp filter may kill the process instead, so
 /// do not probe for it casually). See `epoll_pwait2(2)`.
 #[inline]
-pub fn epoll_pwait2(epfd: RawFd, events: &mut [libc::epoll_event], timeout: Option<&libc::timespec>) -> Result<usize> {
+pub fn epoll_pwait2(
+    epfd: RawFd,
+    events: &mut [libc::epoll_event],
+    timeout: Option<&libc::timespec>,
+) -> Result<usize> {
     sys::epoll_pwait2(epfd, events, timeout)
 }
 
@@ -204,7 +221,12 @@ pub unsafe fn io_uring_enter(
 /// `arg` must be valid for `nr_args` items of the kind `opcode` names, and registered
 /// buffers must stay valid until unregistered.
 #[inline]
-pub unsafe fn io_uring_register(fd: RawFd, opcode: u32, arg: *const c_void, nr_args: u32) -> Result<usize> {
+pub unsafe fn io_uring_register(
+    fd: RawFd,
+    opcode: u32,
+    arg: *const c_void,
+    nr_args: u32,
+) -> Result<usize> {
     // SAFETY: forwarded to the caller.
     unsafe { sys::io_uring_register(fd, opcode, arg, nr_args) }
 }

@@ -146,7 +146,12 @@ pub fn sendto(fd: RawFd, buf: &[u8], flags: c_int, addr: &[u8]) -> Result<usize>
 /// length for the address (which may exceed `addr.len()`: the address was truncated).
 /// See `recvfrom(2)`.
 #[inline]
-pub fn recvfrom(fd: RawFd, buf: &mut [u8], flags: c_int, addr: &mut [u8]) -> Result<(usize, usize)> {
+pub fn recvfrom(
+    fd: RawFd,
+    buf: &mut [u8],
+    flags: c_int,
+    addr: &mut [u8],
+) -> Result<(usize, usize)> {
     sys::recvfrom(fd, buf, flags, Some(addr))
 }
 
@@ -183,7 +188,12 @@ pub unsafe fn recvmsg(fd: RawFd, msg: *mut libc::msghdr, flags: c_int) -> Result
 /// writable for `msg_len`.
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 #[inline]
-pub unsafe fn sendmmsg(fd: RawFd, msgs: *mut libc::mmsghdr, vlen: c_uint, flags: c_int) -> Result<usize> {
+pub unsafe fn sendmmsg(
+    fd: RawFd,
+    msgs: *mut libc::mmsghdr,
+    vlen: c_uint,
+    flags: c_int,
+) -> Result<usize> {
     // SAFETY: forwarded to the caller.
     unsafe { sys::sendmmsg(fd, msgs, vlen, flags) }
 }

@@ -79,7 +79,14 @@ pub(crate) unsafe fn syscall4(nr: usize, a1: usize, a2: usize, a3: usize, a4: us
 /// # Safety
 /// The caller must satisfy the contract of system call `nr` for the given arguments.
 #[inline(always)]
-pub(crate) unsafe fn syscall5(nr: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> usize {
+pub(crate) unsafe fn syscall5(
+    nr: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+) -> usize {
     let ret;
     // SAFETY: the caller upholds the syscall's contract; the asm names every register the
     // instruction and the kernel change.
@@ -93,7 +100,15 @@ pub(crate) unsafe fn syscall5(nr: usize, a1: usize, a2: usize, a3: usize, a4: us
 /// # Safety
 /// The caller must satisfy the contract of system call `nr` for the given arguments.
 #[inline(always)]
-pub(crate) unsafe fn syscall6(nr: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize, a6: usize) -> usize {
+pub(crate) unsafe fn syscall6(
+    nr: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+    a6: usize,
+) -> usize {
     let ret;
     // SAFETY: the caller upholds the syscall's contract; the asm names every register the
     // instruction and the kernel change.

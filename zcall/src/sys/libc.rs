@@ -3,9 +3,9 @@
 //! Each function has the signature of the public function of the same name. A `-1` return
 //! is turned into the thread's `errno`.
 
-use core::ffi::{c_int, c_uint, c_void};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use core::ffi::CStr;
+use core::ffi::{c_int, c_uint, c_void};
 use core::mem::MaybeUninit;
 
 use crate::{Errno, IoVec, IoVecMut, RawFd, Result};
@@ -15,7 +15,12 @@ pub(crate) fn errno() -> Errno {
     #[cfg(any(target_os = "linux", target_os = "android", target_os = "emscripten"))]
     // SAFETY: returns a valid pointer to the calling thread's errno.
     let e = unsafe { *libc::__errno_location() };
-    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "dragonfly"))]
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly"
+    ))]
     // SAFETY: returns a valid pointer to the calling thread's errno.
     let e = unsafe { *libc::__error() };
     #[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
@@ -31,7 +36,11 @@ fn check(ret: c_int) -> Result<c_int> {
 
 #[inline]
 fn check_size(ret: isize) -> Result<usize> {
-    if ret < 0 { Err(errno()) } else { Ok(ret as usize) }
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(ret as usize)
+    }
 }
 
 #[inline]
@@ -61,7 +70,14 @@ pub(crate) fn writev(fd: RawFd, bufs: &[IoVec<'_>]) -> Result<usize> {
 
 pub(crate) fn pread(fd: RawFd, buf: &mut [u8], offset: i64) -> Result<usize> {
     // SAFETY: libc writes at most `buf.len()` bytes into `buf`.
-    check_size(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), offset as libc::off_t) })
+    check_size(unsafe {
+        libc::pread(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            offset as libc::off_t,
+        )
+    })
 }
 
 pub(crate) fn pwrite(fd: RawFd, buf: &[u8], offset: i64) -> Result<usize> {
@@ -71,12 +87,26 @@ pub(crate) fn pwrite(fd: RawFd, buf: &[u8], offset: i64) -> Result<usize> {
 
 pub(crate) fn preadv(fd: RawFd, bufs: &mut [IoVecMut<'_>], offset: i64) -> Result<usize> {
     // SAFETY: as in `readv`.
-    check_size(unsafe { libc::preadv(fd, bufs.as_mut_ptr().cast(), iov_count(bufs.len()), offset as libc::off_t) })
+    check_size(unsafe {
+        libc::preadv(
+            fd,
+            bufs.as_mut_ptr().cast(),
+            iov_count(bufs.len()),
+            offset as libc::off_t,
+        )
+    })
 }
 
 pub(crate) fn pwritev(fd: RawFd, bufs: &[IoVec<'_>], offset: i64) -> Result<usize> {
     // SAFETY: as in `writev`.
-    check_size(unsafe { libc::pwritev(fd, bufs.as_ptr().cast(), iov_count(bufs.len()), offset as libc::off_t) })
+    check_size(unsafe {
+        libc::pwritev(
+            fd,
+            bufs.as_ptr().cast(),
+            iov_count(bufs.len()),
+            offset as libc::off_t,
+        )
+    })
 }
 
 pub(crate) unsafe fn close(fd: RawFd) -> Result<()> {
@@ -127,10 +157,9 @@ pub(crate) fn pipe2(flags: c_int) -> Result<[RawFd; 2]> {
         Ok(())
     };
     if let Err(e) = apply(fds[0]).and_then(|()| apply(fds[1])) {
-        // SAFETY: both descriptors were just created here and are owned by nobody else.
-        unsafe {
-            libc::close(fds[0]);
-            libc::close(fds[1]);
+        for fd in fds {
+            // SAFETY: both descriptors were just created here and are owned by nobody else.
+            unsafe { libc::close(fd) };
         }
         return Err(e);
     }
@@ -169,7 +198,10 @@ pub(crate) fn listen(fd: RawFd, backlog: c_int) -> Result<()> {
     check(unsafe { libc::listen(fd, backlog) }).map(drop)
 }
 
-fn addr_out(addr: Option<&mut [u8]>, len: &mut libc::socklen_t) -> (*mut libc::sockaddr, *mut libc::socklen_t) {
+fn addr_out(
+    addr: Option<&mut [u8]>,
+    len: &mut libc::socklen_t,
+) -> (*mut libc::sockaddr, *mut libc::socklen_t) {
     match addr {
         Some(a) => {
             *len = addr_len(a.len());
@@ -219,7 +251,16 @@ pub(crate) fn getpeername(fd: RawFd, addr: &mut [u8]) -> Result<usize> {
 
 pub(crate) fn setsockopt(fd: RawFd, level: c_int, name: c_int, value: &[u8]) -> Result<()> {
     // SAFETY: libc reads `value.len()` bytes; pointer-carrying options are refused above.
-    check(unsafe { libc::setsockopt(fd, level, name, value.as_ptr().cast(), addr_len(value.len())) }).map(drop)
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            value.as_ptr().cast(),
+            addr_len(value.len()),
+        )
+    })
+    .map(drop)
 }
 
 pub(crate) fn getsockopt(fd: RawFd, level: c_int, name: c_int, value: &mut [u8]) -> Result<usize> {
@@ -230,16 +271,35 @@ pub(crate) fn getsockopt(fd: RawFd, level: c_int, name: c_int, value: &mut [u8])
 }
 
 pub(crate) fn sendto(fd: RawFd, buf: &[u8], flags: c_int, addr: &[u8]) -> Result<usize> {
-    let p: *const libc::sockaddr = if addr.is_empty() { core::ptr::null() } else { addr.as_ptr().cast() };
+    let p: *const libc::sockaddr = if addr.is_empty() {
+        core::ptr::null()
+    } else {
+        addr.as_ptr().cast()
+    };
     // SAFETY: libc reads `buf.len()` bytes of data and `addr.len()` bytes of address.
-    check_size(unsafe { libc::sendto(fd, buf.as_ptr().cast(), buf.len(), flags, p, addr_len(addr.len())) })
+    check_size(unsafe {
+        libc::sendto(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            flags,
+            p,
+            addr_len(addr.len()),
+        )
+    })
 }
 
-pub(crate) fn recvfrom(fd: RawFd, buf: &mut [u8], flags: c_int, addr: Option<&mut [u8]>) -> Result<(usize, usize)> {
+pub(crate) fn recvfrom(
+    fd: RawFd,
+    buf: &mut [u8],
+    flags: c_int,
+    addr: Option<&mut [u8]>,
+) -> Result<(usize, usize)> {
     let mut len: libc::socklen_t = 0;
     let (p, l) = addr_out(addr, &mut len);
     // SAFETY: libc writes at most `buf.len()` bytes of data, at most `len` bytes of address.
-    let n = check_size(unsafe { libc::recvfrom(fd, buf.as_mut_ptr().cast(), buf.len(), flags, p, l) })?;
+    let n =
+        check_size(unsafe { libc::recvfrom(fd, buf.as_mut_ptr().cast(), buf.len(), flags, p, l) })?;
     Ok((n, len as usize))
 }
 
@@ -254,7 +314,12 @@ pub(crate) unsafe fn recvmsg(fd: RawFd, msg: *mut libc::msghdr, flags: c_int) ->
 }
 
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-pub(crate) unsafe fn sendmmsg(fd: RawFd, msgs: *mut libc::mmsghdr, vlen: c_uint, flags: c_int) -> Result<usize> {
+pub(crate) unsafe fn sendmmsg(
+    fd: RawFd,
+    msgs: *mut libc::mmsghdr,
+    vlen: c_uint,
+    flags: c_int,
+) -> Result<usize> {
     // SAFETY: the caller vouches for `msgs[..vlen]` and everything they point to.
     let n = unsafe { libc::sendmmsg(fd, msgs, vlen as _, flags as _) };
     check_size(n as isize)
@@ -283,7 +348,11 @@ pub(crate) unsafe fn mmap(
 ) -> Result<*mut c_void> {
     // SAFETY: the caller vouches that the mapping does not replace memory still in use.
     let p = unsafe { libc::mmap(addr, len, prot, flags, fd, offset as libc::off_t) };
-    if p == libc::MAP_FAILED { Err(errno()) } else { Ok(p) }
+    if p == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(p)
+    }
 }
 
 pub(crate) unsafe fn munmap(addr: *mut c_void, len: usize) -> Result<()> {
@@ -304,22 +373,26 @@ mod linux {
     use super::*;
 
     fn check_long(ret: libc::c_long) -> Result<usize> {
-        if ret < 0 { Err(errno()) } else { Ok(ret as usize) }
+        if ret < 0 {
+            Err(errno())
+        } else {
+            Ok(ret as usize)
+        }
     }
 
     /// A libc `sigset_t` holding the signals of a kernel-format 64-bit set.
     fn sigset_from_bits(bits: u64) -> libc::sigset_t {
         let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: sigemptyset initialises the set; sigaddset only writes inside it.
-        unsafe {
-            libc::sigemptyset(set.as_mut_ptr());
-            for sig in 1..=64 {
-                if bits & (1u64 << (sig - 1)) != 0 {
-                    libc::sigaddset(set.as_mut_ptr(), sig);
-                }
+        // SAFETY: sigemptyset initialises the whole set.
+        unsafe { libc::sigemptyset(set.as_mut_ptr()) };
+        for sig in 1..=64 {
+            if bits & (1u64 << (sig - 1)) != 0 {
+                // SAFETY: the set is initialised; sigaddset only writes inside it.
+                unsafe { libc::sigaddset(set.as_mut_ptr(), sig) };
             }
-            set.assume_init()
         }
+        // SAFETY: initialised by sigemptyset above.
+        unsafe { set.assume_init() }
     }
 
     fn sigset_to_bits(set: &libc::sigset_t) -> u64 {
@@ -333,17 +406,39 @@ mod linux {
         bits
     }
 
-    pub(crate) fn preadv2(fd: RawFd, bufs: &mut [IoVecMut<'_>], offset: i64, flags: c_int) -> Result<usize> {
+    pub(crate) fn preadv2(
+        fd: RawFd,
+        bufs: &mut [IoVecMut<'_>],
+        offset: i64,
+        flags: c_int,
+    ) -> Result<usize> {
         // SAFETY: as in `readv`.
         check_size(unsafe {
-            libc::preadv2(fd, bufs.as_mut_ptr().cast(), iov_count(bufs.len()), offset as libc::off_t, flags)
+            libc::preadv2(
+                fd,
+                bufs.as_mut_ptr().cast(),
+                iov_count(bufs.len()),
+                offset as libc::off_t,
+                flags,
+            )
         })
     }
 
-    pub(crate) fn pwritev2(fd: RawFd, bufs: &[IoVec<'_>], offset: i64, flags: c_int) -> Result<usize> {
+    pub(crate) fn pwritev2(
+        fd: RawFd,
+        bufs: &[IoVec<'_>],
+        offset: i64,
+        flags: c_int,
+    ) -> Result<usize> {
         // SAFETY: as in `writev`.
         check_size(unsafe {
-            libc::pwritev2(fd, bufs.as_ptr().cast(), iov_count(bufs.len()), offset as libc::off_t, flags)
+            libc::pwritev2(
+                fd,
+                bufs.as_ptr().cast(),
+                iov_count(bufs.len()),
+                offset as libc::off_t,
+                flags,
+            )
         })
     }
 
@@ -357,7 +452,11 @@ mod linux {
         check(unsafe { libc::timerfd_create(clockid, flags) })
     }
 
-    pub(crate) fn timerfd_settime(fd: RawFd, flags: c_int, new: &libc::itimerspec) -> Result<libc::itimerspec> {
+    pub(crate) fn timerfd_settime(
+        fd: RawFd,
+        flags: c_int,
+        new: &libc::itimerspec,
+    ) -> Result<libc::itimerspec> {
         let mut old = MaybeUninit::<libc::itimerspec>::zeroed();
         // SAFETY: libc reads `new` and writes one `itimerspec` into `old`.
         check(unsafe { libc::timerfd_settime(fd, flags, new, old.as_mut_ptr()) })?;
@@ -378,16 +477,28 @@ mod linux {
         check(unsafe { libc::epoll_create1(flags) })
     }
 
-    pub(crate) fn epoll_ctl(epfd: RawFd, op: c_int, fd: RawFd, event: Option<&libc::epoll_event>) -> Result<()> {
-        let ev = event.map_or(core::ptr::null_mut(), |e| e as *const libc::epoll_event as *mut libc::epoll_event);
+    pub(crate) fn epoll_ctl(
+        epfd: RawFd,
+        op: c_int,
+        fd: RawFd,
+        event: Option<&libc::epoll_event>,
+    ) -> Result<()> {
+        let ev = event.map_or(core::ptr::null_mut(), |e| {
+            e as *const libc::epoll_event as *mut libc::epoll_event
+        });
         // SAFETY: the kernel only reads the event (libc's prototype is not const-correct).
         check(unsafe { libc::epoll_ctl(epfd, op, fd, ev) }).map(drop)
     }
 
-    pub(crate) fn epoll_wait(epfd: RawFd, events: &mut [libc::epoll_event], timeout_ms: c_int) -> Result<usize> {
+    pub(crate) fn epoll_wait(
+        epfd: RawFd,
+        events: &mut [libc::epoll_event],
+        timeout_ms: c_int,
+    ) -> Result<usize> {
         let max = events.len().min(c_int::MAX as usize) as c_int;
         // SAFETY: libc writes at most `max` events into `events`.
-        check(unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), max, timeout_ms) }).map(|n| n as usize)
+        check(unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), max, timeout_ms) })
+            .map(|n| n as usize)
     }
 
     pub(crate) fn epoll_pwait2(
@@ -399,7 +510,15 @@ mod linux {
         let t = timeout.map_or(core::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: the kernel writes at most `max` events and reads one timespec (or none).
         check_long(unsafe {
-            libc::syscall(libc::SYS_epoll_pwait2, epfd, events.as_mut_ptr(), max, t, core::ptr::null::<u8>(), 8usize)
+            libc::syscall(
+                libc::SYS_epoll_pwait2,
+                epfd,
+                events.as_mut_ptr(),
+                max,
+                t,
+                core::ptr::null::<u8>(),
+                8usize,
+            )
         })
     }
 
@@ -412,7 +531,9 @@ mod linux {
     pub(crate) fn rt_sigprocmask(how: c_int, set: Option<u64>) -> Result<u64> {
         let new = set.map(sigset_from_bits);
         let mut old = MaybeUninit::<libc::sigset_t>::zeroed();
-        let p = new.as_ref().map_or(core::ptr::null(), |s| s as *const libc::sigset_t);
+        let p = new
+            .as_ref()
+            .map_or(core::ptr::null(), |s| s as *const libc::sigset_t);
         // SAFETY: pthread_sigmask reads `p` (or nothing) and writes the old mask.
         let rc = unsafe { libc::pthread_sigmask(how, p, old.as_mut_ptr()) };
         if rc != 0 {
@@ -435,17 +556,28 @@ mod linux {
     pub(crate) fn pidfd_send_signal(pidfd: RawFd, sig: c_int, flags: c_uint) -> Result<()> {
         // SAFETY: a null siginfo makes the kernel build one as kill(2) would.
         check_long(unsafe {
-            libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, core::ptr::null::<u8>(), flags)
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd,
+                sig,
+                core::ptr::null::<u8>(),
+                flags,
+            )
         })
         .map(drop)
     }
 
     pub(crate) fn pidfd_getfd(pidfd: RawFd, targetfd: RawFd, flags: c_uint) -> Result<RawFd> {
         // SAFETY: plain values only.
-        check_long(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, targetfd, flags) }).map(|fd| fd as RawFd)
+        check_long(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, targetfd, flags) })
+            .map(|fd| fd as RawFd)
     }
 
-    pub(crate) fn waitid(idtype: libc::idtype_t, id: libc::id_t, options: c_int) -> Result<libc::siginfo_t> {
+    pub(crate) fn waitid(
+        idtype: libc::idtype_t,
+        id: libc::id_t,
+        options: c_int,
+    ) -> Result<libc::siginfo_t> {
         let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
         // SAFETY: libc writes one `siginfo_t` into `info`.
         check(unsafe { libc::waitid(idtype, id, info.as_mut_ptr(), options) })?;
@@ -461,8 +593,12 @@ mod linux {
         len: usize,
         flags: c_uint,
     ) -> Result<usize> {
-        let pi = off_in.map_or(core::ptr::null_mut(), |o| o as *mut i64 as *mut libc::loff_t);
-        let po = off_out.map_or(core::ptr::null_mut(), |o| o as *mut i64 as *mut libc::loff_t);
+        let pi = off_in.map_or(core::ptr::null_mut(), |o| {
+            o as *mut i64 as *mut libc::loff_t
+        });
+        let po = off_out.map_or(core::ptr::null_mut(), |o| {
+            o as *mut i64 as *mut libc::loff_t
+        });
         // SAFETY: libc reads and updates one `loff_t` at each non-null offset pointer.
         check_size(unsafe { libc::splice(fd_in, pi, fd_out, po, len, flags) })
     }
@@ -479,7 +615,8 @@ mod linux {
 
     pub(crate) unsafe fn io_uring_setup(entries: u32, params: *mut c_void) -> Result<RawFd> {
         // SAFETY: the caller vouches for `params`.
-        check_long(unsafe { libc::syscall(libc::SYS_io_uring_setup, entries, params) }).map(|fd| fd as RawFd)
+        check_long(unsafe { libc::syscall(libc::SYS_io_uring_setup, entries, params) })
+            .map(|fd| fd as RawFd)
     }
 
     pub(crate) unsafe fn io_uring_enter(
@@ -492,12 +629,25 @@ mod linux {
     ) -> Result<u32> {
         // SAFETY: the caller vouches for the rings and for `arg`.
         check_long(unsafe {
-            libc::syscall(libc::SYS_io_uring_enter, fd, to_submit, min_complete, flags, arg, argsz)
+            libc::syscall(
+                libc::SYS_io_uring_enter,
+                fd,
+                to_submit,
+                min_complete,
+                flags,
+                arg,
+                argsz,
+            )
         })
         .map(|n| n as u32)
     }
 
-    pub(crate) unsafe fn io_uring_register(fd: RawFd, opcode: u32, arg: *const c_void, nr_args: u32) -> Result<usize> {
+    pub(crate) unsafe fn io_uring_register(
+        fd: RawFd,
+        opcode: u32,
+        arg: *const c_void,
+        nr_args: u32,
+    ) -> Result<usize> {
         // SAFETY: the caller vouches for `arg`.
         check_long(unsafe { libc::syscall(libc::SYS_io_uring_register, fd, opcode, arg, nr_args) })
     }

