@@ -75,7 +75,12 @@ impl EventFd {
     #[inline]
     pub fn wait(&self) -> iox::Result<u64> {
         let mut b = [0u8; 8];
-        self.fd.read(&mut b)?;
+        if self.fd.read(&mut b)? != 8 {
+            return Err(iox::Error::with_context(
+                iox::ErrorKind::UnexpectedEof,
+                "eventfd read returned less than 8 bytes",
+            ));
+        }
         Ok(u64::from_ne_bytes(b))
     }
 

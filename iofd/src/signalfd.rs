@@ -231,7 +231,10 @@ impl SignalFd {
         let mut info = SignalInfo { raw: [0; 128] };
         let n = self.fd.read(&mut info.raw)?;
         if n != info.raw.len() {
-            return Err(iox::Error::unsupported("signalfd returned a short record"));
+            return Err(iox::Error::with_context(
+                iox::ErrorKind::UnexpectedEof,
+                "signalfd read returned less than 128 bytes",
+            ));
         }
         Ok(info)
     }

@@ -128,7 +128,12 @@ impl TimerFd {
     #[inline]
     pub fn expirations(&self) -> iox::Result<u64> {
         let mut b = [0u8; 8];
-        self.fd.read(&mut b)?;
+        if self.fd.read(&mut b)? != 8 {
+            return Err(iox::Error::with_context(
+                iox::ErrorKind::UnexpectedEof,
+                "timerfd read returned less than 8 bytes",
+            ));
+        }
         Ok(u64::from_ne_bytes(b))
     }
 
