@@ -148,11 +148,11 @@ impl Default for Backoff {
     }
 }
 
+/// A per-backoff jitter seed from std's hash keys (random per thread, no allocation, no
+/// syscall after the first), never zero.
 fn seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    nanos | 1
+    use std::hash::BuildHasher;
+    std::hash::RandomState::new().hash_one(0u8) | 1
 }
 
 impl Backoff {

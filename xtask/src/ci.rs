@@ -3,7 +3,7 @@
 use crate::cross;
 use crate::install::Installer;
 use crate::layers;
-use crate::run::{Report, cmd, output, status, tests};
+use crate::run::{Counts, Report, cmd, nightly_cargo, output, status, tests};
 
 /// The toolchain rustup selects in the workspace (`stable`, `1.95.0-x86_64-...`).
 fn active_toolchain() -> String {
@@ -24,6 +24,37 @@ pub(crate) fn actionlint(inst: &mut Installer) -> Result<String, String> {
     let mut c = cmd(bin.to_str().unwrap_or("actionlint"), &[]);
     c.arg(".github/workflows/ci.yml");
     status(c).map(|()| format!("linted by {source}"))
+}
+
+/// The crates whose tests make no raw system call, so Miri can run them.
+pub(crate) const MIRI_CRATES: &[&str] = &["iox", "sockaddr"];
+
+/// `cargo +nightly miri test` on [`MIRI_CRATES`].
+pub(crate) fn miri(inst: &mut Installer) -> Result<Counts, String> {
+    inst.ensure_toolchain("nightly", &["miri", "rust-src"])?;
+    let mut args = vec!["miri", "test"];
+    for c in MIRI_CRATES {
+        args.extend(["-p", c]);
+    }
+    tests(nightly_cargo(&args))
+}
+
+/// Runs [`miri`] as a step of `report`, adding its counts.
+pub(crate) fn miri_step(inst: &mut Installer, report: &mut Report) -> bool {
+    let mut counts = None;
+    let ok = report.step_noted("miri", || {
+        let n = miri(inst)?;
+        counts = Some(n);
+        Ok(format!(
+            "{} passed under Miri ({})",
+            n.passed,
+            MIRI_CRATES.join(" ")
+        ))
+    });
+    if let Some(n) = counts {
+        report.tests.add(n);
+    }
+    ok
 }
 
 pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
@@ -71,6 +102,7 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
         c.env("RUSTDOCFLAGS", "-D warnings");
         status(c)
     });
+    miri_step(inst, report);
     report.step_noted("layers", || {
         layers::check_workspace().map(|n| format!("{n} crates"))
     });

@@ -3,7 +3,7 @@
 //! for loongarch64 so its asm is compiled.
 
 use crate::install::Installer;
-use crate::run::{Report, cmd, output, status, tests};
+use crate::run::{Report, cmd, nightly_cargo, output, status, tests};
 
 /// How a target is exercised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,7 +196,7 @@ pub(crate) fn cross(inst: &mut Installer, report: &mut Report, targets: &[Target
             }
             Mode::Check => report.step(&name, || {
                 inst.ensure_target("stable", t.triple)?;
-                status(cmd(
+                let mut c = cmd(
                     "cargo",
                     &[
                         "check",
@@ -208,32 +208,21 @@ pub(crate) fn cross(inst: &mut Installer, report: &mut Report, targets: &[Target
                         "--lib",
                         "--tests",
                     ],
-                ))
+                );
+                // Warnings on the other platforms count as much as on this one.
+                c.env(target_env(t.triple, "RUSTFLAGS"), "-D warnings");
+                status(c)
             }),
             Mode::BuildStd => report.step(&name, || {
                 inst.ensure_toolchain("nightly", &["rust-src"])?;
-                let mut c = cmd(
-                    "cargo",
-                    &[
-                        "+nightly",
-                        "build",
-                        "-Zbuild-std=core",
-                        "-p",
-                        "zcall",
-                        "--target",
-                        t.triple,
-                    ],
-                );
-                // The outer cargo's choices must not leak into the nightly one.
-                for v in [
-                    "RUSTUP_TOOLCHAIN",
-                    "RUSTC",
-                    "RUSTDOC",
-                    "CARGO",
-                    "RUSTC_WRAPPER",
-                ] {
-                    c.env_remove(v);
-                }
+                let mut c = nightly_cargo(&[
+                    "build",
+                    "-Zbuild-std=core",
+                    "-p",
+                    "zcall",
+                    "--target",
+                    t.triple,
+                ]);
                 // Compile the asm entry points into zcall's own object code (no linker here).
                 c.env(target_env(t.triple, "RUSTFLAGS"), "--cfg zcall_codegen");
                 status(c)

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `ci` | everything CI checks, in order, with a summary table of step, result and seconds |
 //! | `cross [--target T]... [--install]` | tests under qemu-user for aarch64/riscv64, checks for macOS/FreeBSD, the loongarch64 asm build |
+//! | `miri` | `cargo +nightly miri test` on the crates whose tests make no raw syscall (iox, sockaddr) |
 //! | `layers` | fails if a crate depends on a crate of the same or a higher layer |
 //! | `package` | `cargo package --workspace`: every crate can be released on its own |
 //! | `actionlint` | lints `.github/workflows/` with actionlint |
@@ -21,8 +22,7 @@ mod run;
 
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: cargo xtask <ci | cross [--target T]... | layers | package | actionlint> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | miri | layers | package | actionlint> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         }
         "layers" => report.step("layers", || layers::check_workspace().map(|_| ())),
         "package" => report.step("package", ci::package),
+        "miri" => ci::miri_step(&mut inst, &mut report),
         "actionlint" => report.step_noted("actionlint", || ci::actionlint(&mut inst)),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");

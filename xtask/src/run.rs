@@ -40,6 +40,22 @@ fn short(c: &Command) -> String {
     s
 }
 
+/// `cargo +nightly <args>`, without the outer (stable) cargo's environment leaking in.
+pub(crate) fn nightly_cargo(args: &[&str]) -> Command {
+    let mut c = cmd("cargo", &["+nightly"]);
+    c.args(args);
+    for v in [
+        "RUSTUP_TOOLCHAIN",
+        "RUSTC",
+        "RUSTDOC",
+        "CARGO",
+        "RUSTC_WRAPPER",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
 /// Runs `c` with inherited output; an error names the command and its status.
 pub(crate) fn status(mut c: Command) -> Result<(), String> {
     println!("$ {}", describe(&c));

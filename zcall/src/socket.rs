@@ -2,7 +2,7 @@
 //! `&[u8]` (the `sockaddr` crate gives them out), so the kernel is told the exact length and
 //! nothing is marshalled.
 
-use core::ffi::{c_int, c_uint};
+use core::ffi::c_int;
 
 use crate::{Errno, RawFd, Result, sys};
 
@@ -191,7 +191,7 @@ pub unsafe fn recvmsg(fd: RawFd, msg: *mut libc::msghdr, flags: c_int) -> Result
 pub unsafe fn sendmmsg(
     fd: RawFd,
     msgs: *mut libc::mmsghdr,
-    vlen: c_uint,
+    vlen: core::ffi::c_uint,
     flags: c_int,
 ) -> Result<usize> {
     // SAFETY: forwarded to the caller.
@@ -210,7 +210,7 @@ pub unsafe fn sendmmsg(
 pub unsafe fn recvmmsg(
     fd: RawFd,
     msgs: *mut libc::mmsghdr,
-    vlen: c_uint,
+    vlen: core::ffi::c_uint,
     flags: c_int,
     timeout: *mut libc::timespec,
 ) -> Result<usize> {

@@ -5,7 +5,7 @@
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use core::ffi::CStr;
-use core::ffi::{c_int, c_uint, c_void};
+use core::ffi::{c_int, c_void};
 use core::mem::MaybeUninit;
 
 use crate::{Errno, IoVec, IoVecMut, RawFd, Result};
@@ -317,7 +317,7 @@ pub(crate) unsafe fn recvmsg(fd: RawFd, msg: *mut libc::msghdr, flags: c_int) ->
 pub(crate) unsafe fn sendmmsg(
     fd: RawFd,
     msgs: *mut libc::mmsghdr,
-    vlen: c_uint,
+    vlen: core::ffi::c_uint,
     flags: c_int,
 ) -> Result<usize> {
     // SAFETY: the caller vouches for `msgs[..vlen]` and everything they point to.
@@ -329,7 +329,7 @@ pub(crate) unsafe fn sendmmsg(
 pub(crate) unsafe fn recvmmsg(
     fd: RawFd,
     msgs: *mut libc::mmsghdr,
-    vlen: c_uint,
+    vlen: core::ffi::c_uint,
     flags: c_int,
     timeout: *mut libc::timespec,
 ) -> Result<usize> {
@@ -371,6 +371,7 @@ pub(crate) use self::linux::*;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod linux {
     use super::*;
+    use core::ffi::c_uint;
 
     fn check_long(ret: libc::c_long) -> Result<usize> {
         if ret < 0 {
