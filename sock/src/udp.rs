@@ -1,0 +1,166 @@
+//! UDP: [`UdpConn`].
+
+use sockaddr::{Sockaddr, SockaddrAny, SockaddrStorage};
+
+use crate::addr::{Family, ToSockaddr, domain};
+use crate::{NetSocket, opt};
+
+/// A UDP socket, bound and optionally connected. Non-blocking, with deadlines.
+///
+/// ```
+/// use sock::UdpConn;
+/// let a = UdpConn::bind("127.0.0.1:0").unwrap();
+/// let b = UdpConn::bind("127.0.0.1:0").unwrap();
+/// a.send_to(b"hello", &b.local_addr().unwrap()).unwrap();
+/// b.set_read_deadline(iox::Deadline::after(std::time::Duration::from_secs(5)));
+/// let mut buf = [0u8; 16];
+/// let (n, from) = b.recv_from(&mut buf).unwrap();
+/// assert_eq!((&buf[..n], from), (&b"hello"[..], a.local_addr().unwrap()));
+/// ```
+#[derive(Debug)]
+pub struct UdpConn {
+    sock: NetSocket,
+}
+
+crate::stream::fd_traits!(UdpConn);
+
+impl std::ops::Deref for UdpConn {
+    type Target = NetSocket;
+    fn deref(&self) -> &NetSocket {
+        &self.sock
+    }
+}
+
+fn udp_socket(addr: &SockaddrAny) -> iox::Result<NetSocket> {
+    if matches!(addr, SockaddrAny::Unix(_)) {
+        return Err(iox::Error::with_context(
+            iox::ErrorKind::AddressFamilyNotSupported,
+            "a UDP socket needs an IPv4 or IPv6 address (see UnixDatagram)",
+        ));
+    }
+    NetSocket::new(domain(addr), libc::SOCK_DGRAM, libc::IPPROTO_UDP)
+}
+
+impl UdpConn {
+    /// Binds to `addr`.
+    pub fn bind(addr: impl ToSockaddr) -> iox::Result<UdpConn> {
+        UdpConn::bind_family(addr, Family::Any)
+    }
+
+    /// Binds to an IPv4 `addr` (`"udp4"`).
+    pub fn bind4(addr: impl ToSockaddr) -> iox::Result<UdpConn> {
+        UdpConn::bind_family(addr, Family::V4)
+    }
+
+    /// Binds to an IPv6 `addr` (`"udp6"`).
+    pub fn bind6(addr: impl ToSockaddr) -> iox::Result<UdpConn> {
+        UdpConn::bind_family(addr, Family::V6)
+    }
+
+    fn bind_family(addr: impl ToSockaddr, family: Family) -> iox::Result<UdpConn> {
+        let addr = addr.to_sockaddr(family)?;
+        let sock = udp_socket(&addr)?;
+        sock.bind(&addr)?;
+        Ok(UdpConn { sock })
+    }
+
+    /// A socket connected to `remote` (bound to `local` first when given, else to an
+    /// ephemeral port by the kernel).
+    pub fn dial(local: Option<&SockaddrAny>, remote: impl ToSockaddr) -> iox::Result<UdpConn> {
+        let remote = remote.to_sockaddr(Family::Any)?;
+        let sock = udp_socket(&remote)?;
+        if let Some(l) = local {
+            sock.bind(l)?;
+        }
+        sock.connect(&remote)?;
+        Ok(UdpConn { sock })
+    }
+
+    /// Sets (or changes) the default destination; only datagrams from it are received.
+    pub fn connect(&self, remote: impl ToSockaddr) -> iox::Result<()> {
+        let remote = remote.to_sockaddr(Family::Any)?;
+        self.sock.connect(&remote).map(drop)
+    }
+
+    /// Sends one datagram to the connected peer (`NotConnected` when there is none).
+    #[inline]
+    pub fn send(&self, buf: &[u8]) -> iox::Result<usize> {
+        crate::deadline::run(&self.sock.deadlines.write, || self.sock.send_once(buf, 0))
+    }
+
+    /// Receives one datagram from the connected peer (the rest of a datagram larger than
+    /// `buf` is discarded).
+    #[inline]
+    pub fn recv(&self, buf: &mut [u8]) -> iox::Result<usize> {
+        crate::deadline::run(&self.sock.deadlines.read, || self.sock.recv_once(buf, 0))
+    }
+
+    /// Sends one datagram to `addr`. Allocates nothing.
+    #[inline]
+    pub fn send_to(&self, buf: &[u8], addr: &impl Sockaddr) -> iox::Result<usize> {
+        let a = self.sock.checked(addr)?;
+        crate::deadline::run(&self.sock.deadlines.write, || {
+            self.sock.send_to_once(buf, a, 0)
+        })
+    }
+
+    /// Receives one datagram and its source.
+    #[inline]
+    pub fn recv_from(&self, buf: &mut [u8]) -> iox::Result<(usize, SockaddrAny)> {
+        let mut from = SockaddrStorage::new();
+        let n = self.recv_from_into(buf, &mut from)?;
+        Ok((n, from.decode()?))
+    }
+
+    /// Receives one datagram, writing its source into `from`. Allocates nothing.
+    #[inline]
+    pub fn recv_from_into(&self, buf: &mut [u8], from: &mut SockaddrStorage) -> iox::Result<usize> {
+        crate::deadline::run(&self.sock.deadlines.read, || {
+            self.sock.recv_from_once(buf, from, 0)
+        })
+    }
+
+    /// The next datagram, without consuming it, and its source.
+    pub fn peek_from(&self, buf: &mut [u8]) -> iox::Result<(usize, SockaddrAny)> {
+        let mut from = SockaddrStorage::new();
+        let n = crate::deadline::run(&self.sock.deadlines.read, || {
+            self.sock.recv_from_once(buf, &mut from, libc::MSG_PEEK)
+        })?;
+        Ok((n, from.decode()?))
+    }
+
+    /// Allows sending to broadcast addresses.
+    pub fn set_broadcast(&self, on: bool) -> iox::Result<()> {
+        opt::set_broadcast(self, on)
+    }
+
+    /// Whether broadcast is allowed.
+    pub fn broadcast(&self) -> iox::Result<bool> {
+        opt::broadcast(self)
+    }
+
+    /// The underlying socket.
+    pub fn socket(&self) -> &NetSocket {
+        &self.sock
+    }
+
+    /// Closes the socket and reports the kernel's answer.
+    pub fn close(self) -> iox::Result<()> {
+        self.sock.close()
+    }
+}
+
+impl TryFrom<std::net::UdpSocket> for UdpConn {
+    type Error = iox::Error;
+    /// Takes a std socket, making it non-blocking.
+    fn try_from(s: std::net::UdpSocket) -> iox::Result<UdpConn> {
+        UdpConn::try_from(std::os::fd::OwnedFd::from(s))
+    }
+}
+
+impl From<UdpConn> for std::net::UdpSocket {
+    /// Hands the socket to std, still non-blocking.
+    fn from(s: UdpConn) -> std::net::UdpSocket {
+        std::net::UdpSocket::from(std::os::fd::OwnedFd::from(s))
+    }
+}
