@@ -1,7 +1,7 @@
 //! Raw IP sockets (`SOCK_RAW`, needs `CAP_NET_RAW`) and ICMP echo helpers. Behind the `raw`
 //! Cargo feature, as the Go package kept them behind a build tag.
 
-use sockaddr::{Sockaddr, SockaddrAny, SockaddrStorage};
+use sockaddr::{Sockaddr, SockaddrAny};
 
 use crate::NetSocket;
 use crate::addr::{Family, ToSockaddr};
@@ -16,13 +16,6 @@ pub struct RawConn {
 }
 
 crate::stream::fd_traits!(RawConn);
-
-impl std::ops::Deref for RawConn {
-    type Target = NetSocket;
-    fn deref(&self) -> &NetSocket {
-        &self.sock
-    }
-}
 
 impl RawConn {
     /// A raw IPv4 socket for `protocol`; received datagrams start with the IPv4 header.
@@ -61,19 +54,12 @@ impl RawConn {
 
     /// Sends one datagram to `addr` (its port is ignored).
     pub fn send_to(&self, buf: &[u8], addr: &impl Sockaddr) -> iox::Result<usize> {
-        let a = self.sock.checked(addr)?;
-        crate::deadline::run(&self.sock.deadlines.write, || {
-            self.sock.send_to_once(buf, a, 0)
-        })
+        self.sock.send_to(buf, addr)
     }
 
     /// Receives one datagram and its source.
     pub fn recv_from(&self, buf: &mut [u8]) -> iox::Result<(usize, SockaddrAny)> {
-        let mut from = SockaddrStorage::new();
-        let n = crate::deadline::run(&self.sock.deadlines.read, || {
-            self.sock.recv_from_once(buf, &mut from, 0)
-        })?;
-        Ok((n, from.decode()?))
+        self.sock.recv_from(buf, 0)
     }
 }
 

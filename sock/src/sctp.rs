@@ -194,13 +194,6 @@ pub struct SctpListener {
 
 crate::stream::fd_traits!(SctpListener);
 
-impl std::ops::Deref for SctpListener {
-    type Target = NetSocket;
-    fn deref(&self) -> &NetSocket {
-        &self.sock
-    }
-}
-
 impl SctpListener {
     /// Listens on `addr` (`SOCK_STREAM`, `SO_REUSEADDR`).
     pub fn bind(addr: impl ToSockaddr) -> iox::Result<SctpListener> {
@@ -269,13 +262,6 @@ pub struct SctpSocket {
 
 crate::stream::fd_traits!(SctpSocket);
 
-impl std::ops::Deref for SctpSocket {
-    type Target = NetSocket;
-    fn deref(&self) -> &NetSocket {
-        &self.sock
-    }
-}
-
 impl SctpSocket {
     /// Binds a one-to-many endpoint to `addr` and listens (so peers may associate).
     pub fn bind(addr: impl ToSockaddr) -> iox::Result<SctpSocket> {
@@ -288,19 +274,12 @@ impl SctpSocket {
 
     /// Sends one message to `addr` (an association is set up implicitly).
     pub fn send_to(&self, buf: &[u8], addr: &impl Sockaddr) -> iox::Result<usize> {
-        let a = self.sock.checked(addr)?;
-        crate::deadline::run(&self.sock.deadlines.write, || {
-            self.sock.send_to_once(buf, a, 0)
-        })
+        self.sock.send_to(buf, addr)
     }
 
     /// Receives one message and its source.
     pub fn recv_from(&self, buf: &mut [u8]) -> iox::Result<(usize, SockaddrAny)> {
-        let mut from = SockaddrStorage::new();
-        let n = crate::deadline::run(&self.sock.deadlines.read, || {
-            self.sock.recv_from_once(buf, &mut from, 0)
-        })?;
-        Ok((n, from.decode()?))
+        self.sock.recv_from(buf, 0)
     }
 }
 

@@ -219,6 +219,27 @@ impl NetSocket {
         self.fd.readv(bufs)
     }
 
+    /// Sends one datagram to `addr` under the write deadline (family checked first).
+    #[inline]
+    pub(crate) fn send_to(&self, buf: &[u8], addr: &impl Sockaddr) -> iox::Result<usize> {
+        let a = self.checked(addr)?;
+        crate::deadline::run(&self.deadlines.write, || self.send_to_once(buf, a, 0))
+    }
+
+    /// Receives one datagram under the read deadline, and decodes its source.
+    #[inline]
+    pub(crate) fn recv_from(
+        &self,
+        buf: &mut [u8],
+        flags: i32,
+    ) -> iox::Result<(usize, SockaddrAny)> {
+        let mut from = SockaddrStorage::new();
+        let n = crate::deadline::run(&self.deadlines.read, || {
+            self.recv_from_once(buf, &mut from, flags)
+        })?;
+        Ok((n, from.decode()?))
+    }
+
     /// Sets the read deadline: reads (and accepts) retry under the ladder until it passes;
     /// `Deadline::NONE` returns to non-blocking.
     pub fn set_read_deadline(&self, d: impl Into<iox::Deadline>) {

@@ -77,13 +77,6 @@ macro_rules! connected_io {
             }
         }
 
-        impl std::ops::Deref for $t {
-            type Target = crate::NetSocket;
-            fn deref(&self) -> &crate::NetSocket {
-                &self.sock
-            }
-        }
-
         impl std::io::Read for &$t {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 $t::read(self, buf).map_err(std::io::Error::from)
@@ -136,9 +129,17 @@ macro_rules! connected_io {
     };
 }
 
-/// The descriptor traits for a type with a `sock: NetSocket` field.
+/// The descriptor traits, and `Deref` to the socket, for a type with a `sock: NetSocket`
+/// field.
 macro_rules! fd_traits {
     ($t:ident) => {
+        impl std::ops::Deref for $t {
+            type Target = crate::NetSocket;
+            fn deref(&self) -> &crate::NetSocket {
+                &self.sock
+            }
+        }
+
         impl std::os::fd::AsFd for $t {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
                 std::os::fd::AsFd::as_fd(&self.sock)

@@ -141,13 +141,6 @@ pub struct TcpListener {
 
 crate::stream::fd_traits!(TcpListener);
 
-impl std::ops::Deref for TcpListener {
-    type Target = NetSocket;
-    fn deref(&self) -> &NetSocket {
-        &self.sock
-    }
-}
-
 impl TcpListener {
     /// Listens on `addr` (port 0: an ephemeral port, read it with `local_addr`).
     pub fn bind(addr: impl ToSockaddr) -> iox::Result<TcpListener> {

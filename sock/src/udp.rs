@@ -24,13 +24,6 @@ pub struct UdpConn {
 
 crate::stream::fd_traits!(UdpConn);
 
-impl std::ops::Deref for UdpConn {
-    type Target = NetSocket;
-    fn deref(&self) -> &NetSocket {
-        &self.sock
-    }
-}
-
 fn udp_socket(addr: &SockaddrAny) -> iox::Result<NetSocket> {
     if matches!(addr, SockaddrAny::Unix(_)) {
         return Err(iox::Error::with_context(
@@ -98,18 +91,13 @@ impl UdpConn {
     /// Sends one datagram to `addr`. Allocates nothing.
     #[inline]
     pub fn send_to(&self, buf: &[u8], addr: &impl Sockaddr) -> iox::Result<usize> {
-        let a = self.sock.checked(addr)?;
-        crate::deadline::run(&self.sock.deadlines.write, || {
-            self.sock.send_to_once(buf, a, 0)
-        })
+        self.sock.send_to(buf, addr)
     }
 
     /// Receives one datagram and its source.
     #[inline]
     pub fn recv_from(&self, buf: &mut [u8]) -> iox::Result<(usize, SockaddrAny)> {
-        let mut from = SockaddrStorage::new();
-        let n = self.recv_from_into(buf, &mut from)?;
-        Ok((n, from.decode()?))
+        self.sock.recv_from(buf, 0)
     }
 
     /// Receives one datagram, writing its source into `from`. Allocates nothing.
@@ -122,11 +110,7 @@ impl UdpConn {
 
     /// The next datagram, without consuming it, and its source.
     pub fn peek_from(&self, buf: &mut [u8]) -> iox::Result<(usize, SockaddrAny)> {
-        let mut from = SockaddrStorage::new();
-        let n = crate::deadline::run(&self.sock.deadlines.read, || {
-            self.sock.recv_from_once(buf, &mut from, libc::MSG_PEEK)
-        })?;
-        Ok((n, from.decode()?))
+        self.sock.recv_from(buf, libc::MSG_PEEK)
     }
 
     /// Allows sending to broadcast addresses.

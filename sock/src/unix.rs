@@ -87,13 +87,6 @@ pub struct UnixListener {
 
 crate::stream::fd_traits!(UnixListener);
 
-impl std::ops::Deref for UnixListener {
-    type Target = NetSocket;
-    fn deref(&self) -> &NetSocket {
-        &self.sock
-    }
-}
-
 impl UnixListener {
     /// Listens on `addr` with a stream socket.
     pub fn bind(addr: impl ToSockaddr) -> iox::Result<UnixListener> {
@@ -141,13 +134,6 @@ pub struct UnixDatagram {
 
 crate::stream::fd_traits!(UnixDatagram);
 
-impl std::ops::Deref for UnixDatagram {
-    type Target = NetSocket;
-    fn deref(&self) -> &NetSocket {
-        &self.sock
-    }
-}
-
 impl UnixDatagram {
     /// Binds to `addr`.
     pub fn bind(addr: impl ToSockaddr) -> iox::Result<UnixDatagram> {
@@ -187,10 +173,7 @@ impl UnixDatagram {
 
     /// Sends to `addr`.
     pub fn send_to(&self, buf: &[u8], addr: &impl Sockaddr) -> iox::Result<usize> {
-        let a = self.sock.checked(addr)?;
-        crate::deadline::run(&self.sock.deadlines.write, || {
-            self.sock.send_to_once(buf, a, 0)
-        })
+        self.sock.send_to(buf, addr)
     }
 
     /// Receives one datagram and its source (the kernel's length is kept, so an abstract
