@@ -48,8 +48,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod addr;
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+pub mod batch;
+pub mod cmsg;
 mod deadline;
+pub mod mcast;
+mod msg;
 pub mod opt;
+mod raw;
 #[cfg(feature = "raw")]
 pub mod rawsock;
 pub mod sctp;
@@ -57,11 +63,15 @@ mod socket;
 mod stream;
 mod sys;
 mod tcp;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub mod tcpinfo;
 mod udp;
 mod unix;
 
 pub use addr::{Family, ToSockaddr};
 pub use deadline::SOCKET_BACKOFF;
+pub use msg::MAX_FDS;
+pub use raw::RecvMeta;
 pub use socket::NetSocket;
 pub use tcp::{DEFAULT_BACKLOG, ListenOptions, TcpConn, TcpDialer, TcpListener};
 pub use udp::UdpConn;

@@ -185,7 +185,7 @@ impl NetSocket {
     /// `addr`'s bytes, after checking its family is the socket's (a mismatch is refused
     /// before the kernel, which answers it with errors as odd as `ENETUNREACH`).
     #[inline]
-    pub(crate) fn checked<'a>(&self, addr: &'a impl Sockaddr) -> iox::Result<&'a [u8]> {
+    pub(crate) fn checked<'a>(&self, addr: &'a (impl Sockaddr + ?Sized)) -> iox::Result<&'a [u8]> {
         if i32::from(addr.family()) != self.domain {
             return Err(iox::Error::with_context(
                 iox::ErrorKind::AddressFamilyNotSupported,

@@ -132,7 +132,7 @@ macro_rules! connected_io {
 /// The descriptor traits, and `Deref` to the socket, for a type with a `sock: NetSocket`
 /// field.
 macro_rules! fd_traits {
-    ($t:ident) => {
+    ($t:ident $(, $f:ident: $e:expr)*) => {
         impl std::ops::Deref for $t {
             type Target = crate::NetSocket;
             fn deref(&self) -> &crate::NetSocket {
@@ -169,9 +169,7 @@ macro_rules! fd_traits {
             /// Wraps a socket descriptor from elsewhere: it is made non-blocking, and its
             /// domain, type and protocol are read back.
             fn try_from(fd: std::os::fd::OwnedFd) -> iox::Result<$t> {
-                Ok($t {
-                    sock: crate::NetSocket::from_owned(fd)?,
-                })
+                Ok($t { sock: crate::NetSocket::from_owned(fd)? $(, $f: $e)* })
             }
         }
     };

@@ -1,5 +1,7 @@
 //! UDP: [`UdpConn`].
 
+use std::sync::atomic::AtomicBool;
+
 use sockaddr::{Sockaddr, SockaddrAny, SockaddrStorage};
 
 use crate::addr::{Family, ToSockaddr, domain};
@@ -20,9 +22,15 @@ use crate::{NetSocket, opt};
 #[derive(Debug)]
 pub struct UdpConn {
     sock: NetSocket,
+    /// Set once a GSO send was refused: segments go one per syscall from then on.
+    #[cfg_attr(
+        not(any(target_os = "linux", target_os = "android", target_os = "freebsd")),
+        allow(dead_code)
+    )]
+    pub(crate) gso_off: AtomicBool,
 }
 
-crate::stream::fd_traits!(UdpConn);
+crate::stream::fd_traits!(UdpConn, gso_off: AtomicBool::new(false));
 
 fn udp_socket(addr: &SockaddrAny) -> iox::Result<NetSocket> {
     if matches!(addr, SockaddrAny::Unix(_)) {
@@ -54,7 +62,10 @@ impl UdpConn {
         let addr = addr.to_sockaddr(family)?;
         let sock = udp_socket(&addr)?;
         sock.bind(&addr)?;
-        Ok(UdpConn { sock })
+        Ok(UdpConn {
+            sock,
+            gso_off: AtomicBool::new(false),
+        })
     }
 
     /// A socket connected to `remote` (bound to `local` first when given, else to an
@@ -66,7 +77,10 @@ impl UdpConn {
             sock.bind(l)?;
         }
         sock.connect(&remote)?;
-        Ok(UdpConn { sock })
+        Ok(UdpConn {
+            sock,
+            gso_off: AtomicBool::new(false),
+        })
     }
 
     /// Sets (or changes) the default destination; only datagrams from it are received.

@@ -68,3 +68,72 @@ fn udp_send_to_recv_from() {
         }
     });
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn batch_send_and_receive_of_64() {
+    use sock::batch::{RecvMsg, SendMsg};
+    use std::io::{IoSlice, IoSliceMut};
+    let tx = UdpConn::bind("127.0.0.1:0").unwrap();
+    let rx = UdpConn::bind("127.0.0.1:0").unwrap();
+    sock::opt::set_recv_buffer_size(&rx, 1 << 20).unwrap();
+    let to = rx.local_addr().unwrap();
+    rx.set_read_deadline(soon());
+    let payload = [9u8; 64];
+    let iov = [IoSlice::new(&payload)];
+    let mut store = [[0u8; 64]; 64];
+    let mut riov: Vec<[IoSliceMut<'_>; 1]> =
+        store.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+    let mut slots: Vec<RecvMsg<'_, '_>> =
+        riov.iter_mut().map(|v| RecvMsg::new(v, &mut [])).collect();
+    let mut msgs: Vec<SendMsg<'_>> = (0..64).map(|_| SendMsg::new(&iov, Some(&to))).collect();
+    testkit::assert_no_alloc(|| {
+        for _ in 0..10 {
+            assert_eq!(tx.send_messages(&mut msgs).unwrap(), 64);
+            let mut got = 0;
+            while got < 64 {
+                got += rx.recv_messages(&mut slots[got..]).unwrap();
+            }
+        }
+    });
+}
+
+#[test]
+fn cmsg_build_parse_and_fd_passing() {
+    use std::os::fd::{AsFd, OwnedFd};
+    let [a, b] = sock::UnixConn::pair().unwrap();
+    let [r, _w] = iofd::Fd::pipe().unwrap();
+    let mut buf = [0u8; 8];
+    let mut fds: [Option<OwnedFd>; 2] = Default::default();
+    let mut control = sock::cmsg::CmsgBuf::<128>::new();
+    testkit::assert_no_alloc(|| {
+        let mut w = sock::cmsg::CmsgWriter::new(control.as_mut());
+        w.udp_segment(1200).unwrap();
+        w.ttl(3).unwrap();
+        let n = w.len();
+        assert_eq!(
+            sock::cmsg::CmsgIter::new(&control.as_ref()[..n])
+                .filter(|m| m.is_ok())
+                .count(),
+            2
+        );
+        for _ in 0..100 {
+            a.send_fds(b"f", &[r.as_fd()]).unwrap();
+            assert_eq!(b.recv_fds(&mut buf, &mut fds).unwrap(), (1, 1));
+            fds[0] = None; // closing a received descriptor allocates nothing either
+        }
+    });
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn tcp_info_into() {
+    let (c, _s) = tcp_pair();
+    let mut info = sock::tcpinfo::TcpInfo::default();
+    testkit::assert_no_alloc(|| {
+        for _ in 0..100 {
+            sock::tcpinfo::tcp_info_into(&c, &mut info).unwrap();
+        }
+    });
+    assert!(info.state().is_some());
+}

@@ -56,6 +56,19 @@ pub use raw::Sockaddr;
 pub use storage::SockaddrStorage;
 pub use unix::{MAX_ABSTRACT_LEN, MAX_PATH_LEN, SockaddrUnix};
 
+/// The index of the network interface `name` (`if_nametoindex(3)`, through a stack buffer),
+/// or of a decimal index given as text. `AddressNotAvailable` when there is no such
+/// interface; `InvalidInput` for a name over 15 bytes.
+///
+/// ```
+/// # #[cfg(all(target_os = "linux", not(miri)))]
+/// assert_eq!(sockaddr::interface_index("lo").unwrap(), 1);
+/// assert_eq!(sockaddr::interface_index("7").unwrap(), 7);
+/// ```
+pub fn interface_index(name: &str) -> iox::Result<u32> {
+    zone::scope_id(name)
+}
+
 static_assertions::assert_eq_size!(SockaddrInet4, libc::sockaddr_in);
 static_assertions::assert_eq_size!(SockaddrInet6, libc::sockaddr_in6);
 static_assertions::assert_eq_size!(libc::sockaddr_storage, [u8; 128]);

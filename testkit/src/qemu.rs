@@ -23,7 +23,53 @@ pub const UNSUPPORTED_SOCKOPTS: &[(i32, i32, &str)] = &[
     (libc::SOL_SOCKET, libc::SO_TIMESTAMPING, "SO_TIMESTAMPING"),
     (libc::IPPROTO_IP, libc::IP_TRANSPARENT, "IP_TRANSPARENT"),
     (libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, "IP_MULTICAST_ALL"),
+    (
+        libc::IPPROTO_IP,
+        libc::IP_MULTICAST_IF,
+        "IP_MULTICAST_IF with ip_mreqn",
+    ),
+    (
+        libc::IPPROTO_IPV6,
+        libc::IPV6_MULTICAST_IF,
+        "IPV6_MULTICAST_IF",
+    ),
+    (
+        libc::IPPROTO_IP,
+        MCAST_JOIN_SOURCE_GROUP,
+        "MCAST_JOIN_SOURCE_GROUP",
+    ),
 ];
+
+#[cfg(target_os = "linux")]
+const MCAST_JOIN_SOURCE_GROUP: i32 = 46;
+
+/// Behaviours qemu-user 7.2 gets wrong although the syscalls succeed.
+pub const UNSUPPORTED_BEHAVIOURS: &[&str] = &[
+    // Control data is translated through a host buffer of qemu's own size: a receive whose
+    // target buffer is too small never reports MSG_CTRUNC.
+    "MSG_CTRUNC",
+    // getsockopt(TCP_INFO) comes back shorter than the host kernel's struct tcp_info.
+    "TCP_INFO",
+];
+
+/// `Some(name)` when this build runs under qemu-user and qemu gets `name` wrong.
+pub fn behaviour_unsupported(name: &str) -> Option<&'static str> {
+    if !under_qemu() {
+        return None;
+    }
+    UNSUPPORTED_BEHAVIOURS.iter().copied().find(|s| *s == name)
+}
+
+/// Skips the calling test, with the reason printed, when qemu-user gets the behaviour
+/// wrong. Use in a test function returning `()`.
+#[macro_export]
+macro_rules! skip_unless_behaviour {
+    ($name:expr) => {
+        if let Some(what) = $crate::qemu::behaviour_unsupported($name) {
+            $crate::skip!("qemu-user does not emulate {what} faithfully");
+        }
+    };
+}
 
 /// Elsewhere qemu-user is not used: nothing to list.
 #[cfg(not(target_os = "linux"))]

@@ -13,10 +13,66 @@ fn active_toolchain() -> String {
 }
 
 pub(crate) fn package() -> Result<(), String> {
-    status(cmd(
+    // Cargo treats a registry crate of a given version as immutable: packages (and their
+    // builds) of the same version from an earlier run would be reused as they were. Verify
+    // in a target directory of its own, emptied first, so each crate is checked against its
+    // siblings as they are now.
+    let dir = crate::run::root().join("target").join("package-check");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    }
+    forget_unpacked_packages()?;
+    let mut c = cmd(
         "cargo",
         &["package", "--workspace", "--allow-dirty", "--quiet"],
-    ))
+    );
+    c.env("CARGO_TARGET_DIR", &dir);
+    status(c)
+}
+
+/// Cargo unpacks the packages it verifies into `$CARGO_HOME/registry/src/-<hash>/` (its
+/// temporary local registry) and reuses what it finds there for the same name and version:
+/// a crate changed since the last run would be verified against its siblings as they were
+/// then. Removes those unpacked copies of this workspace's crates first.
+fn forget_unpacked_packages() -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let members = crate::cross::workspace_members();
+    for kind in ["src", "cache"] {
+        let Ok(dirs) = std::fs::read_dir(home.join("registry").join(kind)) else {
+            continue;
+        };
+        for d in dirs.flatten() {
+            // Local registries' directories have no host name before the hash.
+            if !d.file_name().to_string_lossy().starts_with('-') {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(d.path()) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let ours = members.iter().any(|m| {
+                    name.strip_prefix(m.as_str())
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+                });
+                if ours {
+                    let p = e.path();
+                    let r = if p.is_dir() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
+                    r.map_err(|err| format!("cannot remove {}: {err}", p.display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn actionlint(inst: &mut Installer) -> Result<String, String> {

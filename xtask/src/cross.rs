@@ -109,9 +109,9 @@ pub(crate) fn parse_targets(args: &[String]) -> Result<Vec<Target>, String> {
     })
 }
 
-/// The workspace members among `wanted`.
-fn existing(wanted: &[&str]) -> Vec<String> {
-    let members = output(cmd(
+/// The workspace's package names.
+pub(crate) fn workspace_members() -> Vec<String> {
+    output(cmd(
         "cargo",
         &["metadata", "--format-version", "1", "--no-deps"],
     ))
@@ -120,10 +120,15 @@ fn existing(wanted: &[&str]) -> Vec<String> {
         m["packages"].as_array().map(|ps| {
             ps.iter()
                 .filter_map(|p| p["name"].as_str().map(String::from))
-                .collect::<Vec<_>>()
+                .collect()
         })
     })
-    .unwrap_or_default();
+    .unwrap_or_default()
+}
+
+/// The workspace members among `wanted`.
+fn existing(wanted: &[&str]) -> Vec<String> {
+    let members = workspace_members();
     wanted
         .iter()
         .filter(|w| members.iter().any(|m| m == *w))

@@ -89,3 +89,32 @@ pub(crate) const TCP_KEEPIDLE: i32 = libc::TCP_KEEPALIVE;
 /// The option that sets the keepalive idle time.
 #[cfg(not(any(target_os = "macos", target_os = "ios")))]
 pub(crate) const TCP_KEEPIDLE: i32 = libc::TCP_KEEPIDLE;
+
+/// `CMSG_ALIGN`'s unit: 4 bytes on macOS, `sizeof(long)` on FreeBSD.
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+pub(crate) const CMSG_ALIGN: usize = 4;
+/// `CMSG_ALIGN`'s unit: 4 bytes on macOS, `sizeof(long)` on FreeBSD.
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+pub(crate) const CMSG_ALIGN: usize = core::mem::size_of::<core::ffi::c_long>();
+
+/// `MSG_CMSG_CLOEXEC` (FreeBSD; macOS has none: received descriptors are not close-on-exec).
+#[cfg(target_os = "freebsd")]
+pub(crate) const RECV_CMSG_CLOEXEC: i32 = libc::MSG_CMSG_CLOEXEC;
+/// `MSG_CMSG_CLOEXEC` (macOS has none).
+#[cfg(not(target_os = "freebsd"))]
+pub(crate) const RECV_CMSG_CLOEXEC: i32 = 0;
+/// Linux-only options.
+pub(crate) const SO_PASSCRED: Option<i32> = None;
+/// Linux-only options.
+pub(crate) const SO_PEERCRED: Option<i32> = None;
+/// Linux-only options.
+pub(crate) const SO_PEERPIDFD: Option<i32> = None;
+
+/// The `MCAST_*` numbers used here are Linux's: source-specific options are Linux-only.
+pub(crate) const MCAST_LINUX: bool = false;
+/// Unused where `MCAST_LINUX` is false.
+pub(crate) const GSR_GROUP_OFFSET: usize = 8;
+/// `IPV6_JOIN_GROUP`.
+pub(crate) const IPV6_JOIN: i32 = libc::IPV6_JOIN_GROUP;
+/// `IPV6_LEAVE_GROUP`.
+pub(crate) const IPV6_LEAVE: i32 = libc::IPV6_LEAVE_GROUP;

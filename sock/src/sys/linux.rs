@@ -35,3 +35,25 @@ pub(crate) fn accept(fd: RawFd, addr: &mut [u8]) -> iox::Result<(RawFd, usize)> 
 
 /// The option that sets the keepalive idle time.
 pub(crate) const TCP_KEEPIDLE: i32 = libc::TCP_KEEPIDLE;
+
+/// `CMSG_ALIGN`'s unit: `sizeof(size_t)`.
+pub(crate) const CMSG_ALIGN: usize = core::mem::size_of::<usize>();
+
+/// `MSG_CMSG_CLOEXEC`: received descriptors are close-on-exec atomically.
+pub(crate) const RECV_CMSG_CLOEXEC: i32 = libc::MSG_CMSG_CLOEXEC;
+/// `SO_PASSCRED`.
+pub(crate) const SO_PASSCRED: Option<i32> = Some(libc::SO_PASSCRED);
+/// `SO_PEERCRED`.
+pub(crate) const SO_PEERCRED: Option<i32> = Some(libc::SO_PEERCRED);
+/// `SO_PEERPIDFD`.
+pub(crate) const SO_PEERPIDFD: Option<i32> = Some(77);
+
+/// The protocol-independent multicast options (`MCAST_*`, `*_MULTICAST_ALL`) as Linux
+/// numbers them.
+pub(crate) const MCAST_LINUX: bool = true;
+/// Offset of `gsr_group` in `struct group_source_req`.
+pub(crate) const GSR_GROUP_OFFSET: usize = core::mem::offset_of!(libc::group_source_req, gsr_group);
+/// `IPV6_ADD_MEMBERSHIP`.
+pub(crate) const IPV6_JOIN: i32 = libc::IPV6_ADD_MEMBERSHIP;
+/// `IPV6_DROP_MEMBERSHIP`.
+pub(crate) const IPV6_LEAVE: i32 = libc::IPV6_DROP_MEMBERSHIP;

@@ -1,0 +1,162 @@
+//! Batch UDP with sendmmsg/recvmmsg, GSO and GRO, the GSO fallback, ENOBUFS.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::soon;
+
+use std::io::{IoSlice, IoSliceMut};
+
+use sock::batch::{RecvMsg, SendMsg};
+use sock::{SockaddrAny, SockaddrStorage, UdpConn, opt};
+
+fn batch_round_trip(tx: &UdpConn, rx: [&UdpConn; 2]) {
+    let dst: [SockaddrAny; 2] = [rx[0].local_addr().unwrap(), rx[1].local_addr().unwrap()];
+    let payloads: Vec<[u8; 8]> = (0..64u64).map(|i| i.to_be_bytes()).collect();
+    let slices: Vec<[IoSlice<'_>; 1]> = payloads.iter().map(|p| [IoSlice::new(p)]).collect();
+    let mut msgs: Vec<SendMsg<'_>> = slices
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SendMsg::new(s, Some(&dst[i % 2])))
+        .collect();
+    tx.set_write_deadline(soon());
+    assert_eq!(tx.send_messages(&mut msgs).unwrap(), 64);
+    assert!(msgs.iter().all(|m| m.sent == 8));
+    for (k, r) in rx.iter().enumerate() {
+        r.set_read_deadline(soon());
+        let mut store = [[0u8; 16]; 32];
+        let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+            store.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+        let mut slots: Vec<RecvMsg<'_, '_>> =
+            iovs.iter_mut().map(|v| RecvMsg::new(v, &mut [])).collect();
+        let mut got = 0;
+        while got < 32 {
+            got += r.recv_messages(&mut slots[got..]).unwrap();
+        }
+        let metas: Vec<(usize, SockaddrAny)> = slots
+            .iter()
+            .map(|s| (s.meta.bytes, s.addr.decode().unwrap()))
+            .collect();
+        drop(slots);
+        drop(iovs);
+        assert!(
+            metas
+                .iter()
+                .all(|(n, a)| *n == 8 && *a == tx.local_addr().unwrap())
+        );
+        let seq: Vec<u64> = store
+            .iter()
+            .map(|b| u64::from_be_bytes(b[..8].try_into().unwrap()))
+            .collect();
+        assert_eq!(
+            seq,
+            (0..32).map(|i| 2 * i + k as u64).collect::<Vec<_>>(),
+            "in order, this receiver's half"
+        );
+    }
+}
+
+#[test]
+fn sixty_four_datagrams_to_mixed_destinations() {
+    for any in ["127.0.0.1:0", "[::1]:0"] {
+        let tx = UdpConn::bind(any).unwrap();
+        let (a, b) = (UdpConn::bind(any).unwrap(), UdpConn::bind(any).unwrap());
+        opt::set_recv_buffer_size(&a, 1 << 20).unwrap();
+        opt::set_recv_buffer_size(&b, 1 << 20).unwrap();
+        batch_round_trip(&tx, [&a, &b]);
+    }
+}
+
+#[test]
+fn gso_sends_segments_and_gro_reports_their_size() {
+    testkit::skip_unless_sockopt!(libc::IPPROTO_UDP, 103);
+    let tx = UdpConn::bind("127.0.0.1:0").unwrap();
+    let rx = UdpConn::bind("127.0.0.1:0").unwrap();
+    let to = rx.local_addr().unwrap();
+    let big: Vec<u8> = (0..4000u32).map(|i| i as u8).collect();
+    tx.set_write_deadline(soon());
+    assert_eq!(tx.send_gso(&big, 1000, &to).unwrap(), 4000);
+    assert!(!tx.gso_disabled());
+    rx.set_read_deadline(soon());
+    let mut buf = [0u8; 2000];
+    for i in 0..4 {
+        let (n, _) = rx.recv_from(&mut buf).unwrap();
+        assert_eq!(n, 1000, "segment {i} arrives as its own datagram");
+        assert_eq!(buf[0], (i * 1000) as u8);
+    }
+    // With GRO on, the receiver may get them coalesced, and told the segment size.
+    let gro_rx = UdpConn::bind("127.0.0.1:0").unwrap();
+    opt::set_udp_gro(&gro_rx, true).unwrap();
+    tx.send_gso(&big, 1000, &gro_rx.local_addr().unwrap())
+        .unwrap();
+    gro_rx.set_read_deadline(soon());
+    let mut all = [0u8; 8192];
+    let mut from = SockaddrStorage::new();
+    let (n, seg) = gro_rx.recv_gro(&mut all, &mut from).unwrap();
+    if !testkit::under_qemu() {
+        // Loopback keeps the GSO packet whole: the GRO socket gets all four at once.
+        assert_eq!((n, seg), (4000, Some(1000)));
+    }
+    match seg {
+        Some(s) => {
+            assert_eq!(s, 1000);
+            assert_eq!(n % 1000, 0);
+        }
+        None => assert_eq!(n, 1000, "not coalesced: one datagram, no cmsg"),
+    }
+}
+
+#[test]
+fn gso_falls_back_when_refused() {
+    let tx = UdpConn::bind("127.0.0.1:0").unwrap();
+    let rx = UdpConn::bind("127.0.0.1:0").unwrap();
+    // SO_NO_CHECK: no UDP checksum, which GSO needs: UDP_SEGMENT now fails with EINVAL.
+    opt::set_int(&tx, libc::SOL_SOCKET, libc::SO_NO_CHECK, 1).unwrap();
+    let data = [7u8; 300];
+    tx.set_write_deadline(soon());
+    assert_eq!(
+        tx.send_gso(&data, 100, &rx.local_addr().unwrap()).unwrap(),
+        300
+    );
+    assert!(tx.gso_disabled(), "the refusal was remembered");
+    rx.set_read_deadline(soon());
+    let mut buf = [0u8; 512];
+    for _ in 0..3 {
+        assert_eq!(rx.recv(&mut buf).unwrap(), 100);
+    }
+    assert_eq!(
+        tx.send_gso(&data, 0, &rx.local_addr().unwrap())
+            .unwrap_err()
+            .kind(),
+        sock::ErrorKind::InvalidInput
+    );
+}
+
+#[test]
+fn enobufs_through_a_tiny_qdisc() {
+    testkit::in_netns(|ns| {
+        ns.tc(&[
+            "qdisc", "add", "dev", "veth0", "root", "tbf", "rate", "8kbit", "burst", "1540",
+            "limit", "1",
+        ])
+        .unwrap();
+        // An address on veth0's subnet that nobody holds, with a neighbour entry, so every
+        // datagram really leaves through veth0 and its qdisc (a local address would not).
+        ns.add_permanent_neighbour(&ns.a, "10.77.0.99".parse().unwrap(), "02:00:00:00:00:99")
+            .unwrap();
+        let tx = UdpConn::bind(format!("{}:0", ns.a.ipv4)).unwrap();
+        opt::set_int(&tx, libc::IPPROTO_IP, libc::IP_RECVERR, 1).unwrap();
+        let to: SockaddrAny = "10.77.0.99:9".parse().unwrap();
+        let mut saw = None;
+        for _ in 0..100_000 {
+            match tx.send_to(&[0u8; 1000], &to) {
+                Ok(_) => {}
+                Err(e) => {
+                    saw = Some(e);
+                    break;
+                }
+            }
+        }
+        let e = saw.expect("the qdisc refused a datagram within 100000 sends");
+        assert_eq!(e.kind(), sock::ErrorKind::NoBufferSpace, "{e}");
+    });
+}

@@ -1,0 +1,70 @@
+//! TCP_INFO on a live connection, its layout against libc, SO_MEMINFO.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::tcp_pair;
+
+use sock::tcpinfo::{self, CaState, TcpInfo, TcpState};
+
+#[test]
+fn a_live_connection_is_established_with_a_measured_rtt() {
+    testkit::skip_unless_behaviour!("TCP_INFO");
+    let (c, s) = tcp_pair();
+    for _ in 0..10 {
+        c.write_all(b"ping").unwrap();
+        let mut b = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            got += s.read(&mut b[got..]).unwrap();
+        }
+    }
+    let info = tcpinfo::tcp_info(&c).unwrap();
+    assert_eq!(info.state(), Some(TcpState::Established));
+    assert_eq!(info.ca_state(), Some(CaState::Open));
+    assert!(info.rtt().unwrap() > 0, "{info:?}");
+    assert!(info.snd_cwnd().unwrap() > 0);
+    assert!(info.bytes_acked().unwrap() >= 40);
+    assert!(info.len() >= 104);
+    let mem = tcpinfo::meminfo(&c).unwrap();
+    assert!(mem[1] > 0, "rcvbuf is reported");
+}
+
+#[test]
+fn fields_past_the_kernels_length_are_none() {
+    let empty = TcpInfo::default();
+    assert_eq!(empty.state(), None);
+    assert_eq!(empty.rtt(), None);
+    assert_eq!(empty.total_rto_time(), None);
+}
+
+#[test]
+#[cfg(target_env = "gnu")]
+fn offsets_match_the_c_struct() {
+    macro_rules! check {
+        ($($ours:ident = $theirs:ident),* $(,)?) => {$(
+            let ours = tcpinfo::FIELD_OFFSETS.iter().find(|(n, _)| *n == stringify!($ours)).unwrap().1;
+            assert_eq!(ours, core::mem::offset_of!(libc::tcp_info, $theirs), stringify!($ours));
+        )*};
+    }
+    check!(
+        rto = tcpi_rto,
+        snd_mss = tcpi_snd_mss,
+        lost = tcpi_lost,
+        pmtu = tcpi_pmtu,
+        rtt = tcpi_rtt,
+        rttvar = tcpi_rttvar,
+        snd_cwnd = tcpi_snd_cwnd,
+        total_retrans = tcpi_total_retrans,
+        pacing_rate = tcpi_pacing_rate,
+        bytes_acked = tcpi_bytes_acked,
+        segs_out = tcpi_segs_out,
+        min_rtt = tcpi_min_rtt,
+        delivery_rate = tcpi_delivery_rate,
+        sndbuf_limited = tcpi_sndbuf_limited,
+        delivered_ce = tcpi_delivered_ce,
+        bytes_retrans = tcpi_bytes_retrans,
+        rcv_ooopack = tcpi_rcv_ooopack,
+        snd_wnd = tcpi_snd_wnd,
+        rcv_wnd = tcpi_rcv_wnd,
+    );
+}
