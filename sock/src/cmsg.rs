@@ -95,7 +95,6 @@ pub mod consts {
     pub const SOL_UDP: i32 = 17;
     pub const IP_TOS: i32 = 1;
     pub const IP_TTL: i32 = 2;
-    pub const IP_PKTINFO: i32 = 8;
     pub const IP_RECVERR: i32 = 11;
     pub const IPV6_RECVERR: i32 = 25;
     pub const IPV6_PKTINFO: i32 = 50;
@@ -180,6 +179,8 @@ pub enum Cmsg<'a> {
         /// The destination in its header.
         dst: Ipv4Addr,
     },
+    /// `IP_RECVDSTADDR` (BSD): the destination address of an IPv4 datagram.
+    RecvDstAddr(Ipv4Addr),
     /// `IPV6_PKTINFO`.
     PktInfo6 {
         /// The destination (or source, on send).
@@ -242,6 +243,16 @@ fn pad8(b: &[u8]) -> [u8; 8] {
 }
 
 fn typed(level: i32, ty: i32, d: &[u8]) -> Option<Cmsg<'_>> {
+    if level == SOL_IP && Some(ty) == crate::sys::IP_RECVDSTADDR && d.len() >= 4 {
+        return Some(Cmsg::RecvDstAddr(Ipv4Addr::new(d[0], d[1], d[2], d[3])));
+    }
+    if level == SOL_IP && Some(ty) == crate::sys::IP_PKTINFO && d.len() >= 12 {
+        return Some(Cmsg::PktInfo4 {
+            ifindex: u32_at(d, 0)?,
+            local: Ipv4Addr::new(d[4], d[5], d[6], d[7]),
+            dst: Ipv4Addr::new(d[8], d[9], d[10], d[11]),
+        });
+    }
     Some(match (level, ty) {
         (SOL_SOCKET, SCM_RIGHTS) => Cmsg::Rights(Fds(&d[..d.len() / 4 * 4])),
         (SOL_SOCKET, SCM_CREDENTIALS) if cfg!(target_os = "linux") && d.len() >= 12 => {
@@ -263,11 +274,6 @@ fn typed(level: i32, ty: i32, d: &[u8]) -> Option<Cmsg<'_>> {
             Cmsg::UdpSegment(u16::from_ne_bytes([d[0], d[1]]))
         }
         (SOL_UDP, UDP_GRO) => Cmsg::UdpGro(u16::try_from(i32_at(d, 0)?).ok()?),
-        (SOL_IP, IP_PKTINFO) if d.len() >= 12 => Cmsg::PktInfo4 {
-            ifindex: u32_at(d, 0)?,
-            local: Ipv4Addr::new(d[4], d[5], d[6], d[7]),
-            dst: Ipv4Addr::new(d[8], d[9], d[10], d[11]),
-        },
         (SOL_IPV6, IPV6_PKTINFO) if d.len() >= 20 => Cmsg::PktInfo6 {
             addr: Ipv6Addr::from(<[u8; 16]>::try_from(&d[..16]).ok()?),
             ifindex: u32_at(d, 16)?,
@@ -437,12 +443,14 @@ impl<'a> CmsgWriter<'a> {
         self.push(SOL_IPV6, IPV6_HOPLIMIT, &hops.to_ne_bytes())
     }
 
-    /// `IP_PKTINFO`: send from `local` (and/or out of `ifindex`).
+    /// `IP_PKTINFO`: send from `local` (and/or out of `ifindex`). Linux and macOS
+    /// (`Unsupported` on FreeBSD, which has `IP_SENDSRCADDR` instead).
     pub fn pktinfo4(&mut self, ifindex: u32, local: Ipv4Addr) -> iox::Result<()> {
+        let ty = crate::sys::IP_PKTINFO.ok_or(iox::Error::unsupported("IP_PKTINFO"))?;
         let mut d = [0u8; 12];
         d[..4].copy_from_slice(&ifindex.to_ne_bytes());
         d[4..8].copy_from_slice(&local.octets());
-        self.push(SOL_IP, IP_PKTINFO, &d)
+        self.push(SOL_IP, ty, &d)
     }
 
     /// `IPV6_PKTINFO`: send from `addr` (and/or out of `ifindex`).

@@ -336,3 +336,85 @@ pub fn meminfo(fd: &impl AsFd) -> iox::Result<[u32; 9]> {
     }
     Ok(out)
 }
+
+/// `TCP_CC_INFO`: what the connection's congestion-control algorithm reports, decoded for
+/// the algorithms that have a view in the kernel's `union tcp_cc_info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CcInfo {
+    /// `struct tcp_bbr_info`.
+    Bbr {
+        /// Bottleneck bandwidth estimate (bytes/s).
+        bandwidth: u64,
+        /// Minimum RTT (µs).
+        min_rtt_us: u32,
+        /// Pacing gain, fixed point with 8 fractional bits.
+        pacing_gain: u32,
+        /// Congestion window gain, fixed point with 8 fractional bits.
+        cwnd_gain: u32,
+    },
+    /// `struct tcp_dctcp_info`.
+    Dctcp {
+        /// DCTCP is active.
+        enabled: bool,
+        /// CE state.
+        ce_state: u16,
+        /// The alpha estimate.
+        alpha: u32,
+        /// ECN-marked bytes acknowledged.
+        ab_ecn: u32,
+        /// Bytes acknowledged.
+        ab_tot: u32,
+    },
+    /// `struct tcpvegas_info` (vegas, and the algorithms that reuse it).
+    Vegas {
+        /// Vegas is active.
+        enabled: bool,
+        /// RTTs counted.
+        rtt_count: u32,
+        /// RTT (µs).
+        rtt_us: u32,
+        /// Minimum RTT (µs).
+        min_rtt_us: u32,
+    },
+    /// An algorithm without a view (cubic, reno: the kernel reports nothing).
+    None,
+}
+
+/// `TCP_CC_INFO`, decoded for the connection's current algorithm
+/// ([`opt::congestion`](crate::opt::congestion) names it). No allocation.
+pub fn cc_info(fd: &impl AsFd) -> iox::Result<CcInfo> {
+    const TCP_CC_INFO: i32 = 26;
+    let algo = crate::opt::congestion(fd)?;
+    let mut b = [0u8; 20];
+    let n = zcall::getsockopt(
+        fd.as_fd().as_raw_fd(),
+        libc::IPPROTO_TCP,
+        TCP_CC_INFO,
+        &mut b,
+    )?;
+    let u32_at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().expect("4 bytes"));
+    let u16_at = |o: usize| u16::from_ne_bytes(b[o..o + 2].try_into().expect("2 bytes"));
+    Ok(match (algo.as_str(), n) {
+        ("bbr", 20..) => CcInfo::Bbr {
+            bandwidth: u64::from(u32_at(0)) | (u64::from(u32_at(4)) << 32),
+            min_rtt_us: u32_at(8),
+            pacing_gain: u32_at(12),
+            cwnd_gain: u32_at(16),
+        },
+        ("dctcp", 16..) => CcInfo::Dctcp {
+            enabled: u16_at(0) != 0,
+            ce_state: u16_at(2),
+            alpha: u32_at(4),
+            ab_ecn: u32_at(8),
+            ab_tot: u32_at(12),
+        },
+        ("vegas" | "veno" | "westwood" | "illinois" | "yeah", 16..) => CcInfo::Vegas {
+            enabled: u32_at(0) != 0,
+            rtt_count: u32_at(4),
+            rtt_us: u32_at(8),
+            min_rtt_us: u32_at(12),
+        },
+        _ => CcInfo::None,
+    })
+}

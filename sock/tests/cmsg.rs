@@ -103,3 +103,57 @@ fn malformed_lengths_are_errors_not_reads_out_of_bounds() {
     // A short tail is no message.
     assert!(CmsgIter::new(&[0u8; 5]).next().is_none());
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn pktinfo_and_ttl_arrive_from_the_kernel() {
+    use std::io::IoSliceMut;
+    let rx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+    sock::opt::set_int(&rx, libc::IPPROTO_IP, libc::IP_PKTINFO, 1).unwrap();
+    sock::opt::set_int(&rx, libc::IPPROTO_IP, libc::IP_RECVTTL, 1).unwrap();
+    let tx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+    sock::opt::set_ttl(&tx, 33).unwrap();
+    tx.send_to(b"meta", &rx.local_addr().unwrap()).unwrap();
+    rx.set_read_deadline(iox::Deadline::after(std::time::Duration::from_secs(10)));
+    let mut data = [0u8; 8];
+    let mut control = CmsgBuf::<128>::new();
+    let mut from = sock::SockaddrStorage::new();
+    let meta = rx
+        .recv_msg(
+            &mut [IoSliceMut::new(&mut data)],
+            Some(&mut from),
+            control.as_mut(),
+        )
+        .unwrap();
+    assert_eq!(meta.bytes, 4);
+    assert!(!meta.truncated() && !meta.control_truncated());
+    assert_eq!(from.decode().unwrap(), tx.local_addr().unwrap());
+    let mut seen = (false, false);
+    for m in CmsgIter::new(&control.as_ref()[..meta.control_len]) {
+        match m.unwrap() {
+            Cmsg::PktInfo4 {
+                ifindex,
+                local,
+                dst,
+            } => {
+                assert_eq!(
+                    (ifindex, local, dst),
+                    (1, Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST)
+                );
+                seen.0 = true;
+            }
+            Cmsg::Ttl(t) => {
+                assert_eq!(t, 33);
+                seen.1 = true;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(seen, (true, true));
+    // A datagram larger than the buffer is reported truncated.
+    tx.send_to(&[1u8; 32], &rx.local_addr().unwrap()).unwrap();
+    let meta = rx
+        .recv_msg(&mut [IoSliceMut::new(&mut data)], None, &mut [])
+        .unwrap();
+    assert!(meta.truncated(), "MSG_TRUNC");
+}

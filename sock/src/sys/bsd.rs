@@ -118,3 +118,11 @@ pub(crate) const GSR_GROUP_OFFSET: usize = 8;
 pub(crate) const IPV6_JOIN: i32 = libc::IPV6_JOIN_GROUP;
 /// `IPV6_LEAVE_GROUP`.
 pub(crate) const IPV6_LEAVE: i32 = libc::IPV6_LEAVE_GROUP;
+/// `IP_PKTINFO` (macOS has it; FreeBSD uses `IP_RECVDSTADDR` instead).
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+pub(crate) const IP_PKTINFO: Option<i32> = Some(libc::IP_PKTINFO);
+/// `IP_PKTINFO` (macOS has it; FreeBSD uses `IP_RECVDSTADDR` instead).
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+pub(crate) const IP_PKTINFO: Option<i32> = None;
+/// `IP_RECVDSTADDR`: the destination address of a received IPv4 datagram.
+pub(crate) const IP_RECVDSTADDR: Option<i32> = Some(libc::IP_RECVDSTADDR);

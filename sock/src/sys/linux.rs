@@ -57,3 +57,7 @@ pub(crate) const GSR_GROUP_OFFSET: usize = core::mem::offset_of!(libc::group_sou
 pub(crate) const IPV6_JOIN: i32 = libc::IPV6_ADD_MEMBERSHIP;
 /// `IPV6_DROP_MEMBERSHIP`.
 pub(crate) const IPV6_LEAVE: i32 = libc::IPV6_DROP_MEMBERSHIP;
+/// `IP_PKTINFO` (a `struct in_pktinfo` control message).
+pub(crate) const IP_PKTINFO: Option<i32> = Some(libc::IP_PKTINFO);
+/// `IP_RECVDSTADDR` (BSD only).
+pub(crate) const IP_RECVDSTADDR: Option<i32> = None;
