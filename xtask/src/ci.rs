@@ -83,7 +83,7 @@ pub(crate) fn actionlint(inst: &mut Installer) -> Result<String, String> {
 }
 
 /// The crates whose tests make no raw system call, so Miri can run them.
-pub(crate) const MIRI_CRATES: &[&str] = &["iox", "sockaddr"];
+pub(crate) const MIRI_CRATES: &[&str] = &["iox", "sockaddr", "sonic-bytes"];
 
 /// `cargo +nightly miri test` on [`MIRI_CRATES`].
 pub(crate) fn miri(inst: &mut Installer) -> Result<Counts, String> {
@@ -113,6 +113,22 @@ pub(crate) fn miri_step(inst: &mut Installer, report: &mut Report) -> bool {
     ok
 }
 
+/// Runs a test command as a step of `report`, adding its counts.
+fn test_step(report: &mut Report, name: &str, c: std::process::Command) {
+    let mut counts = None;
+    report.step_noted(name, || {
+        let n = tests(c)?;
+        counts = Some(n);
+        Ok(format!(
+            "{} passed, {} failed, {} ignored",
+            n.passed, n.failed, n.ignored
+        ))
+    });
+    if let Some(n) = counts {
+        report.tests.add(n);
+    }
+}
+
 pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
     let tc = active_toolchain();
     report.step("toolchain", || {
@@ -135,21 +151,28 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
             ],
         ))
     });
-    let mut counts = None;
-    report.step_noted("test", || {
-        let n = tests(cmd(
+    test_step(
+        report,
+        "test",
+        cmd(
             "cargo",
             &["test", "--workspace", "--all-features", "--no-fail-fast"],
-        ))?;
-        counts = Some(n);
-        Ok(format!(
-            "{} passed, {} failed, {} ignored",
-            n.passed, n.failed, n.ignored
-        ))
-    });
-    if let Some(n) = counts {
-        report.tests.add(n);
-    }
+        ),
+    );
+    // The mirrored buffer's shm_open path (macOS, FreeBSD) run for real on Linux.
+    let mut shm = cmd(
+        "cargo",
+        &[
+            "test",
+            "-p",
+            "sonic-bytes",
+            "--tests",
+            "--target-dir",
+            "target/shm",
+        ],
+    );
+    shm.env("RUSTFLAGS", "--cfg sonic_bytes_shm");
+    test_step(report, "test sonic-bytes shm_open path", shm);
     report.step("doc", || {
         let mut c = cmd(
             "cargo",

@@ -14,7 +14,7 @@ use crate::{Errno, IoVec, IoVecMut, RawFd, Result};
 pub(crate) fn errno() -> Errno {
     #[cfg(any(target_os = "linux", target_os = "android", target_os = "emscripten"))]
     // SAFETY: returns a valid pointer to the calling thread's errno.
-    let e = unsafe { *libc::__errno_location() };
+    let p = unsafe { libc::__errno_location() };
     #[cfg(any(
         target_os = "macos",
         target_os = "ios",
@@ -22,10 +22,12 @@ pub(crate) fn errno() -> Errno {
         target_os = "dragonfly"
     ))]
     // SAFETY: returns a valid pointer to the calling thread's errno.
-    let e = unsafe { *libc::__error() };
+    let p = unsafe { libc::__error() };
     #[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
     // SAFETY: returns a valid pointer to the calling thread's errno.
-    let e = unsafe { *libc::__errno() };
+    let p = unsafe { libc::__errno() };
+    // SAFETY: `p` points to the calling thread's errno, valid while the thread lives.
+    let e = unsafe { *p };
     Errno::from_raw(e)
 }
 

@@ -1,0 +1,278 @@
+//! [`ByteBuffer`]: a growable FIFO with the seed's save, read and write areas.
+
+use crate::Fifo;
+
+/// A region of the save area (see [`ByteBuffer::save`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Slot {
+    /// Offset in the save area.
+    pub index: usize,
+    /// Length.
+    pub length: usize,
+}
+
+/// `prepare_read` found fewer bytes than asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeedMore {
+    /// Bytes available (readable and pending).
+    pub have: usize,
+}
+
+/// A growable byte FIFO over one vector:
+///
+/// ```text
+/// [0, save) save area | [save, read) consumed | [read, pending) readable | [pending, write) written, not yet committed | [write, cap) free
+/// ```
+///
+/// * Bytes written with [`Fifo::claim`] + [`Fifo::commit`] become readable at once; bytes
+///   written through [`write_area`](Self::write_area) (the seed's write area) wait in the
+///   pending region until [`commit_pending`](Self::commit_pending) or
+///   [`prepare_read`](Self::prepare_read).
+/// * [`Fifo::consume`] only moves an index: bytes are moved down (compacted) lazily, when a
+///   claim needs room at the end, never on every consume.
+/// * [`save`](Self::save) moves the front of the readable bytes into the save area, where
+///   they stay, addressed by a [`Slot`], until [`discard`](Self::discard).
+/// * Growing never invalidates a slice handed out: every slice borrows the buffer, so the
+///   borrow checker forbids growing while one is alive.
+///
+/// ```
+/// use sonic_bytes::{ByteBuffer, Fifo};
+/// let mut b = ByteBuffer::with_capacity(16);
+/// b.claim(5).copy_from_slice(b"hello");
+/// b.commit(5);
+/// let s = b.save(2);                 // keep "he" aside
+/// assert_eq!(b.data(), b"llo");
+/// assert_eq!(b.saved_slot(s), b"he");
+/// b.discard(s);
+/// assert_eq!(b.saved().len(), 0);
+/// assert_eq!(b.data(), b"llo");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ByteBuffer {
+    buf: Vec<u8>,
+    save: usize,
+    read: usize,
+    pending: usize,
+    write: usize,
+    claimed: usize,
+}
+
+/// Capacity of [`ByteBuffer::new`] (the seed's default).
+pub const DEFAULT_CAPACITY: usize = 512;
+
+impl ByteBuffer {
+    /// A buffer of [`DEFAULT_CAPACITY`] bytes.
+    pub fn new() -> ByteBuffer {
+        ByteBuffer::with_capacity(DEFAULT_CAPACITY)
+    }
+
+    /// A buffer of `capacity` bytes (allocated here; it grows when a claim needs more).
+    pub fn with_capacity(capacity: usize) -> ByteBuffer {
+        ByteBuffer {
+            buf: vec![0; capacity],
+            ..ByteBuffer::default()
+        }
+    }
+
+    /// Moves the live bytes (readable and pending) down to the end of the save area.
+    fn compact(&mut self) {
+        if self.read > self.save {
+            self.buf.copy_within(self.read..self.write, self.save);
+            let shift = self.read - self.save;
+            self.read -= shift;
+            self.pending -= shift;
+            self.write -= shift;
+        }
+    }
+
+    /// Makes room for `n` more bytes at the end: compacts first, grows only if that is not
+    /// enough.
+    pub fn reserve(&mut self, n: usize) {
+        if self.buf.len() - self.write >= n {
+            return;
+        }
+        self.compact();
+        if self.buf.len() - self.write < n {
+            let want = (self.write + n).max(self.buf.len() * 2);
+            self.buf.resize(want, 0);
+        }
+    }
+
+    /// The seed's write area: `n` bytes at the end to write into, not readable until
+    /// committed with [`commit_pending`](Self::commit_pending). Follow with
+    /// [`advance_write`](Self::advance_write).
+    pub fn write_area(&mut self, n: usize) -> &mut [u8] {
+        self.reserve(n);
+        &mut self.buf[self.write..self.write + n]
+    }
+
+    /// Records `n` bytes written into the write area (clamped to the space there).
+    pub fn advance_write(&mut self, n: usize) -> usize {
+        let n = n.min(self.buf.len() - self.write);
+        self.write += n;
+        n
+    }
+
+    /// Appends `bytes` to the write area (pending).
+    pub fn write_pending(&mut self, bytes: &[u8]) {
+        self.write_area(bytes.len()).copy_from_slice(bytes);
+        self.write += bytes.len();
+    }
+
+    /// Bytes written but not committed.
+    pub fn pending_len(&self) -> usize {
+        self.write - self.pending
+    }
+
+    /// Makes up to `n` pending bytes readable; returns how many.
+    pub fn commit_pending(&mut self, n: usize) -> usize {
+        let n = n.min(self.pending_len());
+        self.pending += n;
+        n
+    }
+
+    /// Ensures at least `n` bytes are readable, committing pending bytes as needed; when
+    /// even all pending bytes are not enough, commits nothing and says how many there are.
+    pub fn prepare_read(&mut self, n: usize) -> Result<&[u8], NeedMore> {
+        let readable = self.pending - self.read;
+        if readable >= n {
+            return Ok(&self.buf[self.read..self.pending]);
+        }
+        if readable + self.pending_len() < n {
+            return Err(NeedMore {
+                have: readable + self.pending_len(),
+            });
+        }
+        self.pending = self.read + n;
+        Ok(&self.buf[self.read..self.pending])
+    }
+
+    /// `n` bytes at the end to write into, or `None` when that would need growing (the
+    /// seed's `ClaimFixed`: never allocates).
+    pub fn claim_fixed(&mut self, n: usize) -> Option<&mut [u8]> {
+        if self.buf.len() - self.write < n {
+            if self.read > self.save && self.buf.len() - self.write + (self.read - self.save) >= n {
+                self.compact();
+            } else {
+                return None;
+            }
+        }
+        self.claimed = n;
+        Some(&mut self.buf[self.write..self.write + n])
+    }
+
+    /// Drops the last `n` pending bytes; returns how many.
+    pub fn shrink_by(&mut self, n: usize) -> usize {
+        let n = n.min(self.pending_len());
+        self.write -= n;
+        n
+    }
+
+    /// Keeps only the first `n` pending bytes.
+    pub fn shrink_to(&mut self, n: usize) {
+        let keep = n.min(self.pending_len());
+        self.write = self.pending + keep;
+    }
+
+    /// Moves the first `n` readable bytes (clamped) into the save area; returns their slot.
+    pub fn save(&mut self, n: usize) -> Slot {
+        self.compact();
+        let n = n.min(self.pending - self.read);
+        let slot = Slot {
+            index: self.save,
+            length: n,
+        };
+        self.save += n;
+        self.read += n;
+        slot
+    }
+
+    /// The save area.
+    pub fn saved(&self) -> &[u8] {
+        &self.buf[..self.save]
+    }
+
+    /// The bytes of a saved slot (empty if it lies outside the save area).
+    pub fn saved_slot(&self, s: Slot) -> &[u8] {
+        self.buf
+            .get(s.index..s.index + s.length)
+            .filter(|_| s.index + s.length <= self.save)
+            .unwrap_or(&[])
+    }
+
+    /// Removes a saved slot, moving the bytes after it down (other slots after it shift by
+    /// its length: see [`SlotSequencer`](crate::SlotSequencer), which keeps track).
+    pub fn discard(&mut self, s: Slot) {
+        if s.length == 0 || s.index + s.length > self.save {
+            return;
+        }
+        self.buf
+            .copy_within(s.index + s.length..self.write, s.index);
+        self.save -= s.length;
+        self.read -= s.length;
+        self.pending -= s.length;
+        self.write -= s.length;
+    }
+
+    /// Empties the save area.
+    pub fn discard_all(&mut self) {
+        self.discard(Slot {
+            index: 0,
+            length: self.save,
+        });
+    }
+}
+
+impl Fifo for ByteBuffer {
+    /// Exactly `n` bytes (growing when needed: the only allocation, and the only place
+    /// where compaction moves bytes).
+    fn claim(&mut self, n: usize) -> &mut [u8] {
+        self.reserve(n);
+        self.claimed = n;
+        &mut self.buf[self.write..self.write + n]
+    }
+
+    fn commit(&mut self, n: usize) -> usize {
+        let n = n.min(self.claimed);
+        self.claimed = 0;
+        self.write += n;
+        self.pending = self.write;
+        n
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.buf[self.read..self.pending]
+    }
+
+    fn consume(&mut self, n: usize) -> usize {
+        let n = n.min(self.pending - self.read);
+        self.read += n;
+        if self.read == self.write {
+            // Nothing live: rewind for free.
+            self.read = self.save;
+            self.pending = self.save;
+            self.write = self.save;
+        }
+        n
+    }
+
+    fn len(&self) -> usize {
+        self.pending - self.read
+    }
+
+    fn capacity(&self) -> usize {
+        self.buf.len() - self.save
+    }
+
+    fn free(&self) -> usize {
+        self.buf.len() - self.write + (self.read - self.save)
+    }
+
+    fn clear(&mut self) {
+        self.save = 0;
+        self.read = 0;
+        self.pending = 0;
+        self.write = 0;
+        self.claimed = 0;
+    }
+}
