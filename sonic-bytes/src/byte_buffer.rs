@@ -27,7 +27,10 @@ pub struct NeedMore {
 /// * Bytes written with [`Fifo::claim`] + [`Fifo::commit`] become readable at once; bytes
 ///   written through [`write_area`](Self::write_area) (the seed's write area) wait in the
 ///   pending region until [`commit_pending`](Self::commit_pending) or
-///   [`prepare_read`](Self::prepare_read).
+///   [`prepare_read`](Self::prepare_read) (or a [`Fifo::commit`], which keeps the order by
+///   making them readable too).
+/// * [`Fifo::claim`]`(n)` always returns `n` bytes, growing when needed: pass the size you
+///   mean to read (`read_from(&mut socket, 64 * 1024)`), not `usize::MAX`.
 /// * [`Fifo::consume`] only moves an index: bytes are moved down (compacted) lazily, when a
 ///   claim needs room at the end, never on every consume.
 /// * [`save`](Self::save) moves the front of the readable bytes into the save area, where
@@ -86,14 +89,23 @@ impl ByteBuffer {
     }
 
     /// Makes room for `n` more bytes at the end: compacts first, grows only if that is not
-    /// enough.
+    /// enough (at least doubling).
+    ///
+    /// # Panics
+    ///
+    /// Like `Vec`, on a size that overflows `usize`; and the allocator aborts when memory
+    /// runs out.
     pub fn reserve(&mut self, n: usize) {
         if self.buf.len() - self.write >= n {
             return;
         }
         self.compact();
         if self.buf.len() - self.write < n {
-            let want = (self.write + n).max(self.buf.len() * 2);
+            let need = self
+                .write
+                .checked_add(n)
+                .expect("ByteBuffer capacity overflow");
+            let want = need.max(self.buf.len().saturating_mul(2));
             self.buf.resize(want, 0);
         }
     }
@@ -194,16 +206,20 @@ impl ByteBuffer {
 
     /// The bytes of a saved slot (empty if it lies outside the save area).
     pub fn saved_slot(&self, s: Slot) -> &[u8] {
-        self.buf
-            .get(s.index..s.index + s.length)
-            .filter(|_| s.index + s.length <= self.save)
-            .unwrap_or(&[])
+        match s.index.checked_add(s.length) {
+            Some(end) if end <= self.save => &self.buf[s.index..end],
+            _ => &[],
+        }
     }
 
     /// Removes a saved slot, moving the bytes after it down (other slots after it shift by
     /// its length: see [`SlotSequencer`](crate::SlotSequencer), which keeps track).
     pub fn discard(&mut self, s: Slot) {
-        if s.length == 0 || s.index + s.length > self.save {
+        if s.length == 0
+            || s.index
+                .checked_add(s.length)
+                .is_none_or(|end| end > self.save)
+        {
             return;
         }
         self.buf

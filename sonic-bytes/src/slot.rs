@@ -140,6 +140,12 @@ impl SlotOffsetter {
 /// Packets saved out of order, released in sequence: push by sequence number, pop the one
 /// wanted, bounded by bytes and by slots. Allocation happens at construction only.
 ///
+/// Positions are tracked in absolute terms (a [`SlotOffsetter`] over a Fenwick tree of
+/// `max_bytes` entries) that advance with every byte popped and restart when the sequencer
+/// empties. A sequencer that never empties therefore answers [`NoSpace`] once `max_bytes`
+/// bytes have passed through it since it was last empty: size `max_bytes` for the longest
+/// burst of out-of-order traffic, or [`reset`](Self::reset) after a gap is given up on.
+///
 /// ```
 /// use sonic_bytes::{ByteBuffer, Fifo, SlotSequencer};
 /// let mut buf = ByteBuffer::with_capacity(64);
