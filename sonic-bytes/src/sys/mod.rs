@@ -48,17 +48,46 @@ impl Mapping {
 
     /// The `2 * len` bytes, read-only.
     pub(crate) fn bytes(&self) -> &[u8] {
+        let base = opaque(self.base);
         // SAFETY: per the type's invariant `[base, base + 2 * len)` is mapped and readable
         // while `self` lives; writes need `&mut self`, so none happen meanwhile.
-        unsafe { std::slice::from_raw_parts(self.base, 2 * self.len) }
+        unsafe { std::slice::from_raw_parts(base, 2 * self.len) }
     }
 
-    /// The `2 * len` bytes, writable. The two halves alias the same pages, which is fine
-    /// for bytes: byte writes through one half show in the other, which is the point.
+    /// The `2 * len` bytes, writable.
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        let base = opaque(self.base);
         // SAFETY: mapped and writable per the invariant; the unique borrow of `self` makes
         // this the only live view.
-        unsafe { std::slice::from_raw_parts_mut(self.base, 2 * self.len) }
+        unsafe { std::slice::from_raw_parts_mut(base, 2 * self.len) }
+    }
+}
+
+/// Two addresses, one byte: `base + i` and `base + len + i` are the same memory, which the
+/// compiler cannot know. Two things keep that from being miscompiled:
+///
+/// * the buffer only ever hands out sub-slices of at most `len` bytes, so no slice reaches
+///   the same byte through both views;
+/// * every view is made from a pointer passed through this barrier: an empty `asm!` block
+///   not marked `nomem`, which the compiler must assume reads and writes any memory and
+///   returns an unrelated pointer. A write through one view (a claim) is therefore never
+///   reordered with, or forwarded to, a read through the other (the next `data()`), even
+///   after inlining with known offsets. Its cost is one register move.
+#[inline(always)]
+fn opaque(p: *mut u8) -> *mut u8 {
+    #[cfg(miri)]
+    {
+        p
+    }
+    #[cfg(not(miri))]
+    {
+        let mut q = p;
+        // SAFETY: the template is a comment: no instruction runs, no memory is touched, the
+        // stack is not used and the register keeps its value.
+        unsafe {
+            core::arch::asm!("/* {0} */", inout(reg) q, options(nostack, preserves_flags));
+        }
+        q
     }
 }
 
