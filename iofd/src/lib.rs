@@ -91,3 +91,8 @@ macro_rules! handle_traits {
 }
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use handle_traits;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

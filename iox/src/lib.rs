@@ -51,3 +51,8 @@ pub use policy::{
 pub use tee::{TeeReader, TeeWriter};
 
 static_assertions::const_assert!(core::mem::size_of::<Error>() <= 24);
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

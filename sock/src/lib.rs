@@ -79,3 +79,8 @@ pub use unix::{UnixConn, UnixDatagram, UnixListener};
 
 pub use iox::{Deadline, Error, ErrorKind, Result};
 pub use sockaddr::{SockaddrAny, SockaddrInet4, SockaddrInet6, SockaddrStorage, SockaddrUnix};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

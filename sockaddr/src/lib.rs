@@ -72,3 +72,8 @@ pub fn interface_index(name: &str) -> iox::Result<u32> {
 static_assertions::assert_eq_size!(SockaddrInet4, libc::sockaddr_in);
 static_assertions::assert_eq_size!(SockaddrInet6, libc::sockaddr_in6);
 static_assertions::assert_eq_size!(libc::sockaddr_storage, [u8; 128]);
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

@@ -45,7 +45,9 @@ impl FenwickTree {
 
     /// Adds `v` at position `i` (ignored outside the tree).
     pub fn add(&mut self, i: usize, v: u64) {
-        let mut k = i + 1;
+        let Some(mut k) = i.checked_add(1) else {
+            return;
+        };
         while k <= self.tree.len() {
             self.tree[k - 1] += v;
             k += k & k.wrapping_neg();
@@ -80,7 +82,7 @@ impl FenwickTree {
 
     /// The value at position `i`.
     pub fn at(&self, i: usize) -> u64 {
-        self.sum_range(i, i + 1)
+        self.sum_range(i, i.saturating_add(1))
     }
 
     /// All zeros again.

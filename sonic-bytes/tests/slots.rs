@@ -23,7 +23,13 @@ proptest! {
             prop_assert_eq!(t.at(i), plain[i]);
             prop_assert_eq!(t.sum_from(i), plain[i..].iter().sum::<u64>());
         }
-        prop_assert_eq!(FenwickTree::from_values(&plain), t);
+        prop_assert_eq!(&FenwickTree::from_values(&plain), &t);
+        // Positions outside the tree are ignored, even the last one `usize` has.
+        let before = t.clone();
+        t.add(64, 1);
+        t.add(usize::MAX, 1);
+        prop_assert_eq!(&t, &before);
+        prop_assert_eq!(t.at(usize::MAX), 0);
     }
 
     /// Packets pushed in any order and popped in any order come back intact, each found

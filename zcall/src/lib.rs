@@ -105,3 +105,8 @@ pub type Result<T> = core::result::Result<T, Errno>;
 
 /// `true` when this build issues syscalls in inline asm; `false` when it goes through libc.
 pub const INLINE_ASM: bool = cfg!(zcall_asm);
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;
