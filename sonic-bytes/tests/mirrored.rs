@@ -113,3 +113,15 @@ fn huge_pages_where_the_system_has_them() {
         }
     });
 }
+
+/// The descriptor behind the mapping is gone once the buffer exists: nothing leaks, and
+/// nothing is inherited across exec.
+#[test]
+fn no_descriptor_outlives_construction() {
+    testkit::in_subprocess(|| {
+        let before = testkit::open_fds().unwrap();
+        let m = MirroredBuffer::new(4096).unwrap();
+        assert_eq!(testkit::open_fds().unwrap(), before);
+        drop(m);
+    });
+}

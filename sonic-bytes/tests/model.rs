@@ -130,8 +130,8 @@ proptest! {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "Miri cannot mmap a memfd")]
-    #[cfg(target_os = "linux")]
+    #[cfg_attr(miri, ignore = "Miri cannot map memory twice")]
+    #[cfg(any(target_os = "linux", target_vendor = "apple", target_os = "freebsd"))]
     fn mirrored_buffer_matches_the_model(pages in 1usize..6, ops in proptest::collection::vec(op(), 1..OPS)) {
         let mut m = sonic_bytes::MirroredBuffer::new(pages * 4096 - 100).unwrap();
         run(&mut m, &ops, true);

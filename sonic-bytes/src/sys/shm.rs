@@ -35,7 +35,9 @@ fn anonymous_shm() -> iox::Result<Shm> {
         // macOS limits names to 31 bytes.
         let name = CString::new(format!("/sonic.{:x}.{n:x}", std::process::id()))
             .map_err(|_| iox::Error::invalid_input("shm name"))?;
-        let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC;
+        // POSIX has shm_open set FD_CLOEXEC itself (glibc and FreeBSD do; macOS may refuse an
+        // explicit O_CLOEXEC), so it is not passed.
+        let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
         // macOS declares shm_open variadic (the mode is promoted to an unsigned int);
         // FreeBSD takes a mode_t.
         #[cfg(target_vendor = "apple")]
