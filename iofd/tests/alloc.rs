@@ -58,6 +58,7 @@ fn timerfd_arm_expirations() {
 
 #[test]
 fn signalfd_read() {
+    testkit::skip_unless_behaviour!("self-directed signals");
     testkit::in_subprocess(|| {
         let set = SigSet::of(&[libc::SIGUSR2]).unwrap();
         set.block_thread().unwrap();

@@ -27,6 +27,7 @@ fn sigset_bounds() {
 
 #[test]
 fn a_blocked_signal_is_read_as_data() {
+    testkit::skip_unless_behaviour!("self-directed signals");
     testkit::in_subprocess(|| {
         let set = SigSet::of(&[libc::SIGUSR1]).unwrap();
         let old = set.block_thread().unwrap();

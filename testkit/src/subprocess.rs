@@ -4,11 +4,13 @@
 //! (rlimits, signal masks and dispositions, namespaces, the set of open descriptors it
 //! counts) must not run beside the others. [`in_subprocess`] re-runs the current test binary
 //! filtered to the calling test, in a child process where the closure runs alone, and fails
-//! the parent test if the child fails or if the child ran no test.
+//! the parent test if the child fails, if the child ran no test, or if it is still running
+//! after [`limit`] (it is then killed: a hang becomes a failure that names the test).
 
 use std::ffi::OsString;
-use std::io::Write;
-use std::process::Command;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Set in the child: the name of the test it runs.
 const ENV_TEST: &str = "TESTKIT_SUBPROCESS";
@@ -21,6 +23,18 @@ pub const ENV_RUNNER: &str = "TESTKIT_RUNNER";
 /// `true` in a child process started by [`in_subprocess`] or [`in_netns`](crate::in_netns).
 pub fn is_subprocess() -> bool {
     std::env::var_os(ENV_TEST).is_some()
+}
+
+/// Overrides [`limit`], in whole seconds.
+pub(crate) const ENV_LIMIT: &str = "TESTKIT_SUBPROCESS_LIMIT_SECS";
+
+/// How long a child may run before it is killed: 300 s, or [`ENV_LIMIT`] seconds.
+pub(crate) fn limit() -> Duration {
+    let secs = std::env::var(ENV_LIMIT)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    Duration::from_secs(secs)
 }
 
 /// What the child prints when `f` returned.
@@ -106,21 +120,51 @@ pub(crate) fn run(name: &str, netns: bool, f: impl FnOnce()) {
     if netns {
         cmd.env(ENV_NETNS, "1");
     }
-    let out = match cmd.output() {
-        Ok(out) => out,
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
         Err(e) => panic!("testkit: cannot start {:?}: {e}", argv[0]),
     };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Drained on their own threads so a chatty child never blocks on a full pipe.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out_reader = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let err_reader = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let limit = limit();
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "testkit: the subprocess running {name} was still running after {} s and \
+                     was killed (a hang; raise {ENV_LIMIT} if it is only slow)",
+                    limit.as_secs()
+                );
+            }
+            Err(e) => panic!("testkit: waiting for the subprocess running {name}: {e}"),
+        }
+    };
+    let out_bytes = out_reader.join().unwrap_or_default();
+    let err_bytes = err_reader.join().unwrap_or_default();
+    let stdout = String::from_utf8_lossy(&out_bytes);
+    let stderr = String::from_utf8_lossy(&err_bytes);
     // Skip notices reach the real stderr; the rest shows with the test's own output.
     for line in stderr.lines().filter(|l| l.starts_with("testkit: SKIPPED")) {
         let _ = writeln!(std::io::stderr(), "{line} (in a subprocess)");
     }
     eprint!("--- subprocess stdout\n{stdout}--- subprocess stderr\n{stderr}");
     assert!(
-        out.status.success(),
-        "testkit: the subprocess running {name} failed ({})",
-        out.status
+        status.success(),
+        "testkit: the subprocess running {name} failed ({status})"
     );
     assert!(
         stdout.contains(DONE_MARKER),

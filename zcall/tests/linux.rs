@@ -154,6 +154,7 @@ fn epoll_pwait2_waits_with_a_nanosecond_timeout() {
 
 #[test]
 fn signalfd_receives_a_blocked_signal() {
+    testkit::skip_unless_behaviour!("self-directed signals");
     testkit::in_subprocess(|| {
         let sigusr1 = 1u64 << (libc::SIGUSR1 - 1);
         let old = zcall::rt_sigprocmask(libc::SIG_BLOCK, Some(sigusr1)).unwrap();
