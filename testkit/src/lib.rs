@@ -29,4 +29,6 @@ pub use net::{tcp_pair, udp_pair};
 pub use netns::{Iface, NetNs, in_netns};
 pub use qemu::under_qemu;
 pub use skip::skip_message;
-pub use subprocess::{ENV_RUNNER, in_subprocess, in_subprocess_named, is_subprocess};
+pub use subprocess::{
+    ENV_RUNNER, in_subprocess, in_subprocess_named, in_subprocess_named_within, is_subprocess,
+};

@@ -82,9 +82,22 @@ pub fn in_subprocess_named(name: &str, f: impl FnOnce()) {
     run(name, false, f);
 }
 
+/// [`in_subprocess_named`] with its own time limit instead of the default 300 s, for a test
+/// known to be long (or, in testkit's own tests, to prove the watchdog with a short one).
+#[track_caller]
+pub fn in_subprocess_named_within(name: &str, limit: Duration, f: impl FnOnce()) {
+    run_within(name, false, limit, f);
+}
+
 /// Either runs `f` (in the child) or spawns the child and checks what it did.
 #[track_caller]
 pub(crate) fn run(name: &str, netns: bool, f: impl FnOnce()) {
+    run_within(name, netns, limit(), f);
+}
+
+/// [`run`] with an explicit time limit for the child.
+#[track_caller]
+fn run_within(name: &str, netns: bool, limit: Duration, f: impl FnOnce()) {
     if std::env::var_os(ENV_TEST).is_some_and(|v| v == name) {
         f();
         // The rest of the test function belongs to the parent: end the child here, and
@@ -135,7 +148,6 @@ pub(crate) fn run(name: &str, netns: bool, f: impl FnOnce()) {
     };
     let out_reader = drain(Box::new(child.stdout.take().expect("piped stdout")));
     let err_reader = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let limit = limit();
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {

@@ -80,3 +80,25 @@ fn loopback_pairs_carry_bytes() {
     let mut buf = [0u8; 16];
     assert_eq!(b.recv(&mut buf).unwrap(), 5);
 }
+
+#[test]
+fn helper_hangs_in_a_subprocess() {
+    // Returns at once when run directly; as a parent's subprocess it sleeps far past the
+    // parent's limit (bounded all the same, should the watchdog ever miss it).
+    if testkit::is_subprocess() {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
+#[test]
+#[should_panic(expected = "was killed")]
+fn a_hanging_child_is_killed_and_fails_the_parent() {
+    if testkit::is_subprocess() {
+        return;
+    }
+    testkit::in_subprocess_named_within(
+        "helper_hangs_in_a_subprocess",
+        std::time::Duration::from_secs(1),
+        || unreachable!(),
+    );
+}
