@@ -65,18 +65,20 @@ impl Fd {
         zcall::writev(self.raw(), raw::iovecs(bufs)).map_err(iox::Error::from)
     }
 
-    /// Turns `O_NONBLOCK` on or off. See `fcntl(2)`.
-    pub fn set_nonblocking(&self, on: bool) -> iox::Result<()> {
-        let fl = zcall::fcntl(self.raw(), libc::F_GETFL, 0)?;
-        let new = if on {
-            fl | libc::O_NONBLOCK
-        } else {
-            fl & !libc::O_NONBLOCK
-        };
+    /// Sets or clears `bit` in the flags read by `get` and written by `set` (no write when
+    /// nothing changes).
+    fn update_flag(&self, get: i32, set: i32, bit: i32, on: bool) -> iox::Result<()> {
+        let fl = zcall::fcntl(self.raw(), get, 0)?;
+        let new = if on { fl | bit } else { fl & !bit };
         if new != fl {
-            zcall::fcntl(self.raw(), libc::F_SETFL, new)?;
+            zcall::fcntl(self.raw(), set, new)?;
         }
         Ok(())
+    }
+
+    /// Turns `O_NONBLOCK` on or off. See `fcntl(2)`.
+    pub fn set_nonblocking(&self, on: bool) -> iox::Result<()> {
+        self.update_flag(libc::F_GETFL, libc::F_SETFL, libc::O_NONBLOCK, on)
     }
 
     /// Whether `O_NONBLOCK` is set.
@@ -86,16 +88,7 @@ impl Fd {
 
     /// Turns `FD_CLOEXEC` on or off.
     pub fn set_cloexec(&self, on: bool) -> iox::Result<()> {
-        let fl = zcall::fcntl(self.raw(), libc::F_GETFD, 0)?;
-        let new = if on {
-            fl | libc::FD_CLOEXEC
-        } else {
-            fl & !libc::FD_CLOEXEC
-        };
-        if new != fl {
-            zcall::fcntl(self.raw(), libc::F_SETFD, new)?;
-        }
-        Ok(())
+        self.update_flag(libc::F_GETFD, libc::F_SETFD, libc::FD_CLOEXEC, on)
     }
 
     /// Whether `FD_CLOEXEC` is set.

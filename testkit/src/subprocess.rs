@@ -10,7 +10,7 @@
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Set in the child: the name of the test it runs.
 const ENV_TEST: &str = "TESTKIT_SUBPROCESS";
@@ -148,22 +148,31 @@ fn run_within(name: &str, netns: bool, limit: Duration, f: impl FnOnce()) {
     };
     let out_reader = drain(Box::new(child.stdout.take().expect("piped stdout")));
     let err_reader = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(5)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "testkit: the subprocess running {name} was still running after {} s and \
-                     was killed (a hang; raise {ENV_LIMIT} if it is only slow)",
-                    limit.as_secs()
-                );
-            }
-            Err(e) => panic!("testkit: waiting for the subprocess running {name}: {e}"),
+    // The exit is waited for on a thread that owns the child; this thread waits for that
+    // event with a bound. Until the waiter reaps it, the child's pid cannot be reused, so
+    // the kill below reaches the right process.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let waited = match rx.recv_timeout(limit) {
+        Ok(waited) => waited,
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            let _ = rx.recv();
+            panic!(
+                "testkit: the subprocess running {name} was still running after {} s and \
+                 was killed (a hang; raise {ENV_LIMIT} if it is only slow)",
+                limit.as_secs()
+            );
         }
+    };
+    let status = match waited {
+        Ok(status) => status,
+        Err(e) => panic!("testkit: waiting for the subprocess running {name}: {e}"),
     };
     let out_bytes = out_reader.join().unwrap_or_default();
     let err_bytes = err_reader.join().unwrap_or_default();

@@ -83,10 +83,12 @@ fn loopback_pairs_carry_bytes() {
 
 #[test]
 fn helper_hangs_in_a_subprocess() {
-    // Returns at once when run directly; as a parent's subprocess it sleeps far past the
-    // parent's limit (bounded all the same, should the watchdog ever miss it).
+    // Returns at once when run directly; as a parent's subprocess it waits for a message
+    // that never comes, far past the parent's limit (bounded all the same, should the
+    // watchdog ever miss it).
     if testkit::is_subprocess() {
-        std::thread::sleep(std::time::Duration::from_secs(60));
+        let (_never, rx) = std::sync::mpsc::channel::<()>();
+        let _ = rx.recv_timeout(std::time::Duration::from_secs(60));
     }
 }
 
