@@ -1,0 +1,241 @@
+//! Buffers an operation targets: owned buffers moved in and handed back, and regions of
+//! byte blocks the `Io` owns.
+
+use std::ops::Range;
+
+use iox::{Error, Result};
+
+use crate::io::Io;
+use crate::op::Key;
+use crate::slab::Slab;
+
+const ARMED: Error = Error::invalid_input("the range is the target of an armed operation");
+const OUT_OF_RANGE: Error = Error::invalid_input("the range exceeds the block");
+
+#[derive(Debug)]
+struct Block {
+    data: Box<[u8]>,
+    /// Ranges targeted by armed operations.
+    armed: Vec<(u32, u32)>,
+}
+
+/// The Io's byte blocks.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Blocks(Slab<Block>);
+
+impl Blocks {
+    pub(crate) fn with_capacity(n: usize) -> Blocks {
+        Blocks(Slab::with_capacity(n))
+    }
+
+    fn block(&self, r: Region) -> Result<&Block> {
+        self.0.get(r.block).ok_or(Error::CLOSED)
+    }
+
+    fn overlaps(b: &Block, r: Region) -> bool {
+        b.armed.iter().any(|&(s, e)| r.start < e && s < r.start + r.len)
+    }
+}
+
+/// A block of bytes owned by an [`Io`] ([`Io::add_bytes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BytesId(Key);
+
+/// A range of an Io-owned block: `Copy`, checked once against the block's length. Several
+/// armed reads may target disjoint regions of one block; the bytes are reached through
+/// [`Io::bytes`] and [`Io::bytes_mut`], which refuse a range an armed operation targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Region {
+    block: Key,
+    start: u32,
+    len: u32,
+}
+
+impl Region {
+    /// The block this region belongs to.
+    pub fn id(&self) -> BytesId {
+        BytesId(self.block)
+    }
+    /// The range within the block.
+    pub fn range(&self) -> Range<usize> {
+        self.start as usize..(self.start + self.len) as usize
+    }
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+    /// `true` for an empty region.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Io {
+    /// Gives the Io a block of bytes that operations can target by [`Region`]. Blocks are
+    /// limited to 4 GiB.
+    pub fn add_bytes(&mut self, bytes: impl Into<Box<[u8]>>) -> Result<BytesId> {
+        let data = bytes.into();
+        if u32::try_from(data.len()).is_err() {
+            return Err(Error::invalid_input("a block exceeds 4 GiB"));
+        }
+        Ok(BytesId(self.pub_blocks.0.insert(Block { data, armed: Vec::with_capacity(4) })))
+    }
+
+    /// Names `range` of block `id`.
+    pub fn region(&self, id: BytesId, range: Range<usize>) -> Result<Region> {
+        let b = self.pub_blocks.0.get(id.0).ok_or(Error::CLOSED)?;
+        if range.start > range.end || range.end > b.data.len() {
+            return Err(OUT_OF_RANGE);
+        }
+        Ok(Region { block: id.0, start: range.start as u32, len: (range.end - range.start) as u32 })
+    }
+
+    /// The bytes of `r`; refused while an armed operation targets an overlapping range.
+    pub fn bytes(&self, r: Region) -> Result<&[u8]> {
+        let b = self.pub_blocks.block(r)?;
+        if Blocks::overlaps(b, r) {
+            return Err(ARMED);
+        }
+        Ok(&b.data[r.range()])
+    }
+
+    /// The bytes of `r`, writable; refused while an armed operation targets an overlapping
+    /// range.
+    pub fn bytes_mut(&mut self, r: Region) -> Result<&mut [u8]> {
+        let b = self.pub_blocks.0.get_mut(r.block).ok_or(Error::CLOSED)?;
+        if Blocks::overlaps(b, r) {
+            return Err(ARMED);
+        }
+        Ok(&mut b.data[r.range()])
+    }
+
+    /// Takes block `id` back; refused while any armed operation targets it.
+    pub fn remove_bytes(&mut self, id: BytesId) -> Result<Box<[u8]>> {
+        let b = self.pub_blocks.0.get(id.0).ok_or(Error::CLOSED)?;
+        if !b.armed.is_empty() {
+            return Err(ARMED);
+        }
+        Ok(self.pub_blocks.0.remove(id.0).map(|b| b.data).ok_or(Error::CLOSED)?)
+    }
+}
+
+pub(crate) mod private {
+    use super::{Blocks, Region};
+    use iox::Result;
+
+    pub trait SealedMut {
+        fn slice_mut<'a>(&'a mut self, blocks: &'a mut Blocks) -> Result<&'a mut [u8]>;
+        fn acquire(&self, _blocks: &mut Blocks) -> Result<()> {
+            Ok(())
+        }
+        fn release(&self, _blocks: &mut Blocks) {}
+        fn retarget(&mut self, _blocks: &mut Blocks, _r: Region) -> Result<()> {
+            Err(iox::Error::invalid_input("the armed read does not target an Io-owned region"))
+        }
+    }
+
+    pub trait Sealed {
+        fn slice<'a>(&'a self, blocks: &'a Blocks) -> Result<&'a [u8]>;
+        fn acquire(&self, _blocks: &mut Blocks) -> Result<()> {
+            Ok(())
+        }
+        fn release(&self, _blocks: &mut Blocks) {}
+    }
+}
+
+/// A buffer a read fills: `Vec<u8>` and `Box<[u8]>` (all of their length, like a Go
+/// slice: `vec![0; 4096]` reads up to 4096 bytes) or a [`Region`] of an Io-owned block.
+/// Owned buffers keep their heap address while moved, as a completion-based backend needs.
+pub trait IoBufMut: private::SealedMut + 'static {}
+
+/// A buffer a write sends: `Vec<u8>`, `Box<[u8]>`, `&'static [u8]`, `&'static [u8; N]`, `&'static str`, or a
+/// [`Region`].
+pub trait IoBuf: private::Sealed + 'static {}
+
+impl private::SealedMut for Vec<u8> {
+    fn slice_mut<'a>(&'a mut self, _: &'a mut Blocks) -> Result<&'a mut [u8]> {
+        Ok(&mut self[..])
+    }
+}
+impl IoBufMut for Vec<u8> {}
+
+impl private::SealedMut for Box<[u8]> {
+    fn slice_mut<'a>(&'a mut self, _: &'a mut Blocks) -> Result<&'a mut [u8]> {
+        Ok(&mut self[..])
+    }
+}
+impl IoBufMut for Box<[u8]> {}
+
+impl private::SealedMut for Region {
+    fn slice_mut<'a>(&'a mut self, blocks: &'a mut Blocks) -> Result<&'a mut [u8]> {
+        let b = blocks.0.get_mut(self.block).ok_or(Error::CLOSED)?;
+        Ok(&mut b.data[self.range()])
+    }
+    fn acquire(&self, blocks: &mut Blocks) -> Result<()> {
+        acquire(blocks, *self)
+    }
+    fn release(&self, blocks: &mut Blocks) {
+        release(blocks, *self);
+    }
+    fn retarget(&mut self, blocks: &mut Blocks, r: Region) -> Result<()> {
+        release(blocks, *self);
+        if let Err(e) = acquire(blocks, r) {
+            // Put the old target back: it was armed a moment ago, so this cannot fail.
+            let _ = acquire(blocks, *self);
+            return Err(e);
+        }
+        *self = r;
+        Ok(())
+    }
+}
+impl IoBufMut for Region {}
+
+fn acquire(blocks: &mut Blocks, r: Region) -> Result<()> {
+    let b = blocks.0.get_mut(r.block).ok_or(Error::CLOSED)?;
+    if Blocks::overlaps(b, r) {
+        return Err(ARMED);
+    }
+    b.armed.push((r.start, r.start + r.len));
+    Ok(())
+}
+
+fn release(blocks: &mut Blocks, r: Region) {
+    if let Some(b) = blocks.0.get_mut(r.block) {
+        if let Some(i) = b.armed.iter().position(|&x| x == (r.start, r.start + r.len)) {
+            b.armed.swap_remove(i);
+        }
+    }
+}
+
+impl private::Sealed for Region {
+    fn slice<'a>(&'a self, blocks: &'a Blocks) -> Result<&'a [u8]> {
+        Ok(&blocks.block(*self)?.data[self.range()])
+    }
+    fn acquire(&self, blocks: &mut Blocks) -> Result<()> {
+        acquire(blocks, *self)
+    }
+    fn release(&self, blocks: &mut Blocks) {
+        release(blocks, *self);
+    }
+}
+impl IoBuf for Region {}
+
+macro_rules! io_buf {
+    ($($t:ty),*) => {$(
+        impl private::Sealed for $t {
+            fn slice<'a>(&'a self, _: &'a Blocks) -> Result<&'a [u8]> {
+                Ok(<$t as AsRef<[u8]>>::as_ref(self))
+            }
+        }
+        impl IoBuf for $t {}
+    )*};
+}
+io_buf!(Vec<u8>, Box<[u8]>, &'static [u8], &'static str);
+
+impl<const N: usize> private::Sealed for &'static [u8; N] {
+    fn slice<'a>(&'a self, _: &'a Blocks) -> Result<&'a [u8]> {
+        Ok(&self[..])
+    }
+}
+impl<const N: usize> IoBuf for &'static [u8; N] {}

@@ -1,0 +1,366 @@
+//! Codecs: items decoded from and encoded into `sonic-bytes` FIFOs, and a connection that
+//! reads and writes items instead of bytes.
+
+mod frame;
+
+pub use frame::{FRAME_LIMIT, Frame};
+
+use iox::{Error, ErrorKind, Result};
+use sonic_bytes::{ByteBuffer, Fifo};
+
+use crate::io::Io;
+use crate::op::{Dir, Key, OpLogic};
+use crate::stream::{Stream, StreamSock};
+
+/// What a decoder found at the front of the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded<T> {
+    /// An item and the bytes it spans (consumed when the next item is asked for).
+    Item(T, usize),
+    /// Not enough bytes: at least this many more are needed (0 if unknown).
+    NeedMore(usize),
+}
+
+/// Decodes items from the front of a byte buffer.
+///
+/// `decode` looks at the committed bytes and does not consume them: the connection
+/// consumes an item's span lazily, when the next item is asked for, so an item may borrow
+/// the buffer until then. "Need more" is a result, not an error.
+pub trait Decoder {
+    /// The decoded item; it may borrow the buffer.
+    type Item<'a>;
+    /// Decodes one item from the front of `src`.
+    fn decode<'a>(&mut self, src: &'a [u8]) -> Result<Decoded<Self::Item<'a>>>;
+}
+
+/// Encodes items into a FIFO: claims the space, writes, **and commits** (the Go frame codec
+/// forgot the commit).
+pub trait Encoder<I> {
+    /// Appends `item`'s encoding to `dst`.
+    fn encode<B: Fifo>(&mut self, item: I, dst: &mut B) -> Result<()>;
+}
+
+struct Inner<C, R, W> {
+    codec: C,
+    src: R,
+    dst: W,
+    /// The span of the item handed out last, consumed at the next decode.
+    lent: usize,
+    /// Bytes claimed per read when the decoder cannot say how many it needs.
+    read_size: usize,
+}
+
+/// A stream that reads and writes items of codec `C` through a source FIFO `R` and a
+/// destination FIFO `W` (both [`ByteBuffer`] by default).
+///
+/// The state lives in one box made by [`new`](CodecConn::new) (cold path); the async calls
+/// move the connection into the operation and hand it back to the callback, so nothing is
+/// allocated per item. After [`async_read_next`](CodecConn::async_read_next) succeeds,
+/// [`item`](CodecConn::item) returns the decoded item without a syscall.
+///
+/// ```
+/// use sonic_io::codec::{CodecConn, Frame};
+/// use sonic_io::{Io, UnixStream};
+///
+/// let mut io = Io::new().unwrap();
+/// let [a, b] = sock::UnixConn::pair().unwrap();
+/// let (a, b) = (UnixStream::add(&mut io, a).unwrap(), UnixStream::add(&mut io, b).unwrap());
+/// let mut tx = CodecConn::new(a, Frame::default());
+/// assert_eq!(tx.write_next(&mut io, &b"hello"[..]).unwrap(), 0);
+/// let rx = CodecConn::new(b, Frame::default());
+/// rx.async_read_next(&mut io, |_, r, mut rx| {
+///     r.unwrap();
+///     assert_eq!(rx.item().unwrap(), Some(&b"hello"[..]));
+/// })
+/// .unwrap();
+/// io.run_pending().unwrap();
+/// ```
+pub struct CodecConn<C, S = sock::TcpConn, R = ByteBuffer, W = ByteBuffer> {
+    stream: Stream<S>,
+    inner: Box<Inner<C, R, W>>,
+}
+
+impl<C, S, R, W> std::fmt::Debug for CodecConn<C, S, R, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodecConn").field("stream", &self.stream.key).finish_non_exhaustive()
+    }
+}
+
+impl<C: Decoder + 'static, S: StreamSock> CodecConn<C, S, ByteBuffer, ByteBuffer> {
+    /// A connection over `stream` with two growable [`ByteBuffer`]s.
+    pub fn new(stream: Stream<S>, codec: C) -> Self {
+        CodecConn::with_buffers(stream, codec, ByteBuffer::with_capacity(16 * 1024), ByteBuffer::with_capacity(16 * 1024))
+    }
+}
+
+impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static> CodecConn<C, S, R, W> {
+    /// A connection over `stream` with the given buffers.
+    pub fn with_buffers(stream: Stream<S>, codec: C, src: R, dst: W) -> Self {
+        CodecConn { stream, inner: Box::new(Inner { codec, src, dst, lent: 0, read_size: 16 * 1024 }) }
+    }
+
+    /// The stream underneath.
+    pub fn next_layer(&self) -> Stream<S> {
+        self.stream
+    }
+
+    /// The codec.
+    pub fn codec(&mut self) -> &mut C {
+        &mut self.inner.codec
+    }
+
+    /// Bytes written by [`write_next`](CodecConn::write_next) that the socket has not taken.
+    pub fn unsent(&self) -> usize {
+        self.inner.dst.len()
+    }
+
+    /// The next item already in the source buffer, if any (no syscall). Consumes the item
+    /// returned before.
+    pub fn item(&mut self) -> Result<Option<C::Item<'_>>> {
+        let inner = &mut *self.inner;
+        let lent = std::mem::take(&mut inner.lent);
+        inner.src.consume(lent);
+        match inner.codec.decode(inner.src.data())? {
+            Decoded::Item(item, n) => {
+                inner.lent = n;
+                Ok(Some(item))
+            }
+            Decoded::NeedMore(_) => Ok(None),
+        }
+    }
+
+    fn has_item(&mut self) -> Result<std::result::Result<(), usize>> {
+        let inner = &mut *self.inner;
+        let lent = std::mem::take(&mut inner.lent);
+        inner.src.consume(lent);
+        Ok(match inner.codec.decode(inner.src.data())? {
+            Decoded::Item(..) => Ok(()),
+            Decoded::NeedMore(n) => Err(n),
+        })
+    }
+
+    /// The next item: from the buffer, or after one non-blocking read; `WouldBlock` if it
+    /// is still incomplete, `UnexpectedEof` if the stream ended.
+    pub fn read_next(&mut self, io: &mut Io) -> Result<C::Item<'_>> {
+        if let Err(need) = self.has_item()? {
+            let inner = &mut *self.inner;
+            let dst = inner.src.claim(need.max(inner.read_size));
+            let n = match self.stream.read(io, dst) {
+                Ok(n) => n,
+                Err(e) => {
+                    inner.src.commit(0);
+                    return Err(e);
+                }
+            };
+            inner.src.commit(n);
+            if n == 0 {
+                return Err(Error::new(ErrorKind::UnexpectedEof));
+            }
+        }
+        match self.item()? {
+            Some(item) => Ok(item),
+            None => Err(Error::WOULD_BLOCK),
+        }
+    }
+
+    /// Encodes `item` into the destination buffer and writes what the socket takes now;
+    /// the rest stays buffered and goes first next time. Returns the bytes still buffered.
+    pub fn write_next<I>(&mut self, io: &mut Io, item: I) -> Result<usize>
+    where
+        C: Encoder<I>,
+    {
+        let inner = &mut *self.inner;
+        inner.codec.encode(item, &mut inner.dst)?;
+        while !inner.dst.is_empty() {
+            match self.stream.write(io, inner.dst.data()) {
+                Ok(n) => {
+                    inner.dst.consume(n);
+                }
+                Err(e) if e.is_would_block() => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(inner.dst.len())
+    }
+
+    /// Waits for the next whole item: reads (through the stream's read path: cached
+    /// readiness, the depth rule) until the decoder has one, then hands the connection
+    /// back; [`item`](CodecConn::item) returns it.
+    pub fn async_read_next<F>(self, io: &mut Io, f: F) -> std::result::Result<(), crate::Rejected<Self>>
+    where
+        F: FnOnce(&mut Io, Result<()>, Self) + 'static,
+    {
+        let key = self.stream.key;
+        io.submit(key, Dir::Read, ReadNextOp { cc: self, f, res: None })
+    }
+
+    /// Encodes `item` and writes the destination buffer until it is empty.
+    pub fn async_write_next<I, F>(mut self, io: &mut Io, item: I, f: F) -> std::result::Result<(), crate::Rejected<Self>>
+    where
+        C: Encoder<I>,
+        F: FnOnce(&mut Io, Result<()>, Self) + 'static,
+    {
+        let inner = &mut *self.inner;
+        if let Err(error) = inner.codec.encode(item, &mut inner.dst) {
+            return Err(crate::Rejected { error, buf: self });
+        }
+        let key = self.stream.key;
+        io.submit(key, Dir::Write, WriteNextOp { cc: self, f, res: None })
+    }
+
+    /// Closes the stream (pending operations complete with `Cancelled`).
+    pub fn close(self, io: &mut Io) -> Result<()> {
+        self.stream.close(io)
+    }
+}
+
+struct ReadNextOp<CC, F> {
+    cc: CC,
+    f: F,
+    res: Option<Result<()>>,
+}
+
+impl<C, S, R, W, F> OpLogic for ReadNextOp<CodecConn<C, S, R, W>, F>
+where
+    C: Decoder + 'static,
+    S: StreamSock,
+    R: Fifo + 'static,
+    W: Fifo + 'static,
+    F: FnOnce(&mut Io, Result<()>, CodecConn<C, S, R, W>) + 'static,
+{
+    type Buf = CodecConn<C, S, R, W>;
+
+    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
+        let Io { objects, stats, .. } = io;
+        let Some(obj) = objects.get_mut(key) else {
+            self.fail(Error::CLOSED);
+            return true;
+        };
+        loop {
+            let need = match self.cc.has_item() {
+                Ok(Ok(())) => {
+                    self.res = Some(Ok(()));
+                    return true;
+                }
+                Ok(Err(need)) => need,
+                Err(e) => {
+                    self.fail(e);
+                    return true;
+                }
+            };
+            if !obj.may_try(Dir::Read) {
+                return false;
+            }
+            let inner = &mut *self.cc.inner;
+            let dst = inner.src.claim(need.max(inner.read_size));
+            let want = dst.len();
+            if want == 0 {
+                self.fail(Error::with_context(ErrorKind::NoBufferSpace, "the source FIFO has no free space"));
+                return true;
+            }
+            stats.reads += 1;
+            match obj.recv(dst) {
+                Ok(0) => {
+                    inner.src.commit(0);
+                    self.fail(Error::new(ErrorKind::UnexpectedEof));
+                    return true;
+                }
+                Ok(n) => {
+                    inner.src.commit(n);
+                    if n < want {
+                        obj.not_ready(Dir::Read);
+                    }
+                }
+                Err(e) => {
+                    inner.src.commit(0);
+                    if e.is_would_block() {
+                        obj.not_ready(Dir::Read);
+                        return false;
+                    }
+                    if e.kind() != ErrorKind::Interrupted {
+                        self.fail(e);
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.res = Some(Err(e));
+    }
+
+    fn complete(self, io: &mut Io) {
+        (self.f)(io, self.res.unwrap_or(Err(Error::CANCELLED)), self.cc);
+    }
+
+    fn into_buf(self) -> Self::Buf {
+        self.cc
+    }
+}
+
+struct WriteNextOp<CC, F> {
+    cc: CC,
+    f: F,
+    res: Option<Result<()>>,
+}
+
+impl<C, S, R, W, F> OpLogic for WriteNextOp<CodecConn<C, S, R, W>, F>
+where
+    C: Decoder + 'static,
+    S: StreamSock,
+    R: Fifo + 'static,
+    W: Fifo + 'static,
+    F: FnOnce(&mut Io, Result<()>, CodecConn<C, S, R, W>) + 'static,
+{
+    type Buf = CodecConn<C, S, R, W>;
+
+    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
+        let Io { objects, stats, .. } = io;
+        let Some(obj) = objects.get_mut(key) else {
+            self.fail(Error::CLOSED);
+            return true;
+        };
+        let dst = &mut self.cc.inner.dst;
+        loop {
+            if dst.is_empty() {
+                self.res = Some(Ok(()));
+                return true;
+            }
+            if !obj.may_try(Dir::Write) {
+                return false;
+            }
+            let len = dst.data().len();
+            stats.writes += 1;
+            match obj.send(dst.data()) {
+                Ok(n) => {
+                    dst.consume(n);
+                    if n < len {
+                        obj.not_ready(Dir::Write);
+                    }
+                }
+                Err(e) if e.is_would_block() => {
+                    obj.not_ready(Dir::Write);
+                    return false;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.fail(e);
+                    return true;
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.res = Some(Err(e));
+    }
+
+    fn complete(self, io: &mut Io) {
+        (self.f)(io, self.res.unwrap_or(Err(Error::CANCELLED)), self.cc);
+    }
+
+    fn into_buf(self) -> Self::Buf {
+        self.cc
+    }
+}

@@ -1,0 +1,93 @@
+//! The handle types: `Copy` names of objects an `Io` owns.
+
+/// Defines a handle type over a sealed socket bound, with the methods every handle has.
+macro_rules! handle {
+    ($(#[$m:meta])* $name:ident < $p:ident : $bound:path >) => {
+        $(#[$m])*
+        pub struct $name<$p> {
+            pub(crate) key: $crate::op::Key,
+            _p: ::std::marker::PhantomData<fn() -> $p>,
+        }
+
+        impl<$p> Clone for $name<$p> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<$p> Copy for $name<$p> {}
+        impl<$p> PartialEq for $name<$p> {
+            fn eq(&self, o: &Self) -> bool {
+                self.key == o.key
+            }
+        }
+        impl<$p> Eq for $name<$p> {}
+        impl<$p> ::std::hash::Hash for $name<$p> {
+            fn hash<H: ::std::hash::Hasher>(&self, h: &mut H) {
+                self.key.hash(h)
+            }
+        }
+        impl<$p> ::std::fmt::Debug for $name<$p> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write!(f, "{}({}#{})", stringify!($name), self.key.idx, self.key.generation)
+            }
+        }
+
+        impl<$p: $bound> $name<$p> {
+            #[allow(dead_code)]
+            pub(crate) fn from_key(key: $crate::op::Key) -> Self {
+                $name { key, _p: ::std::marker::PhantomData }
+            }
+
+            /// Gives `sock` to `io` and registers it (one `epoll_ctl` for its lifetime). Its
+            /// sock-level deadlines are ignored from now on: the Io never blocks.
+            pub fn add(io: &mut $crate::Io, sock: $p) -> iox::Result<Self> {
+                use $crate::object::private::Sealed;
+                let key = io.insert(sock.into_owned(), <$p as Sealed>::CLASS)?;
+                Ok(Self::from_key(key))
+            }
+
+            /// Lends the socket, for options and addresses.
+            pub fn get(self, io: &$crate::Io) -> iox::Result<&$p> {
+                use $crate::object::private::Sealed;
+                <$p as Sealed>::borrow(io.object(self.key)?.owned()).ok_or(iox::Error::CLOSED)
+            }
+
+            /// `true` while the handle names a live object of `io`.
+            pub fn is_open(self, io: &$crate::Io) -> bool {
+                io.object(self.key).is_ok()
+            }
+
+            /// Completes every pending operation with `Cancelled`; returns how many.
+            pub fn cancel(self, io: &mut $crate::Io) -> iox::Result<usize> {
+                io.cancel_ops(self.key, true, true)
+            }
+
+            /// Cancels the pending read, if any.
+            pub fn cancel_read(self, io: &mut $crate::Io) -> iox::Result<usize> {
+                io.cancel_ops(self.key, true, false)
+            }
+
+            /// Cancels the pending write, if any.
+            pub fn cancel_write(self, io: &mut $crate::Io) -> iox::Result<usize> {
+                io.cancel_ops(self.key, false, true)
+            }
+
+            /// Closes the object: each pending operation completes once with `Cancelled`
+            /// (after the handle is already stale), the descriptor is closed and `close(2)`'s
+            /// result returned. The handle, and copies of it, give `Closed` afterwards, even
+            /// when the descriptor number is reused.
+            pub fn close(self, io: &mut $crate::Io) -> iox::Result<()> {
+                io.remove_object(self.key, false)?.close()
+            }
+
+            /// Like [`close`](Self::close) but hands the socket back, deregistered.
+            pub fn take(self, io: &mut $crate::Io) -> iox::Result<$p> {
+                use $crate::object::private::Sealed;
+                let owned = io.remove_object(self.key, true)?;
+                <$p as Sealed>::from_owned(owned).map_err(|_| iox::Error::CLOSED)
+            }
+        }
+    };
+}
+
+pub(crate) use handle;

@@ -1,0 +1,737 @@
+//! The reactor: [`Io`], its builder, the objects it owns and its drive calls.
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iox::{Error, Result};
+
+use crate::buf::Blocks;
+use crate::object::{Class, Object, Owned};
+use crate::op::{Dir, Key, OpLogic, OpSlot};
+use crate::post::Shared;
+use crate::raw::payload::{OnceVt, OpPayload, Payload};
+use crate::slab::Slab;
+use crate::stats::Stats;
+use crate::sys::{Poller, Ready, Timeout, WAIT_TIMER, WAKER};
+use crate::timer::Timers;
+
+/// Completions that may run inline, nested in the code that produced them, before further
+/// ones are deferred to the next turn of the loop.
+pub const MAX_DEPTH: u8 = 32;
+
+const IN_CALLBACK: Error = Error::invalid_input("drive call from inside a callback");
+
+/// A completion deferred by the depth limit: the operation with its result.
+#[derive(Debug)]
+struct Completion {
+    key: Key,
+    dir: Dir,
+    op: OpPayload,
+}
+
+enum Clock {
+    Real(Instant),
+    Custom { clock: Box<dyn iox::Clock>, epoch: Instant },
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Clock::Real(_) => "Clock::Real",
+            Clock::Custom { .. } => "Clock::Custom",
+        })
+    }
+}
+
+/// Capacities and options for an [`Io`]. Every capacity is reserved up front, so a warmed-up
+/// Io whose counts stay within them never allocates.
+///
+/// ```
+/// let io = sonic_io::Io::builder().objects(1024).timers(64).events(128).build().unwrap();
+/// assert_eq!(io.pending(), 0);
+/// ```
+pub struct IoBuilder {
+    objects: usize,
+    timers: usize,
+    events: usize,
+    ready: usize,
+    posts: usize,
+    blocks: usize,
+    clock: Option<Box<dyn iox::Clock>>,
+}
+
+impl std::fmt::Debug for IoBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoBuilder")
+            .field("objects", &self.objects)
+            .field("timers", &self.timers)
+            .field("events", &self.events)
+            .field("ready", &self.ready)
+            .field("posts", &self.posts)
+            .field("blocks", &self.blocks)
+            .field("custom_clock", &self.clock.is_some())
+            .finish()
+    }
+}
+
+impl Default for IoBuilder {
+    fn default() -> IoBuilder {
+        IoBuilder {
+            objects: 64,
+            timers: 64,
+            events: 256,
+            ready: 64,
+            posts: 64,
+            blocks: 8,
+            clock: None,
+        }
+    }
+}
+
+impl IoBuilder {
+    /// Sockets, files and adapters held at once without growing (default 64).
+    pub fn objects(mut self, n: usize) -> IoBuilder {
+        self.objects = n;
+        self
+    }
+    /// Timers held at once without growing (default 64).
+    pub fn timers(mut self, n: usize) -> IoBuilder {
+        self.timers = n;
+        self
+    }
+    /// Events taken from the kernel per wait (default 256); more wait for the next turn.
+    pub fn events(mut self, n: usize) -> IoBuilder {
+        self.events = n.max(1);
+        self
+    }
+    /// Completions deferred by the depth limit held without growing (default 64).
+    pub fn ready(mut self, n: usize) -> IoBuilder {
+        self.ready = n;
+        self
+    }
+    /// Posted closures held per turn without growing (default 64).
+    pub fn posts(mut self, n: usize) -> IoBuilder {
+        self.posts = n;
+        self
+    }
+    /// Io-owned byte blocks ([`Io::add_bytes`]) held without growing (default 8).
+    pub fn blocks(mut self, n: usize) -> IoBuilder {
+        self.blocks = n;
+        self
+    }
+    /// Reads time from `clock` instead of `CLOCK_MONOTONIC` (tests: a manual clock). Waits
+    /// still sleep in real time, for the clock's remaining time to the next deadline.
+    pub fn clock(mut self, clock: Box<dyn iox::Clock>) -> IoBuilder {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Creates the poller, the wait timer and the posters' waker.
+    pub fn build(self) -> Result<Io> {
+        let shared = Arc::new(Shared::new(self.posts)?);
+        let poller = Poller::new(self.events, shared.waker())?;
+        let clock = match self.clock {
+            None => Clock::Real(Instant::now()),
+            Some(c) => {
+                let epoch = c.now();
+                Clock::Custom { clock: c, epoch }
+            }
+        };
+        Ok(Io {
+            objects: Slab::with_capacity(self.objects),
+            pub_blocks: Blocks::with_capacity(self.blocks),
+            timers: Timers::with_capacity(self.timers),
+            ready: VecDeque::with_capacity(self.ready),
+            local_posts: Vec::with_capacity(self.posts),
+            spare_posts: Vec::with_capacity(self.posts),
+            poller,
+            shared,
+            clock,
+            stats: Stats::default(),
+            armed: 0,
+            depth: 0,
+            in_drive: false,
+            closed: false,
+            _not_send: std::marker::PhantomData,
+        })
+    }
+}
+
+/// One thread's reactor: it owns sockets, files, timers and buffers, and drives them with
+/// completion callbacks.
+///
+/// An operation is submitted on a handle (`stream.async_read(&mut io, buf, cb)`): the Io
+/// tries the syscall at once and, when it can complete, runs the callback before returning
+/// (up to [`MAX_DEPTH`] nested completions); otherwise it waits for readiness with no
+/// further syscall and completes from a drive call ([`run`](Io::run),
+/// [`run_one`](Io::run_one), [`poll_one`](Io::poll_one), ...). Callbacks receive
+/// `&mut Io`, so they can start the next operation, close objects or schedule timers.
+///
+/// `Io` is `!Send`: it lives on the thread that created it. Other threads reach it through a
+/// [`Poster`](crate::Poster).
+///
+/// ```
+/// use sonic_io::{Io, Timer};
+/// use std::time::Duration;
+///
+/// let mut io = Io::new().unwrap();
+/// let t = Timer::new(&mut io).unwrap();
+/// t.schedule_once(&mut io, Duration::from_millis(1), |io, _t| io.close().unwrap()).unwrap();
+/// io.run().unwrap();
+/// assert!(io.closed());
+/// ```
+#[derive(Debug)]
+pub struct Io {
+    pub(crate) objects: Slab<Object>,
+    pub(crate) pub_blocks: Blocks,
+    pub(crate) timers: Timers,
+    ready: VecDeque<Completion>,
+    local_posts: Vec<Payload<OnceVt<()>>>,
+    spare_posts: Vec<crate::raw::payload::Posted>,
+    pub(crate) poller: Poller,
+    pub(crate) shared: Arc<Shared>,
+    clock: Clock,
+    pub(crate) stats: Stats,
+    armed: usize,
+    depth: u8,
+    in_drive: bool,
+    closed: bool,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Io {
+    /// An Io with the default capacities ([`IoBuilder`]).
+    pub fn new() -> Result<Io> {
+        IoBuilder::default().build()
+    }
+
+    /// A builder for capacities and the clock.
+    pub fn builder() -> IoBuilder {
+        IoBuilder::default()
+    }
+
+    /// Nanoseconds since the Io was created, on its clock.
+    #[inline]
+    pub fn now(&self) -> Duration {
+        Duration::from_nanos(self.now_ns())
+    }
+
+    #[inline]
+    pub(crate) fn now_ns(&self) -> u64 {
+        let d = match &self.clock {
+            Clock::Real(epoch) => epoch.elapsed(),
+            Clock::Custom { clock, epoch } => clock.now().saturating_duration_since(*epoch),
+        };
+        d.as_nanos().min(u128::from(u64::MAX / 2)) as u64
+    }
+
+    /// What the Io has done so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_stats(&mut self) {
+        self.stats = Stats::default();
+    }
+
+    /// Armed operations, deferred completions, scheduled timers and posts not yet run.
+    pub fn pending(&self) -> usize {
+        self.armed + self.ready.len() + self.timers.scheduled_count() + self.posted()
+    }
+
+    /// Posts not yet run, from this thread and from posters.
+    pub fn posted(&self) -> usize {
+        self.local_posts.len() + self.shared.len()
+    }
+
+    /// `true` after [`close`](Io::close).
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Objects (sockets, files, adapters) the Io holds.
+    pub fn objects(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Queues `f` to run on this Io's next turn (from this thread; other threads use a
+    /// [`Poster`](crate::Poster)). Never runs `f` inline.
+    pub fn post<F: FnOnce(&mut Io) + 'static>(&mut self, f: F) -> Result<()> {
+        if self.closed {
+            return Err(Error::CLOSED);
+        }
+        self.local_posts.push(Payload::new(move |io: &mut Io, (): ()| f(io)));
+        Ok(())
+    }
+
+    /// A handle other threads use to run closures on this Io.
+    pub fn poster(&self) -> crate::Poster {
+        crate::Poster::new(self.shared.clone())
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Objects
+
+    /// Stores an object and, unless it is a regular file, registers it with the poller
+    /// (one registration for its lifetime).
+    pub(crate) fn insert(&mut self, owned: Owned, class: Class) -> Result<Key> {
+        if self.closed {
+            return Err(Error::CLOSED);
+        }
+        let fd = owned.raw_fd();
+        let register = class != Class::File;
+        let key = self.objects.next_key();
+        if register {
+            self.poller.register(fd, key.token(), &mut self.stats)?;
+        }
+        let k = self.objects.insert(Object::new(fd, owned, class, register));
+        debug_assert_eq!(k, key);
+        Ok(key)
+    }
+
+    #[inline]
+    pub(crate) fn object(&self, key: Key) -> Result<&Object> {
+        self.objects.get(key).ok_or(Error::CLOSED)
+    }
+
+    #[inline]
+    pub(crate) fn object_mut(&mut self, key: Key) -> Result<&mut Object> {
+        self.objects.get_mut(key).ok_or(Error::CLOSED)
+    }
+
+    /// Removes an object: its armed operations complete with `Cancelled`, it is
+    /// deregistered if `keep` (the caller takes the descriptor back), and returned.
+    pub(crate) fn remove_object(&mut self, key: Key, keep: bool) -> Result<Owned> {
+        let mut obj = self.objects.remove(key).ok_or(Error::CLOSED)?;
+        let mut result = Ok(());
+        if keep && obj.registered {
+            // Closing the descriptor removes it from epoll by itself; a descriptor handed
+            // back must leave the interest list now.
+            result = self.poller.deregister(obj.fd, &mut self.stats);
+        }
+        let ops = [
+            (Dir::Read, std::mem::take(&mut obj.read)),
+            (Dir::Write, std::mem::take(&mut obj.write)),
+        ];
+        let owned = obj.into_owned();
+        for (dir, slot) in ops {
+            if let OpSlot::Armed(mut p) = slot {
+                self.armed -= 1;
+                p.fail(Error::CANCELLED);
+                self.deliver(key, dir, p);
+            }
+        }
+        result.map(|()| owned)
+    }
+
+    /// Completes the armed operations of the chosen directions with `Cancelled`.
+    pub(crate) fn cancel_ops(&mut self, key: Key, read: bool, write: bool) -> Result<usize> {
+        self.object(key)?;
+        let mut n = 0;
+        if read {
+            n += self.fail_armed(key, Dir::Read, Error::CANCELLED);
+        }
+        if write {
+            n += self.fail_armed(key, Dir::Write, Error::CANCELLED);
+        }
+        Ok(n)
+    }
+
+    /// Completes the armed operation of `dir`, if any, with `e`; 1 if there was one.
+    pub(crate) fn fail_armed(&mut self, key: Key, dir: Dir, e: Error) -> usize {
+        let Some(o) = self.objects.get_mut(key) else { return 0 };
+        let slot = o.slot_mut(dir);
+        if !matches!(slot, OpSlot::Armed(_)) {
+            return 0;
+        }
+        let OpSlot::Armed(mut p) = std::mem::take(slot) else { unreachable!() };
+        self.armed -= 1;
+        p.fail(e);
+        self.deliver(key, dir, p);
+        1
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Operations
+
+    /// Submits `op` on `key`'s `dir`: tries it at once, completes it (inline or deferred) or
+    /// arms it for readiness. A refused submission returns the buffer; the callback is
+    /// dropped unrun.
+    pub(crate) fn submit<T: OpLogic>(
+        &mut self,
+        key: Key,
+        dir: Dir,
+        mut op: T,
+    ) -> std::result::Result<(), crate::Rejected<T::Buf>> {
+        let refuse = |op: T, error: Error| Err(crate::Rejected { error, buf: op.into_buf() });
+        if self.closed {
+            return refuse(op, Error::CLOSED);
+        }
+        match self.objects.get(key) {
+            None => return refuse(op, Error::CLOSED),
+            Some(o) if !matches!(o.slot(dir), OpSlot::Idle) => {
+                return refuse(
+                    op,
+                    Error::invalid_input("an operation is already pending in that direction"),
+                );
+            }
+            Some(_) => {}
+        }
+        if let Err(e) = op.acquire(self) {
+            return refuse(op, e);
+        }
+        if op.attempt(self, key) {
+            self.stats.immediate += 1;
+            if self.depth < MAX_DEPTH {
+                self.run_callback(move |io| op.complete(io));
+            } else {
+                self.defer(key, dir, Payload::new(op));
+            }
+        } else {
+            let p = Payload::new(op);
+            match self.objects.get_mut(key) {
+                Some(o) => {
+                    *o.slot_mut(dir) = OpSlot::Armed(p);
+                    self.armed += 1;
+                }
+                None => unreachable!("an attempt never removes its own object"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers a completed operation under the depth rule.
+    fn deliver(&mut self, key: Key, dir: Dir, op: OpPayload) {
+        if self.depth < MAX_DEPTH {
+            self.run_callback(move |io| op.complete(io));
+        } else {
+            self.defer(key, dir, op);
+        }
+    }
+
+    fn defer(&mut self, key: Key, dir: Dir, op: OpPayload) {
+        self.stats.deferred += 1;
+        if let Some(o) = self.objects.get_mut(key) {
+            *o.slot_mut(dir) = OpSlot::Queued;
+        }
+        self.ready.push_back(Completion { key, dir, op });
+    }
+
+    /// Runs user code one level deeper; the depth is restored even if it panics.
+    #[inline]
+    pub(crate) fn run_callback(&mut self, f: impl FnOnce(&mut Io)) {
+        self.depth += 1;
+        let r = catch_unwind(AssertUnwindSafe(|| f(self)));
+        self.depth -= 1;
+        if let Err(panic) = r {
+            resume_unwind(panic);
+        }
+    }
+
+    /// Retries the armed operation of `dir` after readiness; returns 1 if it completed.
+    fn retry(&mut self, key: Key, dir: Dir) -> usize {
+        let Some(o) = self.objects.get_mut(key) else { return 0 };
+        let slot = o.slot_mut(dir);
+        if !matches!(slot, OpSlot::Armed(_)) {
+            return 0;
+        }
+        let OpSlot::Armed(mut p) = std::mem::take(slot) else { unreachable!() };
+        if p.attempt(self, key) {
+            self.armed -= 1;
+            self.stats.scheduled += 1;
+            self.deliver(key, dir, p);
+            1
+        } else {
+            match self.objects.get_mut(key) {
+                Some(o) => *o.slot_mut(dir) = OpSlot::Armed(p),
+                None => unreachable!("an attempt never removes its own object"),
+            }
+            0
+        }
+    }
+
+    /// Retries one direction of `key` (internal timers use this).
+    pub(crate) fn retry_dir(&mut self, key: Key, dir: Dir) -> usize {
+        self.retry(key, dir)
+    }
+
+    /// Delivers an operation that has no object (a dial that failed before it had one)
+    /// under the depth rule.
+    pub(crate) fn deliver_detached<T: OpLogic>(&mut self, op: T) {
+        self.stats.immediate += 1;
+        if self.depth < MAX_DEPTH {
+            self.run_callback(move |io| op.complete(io));
+        } else {
+            self.defer(Key::new(u32::MAX - 2, 0), Dir::Write, Payload::new(op));
+        }
+    }
+
+    fn on_event(&mut self, key: Key, r: Ready) -> usize {
+        let Some(o) = self.objects.get_mut(key) else { return 0 };
+        o.ready |= r;
+        let any = o.class == Class::Adapter;
+        let mut n = 0;
+        if any || r.contains(Ready::READABLE) {
+            n += self.retry(key, Dir::Read);
+        }
+        if any || r.contains(Ready::WRITABLE) {
+            n += self.retry(key, Dir::Write);
+        }
+        n
+    }
+
+    // -----------------------------------------------------------------------------------
+    // The loop
+
+    /// One turn: deferred completions, due timers, posts, one wait, its events.
+    fn turn(&mut self, bound: Timeout) -> Result<usize> {
+        let mut n = 0;
+        let queued = self.ready.len();
+        for _ in 0..queued {
+            let Some(c) = self.ready.pop_front() else { break };
+            if let Some(o) = self.objects.get_mut(c.key) {
+                if matches!(o.slot(c.dir), OpSlot::Queued) {
+                    *o.slot_mut(c.dir) = OpSlot::Idle;
+                }
+            }
+            self.run_callback(move |io| c.op.complete(io));
+            n += 1;
+        }
+        let now = self.now_ns();
+        n += self.fire_timers(now);
+        n += self.run_local_posts();
+        if self.closed {
+            return Ok(n);
+        }
+        let busy = n > 0 || !self.ready.is_empty() || self.posted() > 0;
+        let timeout = if busy {
+            Timeout::Now
+        } else {
+            match (bound, self.timers.earliest()) {
+                (Timeout::Now, _) => Timeout::Now,
+                (b, None) => b,
+                (Timeout::Forever, Some(t)) => Timeout::At(t),
+                (Timeout::At(b), Some(t)) => Timeout::At(b.min(t)),
+            }
+        };
+        let count = self.poller.wait(timeout, now, &mut self.stats)?;
+        let mut timer_due = false;
+        for i in 0..count {
+            let (token, r) = self.poller.event(i);
+            match token {
+                WAKER => n += self.run_posts(),
+                WAIT_TIMER => timer_due = true,
+                t => n += self.on_event(Key::from_token(t), r),
+            }
+            if self.closed {
+                return Ok(n);
+            }
+        }
+        if timer_due || timeout != Timeout::Now {
+            let now = self.now_ns();
+            n += self.fire_timers(now);
+        }
+        Ok(n)
+    }
+
+    fn run_local_posts(&mut self) -> usize {
+        if self.local_posts.is_empty() {
+            return 0;
+        }
+        let mut batch = std::mem::take(&mut self.local_posts);
+        let n = batch.len();
+        for p in batch.drain(..) {
+            if self.closed {
+                break;
+            }
+            self.run_callback(move |io| p.call(io, ()));
+        }
+        // Keep the larger allocation; posts made meanwhile go first next turn.
+        if self.local_posts.is_empty() {
+            self.local_posts = batch;
+        } else {
+            self.local_posts.append(&mut batch);
+        }
+        n
+    }
+
+    fn run_posts(&mut self) -> usize {
+        self.stats.wakes += 1;
+        let mut batch = std::mem::take(&mut self.spare_posts);
+        self.shared.swap(&mut batch);
+        let n = batch.len();
+        for p in batch.drain(..) {
+            if self.closed {
+                break;
+            }
+            self.run_callback(move |io| p.run(io));
+        }
+        self.spare_posts = batch;
+        n
+    }
+
+    /// Checks and marks entry into a drive call; restores the mark on exit and on panic.
+    fn drive<R>(&mut self, f: impl FnOnce(&mut Io) -> Result<R>) -> Result<R> {
+        if self.in_drive || self.depth > 0 {
+            return Err(IN_CALLBACK);
+        }
+        if self.closed {
+            return Err(Error::CLOSED);
+        }
+        self.in_drive = true;
+        let r = catch_unwind(AssertUnwindSafe(|| f(self)));
+        self.in_drive = false;
+        match r {
+            Ok(r) => r,
+            Err(panic) => resume_unwind(panic),
+        }
+    }
+
+    /// Blocks until at least one callback ran, runs every ready one, returns how many.
+    /// Signals interrupting the wait are retried. Returns `Ok(n)` early if a callback
+    /// closed the Io.
+    pub fn run_one(&mut self) -> Result<usize> {
+        self.drive(|io| io.run_one_inner())
+    }
+
+    fn run_one_inner(&mut self) -> Result<usize> {
+        loop {
+            match self.turn(Timeout::Forever) {
+                Ok(0) if !self.closed => continue,
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == iox::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// [`run_one`](Io::run_one) that gives up after `d`: `Ok(0)` when the time passes or a
+    /// signal interrupts the wait. The bound is kept to the wait timer's precision
+    /// (nanoseconds), not epoll's milliseconds.
+    pub fn run_one_for(&mut self, d: Duration) -> Result<usize> {
+        self.drive(|io| {
+            let deadline = io.now_ns().saturating_add(d.as_nanos().min(u128::from(u64::MAX / 4)) as u64);
+            loop {
+                match io.turn(Timeout::At(deadline)) {
+                    Ok(0) if !io.closed && io.now_ns() < deadline => continue,
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == iox::ErrorKind::Interrupted => return Ok(0),
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+    }
+
+    /// Runs until nothing is pending ([`pending`](Io::pending) is 0) or the Io is closed.
+    pub fn run_pending(&mut self) -> Result<()> {
+        self.drive(|io| {
+            while io.pending() > 0 && !io.closed {
+                io.run_one_inner()?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs until [`close`](Io::close) is called from a callback (`Ok(())`) or an error.
+    pub fn run(&mut self) -> Result<()> {
+        self.drive(|io| {
+            while !io.closed {
+                io.run_one_inner()?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The hot loop: non-blocking turns until `busy_cycles` of them in a row found nothing,
+    /// then one turn that may block up to `timeout`; any work starts the count again. Runs
+    /// until the Io is closed from a callback (`Ok(())`) or an error.
+    pub fn run_warm(&mut self, busy_cycles: u64, timeout: Duration) -> Result<()> {
+        self.drive(|io| {
+            let mut idle = 0u64;
+            while !io.closed {
+                let bound = if idle >= busy_cycles {
+                    Timeout::At(io.now_ns().saturating_add(timeout.as_nanos().min(u128::from(u64::MAX / 4)) as u64))
+                } else {
+                    Timeout::Now
+                };
+                match io.turn(bound) {
+                    Ok(0) => idle += 1,
+                    Ok(_) => idle = 0,
+                    Err(e) if e.kind() == iox::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// One non-blocking turn; how many callbacks ran (0 when nothing was ready).
+    pub fn poll_one(&mut self) -> Result<usize> {
+        self.drive(|io| io.poll_one_inner())
+    }
+
+    fn poll_one_inner(&mut self) -> Result<usize> {
+        match self.turn(Timeout::Now) {
+            Err(e) if e.kind() == iox::ErrorKind::Interrupted => Ok(0),
+            r => r,
+        }
+    }
+
+    /// Non-blocking turns until one finds nothing to do; the total of callbacks run.
+    pub fn poll(&mut self) -> Result<usize> {
+        self.drive(|io| {
+            let mut total = 0;
+            loop {
+                let n = io.poll_one_inner()?;
+                total += n;
+                if n == 0 || io.closed {
+                    return Ok(total);
+                }
+            }
+        })
+    }
+
+    /// Closes the Io: new submissions and posts fail with `Closed`; every object is
+    /// closed and its armed operations complete with `Cancelled`; deferred completions are
+    /// delivered; unrun posts and timer closures are dropped. Drive calls return `Closed`
+    /// afterwards. Idempotent. A callback may call it; the drive call returns after that
+    /// callback.
+    pub fn close(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        self.shared.shut();
+        let keys: Vec<Key> = self.objects.keys().collect();
+        let mut first_err = Ok(());
+        for k in keys {
+            if let Ok(owned) = self.remove_object(k, false) {
+                if let Err(e) = owned.close() {
+                    if first_err.is_ok() {
+                        first_err = Err(e);
+                    }
+                }
+            }
+        }
+        while let Some(c) = self.ready.pop_front() {
+            self.run_callback(move |io| c.op.complete(io));
+        }
+        self.timers.clear();
+        self.local_posts.clear();
+        let mut dropped = Vec::new();
+        self.shared.swap(&mut dropped);
+        drop(dropped);
+        first_err
+    }
+}
+
+impl Drop for Io {
+    fn drop(&mut self) {
+        // Errors closing descriptors cannot be reported from drop; every operation still
+        // completes exactly once.
+        let _ = self.close();
+    }
+}

@@ -1,0 +1,3 @@
+//! The crate's `unsafe` outside the platform module: inline type erasure.
+
+pub(crate) mod payload;

@@ -1,0 +1,342 @@
+//! Inline, type-erased storage for an operation's state, a timer's closure or a post.
+//!
+//! A [`Payload`] is [`PAYLOAD_BYTES`] of storage aligned to 16 plus one pointer to a static
+//! table of functions monomorphised for the stored type. Storing a type that does not fit is
+//! a build error (a `const` assertion evaluated when the generic function is instantiated),
+//! so no operation ever allocates for its callback.
+
+use core::marker::PhantomData;
+use core::mem::{ManuallyDrop, MaybeUninit, align_of, size_of};
+
+use crate::io::Io;
+use crate::op::{Key, OpLogic};
+
+/// Bytes of inline storage for one operation (its buffer, callback, progress and result),
+/// one timer closure or one posted closure.
+pub const PAYLOAD_BYTES: usize = 256;
+
+/// The storage's alignment.
+pub(crate) const PAYLOAD_ALIGN: usize = 16;
+
+#[repr(C, align(16))]
+struct Storage(MaybeUninit<[u8; PAYLOAD_BYTES]>);
+
+const _: () = assert!(align_of::<Storage>() == PAYLOAD_ALIGN);
+
+/// A table of functions for one erased type.
+pub(crate) trait VTable: 'static {
+    /// Drops the value in place.
+    fn drop_fn(&self) -> unsafe fn(*mut u8);
+}
+
+/// Implemented for every type that can be stored behind the table `V`.
+pub(crate) trait Erase<V: VTable>: Sized + 'static {
+    /// The table for `Self`.
+    const VT: &'static V;
+}
+
+/// An erased value of at most [`PAYLOAD_BYTES`] bytes.
+pub(crate) struct Payload<V: VTable> {
+    data: Storage,
+    vt: &'static V,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<V: VTable> Payload<V> {
+    /// Moves `value` into inline storage. Fails to build if `T` is too large or too aligned.
+    #[inline]
+    pub(crate) fn new<T: Erase<V>>(value: T) -> Payload<V> {
+        const {
+            assert!(
+                size_of::<T>() <= PAYLOAD_BYTES,
+                "sonic-io: an operation's state (buffer + callback captures + result) exceeds \
+                 the 256-byte inline payload; box the captured state (Box<State> is 8 bytes)"
+            );
+            assert!(
+                align_of::<T>() <= PAYLOAD_ALIGN,
+                "sonic-io: a callback's captures need more than 16-byte alignment"
+            );
+        }
+        let mut data = Storage(MaybeUninit::uninit());
+        // SAFETY: the const block proves that `T` fits the storage's size and alignment, and
+        // the storage is fresh, so writing a `T` at its start is in bounds and aligned.
+        unsafe { data.0.as_mut_ptr().cast::<T>().write(value) };
+        Payload { data, vt: T::VT, _not_send: PhantomData }
+    }
+
+    #[inline]
+    fn ptr(&mut self) -> *mut u8 {
+        self.data.0.as_mut_ptr().cast::<u8>()
+    }
+
+    /// Ends the payload without dropping its value (the value was moved out by a shim).
+    #[inline]
+    fn into_parts(self) -> (Storage, &'static V) {
+        let me = ManuallyDrop::new(self);
+        // SAFETY: `me` is never used or dropped again, so reading the storage out of it
+        // moves it exactly once.
+        let data = unsafe { core::ptr::read(&me.data) };
+        (data, me.vt)
+    }
+}
+
+impl<V: VTable> Drop for Payload<V> {
+    fn drop(&mut self) {
+        let f = self.vt.drop_fn();
+        let p = self.ptr();
+        // SAFETY: the storage holds a live value of the type `vt` was made for (a payload
+        // whose value was moved out goes through `into_parts`, which skips this drop).
+        unsafe { f(p) };
+    }
+}
+
+impl<V: VTable> core::fmt::Debug for Payload<V> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Payload")
+    }
+}
+
+unsafe fn drop_erased<T>(p: *mut u8) {
+    // SAFETY: the caller passes storage that holds a live `T` (the table was made for `T`).
+    unsafe { p.cast::<T>().drop_in_place() };
+}
+
+// ---------------------------------------------------------------------------------------
+// Operations
+
+/// The table of an operation record.
+pub(crate) struct OpVt {
+    attempt: unsafe fn(*mut u8, &mut Io, Key) -> bool,
+    fail: unsafe fn(*mut u8, iox::Error),
+    complete: unsafe fn(*mut u8, &mut Io),
+    retarget: unsafe fn(*mut u8, &mut Io, Key, crate::buf::Region) -> iox::Result<()>,
+    drop: unsafe fn(*mut u8),
+}
+
+impl VTable for OpVt {
+    fn drop_fn(&self) -> unsafe fn(*mut u8) {
+        self.drop
+    }
+}
+
+unsafe fn op_attempt<T: OpLogic>(p: *mut u8, io: &mut Io, key: Key) -> bool {
+    // SAFETY: the storage holds a live `T` and the payload is borrowed mutably by the caller.
+    let t = unsafe { &mut *p.cast::<T>() };
+    t.attempt(io, key)
+}
+
+unsafe fn op_fail<T: OpLogic>(p: *mut u8, e: iox::Error) {
+    // SAFETY: as in `op_attempt`.
+    let t = unsafe { &mut *p.cast::<T>() };
+    t.fail(e);
+}
+
+unsafe fn op_complete<T: OpLogic>(p: *mut u8, io: &mut Io) {
+    // SAFETY: the storage holds a live `T`; the caller gave up the payload (`into_parts`),
+    // so this read is the value's only move out.
+    let t = unsafe { p.cast::<T>().read() };
+    t.complete(io);
+}
+
+unsafe fn op_retarget<T: OpLogic>(
+    p: *mut u8,
+    io: &mut Io,
+    key: Key,
+    r: crate::buf::Region,
+) -> iox::Result<()> {
+    // SAFETY: as in `op_attempt`.
+    let t = unsafe { &mut *p.cast::<T>() };
+    t.retarget(io, key, r)
+}
+
+impl<T: OpLogic> Erase<OpVt> for T {
+    const VT: &'static OpVt = &OpVt {
+        attempt: op_attempt::<T>,
+        fail: op_fail::<T>,
+        complete: op_complete::<T>,
+        retarget: op_retarget::<T>,
+        drop: drop_erased::<T>,
+    };
+}
+
+/// An armed or queued operation.
+pub(crate) type OpPayload = Payload<OpVt>;
+
+impl Payload<OpVt> {
+    /// Issues the operation's syscall(s); `true` when it has a result.
+    #[inline]
+    pub(crate) fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
+        let f = self.vt.attempt;
+        let p = self.ptr();
+        // SAFETY: `p` holds the live `T` that `f` was instantiated for.
+        unsafe { f(p, io, key) }
+    }
+
+    /// Sets the result to `e` (cancel, close, an error found outside an attempt).
+    #[inline]
+    pub(crate) fn fail(&mut self, e: iox::Error) {
+        let f = self.vt.fail;
+        let p = self.ptr();
+        // SAFETY: as in `attempt`.
+        unsafe { f(p, e) };
+    }
+
+    /// Redirects an armed read to `r`.
+    #[inline]
+    pub(crate) fn retarget(
+        &mut self,
+        io: &mut Io,
+        key: Key,
+        r: crate::buf::Region,
+    ) -> iox::Result<()> {
+        let f = self.vt.retarget;
+        let p = self.ptr();
+        // SAFETY: as in `attempt`.
+        unsafe { f(p, io, key, r) }
+    }
+
+    /// Runs the callback with the stored result.
+    #[inline]
+    pub(crate) fn complete(self, io: &mut Io) {
+        let (mut data, vt) = self.into_parts();
+        let p = data.0.as_mut_ptr().cast::<u8>();
+        // SAFETY: `data` holds the live `T` that `vt` was made for, moved out of the
+        // payload without dropping; `complete` moves it out once and `data` is then dead.
+        unsafe { (vt.complete)(p, io) };
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Closures: timers and posts
+
+/// The table of a `FnOnce(&mut Io, A)`.
+pub(crate) struct OnceVt<A: 'static> {
+    call: unsafe fn(*mut u8, &mut Io, A),
+    drop: unsafe fn(*mut u8),
+}
+
+impl<A: 'static> VTable for OnceVt<A> {
+    fn drop_fn(&self) -> unsafe fn(*mut u8) {
+        self.drop
+    }
+}
+
+unsafe fn call_once<T: FnOnce(&mut Io, A), A>(p: *mut u8, io: &mut Io, a: A) {
+    // SAFETY: the storage holds a live `T` given up by its payload (`into_parts`); this
+    // read is its only move out.
+    let f = unsafe { p.cast::<T>().read() };
+    f(io, a);
+}
+
+impl<T: FnOnce(&mut Io, A) + 'static, A: 'static> Erase<OnceVt<A>> for T {
+    const VT: &'static OnceVt<A> = &OnceVt { call: call_once::<T, A>, drop: drop_erased::<T> };
+}
+
+impl<A: 'static> Payload<OnceVt<A>> {
+    /// Calls the closure, consuming it.
+    #[inline]
+    pub(crate) fn call(self, io: &mut Io, a: A) {
+        let (mut data, vt) = self.into_parts();
+        let p = data.0.as_mut_ptr().cast::<u8>();
+        // SAFETY: `data` holds the live closure `vt` was made for, given up by the payload.
+        unsafe { (vt.call)(p, io, a) };
+    }
+}
+
+/// The table of a `FnMut(&mut Io, A)`.
+pub(crate) struct MutVt<A: 'static> {
+    call: unsafe fn(*mut u8, &mut Io, A),
+    drop: unsafe fn(*mut u8),
+}
+
+impl<A: 'static> VTable for MutVt<A> {
+    fn drop_fn(&self) -> unsafe fn(*mut u8) {
+        self.drop
+    }
+}
+
+unsafe fn call_mut<T: FnMut(&mut Io, A), A>(p: *mut u8, io: &mut Io, a: A) {
+    // SAFETY: the storage holds a live `T`, borrowed mutably through its payload.
+    let f = unsafe { &mut *p.cast::<T>() };
+    f(io, a);
+}
+
+impl<T: FnMut(&mut Io, A) + 'static, A: 'static> Erase<MutVt<A>> for T {
+    const VT: &'static MutVt<A> = &MutVt { call: call_mut::<T, A>, drop: drop_erased::<T> };
+}
+
+impl<A: 'static> Payload<MutVt<A>> {
+    /// Calls the closure in place; it stays alive.
+    #[inline]
+    pub(crate) fn call(&mut self, io: &mut Io, a: A) {
+        let f = self.vt.call;
+        let p = self.ptr();
+        // SAFETY: `p` holds the live closure `f` was made for.
+        unsafe { f(p, io, a) };
+    }
+}
+
+/// A posted closure: `FnOnce(&mut Io) + Send`.
+pub(crate) struct Posted(Payload<OnceVt<()>>);
+
+impl Posted {
+    /// Erases `f`. The `Send` bound is what makes [`Posted`] `Send`.
+    #[inline]
+    pub(crate) fn new<F: FnOnce(&mut Io) + Send + 'static>(f: F) -> Posted {
+        Posted(Payload::new(move |io: &mut Io, (): ()| f(io)))
+    }
+
+    /// Runs the closure.
+    #[inline]
+    pub(crate) fn run(self, io: &mut Io) {
+        self.0.call(io, ());
+    }
+}
+
+impl core::fmt::Debug for Posted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Posted")
+    }
+}
+
+// SAFETY: a `Posted` is only built by `Posted::new` from a `Send` closure, and its table
+// holds plain function pointers; moving it to another thread moves a `Send` value.
+unsafe impl Send for Posted {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    struct Probe(Rc<Cell<u32>>);
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    #[test]
+    fn a_dropped_payload_drops_its_value_once() {
+        let drops = Rc::new(Cell::new(0));
+        let probe = Probe(drops.clone());
+        let p: Payload<MutVt<u32>> = Payload::new(move |_: &mut Io, _: u32| {
+            let _keep = &probe;
+        });
+        assert_eq!(drops.get(), 0);
+        drop(p);
+        assert_eq!(drops.get(), 1);
+    }
+
+    #[test]
+    fn largest_payload_fits_and_alignment_is_kept() {
+        #[repr(align(16))]
+        struct Big([u8; PAYLOAD_BYTES]);
+        let big = Big([7; PAYLOAD_BYTES]);
+        let p: Payload<MutVt<()>> = Payload::new(move |_: &mut Io, (): ()| {
+            assert_eq!(big.0[PAYLOAD_BYTES - 1], 7);
+        });
+        assert_eq!(core::mem::size_of_val(&p.data), PAYLOAD_BYTES);
+        drop(p);
+    }
+}

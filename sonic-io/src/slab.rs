@@ -1,0 +1,146 @@
+//! A slab of generation-checked slots: the home of every object, timer and Io-owned buffer.
+
+use crate::op::Key;
+
+#[derive(Debug)]
+enum Slot<T> {
+    Full(T),
+    Free { next: u32 },
+}
+
+#[derive(Debug)]
+struct Entry<T> {
+    generation: u32,
+    slot: Slot<T>,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// A `Vec` of slots with a free list. Removing a value bumps its slot's generation, so a
+/// [`Key`] that outlived its value no longer matches, even after the slot is reused.
+/// Inserting allocates only when every slot is full.
+#[derive(Debug)]
+pub(crate) struct Slab<T> {
+    entries: Vec<Entry<T>>,
+    free: u32,
+    len: usize,
+}
+
+impl<T> Slab<T> {
+    pub(crate) fn with_capacity(n: usize) -> Slab<T> {
+        Slab { entries: Vec::with_capacity(n), free: NONE, len: 0 }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The key the next [`insert`](Slab::insert) will return.
+    pub(crate) fn next_key(&self) -> Key {
+        if self.free == NONE {
+            Key::new(self.entries.len() as u32, 0)
+        } else {
+            Key::new(self.free, self.entries[self.free as usize].generation)
+        }
+    }
+
+    /// Stores `value`; the key names it until it is removed.
+    pub(crate) fn insert(&mut self, value: T) -> Key {
+        if self.free == NONE {
+            let idx = self.entries.len();
+            assert!(idx < (u32::MAX - 2) as usize, "slab index space exhausted");
+            self.entries.push(Entry { generation: 0, slot: Slot::Full(value) });
+            self.len += 1;
+            return Key::new(idx as u32, 0);
+        }
+        let idx = self.free;
+        let e = &mut self.entries[idx as usize];
+        let Slot::Free { next } = e.slot else { unreachable!("free list points at a full slot") };
+        self.free = next;
+        e.slot = Slot::Full(value);
+        self.len += 1;
+        Key::new(idx, e.generation)
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, key: Key) -> Option<&T> {
+        match self.entries.get(key.idx as usize) {
+            Some(Entry { generation, slot: Slot::Full(v) }) if *generation == key.generation => Some(v),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
+        match self.entries.get_mut(key.idx as usize) {
+            Some(Entry { generation, slot: Slot::Full(v) }) if *generation == key.generation => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The value in slot `idx` and its key, whatever the generation.
+    #[inline]
+    pub(crate) fn by_index_mut(&mut self, idx: u32) -> Option<(Key, &mut T)> {
+        match self.entries.get_mut(idx as usize) {
+            Some(Entry { generation, slot: Slot::Full(v) }) => Some((Key::new(idx, *generation), v)),
+            _ => None,
+        }
+    }
+
+    /// Takes the value out; the slot's generation moves on.
+    pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
+        let e = self.entries.get_mut(key.idx as usize)?;
+        if e.generation != key.generation || matches!(e.slot, Slot::Free { .. }) {
+            return None;
+        }
+        let old = core::mem::replace(&mut e.slot, Slot::Free { next: self.free });
+        e.generation = e.generation.wrapping_add(1);
+        self.free = key.idx;
+        self.len -= 1;
+        match old {
+            Slot::Full(v) => Some(v),
+            Slot::Free { .. } => unreachable!("checked above"),
+        }
+    }
+
+    /// The keys of every stored value.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+        self.entries.iter().enumerate().filter_map(|(i, e)| match e.slot {
+            Slot::Full(_) => Some(Key::new(i as u32, e.generation)),
+            Slot::Free { .. } => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_key_misses_after_reuse() {
+        let mut s = Slab::with_capacity(2);
+        let a = s.insert("a");
+        assert_eq!(s.get(a), Some(&"a"));
+        assert_eq!(s.remove(a), Some("a"));
+        assert_eq!(s.remove(a), None);
+        let b = s.insert("b");
+        assert_eq!(b.idx, a.idx, "the slot is reused");
+        assert_ne!(b.generation, a.generation);
+        assert_eq!(s.get(a), None);
+        assert_eq!(s.get(b), Some(&"b"));
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn next_key_predicts_insert_and_keys_lists_live_values() {
+        let mut s = Slab::with_capacity(4);
+        let keys: Vec<Key> = (0..4).map(|i| s.insert(i)).collect();
+        s.remove(keys[1]);
+        s.remove(keys[2]);
+        let predicted = s.next_key();
+        assert_eq!(s.insert(9), predicted);
+        let live: Vec<Key> = s.keys().collect();
+        assert_eq!(live.len(), 3);
+        assert!(live.contains(&keys[0]) && live.contains(&keys[3]) && live.contains(&predicted));
+    }
+}

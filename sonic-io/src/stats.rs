@@ -1,0 +1,34 @@
+//! What an `Io` did: its syscalls by kind and how its completions were delivered.
+
+/// Counters of one [`Io`](crate::Io), read with [`Io::stats`](crate::Io::stats) and reset
+/// with [`Io::reset_stats`](crate::Io::reset_stats). Every syscall the Io issues on its own
+/// behalf is counted here, so a test can assert a path's exact syscall cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Poller waits (`epoll_wait`/`epoll_pwait2`/`kevent` waiting).
+    pub waits: u64,
+    /// Interest-list changes (`epoll_ctl`, or `kevent` registering).
+    pub ctl: u64,
+    /// Arming the wait timer (`timerfd_settime`).
+    pub timer_arms: u64,
+    /// Read-side syscalls of operations (`recv`, `recvfrom`, `read`, `accept4`, `getsockopt(SO_ERROR)`).
+    pub reads: u64,
+    /// Write-side syscalls of operations (`send`, `sendto`, `write`, `connect`).
+    pub writes: u64,
+    /// Operations that completed within their submission (no wait).
+    pub immediate: u64,
+    /// Operations that completed after waiting for readiness.
+    pub scheduled: u64,
+    /// Completions deferred to the ready queue by the dispatch-depth limit.
+    pub deferred: u64,
+    /// Wakes of the loop by a [`Poster`](crate::Poster).
+    pub wakes: u64,
+}
+
+impl Stats {
+    /// Every syscall counted: waits, interest changes, timer arms, reads and writes.
+    pub fn syscalls(&self) -> u64 {
+        self.waits + self.ctl + self.timer_arms + self.reads + self.writes
+    }
+}

@@ -1,0 +1,226 @@
+//! Connected byte streams: TCP and Unix stream sockets owned by an `Io`.
+
+use std::time::Duration;
+
+use iox::{Error, ErrorKind, Result};
+use sock::{TcpConn, TcpDialer, ToSockaddr, UnixConn};
+
+use crate::handle::handle;
+use crate::io::Io;
+use crate::object::{Register, private::Sealed};
+use crate::op::{Dir, Key, OpLogic};
+use crate::ops::byte_ops;
+
+/// Stream sockets (sealed): [`sock::TcpConn`], [`sock::UnixConn`].
+pub trait StreamSock: Register {}
+impl StreamSock for TcpConn {}
+impl StreamSock for UnixConn {}
+
+handle! {
+    /// A connected stream socket owned by an [`Io`]: [`TcpStream`] or [`UnixStream`].
+    ///
+    /// Operations take owned buffers and hand them back to the callback. At most one read
+    /// and one write are pending at a time; a second is refused with [`Rejected`](crate::Rejected).
+    ///
+    /// ```
+    /// use sonic_io::{Io, UnixStream};
+    ///
+    /// let mut io = Io::new().unwrap();
+    /// let [a, b] = sock::UnixConn::pair().unwrap();
+    /// let a = UnixStream::add(&mut io, a).unwrap();
+    /// let b = UnixStream::add(&mut io, b).unwrap();
+    /// a.async_write_all(&mut io, b"ping", |_, r, _| assert_eq!(r.unwrap(), 4)).unwrap();
+    /// b.async_read_exact(&mut io, vec![0u8; 4], |_, r, buf| {
+    ///     assert_eq!(r.unwrap(), 4);
+    ///     assert_eq!(&buf, b"ping");
+    /// })
+    /// .unwrap();
+    /// io.run_pending().unwrap();
+    /// ```
+    Stream<C: StreamSock>
+}
+
+/// A TCP connection owned by an [`Io`].
+pub type TcpStream = Stream<TcpConn>;
+/// A Unix stream connection owned by an [`Io`].
+pub type UnixStream = Stream<UnixConn>;
+
+byte_ops!(Stream<C: StreamSock>);
+
+impl<C: StreamSock> Stream<C> {
+    /// Shuts down one or both directions; pending operations see it through their next
+    /// attempt (end of stream, `EPIPE`).
+    pub fn shutdown(self, io: &mut Io, how: std::net::Shutdown) -> Result<()> {
+        let fd = io.object(self.key)?.fd;
+        let how = match how {
+            std::net::Shutdown::Read => libc::SHUT_RD,
+            std::net::Shutdown::Write => libc::SHUT_WR,
+            std::net::Shutdown::Both => libc::SHUT_RDWR,
+        };
+        zcall::shutdown(fd, how).map_err(Error::from)
+    }
+}
+
+/// A connect in progress: completes from `SO_ERROR` once the socket turns writable (or
+/// errs); a dialer timeout completes it with `TimedOut` through an internal timer.
+pub(crate) struct ConnectOp<C, F> {
+    key: Key,
+    f: F,
+    res: Option<Result<()>>,
+    _c: std::marker::PhantomData<fn() -> C>,
+}
+
+impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic for ConnectOp<C, F> {
+    type Buf = ();
+
+    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
+        let Io { objects, stats, .. } = io;
+        let Some(obj) = objects.get_mut(key) else {
+            self.fail(Error::CLOSED);
+            return true;
+        };
+        if !obj.may_try(Dir::Write) {
+            return false;
+        }
+        stats.reads += 1;
+        let mut err = [0u8; 4];
+        match zcall::getsockopt(obj.fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut err) {
+            Ok(_) => {
+                let e = i32::from_ne_bytes(err);
+                if e != 0 {
+                    self.fail(Error::from(zcall::Errno::from_raw(e)));
+                    return true;
+                }
+            }
+            Err(e) => {
+                self.fail(e.into());
+                return true;
+            }
+        }
+        // No pending error: connected if the peer has a name, still in progress if not.
+        let mut name = sockaddr::SockaddrStorage::default();
+        stats.reads += 1;
+        match zcall::getpeername(obj.fd, name.as_mut_bytes()) {
+            Ok(_) => {
+                self.res = Some(Ok(()));
+                true
+            }
+            Err(e) if e == zcall::Errno::ENOTCONN => {
+                obj.not_ready(Dir::Write);
+                false
+            }
+            Err(e) => {
+                self.fail(e.into());
+                true
+            }
+        }
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.res = Some(Err(e));
+    }
+
+    fn complete(self, io: &mut Io) {
+        let res = self.res.unwrap_or(Err(Error::CANCELLED));
+        let res = match res {
+            Ok(()) => Ok(Stream::from_key(self.key)),
+            Err(e) => {
+                // The failed socket is of no use to anybody: free its slot first.
+                if io.object(self.key).is_ok() {
+                    let _ = io.remove_object(self.key, false).map(|o| o.close());
+                }
+                Err(e)
+            }
+        };
+        (self.f)(io, res);
+    }
+
+    fn into_buf(self) {}
+}
+
+/// A dial refused before any socket existed: completes with its error.
+struct FailedDial<C, F> {
+    error: Error,
+    f: F,
+    _c: std::marker::PhantomData<fn() -> C>,
+}
+
+impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic for FailedDial<C, F> {
+    type Buf = ();
+    fn attempt(&mut self, _: &mut Io, _: Key) -> bool {
+        true
+    }
+    fn fail(&mut self, e: Error) {
+        self.error = e;
+    }
+    fn complete(self, io: &mut Io) {
+        (self.f)(io, Err(self.error));
+    }
+    fn into_buf(self) {}
+}
+
+fn start_connect<C: StreamSock, F>(io: &mut Io, conn: Result<C>, timeout: Option<Duration>, f: F) -> Result<()>
+where
+    F: FnOnce(&mut Io, Result<Stream<C>>) + 'static,
+{
+    if io.closed() {
+        return Err(Error::CLOSED);
+    }
+    let conn = match conn {
+        Ok(c) => c,
+        Err(e) => {
+            io.deliver_detached(FailedDial { error: e, f, _c: std::marker::PhantomData::<fn() -> C> });
+            return Ok(());
+        }
+    };
+    let key = io.insert(conn.into_owned(), <C as Sealed>::CLASS)?;
+    if let Some(t) = timeout {
+        let at = io.now_ns().saturating_add(t.as_nanos().min(u128::from(u64::MAX / 4)) as u64);
+        io.timers.schedule_dial_timeout(at, key);
+    }
+    let op = ConnectOp::<C, F> { key, f, res: None, _c: std::marker::PhantomData };
+    io.submit(key, Dir::Write, op).map_err(|r| r.error)
+}
+
+impl Stream<TcpConn> {
+    /// Connects to `addr` without blocking: the callback gets the registered stream, or
+    /// the connect's error from `SO_ERROR` (`ConnectionRefused`, ...). Host names are
+    /// resolved here, blocking on the resolver (cold path); numeric addresses are parsed
+    /// without allocating. An error before any socket exists also reaches the callback.
+    pub fn dial<F>(io: &mut Io, addr: impl ToSockaddr, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<TcpStream>) + 'static,
+    {
+        Self::dial_with(io, &TcpDialer::default(), addr, f)
+    }
+
+    /// [`dial`](Self::dial) with a [`TcpDialer`]'s options; its timeout is kept by an
+    /// internal timer (the dial completes with `TimedOut`), never by blocking.
+    pub fn dial_with<F>(io: &mut Io, dialer: &TcpDialer, addr: impl ToSockaddr, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<TcpStream>) + 'static,
+    {
+        let d = TcpDialer { timeout: None, ..*dialer };
+        start_connect(io, d.dial(addr), dialer.timeout, f)
+    }
+}
+
+impl Stream<UnixConn> {
+    /// Connects to a Unix stream socket without blocking (a pathname or `@abstract`).
+    pub fn dial<F>(io: &mut Io, addr: impl ToSockaddr, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<UnixStream>) + 'static,
+    {
+        start_connect(io, UnixConn::connect(addr), None, f)
+    }
+}
+
+impl crate::timer::Timers {
+    /// Schedules the timeout of the dial on `key`.
+    pub(crate) fn schedule_dial_timeout(&mut self, at: u64, key: Key) {
+        self.schedule_expiry(at, key, Dir::Write);
+    }
+}
+
+/// The error a dial timeout completes with.
+pub(crate) const DIAL_TIMED_OUT: Error = Error::with_context(ErrorKind::TimedOut, "dial timed out");

@@ -1,0 +1,176 @@
+//! Linux: edge-triggered epoll, one timerfd for bounded waits (or `epoll_pwait2` with the
+//! `linux_5_11` feature), and an eventfd waker owned by the posters' shared state.
+
+use std::os::fd::RawFd;
+
+use super::{Ready, Timeout, WAKER, WAIT_TIMER};
+use crate::stats::Stats;
+
+/// The readiness poller of one `Io`.
+#[derive(Debug)]
+pub(crate) struct Poller {
+    epfd: iofd::Fd,
+    #[cfg(not(feature = "linux_5_11"))]
+    timer: iofd::TimerFd,
+    /// The deadline the timerfd is armed for, in Io nanoseconds (`u64::MAX`: disarmed).
+    #[cfg(not(feature = "linux_5_11"))]
+    armed: u64,
+    events: Vec<libc::epoll_event>,
+}
+
+/// The waker posts use: an eventfd that lives as long as the last poster.
+#[derive(Debug)]
+pub(crate) struct Waker {
+    fd: iofd::EventFd,
+}
+
+impl Waker {
+    pub(crate) fn new() -> iox::Result<Waker> {
+        Ok(Waker { fd: iofd::EventFd::new(0)? })
+    }
+
+    /// Makes the poller's next (or current) wait return.
+    pub(crate) fn wake(&self) -> iox::Result<()> {
+        match self.fd.signal(1) {
+            // The counter is saturated: a wake is pending anyway.
+            Err(e) if e.is_would_block() => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Clears pending wakes.
+    pub(crate) fn drain(&self) {
+        // WouldBlock (nothing pending) is the only expected error; either way the counter
+        // is zero afterwards or a new wake will raise a new edge.
+        let _ = self.fd.wait();
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
+        self.fd.as_fd_ref().raw()
+    }
+}
+
+const INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+
+impl Poller {
+    pub(crate) fn new(events: usize, waker: &Waker) -> iox::Result<Poller> {
+        let epfd = zcall::epoll_create1(libc::EPOLL_CLOEXEC)?;
+        let epfd = iofd::Fd::from(super::owned(epfd));
+        let p = Poller {
+            epfd,
+            #[cfg(not(feature = "linux_5_11"))]
+            timer: iofd::TimerFd::new(iofd::ClockId::Monotonic)?,
+            #[cfg(not(feature = "linux_5_11"))]
+            armed: u64::MAX,
+            events: vec![libc::epoll_event { events: 0, u64: 0 }; events.max(1)],
+        };
+        p.add(waker.raw(), WAKER, (libc::EPOLLIN | libc::EPOLLET) as u32)?;
+        #[cfg(not(feature = "linux_5_11"))]
+        p.add(p.timer.as_fd_ref().raw(), WAIT_TIMER, (libc::EPOLLIN | libc::EPOLLET) as u32)?;
+        Ok(p)
+    }
+
+    fn add(&self, fd: RawFd, token: u64, events: u32) -> iox::Result<()> {
+        let ev = libc::epoll_event { events, u64: token };
+        zcall::epoll_ctl(self.epfd.raw(), libc::EPOLL_CTL_ADD, fd, Some(&ev)).map_err(Into::into)
+    }
+
+    /// Registers `fd` once, edge-triggered, for both directions.
+    pub(crate) fn register(&mut self, fd: RawFd, token: u64, stats: &mut Stats) -> iox::Result<()> {
+        stats.ctl += 1;
+        self.add(fd, token, INTEREST)
+    }
+
+    /// Removes `fd` from the interest list.
+    pub(crate) fn deregister(&mut self, fd: RawFd, stats: &mut Stats) -> iox::Result<()> {
+        stats.ctl += 1;
+        zcall::epoll_ctl(self.epfd.raw(), libc::EPOLL_CTL_DEL, fd, None).map_err(Into::into)
+    }
+
+    /// Waits for events; `now` is the Io time the timeout is measured from. Returns how many
+    /// events [`event`](Poller::event) can read. EINTR comes back as `Interrupted`.
+    pub(crate) fn wait(&mut self, timeout: Timeout, now: u64, stats: &mut Stats) -> iox::Result<usize> {
+        stats.waits += 1;
+        #[cfg(not(feature = "linux_5_11"))]
+        {
+            let ms = match timeout {
+                Timeout::Now => 0,
+                Timeout::Forever => -1,
+                Timeout::At(deadline) => {
+                    if deadline <= now {
+                        0
+                    } else {
+                        if deadline != self.armed {
+                            let left = deadline - now;
+                            let spec = libc::itimerspec {
+                                it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+                                it_value: libc::timespec {
+                                    tv_sec: (left / 1_000_000_000) as libc::time_t,
+                                    tv_nsec: (left % 1_000_000_000) as _,
+                                },
+                            };
+                            stats.timer_arms += 1;
+                            zcall::timerfd_settime(self.timer.as_fd_ref().raw(), 0, &spec)?;
+                            self.armed = deadline;
+                        }
+                        -1
+                    }
+                }
+            };
+            Ok(zcall::epoll_wait(self.epfd.raw(), &mut self.events, ms)?)
+        }
+        #[cfg(feature = "linux_5_11")]
+        {
+            let spec;
+            let ts = match timeout {
+                Timeout::Now => {
+                    spec = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                    Some(&spec)
+                }
+                Timeout::Forever => None,
+                Timeout::At(deadline) => {
+                    let left = deadline.saturating_sub(now);
+                    spec = libc::timespec {
+                        tv_sec: (left / 1_000_000_000) as libc::time_t,
+                        tv_nsec: (left % 1_000_000_000) as _,
+                    };
+                    Some(&spec)
+                }
+            };
+            Ok(zcall::epoll_pwait2(self.epfd.raw(), &mut self.events, ts)?)
+        }
+    }
+
+    /// The `i`th event of the last wait: its token and readiness. The wait timer's event is
+    /// consumed here (its counter read) and reported with no readiness.
+    #[inline]
+    pub(crate) fn event(&mut self, i: usize) -> (u64, Ready) {
+        let ev = self.events[i];
+        let (token, bits) = (ev.u64, ev.events);
+        #[cfg(not(feature = "linux_5_11"))]
+        if token == WAIT_TIMER {
+            // The counter must be read or the next expiry raises no edge; WouldBlock means
+            // it was already read.
+            let _ = self.timer.expirations();
+            self.armed = u64::MAX;
+            return (token, Ready::EMPTY);
+        }
+        let mut r = Ready::EMPTY;
+        if bits & libc::EPOLLIN as u32 != 0 {
+            r |= Ready::READABLE;
+        }
+        if bits & libc::EPOLLOUT as u32 != 0 {
+            r |= Ready::WRITABLE;
+        }
+        if bits & libc::EPOLLRDHUP as u32 != 0 {
+            r |= Ready::READ_CLOSED | Ready::READABLE;
+        }
+        if bits & libc::EPOLLHUP as u32 != 0 {
+            r |= Ready::HUP | Ready::READABLE | Ready::WRITABLE;
+        }
+        if bits & libc::EPOLLERR as u32 != 0 {
+            r |= Ready::ERROR | Ready::READABLE | Ready::WRITABLE;
+        }
+        (token, r)
+    }
+}

@@ -1,0 +1,87 @@
+//! The platform seam: one poller per `Io`, chosen here once.
+//!
+//! Linux uses edge-triggered epoll ([`epoll`]); macOS and FreeBSD use kqueue with `EV_CLEAR`
+//! ([`kqueue`]). Everything above this module is the same on every platform.
+
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod epoll;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use epoll::{Poller, Waker};
+
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+mod kqueue;
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+pub(crate) use kqueue::{Poller, Waker};
+
+/// The token of the posters' waker.
+pub(crate) const WAKER: u64 = u64::MAX;
+/// The token of the timer that bounds a wait (Linux without `linux_5_11`).
+#[cfg_attr(any(feature = "linux_5_11", not(target_os = "linux")), allow(dead_code))]
+pub(crate) const WAIT_TIMER: u64 = u64::MAX - 1;
+
+/// How long a wait may block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timeout {
+    /// Do not block.
+    Now,
+    /// Until this Io time (nanoseconds since the Io's epoch).
+    At(u64),
+    /// Until an event.
+    Forever,
+}
+
+/// Readiness as a small bit set, the same on every platform.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ready(u8);
+
+impl Ready {
+    pub(crate) const EMPTY: Ready = Ready(0);
+    pub(crate) const READABLE: Ready = Ready(1);
+    pub(crate) const WRITABLE: Ready = Ready(2);
+    pub(crate) const READ_CLOSED: Ready = Ready(4);
+    pub(crate) const HUP: Ready = Ready(8);
+    pub(crate) const ERROR: Ready = Ready(16);
+
+    #[inline]
+    pub(crate) fn contains(self, other: Ready) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    #[inline]
+    pub(crate) fn remove(&mut self, other: Ready) {
+        self.0 &= !other.0;
+    }
+}
+
+impl core::ops::BitOr for Ready {
+    type Output = Ready;
+    fn bitor(self, o: Ready) -> Ready {
+        Ready(self.0 | o.0)
+    }
+}
+
+impl core::ops::BitOrAssign for Ready {
+    fn bitor_assign(&mut self, o: Ready) {
+        self.0 |= o.0;
+    }
+}
+
+/// Takes ownership of a descriptor the kernel just returned.
+pub(crate) fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: `fd` was just returned by a successful syscall that created it, and nothing
+    // else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Moves a file's offset. See `lseek(2)`.
+pub(crate) fn lseek(fd: RawFd, offset: i64, whence: libc::c_int) -> iox::Result<u64> {
+    // SAFETY: lseek takes no pointers; a bad descriptor is reported as EBADF.
+    let r = unsafe { libc::lseek(fd, offset as libc::off_t, whence) };
+    if r < 0 {
+        Err(iox::Error::from(std::io::Error::last_os_error()))
+    } else {
+        Ok(r as u64)
+    }
+}
