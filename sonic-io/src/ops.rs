@@ -270,14 +270,16 @@ impl<B: Fifo + 'static, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic
             return true;
         };
         loop {
-            if !obj.may_try(Dir::Read) {
-                return false;
-            }
             let dst = self.fifo.claim(self.max);
             if dst.is_empty() {
                 self.fail(NO_ROOM);
                 return true;
             }
+            if !obj.may_try(Dir::Read) {
+                self.fifo.commit(0);
+                return false;
+            }
+            let dst = self.fifo.claim(self.max);
             let want = dst.len();
             stats.reads += 1;
             let class = obj.class;
