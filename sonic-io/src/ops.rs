@@ -195,18 +195,19 @@ impl<B: IoBuf, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'sta
                     }
                 };
                 let rest = &src[self.done.min(src.len())..];
-                if rest.is_empty() {
+                let class = obj.class;
+                // An empty datagram is still a datagram: send it.
+                if rest.is_empty() && class != Class::Datagram {
                     self.res = Some(Ok(self.done));
                     break true;
                 }
                 stats.writes += 1;
-                let class = obj.class;
                 let r = obj.send(rest);
                 if let Err(e) = &r {
                     enobufs = e.kind() == ErrorKind::NoBufferSpace;
                 }
                 match step(r, class, Dir::Write, obj) {
-                    Step::Moved(0) => {
+                    Step::Moved(0) if class != Class::Datagram => {
                         self.fail(Error::new(ErrorKind::ShortWrite));
                         break true;
                     }

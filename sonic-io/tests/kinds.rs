@@ -1,0 +1,263 @@
+//! Packet sockets (v4, v6, connected), files, adapters and the frame codec.
+
+mod common;
+use common::{counter, run_until, slot, unix_pair};
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::rc::Rc;
+
+use sonic_bytes::{ByteBuffer, Fifo};
+use sonic_io::codec::{CodecConn, Decoded, Decoder, Encoder, FRAME_LIMIT, Frame};
+use sonic_io::{Adapter, ErrorKind, File, Io, PacketConn, UnixStream};
+
+fn packet_round_trip(bind: &str) {
+    let mut io = Io::new().unwrap();
+    let a = PacketConn::add(&mut io, sock::UdpConn::bind(bind).unwrap()).unwrap();
+    let b = PacketConn::add(&mut io, sock::UdpConn::bind(bind).unwrap()).unwrap();
+    let a_addr = a.get(&io).unwrap().local_addr().unwrap();
+    let b_addr = b.get(&io).unwrap().local_addr().unwrap();
+    let got = slot();
+    let g = got.clone();
+    b.async_read_from(&mut io, vec![0u8; 64], move |io, r, buf| {
+        let (n, from) = r.unwrap();
+        *g.borrow_mut() = Some((buf[..n].to_vec(), from));
+        // Answer on the connected path.
+        b.get(io).unwrap().connect(from).unwrap();
+        b.async_write(io, b"pong", |_, r, _| assert_eq!(r.unwrap(), 4)).unwrap();
+    })
+    .unwrap();
+    a.async_write_to(&mut io, b"ping", &b_addr, |_, r, _| assert_eq!(r.unwrap(), 4)).unwrap();
+    run_until(&mut io, || got.borrow().is_some());
+    let (data, from) = got.borrow_mut().take().unwrap();
+    assert_eq!((data.as_slice(), from), (&b"ping"[..], a_addr));
+    a.get(&io).unwrap().connect(b_addr).unwrap();
+    let back = slot();
+    let bk = back.clone();
+    a.async_read(&mut io, vec![0u8; 64], move |_, r, buf| *bk.borrow_mut() = Some(buf[..r.unwrap()].to_vec())).unwrap();
+    run_until(&mut io, || back.borrow().is_some());
+    assert_eq!(back.borrow().as_deref(), Some(&b"pong"[..]));
+    // An empty datagram is Ok(0), not end of stream.
+    a.async_write(&mut io, b"", |_, r, _| assert_eq!(r.unwrap(), 0)).unwrap();
+    let empty = slot();
+    let e = empty.clone();
+    b.async_read(&mut io, vec![0u8; 8], move |_, r, _| *e.borrow_mut() = Some(r.unwrap())).unwrap();
+    run_until(&mut io, || empty.borrow().is_some());
+    assert_eq!(*empty.borrow(), Some(0));
+}
+
+#[test]
+fn packet_round_trips_v4() {
+    packet_round_trip("127.0.0.1:0");
+}
+
+#[test]
+fn packet_round_trips_v6() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        testkit::skip_message(format_args!("no IPv6 loopback on this machine"));
+        return;
+    }
+    packet_round_trip("[::1]:0");
+}
+
+#[test]
+fn file_operations_complete_at_once_and_seek() {
+    let mut io = Io::new().unwrap();
+    let path = std::env::temp_dir().join(format!("sonic-io-file-{}", std::process::id()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(true);
+    let f = File::open(&mut io, &path, &opts).unwrap();
+    let done = counter();
+    let d = done.clone();
+    f.async_write_all(&mut io, vec![7u8; 100_000], move |_, r, _| {
+        assert_eq!(r.unwrap(), 100_000);
+        d.set(1);
+    })
+    .unwrap();
+    assert_eq!(done.get(), 1, "completed inline");
+    assert_eq!(f.seek(&mut io, std::io::SeekFrom::Start(99_990)).unwrap(), 99_990);
+    let d = done.clone();
+    f.async_read(&mut io, vec![0u8; 64], move |_, r, _| {
+        assert_eq!(r.unwrap(), 10);
+        d.set(2);
+    })
+    .unwrap();
+    assert_eq!(done.get(), 2);
+    let d = done.clone();
+    f.async_read(&mut io, vec![0u8; 64], move |_, r, _| {
+        assert_eq!(r.unwrap(), 0, "end of file");
+        d.set(3);
+    })
+    .unwrap();
+    assert_eq!(done.get(), 3);
+    assert_eq!(io.stats().waits, 0);
+    f.close(&mut io).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let e = File::open(&mut io, "/dev/null", &opts).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}
+
+/// A stream that, like TLS during renegotiation, must write before its read can progress:
+/// each read first flushes a pending "handshake" byte and returns WouldBlock until the
+/// socket took it.
+struct NeedsWrite {
+    inner: sock::UnixConn,
+    owed: bool,
+    reads_blocked: Rc<std::cell::Cell<usize>>,
+}
+
+impl Read for NeedsWrite {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.owed {
+            match self.inner.write(b"H") {
+                Ok(_) => self.owed = false,
+                Err(e) => {
+                    self.reads_blocked.set(self.reads_blocked.get() + 1);
+                    return Err(e.into());
+                }
+            }
+        }
+        self.inner.read(buf).map_err(Into::into)
+    }
+}
+
+impl Write for NeedsWrite {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).map_err(Into::into)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsFd for NeedsWrite {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+#[test]
+fn an_adapter_whose_read_needs_a_write_first_progresses_on_the_write_edge() {
+    let mut io = Io::new().unwrap();
+    let [a, b] = sock::UnixConn::pair().unwrap();
+    // Fill a's send buffer: its owed write cannot go until b drains.
+    let chunk = [0u8; 65536];
+    while a.write(&chunk).is_ok() {}
+    let blocked = Rc::new(std::cell::Cell::new(0));
+    let ad = Adapter::new(&mut io, NeedsWrite { inner: a, owed: true, reads_blocked: blocked.clone() }).unwrap();
+    let b = UnixStream::add(&mut io, b).unwrap();
+    let got = slot();
+    let g = got.clone();
+    ad.async_read(&mut io, vec![0u8; 16], move |_, r, buf| *g.borrow_mut() = Some(buf[..r.unwrap()].to_vec())).unwrap();
+    assert!(blocked.get() >= 1, "the read is stuck behind its write");
+    // b drains everything a sent (freeing a's send buffer: a *write* edge for a), and
+    // answers once the handshake byte arrives.
+    fn drain(io: &mut Io, b: UnixStream) {
+        b.async_read(io, vec![0u8; 1 << 16], move |io, r, buf| {
+            let n = r.unwrap();
+            if buf[..n].contains(&b'H') {
+                b.write(io, b"data").unwrap();
+            } else {
+                drain(io, b);
+            }
+        })
+        .unwrap();
+    }
+    drain(&mut io, b);
+    run_until(&mut io, || got.borrow().is_some());
+    assert_eq!(got.borrow().as_deref(), Some(&b"data"[..]));
+    let inner = ad.take(&mut io).unwrap();
+    assert!(!inner.owed);
+}
+
+#[test]
+fn frames_from_empty_to_one_mebibyte_round_trip_split_at_every_boundary() {
+    // The decoder sees every prefix of the encoding: NeedMore with the exact shortfall
+    // until the whole frame is there.
+    for len in [0usize, 1, 3, 4, 5, 255, 4096] {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut enc = ByteBuffer::new();
+        Frame.encode(&payload[..], &mut enc).unwrap();
+        assert_eq!(enc.len(), 4 + len, "the encoder commits what it encodes");
+        let bytes = enc.data().to_vec();
+        for cut in 0..bytes.len() {
+            match Frame.decode(&bytes[..cut]).unwrap() {
+                Decoded::NeedMore(n) => assert_eq!(n, if cut < 4 { 4 - cut } else { 4 + len - cut }),
+                Decoded::Item(..) => panic!("a frame from {cut} of {} bytes", bytes.len()),
+            }
+        }
+        assert_eq!(Frame.decode(&bytes).unwrap(), Decoded::Item(&payload[..], 4 + len));
+    }
+    // Through a connection: sizes up to 1 MiB, written in pieces split at varied offsets.
+    let mut io = Io::new().unwrap();
+    let (a, b) = unix_pair(&mut io);
+    let sizes = [0usize, 1, 2, 3, 4, 5, 100, 65_535, 65_536, 65_537, 1 << 20];
+    let mut wire = Vec::new();
+    for &n in &sizes {
+        let mut enc = ByteBuffer::new();
+        Frame.encode(&vec![n as u8; n][..], &mut enc).unwrap();
+        wire.extend_from_slice(enc.data());
+    }
+    let rx = CodecConn::new(b, Frame);
+    let got = Rc::new(std::cell::RefCell::new(Vec::new()));
+    fn next(io: &mut Io, rx: CodecConn<Frame, sock::UnixConn>, got: Rc<std::cell::RefCell<Vec<usize>>>, left: usize) {
+        if left == 0 {
+            return;
+        }
+        rx.async_read_next(io, move |io, r, mut rx| {
+            r.unwrap();
+            let item = rx.item().unwrap().unwrap();
+            assert!(item.iter().all(|&x| x == item.len() as u8));
+            got.borrow_mut().push(item.len());
+            next(io, rx, got, left - 1);
+        })
+        .unwrap();
+    }
+    next(&mut io, rx, got.clone(), sizes.len());
+    // Write the stream in pieces of 1, 2, 3, ... bytes, then large pieces, so frame
+    // boundaries fall everywhere within pieces.
+    let mut off = 0;
+    let mut piece = 1;
+    while off < wire.len() {
+        let end = (off + piece).min(wire.len());
+        let mut sent = off;
+        while sent < end {
+            match a.write(&mut io, &wire[sent..end]) {
+                Ok(n) => sent += n,
+                Err(e) if e.is_would_block() => {
+                    io.poll().unwrap();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        off = end;
+        piece = if piece < 64 { piece + 1 } else { piece * 3 };
+        io.poll().unwrap();
+    }
+    run_until(&mut io, || got.borrow().len() == sizes.len());
+    assert_eq!(*got.borrow(), sizes);
+}
+
+#[test]
+fn codec_write_next_and_read_next_without_callbacks() {
+    let mut io = Io::new().unwrap();
+    let (a, b) = unix_pair(&mut io);
+    let mut tx = CodecConn::new(a, Frame);
+    let mut rx = CodecConn::new(b, Frame);
+    assert_eq!(rx.read_next(&mut io).unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(tx.write_next(&mut io, &b"one"[..]).unwrap(), 0);
+    assert_eq!(tx.write_next(&mut io, &b"two"[..]).unwrap(), 0);
+    assert_eq!(rx.read_next(&mut io).unwrap(), b"one");
+    assert_eq!(rx.read_next(&mut io).unwrap(), b"two");
+    assert_eq!(rx.read_next(&mut io).unwrap_err().kind(), ErrorKind::WouldBlock);
+    let sent = slot();
+    let s = sent.clone();
+    let stream = tx.next_layer();
+    tx.async_write_next(&mut io, &b"three"[..], move |_, r, tx| *s.borrow_mut() = Some((r.unwrap(), tx.unsent())))
+        .unwrap();
+    assert_eq!(*sent.borrow(), Some(((), 0)), "written at once, nothing left");
+    assert_eq!(rx.read_next(&mut io).unwrap(), b"three");
+    let too_big = Frame.decode(&((FRAME_LIMIT + 1) as u32).to_be_bytes()).unwrap_err();
+    assert_eq!(too_big.kind(), ErrorKind::InvalidInput);
+    assert_eq!(stream.close(&mut io), Ok(()));
+}
