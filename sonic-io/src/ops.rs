@@ -105,12 +105,14 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
                 }
                 Step::Moved(n) => {
                     self.done += n;
+                    // A short stream read drained the socket: the next read waits for an
+                    // edge instead of making a syscall that would find nothing.
+                    if n < want && class == Class::Stream {
+                        obj.not_ready(Dir::Read);
+                    }
                     if !self.exact || class == Class::Datagram || self.done == total {
                         self.res = Some(Ok(self.done));
                         return true;
-                    }
-                    if n < want && class == Class::Stream {
-                        obj.not_ready(Dir::Read);
                     }
                 }
                 Step::Park => return false,
@@ -213,12 +215,12 @@ impl<B: IoBuf, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'sta
                     }
                     Step::Moved(n) => {
                         self.done += n;
+                        if n < rest.len() && class == Class::Stream {
+                            obj.not_ready(Dir::Write);
+                        }
                         if !self.all || class == Class::Datagram || self.done == src.len() {
                             self.res = Some(Ok(self.done));
                             break true;
-                        }
-                        if n < rest.len() && class == Class::Stream {
-                            obj.not_ready(Dir::Write);
                         }
                     }
                     Step::Park => break false,

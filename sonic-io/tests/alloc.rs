@@ -1,0 +1,147 @@
+//! After warm-up, the hot paths allocate nothing: an echo loop, timers re-armed and
+//! repeating, accepting queued connections, local posts (per-thread counting allocator).
+
+mod common;
+use common::tcp_pair;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use sonic_io::{Io, Listener, TcpStream, Timer};
+
+#[global_allocator]
+static ALLOC: testkit::CountingAlloc = testkit::CountingAlloc;
+
+/// Client and server on one Io: the client sends 64 bytes, the server echoes them, the
+/// client reads them back; `rounds` times. Buffers are `Vec`s handed back by each callback.
+fn echo_rounds(io: &mut Io, client: TcpStream, server: TcpStream, rounds: usize) {
+    let left = Rc::new(Cell::new(rounds));
+    fn serve(io: &mut Io, s: TcpStream, buf: Vec<u8>) {
+        s.async_read_exact(io, buf, move |io, r, buf| {
+            if r.is_err() {
+                return;
+            }
+            s.async_write_all(io, buf, move |io, r, buf| {
+                if r.is_ok() {
+                    serve(io, s, buf);
+                }
+            })
+            .unwrap();
+        })
+        .unwrap();
+    }
+    fn ping(io: &mut Io, c: TcpStream, buf: Vec<u8>, left: Rc<Cell<usize>>) {
+        c.async_write_all(io, buf, move |io, r, buf| {
+            r.unwrap();
+            c.async_read_exact(io, buf, move |io, r, buf| {
+                r.unwrap();
+                left.set(left.get() - 1);
+                if left.get() > 0 {
+                    ping(io, c, buf, left);
+                }
+            })
+            .unwrap();
+        })
+        .unwrap();
+    }
+    serve(io, server, vec![0u8; 64]);
+    ping(io, client, vec![7u8; 64], left.clone());
+    while left.get() > 0 {
+        io.run_one_for(common::BOUND).unwrap();
+    }
+    server.cancel(io).unwrap();
+}
+
+#[test]
+fn an_echo_loop_of_ten_thousand_round_trips_allocates_nothing() {
+    let mut io = Io::new().unwrap();
+    let (c, s) = tcp_pair(&mut io);
+    echo_rounds(&mut io, c, s, 200);
+    // `echo_rounds` itself allocates 3 blocks per call (two 64-byte buffers and the round
+    // counter); the Io adds nothing, however many round trips run.
+    let ((), stats) = testkit::count_allocs(|| echo_rounds(&mut io, c, s, 10_000));
+    assert_eq!((stats.allocs, stats.bytes), (3, 64 + 64 + 24), "{stats:?}");
+    let ((), stats) = testkit::count_allocs(|| echo_rounds(&mut io, c, s, 10));
+    assert_eq!(stats.allocs, 3, "{stats:?}");
+    assert!(io.stats().deferred > 0 || io.stats().immediate > 0);
+}
+
+#[test]
+fn timers_rearmed_ten_thousand_times_and_a_repeating_timer_allocate_nothing() {
+    let mut io = Io::new().unwrap();
+    let once = Timer::new(&mut io).unwrap();
+    let rep = Timer::new(&mut io).unwrap();
+    fn rearm(io: &mut Io, t: Timer, left: Rc<Cell<u32>>) {
+        t.schedule_once(io, Duration::ZERO, move |io, t| {
+            left.set(left.get() - 1);
+            if left.get() > 0 {
+                rearm(io, t, left);
+            }
+        })
+        .unwrap();
+    }
+    let warm = Rc::new(Cell::new(100));
+    rearm(&mut io, once, warm);
+    io.run_pending().unwrap();
+    let left = Rc::new(Cell::new(10_000));
+    let fired = Rc::new(Cell::new(0u32));
+    let ((), stats) = testkit::count_allocs(|| {
+        rearm(&mut io, once, left.clone());
+        let f = fired.clone();
+        rep.schedule_repeating(&mut io, Duration::from_micros(20), move |io, t| {
+            f.set(f.get() + 1);
+            if f.get() == 200 {
+                t.cancel(io);
+            }
+        })
+        .unwrap();
+        io.run_pending().unwrap();
+    });
+    assert_eq!((left.get(), fired.get()), (0, 200));
+    assert_eq!(stats.allocs, 0, "{stats:?}");
+}
+
+#[test]
+fn accepting_queued_connections_allocates_nothing() {
+    let mut io = Io::builder().objects(64).build().unwrap();
+    let l = Listener::add(&mut io, sock::TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    let addr = l.get(&io).unwrap().local_addr().unwrap().to_string();
+    let clients: Vec<_> = (0..16).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
+    let accepted = Rc::new(Cell::new(0));
+    fn accept(io: &mut Io, l: Listener<sock::TcpListener>, n: Rc<Cell<usize>>) {
+        l.async_accept(io, move |io, r| {
+            if r.is_ok() {
+                n.set(n.get() + 1);
+                if n.get() < 16 {
+                    accept(io, l, n);
+                }
+            }
+        })
+        .unwrap();
+    }
+    let a = accepted.clone();
+    let ((), stats) = testkit::count_allocs(|| {
+        accept(&mut io, l, a);
+        while accepted.get() < 16 {
+            io.run_one_for(common::BOUND).unwrap();
+        }
+    });
+    assert_eq!(accepted.get(), clients.len());
+    assert_eq!(stats.allocs, 0, "{stats:?}");
+}
+
+#[test]
+fn local_posts_after_warm_up_allocate_nothing() {
+    let mut io = Io::builder().posts(8).build().unwrap();
+    let n = Rc::new(Cell::new(0));
+    let ((), stats) = testkit::count_allocs(|| {
+        for _ in 0..10_000 {
+            let n = n.clone();
+            io.post(move |_| n.set(n.get() + 1)).unwrap();
+            io.poll_one().unwrap();
+        }
+    });
+    assert_eq!(n.get(), 10_000);
+    assert_eq!(stats.allocs, 0, "{stats:?}");
+}
