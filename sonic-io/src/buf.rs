@@ -116,7 +116,7 @@ impl Io {
         if !b.armed.is_empty() {
             return Err(ARMED);
         }
-        Ok(self.pub_blocks.0.remove(id.0).map(|b| b.data).ok_or(Error::CLOSED)?)
+        self.pub_blocks.0.remove(id.0).map(|b| b.data).ok_or(Error::CLOSED)
     }
 }
 
@@ -201,10 +201,10 @@ fn acquire(blocks: &mut Blocks, r: Region) -> Result<()> {
 }
 
 fn release(blocks: &mut Blocks, r: Region) {
-    if let Some(b) = blocks.0.get_mut(r.block) {
-        if let Some(i) = b.armed.iter().position(|&x| x == (r.start, r.start + r.len)) {
-            b.armed.swap_remove(i);
-        }
+    if let Some(b) = blocks.0.get_mut(r.block)
+        && let Some(i) = b.armed.iter().position(|&x| x == (r.start, r.start + r.len))
+    {
+        b.armed.swap_remove(i);
     }
 }
 

@@ -492,10 +492,10 @@ impl Io {
         let queued = self.ready.len();
         for _ in 0..queued {
             let Some(c) = self.ready.pop_front() else { break };
-            if let Some(o) = self.objects.get_mut(c.key) {
-                if matches!(o.slot(c.dir), OpSlot::Queued) {
-                    *o.slot_mut(c.dir) = OpSlot::Idle;
-                }
+            if let Some(o) = self.objects.get_mut(c.key)
+                && matches!(o.slot(c.dir), OpSlot::Queued)
+            {
+                *o.slot_mut(c.dir) = OpSlot::Idle;
             }
             self.run_callback(move |io| c.op.complete(io));
             n += 1;
@@ -708,12 +708,11 @@ impl Io {
         let keys: Vec<Key> = self.objects.keys().collect();
         let mut first_err = Ok(());
         for k in keys {
-            if let Ok(owned) = self.remove_object(k, false) {
-                if let Err(e) = owned.close() {
-                    if first_err.is_ok() {
-                        first_err = Err(e);
-                    }
-                }
+            if let Ok(owned) = self.remove_object(k, false)
+                && let Err(e) = owned.close()
+                && first_err.is_ok()
+            {
+                first_err = Err(e);
             }
         }
         while let Some(c) = self.ready.pop_front() {

@@ -34,8 +34,10 @@ pub(crate) enum Dir {
     Write,
 }
 
-/// The state of one direction of an object.
+/// The state of one direction of an object. The armed operation is stored inline, on
+/// purpose: boxing it would allocate per operation.
 #[derive(Debug, Default)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum OpSlot {
     /// Nothing pending.
     #[default]

@@ -310,10 +310,11 @@ impl Io {
                     n += 1;
                     let t = Timer { key };
                     self.run_callback(|io| p.call(io, t));
-                    if let Some(s) = self.timers.slots.get_mut(key) {
-                        if s.epoch == epoch && matches!(s.cb, Cb::Lent) {
-                            s.cb = Cb::Repeat(p);
-                        }
+                    if let Some(s) = self.timers.slots.get_mut(key)
+                        && s.epoch == epoch
+                        && matches!(s.cb, Cb::Lent)
+                    {
+                        s.cb = Cb::Repeat(p);
                     }
                 }
                 Cb::Retry { key: obj, dir } => {

@@ -1,0 +1,194 @@
+//! macOS and FreeBSD: kqueue with `EV_CLEAR` (edge semantics), and a pipe as the posters'
+//! waker (it lives as long as the last poster; the kqueue lives with the Io).
+
+use std::os::fd::RawFd;
+
+use iox::Error;
+
+use super::{Ready, Timeout, WAKER};
+use crate::stats::Stats;
+
+/// The readiness poller of one `Io`.
+#[derive(Debug)]
+pub(crate) struct Poller {
+    kq: iofd::Fd,
+    events: Vec<libc::kevent>,
+}
+
+/// The waker posts use: a non-blocking pipe whose read end the poller watches.
+#[derive(Debug)]
+pub(crate) struct Waker {
+    rx: iofd::Fd,
+    tx: iofd::Fd,
+}
+
+impl Waker {
+    pub(crate) fn new() -> iox::Result<Waker> {
+        let [rx, tx] = iofd::Fd::pipe()?;
+        Ok(Waker { rx, tx })
+    }
+
+    /// Makes the poller's next (or current) wait return.
+    pub(crate) fn wake(&self) -> iox::Result<()> {
+        match self.tx.write(&[1]) {
+            // The pipe is full: a wake is pending anyway.
+            Err(e) if e.is_would_block() => Ok(()),
+            r => r.map(drop),
+        }
+    }
+
+    /// Clears pending wakes.
+    pub(crate) fn drain(&self) {
+        let mut buf = [0u8; 64];
+        while matches!(self.rx.read(&mut buf), Ok(n) if n > 0) {}
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
+        self.rx.raw()
+    }
+}
+
+fn change(fd: RawFd, filter: i16, flags: u16, token: u64) -> libc::kevent {
+    // SAFETY: kevent is plain data; all-zero is a valid value (a null udata pointer).
+    let mut ev: libc::kevent = unsafe { std::mem::zeroed() };
+    ev.ident = fd as libc::uintptr_t;
+    ev.filter = filter as _;
+    ev.flags = flags as _;
+    ev.udata = token as usize as *mut libc::c_void;
+    ev
+}
+
+fn last_error() -> Error {
+    Error::from(std::io::Error::last_os_error())
+}
+
+impl Poller {
+    pub(crate) fn new(events: usize, waker: &Waker) -> iox::Result<Poller> {
+        // SAFETY: kqueue takes no arguments; a failure is reported as -1.
+        let kq = unsafe { libc::kqueue() };
+        if kq < 0 {
+            return Err(last_error());
+        }
+        let kq = iofd::Fd::from(super::owned(kq));
+        kq.set_cloexec(true)?;
+        let mut p = Poller { kq, events: Vec::with_capacity(events.max(1)) };
+        // SAFETY: kevent is plain data; all-zero is a valid value.
+        p.events.resize(events.max(1), unsafe { std::mem::zeroed() });
+        let ch = [change(waker.raw(), libc::EVFILT_READ, libc::EV_ADD | libc::EV_CLEAR, WAKER)];
+        p.apply(&ch)?;
+        Ok(p)
+    }
+
+    /// Applies changes, each with `EV_RECEIPT`, and returns the first change's error.
+    fn apply(&self, changes: &[libc::kevent]) -> iox::Result<()> {
+        let mut with_receipt = [change(0, 0, 0, 0); 2];
+        let n = changes.len().min(2);
+        for (dst, src) in with_receipt.iter_mut().zip(changes) {
+            *dst = *src;
+            dst.flags |= libc::EV_RECEIPT;
+        }
+        let mut out = [change(0, 0, 0, 0); 2];
+        // SAFETY: both arrays hold `n` valid kevents; the kernel reads the changes and writes
+        // at most `n` receipts; a null timeout is allowed.
+        let r = unsafe {
+            libc::kevent(
+                self.kq.raw(),
+                with_receipt.as_ptr(),
+                n as _,
+                out.as_mut_ptr(),
+                n as _,
+                std::ptr::null(),
+            )
+        };
+        if r < 0 {
+            return Err(last_error());
+        }
+        for ev in &out[..r as usize] {
+            if ev.flags & libc::EV_ERROR != 0 && ev.data != 0 {
+                return Err(Error::from(zcall::Errno::from_raw(ev.data as i32)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers `fd` once, with `EV_CLEAR`, for both directions.
+    pub(crate) fn register(&mut self, fd: RawFd, token: u64, stats: &mut Stats) -> iox::Result<()> {
+        stats.ctl += 1;
+        let flags = libc::EV_ADD | libc::EV_CLEAR;
+        self.apply(&[change(fd, libc::EVFILT_READ, flags, token), change(fd, libc::EVFILT_WRITE, flags, token)])
+    }
+
+    /// Removes `fd`'s filters.
+    pub(crate) fn deregister(&mut self, fd: RawFd, stats: &mut Stats) -> iox::Result<()> {
+        stats.ctl += 1;
+        let r = self.apply(&[
+            change(fd, libc::EVFILT_READ, libc::EV_DELETE, 0),
+            change(fd, libc::EVFILT_WRITE, libc::EV_DELETE, 0),
+        ]);
+        match r {
+            Err(e) if e.errno() == Some(zcall::Errno::ENOENT) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Waits for events; the timeout is a timespec, so no timer object is needed.
+    pub(crate) fn wait(&mut self, timeout: Timeout, now: u64, stats: &mut Stats) -> iox::Result<usize> {
+        stats.waits += 1;
+        let spec;
+        let ts = match timeout {
+            Timeout::Forever => std::ptr::null(),
+            Timeout::Now => {
+                spec = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                &spec as *const libc::timespec
+            }
+            Timeout::At(deadline) => {
+                let left = deadline.saturating_sub(now);
+                spec = libc::timespec {
+                    tv_sec: (left / 1_000_000_000) as libc::time_t,
+                    tv_nsec: (left % 1_000_000_000) as _,
+                };
+                &spec as *const libc::timespec
+            }
+        };
+        // SAFETY: `events` holds `len` writable kevents; no changes are passed; `ts` is null
+        // or points to `spec`, alive for the call.
+        let r = unsafe {
+            libc::kevent(
+                self.kq.raw(),
+                std::ptr::null(),
+                0,
+                self.events.as_mut_ptr(),
+                self.events.len() as _,
+                ts,
+            )
+        };
+        if r < 0 { Err(last_error()) } else { Ok(r as usize) }
+    }
+
+    /// The `i`th event of the last wait: its token and readiness.
+    #[inline]
+    pub(crate) fn event(&mut self, i: usize) -> (u64, Ready) {
+        let ev = self.events[i];
+        let token = ev.udata as usize as u64;
+        let mut r = Ready::EMPTY;
+        let eof = ev.flags & libc::EV_EOF != 0;
+        if ev.filter == libc::EVFILT_READ as _ {
+            r |= Ready::READABLE;
+            if eof {
+                r |= Ready::READ_CLOSED;
+                if ev.fflags != 0 {
+                    r |= Ready::ERROR | Ready::WRITABLE;
+                }
+            }
+        } else if ev.filter == libc::EVFILT_WRITE as _ {
+            r |= Ready::WRITABLE;
+            if eof {
+                r |= Ready::HUP | Ready::READABLE;
+            }
+        }
+        if ev.flags & libc::EV_ERROR != 0 {
+            r |= Ready::ERROR | Ready::READABLE | Ready::WRITABLE;
+        }
+        (token, r)
+    }
+}
