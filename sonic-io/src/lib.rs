@@ -92,6 +92,12 @@ pub use timer::Timer;
 
 pub use iox::{Error, ErrorKind, Result};
 
+/// Pins the calling thread to CPU `cpu`, for a hot loop that should own a core (Linux;
+/// `Unsupported` elsewhere).
+pub fn pin_thread(cpu: usize) -> Result<()> {
+    sys::pin_thread(cpu)
+}
+
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

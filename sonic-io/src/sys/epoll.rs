@@ -12,7 +12,8 @@ pub(crate) struct Poller {
     epfd: iofd::Fd,
     #[cfg(not(feature = "linux_5_11"))]
     timer: iofd::TimerFd,
-    /// The deadline the timerfd is armed for, in Io nanoseconds (`u64::MAX`: disarmed).
+    /// The deadline the timerfd is armed for, in Io nanoseconds (`u64::MAX`: disarmed or
+    /// fired).
     #[cfg(not(feature = "linux_5_11"))]
     armed: u64,
     events: Vec<libc::epoll_event>,
@@ -100,7 +101,9 @@ impl Poller {
                     if deadline <= now {
                         0
                     } else {
-                        if deadline != self.armed {
+                        // An armed deadline at or before this one is kept: waking early
+                        // costs one spurious turn, re-arming costs a syscall every time.
+                        if deadline < self.armed {
                             let left = deadline - now;
                             let spec = libc::itimerspec {
                                 it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },

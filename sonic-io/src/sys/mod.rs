@@ -85,3 +85,24 @@ pub(crate) fn lseek(fd: RawFd, offset: i64, whence: libc::c_int) -> iox::Result<
         Ok(r as u64)
     }
 }
+
+/// Pins the calling thread to `cpu` (Linux: `sched_setaffinity`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn pin_thread(cpu: usize) -> iox::Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(iox::Error::invalid_input("cpu index exceeds CPU_SETSIZE"));
+    }
+    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` is below CPU_SETSIZE (checked above), so the bit is inside `set`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is the calling thread.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r == 0 { Ok(()) } else { Err(iox::Error::from(std::io::Error::last_os_error())) }
+}
+
+/// Pinning is not offered on this platform.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn pin_thread(_cpu: usize) -> iox::Result<()> {
+    Err(iox::Error::unsupported("thread pinning is implemented for Linux only"))
+}
