@@ -13,6 +13,25 @@ use crate::op::{Key, OpLogic};
 
 /// Bytes of inline storage for one operation (its buffer, callback, progress and result),
 /// one timer closure or one posted closure.
+///
+/// A closure that fits is stored inline:
+///
+/// ```
+/// let mut io = sonic_io::Io::new().unwrap();
+/// let t = sonic_io::Timer::new(&mut io).unwrap();
+/// let state = [1u8; 200];
+/// t.schedule_once(&mut io, std::time::Duration::ZERO, move |_, _| assert_eq!(state[199], 1)).unwrap();
+/// io.run_pending().unwrap();
+/// ```
+///
+/// One that does not is a build error (not a hidden allocation); box the state instead:
+///
+/// ```compile_fail
+/// let mut io = sonic_io::Io::new().unwrap();
+/// let t = sonic_io::Timer::new(&mut io).unwrap();
+/// let state = [1u8; 300];
+/// t.schedule_once(&mut io, std::time::Duration::ZERO, move |_, _| assert_eq!(state[299], 1)).unwrap();
+/// ```
 pub const PAYLOAD_BYTES: usize = 256;
 
 /// The storage's alignment.
