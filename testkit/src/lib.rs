@@ -7,6 +7,7 @@
 //! | [`in_subprocess`] | run the rest of a test in a fresh child process (process-wide state) |
 //! | [`in_netns`], [`NetNs`] | the same, inside a private network namespace with a veth pair |
 //! | [`open_fds`] | how many descriptors the process has open |
+//! | [`set_open_files_limit`], [`default_sigpipe`], [`fail_syscall`] | process-wide faults for a child process: a lower descriptor limit, SIGPIPE's default action, a seccomp filter failing one system call |
 //! | [`skip!`], [`under_qemu`], [`qemu`] | skipping with a printed reason; what qemu-user cannot do |
 //! | [`tcp_pair`], [`udp_pair`] | loopback pairs on ephemeral ports |
 //! | [`bench`](mod@bench) | benchmark summaries: criterion estimates, ratios, JSON lines |
@@ -20,15 +21,21 @@ mod fds;
 mod net;
 mod netns;
 pub mod qemu;
+mod raw;
 mod skip;
 mod subprocess;
+mod sys;
 
 pub use alloc::{AllocStats, CountingAlloc, assert_no_alloc, count_allocs};
 pub use fds::open_fds;
 pub use net::{tcp_pair, udp_pair};
 pub use netns::{Iface, NetNs, in_netns};
 pub use qemu::under_qemu;
+pub use raw::install_noop_handler;
 pub use skip::skip_message;
 pub use subprocess::{
     ENV_RUNNER, in_subprocess, in_subprocess_named, in_subprocess_named_within, is_subprocess,
 };
+#[cfg(target_os = "linux")]
+pub use sys::fail_syscall;
+pub use sys::{default_sigpipe, set_open_files_limit};

@@ -54,6 +54,9 @@ pub const UNSUPPORTED_BEHAVIOURS: &[&str] = &[
     // signalfd) sometimes deadlocks qemu-aarch64 7.2: both of its threads wait on a futex
     // forever (seen in CI in zcall's signalfd test).
     "self-directed signals",
+    // qemu-user refuses PR_SET_SECCOMP (EINVAL) so a guest filter cannot block the host
+    // calls qemu itself needs.
+    "seccomp",
 ];
 
 /// `Some(name)` when this build runs under qemu-user and qemu gets `name` wrong.
