@@ -1,5 +1,5 @@
 //! TCP: every listen/dial form, non-blocking dial, the dialer's outcomes, deadlines, std
-//! interop, resets and closed peers.
+//! interop (the faults: `faults_*.rs`).
 
 mod common;
 use common::{BOUND, soon, tcp_pair};
@@ -101,31 +101,6 @@ fn non_blocking_dial_returns_before_the_handshake() {
     s.set_read_deadline(soon());
     let mut b = [0u8; 5];
     assert_eq!(s.read(&mut b).unwrap(), 5);
-}
-
-#[test]
-fn a_dialer_reports_a_refused_connect() {
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
-    let e = TcpDialer {
-        timeout: Some(BOUND),
-        ..Default::default()
-    }
-    .dial(port)
-    .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
-    assert_eq!(e.errno(), Some(zcall::Errno::ECONNREFUSED));
-    // Without a timeout the connection comes back in progress, and says so when polled.
-    let c = TcpConn::connect(port).unwrap();
-    c.set_write_deadline(soon());
-    let r = sock::NetSocket::write_with(&c, |_| match c.poll_connected() {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(sock::Error::WOULD_BLOCK),
-        Err(e) => Err(e),
-    });
-    assert_eq!(r.unwrap_err().kind(), ErrorKind::ConnectionRefused);
 }
 
 #[test]
@@ -257,42 +232,6 @@ fn dual_stack_and_reuse_port() {
     let b1 = TcpListener::bind_with("127.0.0.1:0", Family::V4, shared).unwrap();
     let b2 = TcpListener::bind_with(b1.local_addr().unwrap(), Family::V4, shared).unwrap();
     assert_eq!(b1.local_addr().unwrap(), b2.local_addr().unwrap());
-}
-
-#[test]
-fn a_reset_peer_gives_connection_reset() {
-    let (c, s) = tcp_pair();
-    sock::opt::set_linger(&s, Some(Duration::ZERO)).unwrap();
-    drop(s); // linger 0: RST instead of FIN
-    let mut b = [0u8; 4];
-    let e = c.read(&mut b).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
-    assert_eq!(e.errno(), Some(zcall::Errno::ECONNRESET));
-}
-
-#[test]
-fn a_write_after_the_peer_closed_is_an_error_and_no_sigpipe() {
-    testkit::in_subprocess(|| {
-        // Test binaries ignore SIGPIPE; restore the default so a SIGPIPE would kill us.
-        // SAFETY: signal() with SIG_DFL for SIGPIPE in this single-purpose child process.
-        let prev = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-        assert_ne!(prev, libc::SIG_ERR);
-        let (c, s) = tcp_pair();
-        drop(s);
-        let mut last = Ok(0);
-        for _ in 0..1000 {
-            last = c.write(&[7u8; 1024]);
-            if last.is_err() {
-                break;
-            }
-        }
-        let e = last.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}");
-        assert!(matches!(
-            e.errno(),
-            Some(zcall::Errno::EPIPE) | Some(zcall::Errno::ECONNRESET)
-        ));
-    });
 }
 
 #[test]

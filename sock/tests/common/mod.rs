@@ -13,18 +13,36 @@ pub fn soon() -> Deadline {
     Deadline::after(BOUND)
 }
 
-/// A connected TCP pair on 127.0.0.1 with deadlines set so reads and writes wait.
-pub fn tcp_pair() -> (TcpConn, TcpConn) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpDialer {
+/// A dialer that waits up to [`BOUND`] for the handshake.
+pub fn dialer() -> TcpDialer {
+    TcpDialer {
         timeout: Some(BOUND),
         ..Default::default()
     }
-    .dial(l.local_addr().unwrap())
-    .unwrap();
+}
+
+/// A connected TCP pair on 127.0.0.1 with deadlines set so reads and writes wait.
+pub fn tcp_pair() -> (TcpConn, TcpConn) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = dialer().dial(l.local_addr().unwrap()).unwrap();
     l.set_read_deadline(soon());
     let (s, _) = l.accept().unwrap();
     c.set_deadline(soon());
     s.set_deadline(soon());
     (c, s)
+}
+
+/// Runs `f` and asserts that as many descriptors are open after it as before. Call it in a
+/// process of its own (inside `testkit::in_subprocess` or `testkit::in_netns`), where no
+/// other test opens or closes descriptors meanwhile.
+#[track_caller]
+pub fn no_fd_leak<R>(f: impl FnOnce() -> R) -> R {
+    assert!(
+        testkit::is_subprocess(),
+        "count descriptors in a subprocess"
+    );
+    let before = testkit::open_fds().unwrap();
+    let r = f();
+    assert_eq!(testkit::open_fds().unwrap(), before, "a descriptor leaked");
+    r
 }

@@ -18,7 +18,10 @@ pub(super) fn map(len: usize, o: &MirrorOptions) -> iox::Result<Mapping> {
     } else {
         MemFdFlags::CLOEXEC
     };
-    let fd = MemFd::with_flags("sonic-bytes-mirror", flags)?;
+    // No fallback: without memfd_create (before Linux 3.17, or refused by a seccomp
+    // filter) the error says which call failed and why.
+    let fd = MemFd::with_flags("sonic-bytes-mirror", flags)
+        .map_err(|e| e.context("memfd_create for the mirrored buffer"))?;
     fd.truncate(len as u64)?;
     let total = len
         .checked_mul(2)
