@@ -113,10 +113,10 @@ pub(crate) fn miri_step(inst: &mut Installer, report: &mut Report) -> bool {
     ok
 }
 
-/// Runs a test command as a step of `report`, adding its counts.
-fn test_step(report: &mut Report, name: &str, c: std::process::Command) {
+/// Runs a test command as a step of `report`, adding its counts; `true` when it passed.
+pub(crate) fn test_step(report: &mut Report, name: &str, c: std::process::Command) -> bool {
     let mut counts = None;
-    report.step_noted(name, || {
+    let ok = report.step_noted(name, || {
         let n = tests(c)?;
         counts = Some(n);
         Ok(format!(
@@ -127,6 +127,22 @@ fn test_step(report: &mut Report, name: &str, c: std::process::Command) {
     if let Some(n) = counts {
         report.tests.add(n);
     }
+    ok
+}
+
+/// The cargo-deny release xtask installs when `cargo deny` is missing.
+const CARGO_DENY_VERSION: &str = "0.20.2";
+
+/// `cargo deny check bans licenses sources` against `deny.toml`. The advisories check needs
+/// the RustSec database from GitHub, which this project's machines cannot reach: the GitHub
+/// workflow runs it.
+pub(crate) fn deny(inst: &mut Installer) -> Result<String, String> {
+    inst.ensure_cargo_tool("deny", "cargo-deny", CARGO_DENY_VERSION)?;
+    status(cmd(
+        "cargo",
+        &["deny", "check", "bans", "licenses", "sources"],
+    ))
+    .map(|()| "bans licenses sources (advisories: GitHub workflow)".into())
 }
 
 pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
@@ -182,9 +198,11 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
         status(c)
     });
     miri_step(inst, report);
+    report.step_noted("fuzz smoke", || crate::fuzz::smoke(inst));
     report.step_noted("layers", || {
         layers::check_workspace().map(|n| format!("{n} crates"))
     });
+    report.step_noted("deny", || deny(inst));
     report.step("package", package);
     cross::cross(inst, report, cross::TARGETS);
     report.step_noted("actionlint", || actionlint(inst));

@@ -1,4 +1,5 @@
-//! Prerequisites: apt packages, rustup toolchains/targets/components, actionlint.
+//! Prerequisites: apt packages, rustup toolchains/targets/components, cargo subcommands
+//! (cargo-fuzz, cargo-deny), actionlint.
 //!
 //! Each `ensure_*` checks first and installs only what is missing, when allowed (running as
 //! root, or `--install`, which uses sudo when not root). When not allowed it fails with the
@@ -139,6 +140,26 @@ impl Installer {
             );
         }
         status(cmd("rustup", &args))
+    }
+
+    /// A cargo subcommand (`cargo fuzz`), installed from crates.io with `cargo install
+    /// --locked` at the pinned `version` when `cargo <sub> --version` does not answer.
+    /// (cargo-binstall would fetch a prebuilt binary from GitHub, which this project's
+    /// machines cannot reach; building takes minutes, once per machine.)
+    pub(crate) fn ensure_cargo_tool(
+        &mut self,
+        sub: &str,
+        krate: &str,
+        version: &str,
+    ) -> Result<(), String> {
+        if output(cmd("cargo", &[sub, "--version"])).is_some() {
+            return Ok(());
+        }
+        let args = ["install", "--locked", krate, "--version", version];
+        if !self.allowed {
+            return self.refuse(krate, &[format!("cargo {}", args.join(" "))]);
+        }
+        status(cmd("cargo", &args))
     }
 
     /// The actionlint binary and where it came from.

@@ -4,25 +4,31 @@
 //! |---|---|
 //! | `ci` | everything CI checks, in order, with a summary table of step, result and seconds |
 //! | `cross [--target T]... [--install]` | tests under qemu-user for aarch64/riscv64, checks for macOS/FreeBSD, the loongarch64 asm build |
-//! | `miri` | `cargo +nightly miri test` on the crates whose tests make no raw syscall (iox, sockaddr) |
+//! | `miri` | `cargo +nightly miri test` on the crates whose tests make no raw syscall (iox, sockaddr, sonic-bytes) |
+//! | `fuzz [--seconds N] [--merge]` | every cargo-fuzz target for N seconds (60) from its committed corpus; `--merge` adds what reached new coverage |
+//! | `sanitize` | the workspace's tests under AddressSanitizer with leak detection (nightly, build-std) |
+//! | `deny` | `cargo deny check bans licenses sources` |
 //! | `layers` | fails if a crate depends on a crate of the same or a higher layer |
 //! | `package` | `cargo package --workspace`: every crate can be released on its own |
 //! | `actionlint` | lints `.github/workflows/` with actionlint |
 //!
-//! Missing prerequisites (apt packages, rustup targets and components, actionlint) are
+//! Missing prerequisites (apt packages, rustup targets and components, cargo-fuzz,
+//! cargo-deny, actionlint) are
 //! installed when running as root or with `--install`; otherwise the exact commands are
 //! printed and the step fails.
 #![forbid(unsafe_code)]
 
 mod ci;
 mod cross;
+mod fuzz;
 mod install;
 mod layers;
 mod run;
+mod sanitize;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | miri | layers | package | actionlint> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | miri | fuzz [--seconds N] [--merge] | sanitize | layers | deny | package | actionlint> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +51,15 @@ fn main() -> ExitCode {
             };
             cross::cross(&mut inst, &mut report, &targets)
         }
+        "fuzz" => match fuzz::parse_args(&args[1..]) {
+            Ok(o) => fuzz::fuzz(&mut inst, &mut report, o),
+            Err(e) => {
+                eprintln!("xtask fuzz: {e}\n{USAGE}");
+                return ExitCode::FAILURE;
+            }
+        },
+        "sanitize" => sanitize::sanitize(&mut inst, &mut report),
+        "deny" => report.step_noted("deny", || ci::deny(&mut inst)),
         "layers" => report.step("layers", || layers::check_workspace().map(|_| ())),
         "package" => report.step("package", ci::package),
         "miri" => ci::miri_step(&mut inst, &mut report),

@@ -78,6 +78,33 @@ pub(crate) fn output(mut c: Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Runs `c` with its standard error read line by line: each line is echoed and handed to
+/// `scan`. An error names the command and its status.
+pub(crate) fn status_scanning_stderr(
+    mut c: Command,
+    mut scan: impl FnMut(&str),
+) -> Result<(), String> {
+    println!("$ {}", describe(&c));
+    let mut child = c
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", short(&c)))?;
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut err = std::io::stderr();
+    for line in BufReader::new(stderr).split(b'\n') {
+        let line = line.map_err(|e| e.to_string())?;
+        let line = String::from_utf8_lossy(&line);
+        let _ = writeln!(err, "{line}");
+        scan(&line);
+    }
+    let st = child.wait().map_err(|e| e.to_string())?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed ({st})", short(&c)))
+    }
+}
+
 /// Test counts, summed over libtest's `test result:` lines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Counts {
