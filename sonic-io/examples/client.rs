@@ -18,7 +18,11 @@ fn exchange(io: &mut Io, c: TcpStream, id: usize, seq: u64, left: u64, done: Rc<
         r.expect("write");
         c.async_read_exact(io, vec![0u8; len], move |io, r, buf| {
             r.expect("read");
-            assert_eq!(buf, format!("conn {id} message {seq:06}\n").into_bytes(), "echo matches");
+            assert_eq!(
+                buf,
+                format!("conn {id} message {seq:06}\n").into_bytes(),
+                "echo matches"
+            );
             if left > 1 {
                 exchange(io, c, id, seq + 1, left - 1, done);
             } else {
@@ -35,7 +39,11 @@ fn exchange(io: &mut Io, c: TcpStream, id: usize, seq: u64, left: u64, done: Rc<
 fn main() -> sonic_io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str, default: u64| {
-        args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let messages = value("--messages", 1000);
     let addr = match args.iter().position(|a| a == "--port") {

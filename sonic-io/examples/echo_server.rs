@@ -57,17 +57,30 @@ fn main() -> sonic_io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let hot = args.iter().any(|a| a == "--hot");
     let value = |flag: &str, default: u64| {
-        args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let port = value("--port", 8080);
     let seconds = value("--seconds", 60);
 
     let mut io = Io::builder().objects(1024).build()?;
-    let l = Listener::add(&mut io, sock::TcpListener::bind(format!("127.0.0.1:{port}").as_str())?)?;
-    println!("echo server on {} ({} loop) for {seconds} s", l.get(&io)?.local_addr()?, if hot { "hot" } else { "blocking" });
+    let l = Listener::add(
+        &mut io,
+        sock::TcpListener::bind(format!("127.0.0.1:{port}").as_str())?,
+    )?;
+    println!(
+        "echo server on {} ({} loop) for {seconds} s",
+        l.get(&io)?.local_addr()?,
+        if hot { "hot" } else { "blocking" }
+    );
     accept(&mut io, l);
     let stop = Timer::new(&mut io)?;
-    stop.schedule_once(&mut io, Duration::from_secs(seconds), |io, _| io.close().unwrap())?;
+    stop.schedule_once(&mut io, Duration::from_secs(seconds), |io, _| {
+        io.close().unwrap()
+    })?;
     if hot {
         // Spin through empty turns; block (1 ms) only after a long idle stretch.
         io.run_warm(1_000_000, Duration::from_millis(1))?;

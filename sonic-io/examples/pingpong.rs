@@ -48,7 +48,8 @@ fn sonic_server(l: sock::TcpListener) {
         serve(io, c, vec![0u8; MSG]);
     })
     .expect("accept");
-    io.run_warm(u64::MAX, Duration::from_millis(1)).expect("run");
+    io.run_warm(u64::MAX, Duration::from_millis(1))
+        .expect("run");
 }
 
 /// sonic-io client, hot loop: `rounds` round trips, each timed.
@@ -80,7 +81,8 @@ fn sonic_client(addr: sock::SockaddrAny, rounds: usize) -> Vec<u64> {
         round(io, c, vec![1u8; MSG], r, rounds);
     })
     .expect("dial");
-    io.run_warm(u64::MAX, Duration::from_millis(1)).expect("run");
+    io.run_warm(u64::MAX, Duration::from_millis(1))
+        .expect("run");
     rtts.take()
 }
 
@@ -121,7 +123,9 @@ fn sonic_pair(rounds: usize) -> Vec<u64> {
     let l = sock::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr");
     let server = std::thread::spawn(move || sonic_server(l));
-    let rtts = std::thread::spawn(move || sonic_client(addr, rounds)).join().expect("client");
+    let rtts = std::thread::spawn(move || sonic_client(addr, rounds))
+        .join()
+        .expect("client");
     server.join().expect("server");
     rtts
 }
@@ -150,8 +154,14 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let warmup = (rounds / 10).min(10_000);
-    println!("64-byte TCP ping-pong on loopback, {rounds} round trips ({warmup} warm-up dropped), {} cores", cores());
-    println!("{:<22} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}", "RTT (µs)", "min", "p50", "p90", "p99", "p99.9", "max");
+    println!(
+        "64-byte TCP ping-pong on loopback, {rounds} round trips ({warmup} warm-up dropped), {} cores",
+        cores()
+    );
+    println!(
+        "{:<22} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
+        "RTT (µs)", "min", "p50", "p90", "p99", "p99.9", "max"
+    );
     row("sonic-io hot loop", sonic_pair(rounds + warmup), warmup);
     row("std::net blocking", std_pair(rounds + warmup), warmup);
 }

@@ -19,14 +19,20 @@ fn main() -> sonic_io::Result<()> {
     tick.schedule_repeating(&mut io, Duration::from_millis(2), move |io, t| {
         n += 1;
         // Deadlines stay on the 2 ms grid whatever this callback costs.
-        println!("{:>8.3} ms  tick {n}, next at {:?}", io.now().as_secs_f64() * 1e3, t.deadline(io).unwrap());
+        println!(
+            "{:>8.3} ms  tick {n}, next at {:?}",
+            io.now().as_secs_f64() * 1e3,
+            t.deadline(io).unwrap()
+        );
         if n == 5 {
             t.cancel(io);
         }
     })?;
 
     let never = Timer::new(&mut io)?;
-    never.schedule_once(&mut io, Duration::from_secs(3600), |_, _| unreachable!("cancelled"))?;
+    never.schedule_once(&mut io, Duration::from_secs(3600), |_, _| {
+        unreachable!("cancelled")
+    })?;
     assert!(never.cancel(&mut io));
 
     io.run_pending()?;

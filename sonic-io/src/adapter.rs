@@ -52,7 +52,10 @@ impl<T: AdapterIo> Adapter<T> {
     /// Gives `t` to `io` and registers its descriptor.
     pub fn new(io: &mut Io, t: T) -> Result<Adapter<T>> {
         let key = io.insert(Owned::Adapter(Box::new(t)), Class::Adapter)?;
-        Ok(Adapter { key, _t: std::marker::PhantomData })
+        Ok(Adapter {
+            key,
+            _t: std::marker::PhantomData,
+        })
     }
 
     /// Lends `T`.
@@ -72,7 +75,11 @@ impl<T: AdapterIo> Adapter<T> {
     /// back, deregistered, for its own shutdown.
     pub fn take(self, io: &mut Io) -> Result<T> {
         match io.remove_object(self.key, true)? {
-            Owned::Adapter(a) => a.into_any().downcast::<T>().map(|b| *b).map_err(|_| Error::CLOSED),
+            Owned::Adapter(a) => a
+                .into_any()
+                .downcast::<T>()
+                .map(|b| *b)
+                .map_err(|_| Error::CLOSED),
             _ => Err(Error::CLOSED),
         }
     }

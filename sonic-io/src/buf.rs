@@ -34,7 +34,9 @@ impl Blocks {
     }
 
     fn overlaps(b: &Block, r: Region) -> bool {
-        b.armed.iter().any(|&(s, e)| r.start < e && s < r.start + r.len)
+        b.armed
+            .iter()
+            .any(|&(s, e)| r.start < e && s < r.start + r.len)
     }
 }
 
@@ -79,7 +81,10 @@ impl Io {
         if u32::try_from(data.len()).is_err() {
             return Err(Error::invalid_input("a block exceeds 4 GiB"));
         }
-        Ok(BytesId(self.pub_blocks.0.insert(Block { data, armed: Vec::with_capacity(4) })))
+        Ok(BytesId(self.pub_blocks.0.insert(Block {
+            data,
+            armed: Vec::with_capacity(4),
+        })))
     }
 
     /// Names `range` of block `id`.
@@ -88,7 +93,11 @@ impl Io {
         if range.start > range.end || range.end > b.data.len() {
             return Err(OUT_OF_RANGE);
         }
-        Ok(Region { block: id.0, start: range.start as u32, len: (range.end - range.start) as u32 })
+        Ok(Region {
+            block: id.0,
+            start: range.start as u32,
+            len: (range.end - range.start) as u32,
+        })
     }
 
     /// The bytes of `r`; refused while an armed operation targets an overlapping range.
@@ -116,7 +125,11 @@ impl Io {
         if !b.armed.is_empty() {
             return Err(ARMED);
         }
-        self.pub_blocks.0.remove(id.0).map(|b| b.data).ok_or(Error::CLOSED)
+        self.pub_blocks
+            .0
+            .remove(id.0)
+            .map(|b| b.data)
+            .ok_or(Error::CLOSED)
     }
 }
 
@@ -131,7 +144,9 @@ pub(crate) mod private {
         }
         fn release(&self, _blocks: &mut Blocks) {}
         fn retarget(&mut self, _blocks: &mut Blocks, _r: Region) -> Result<()> {
-            Err(iox::Error::invalid_input("the armed read does not target an Io-owned region"))
+            Err(iox::Error::invalid_input(
+                "the armed read does not target an Io-owned region",
+            ))
         }
     }
 
@@ -202,7 +217,10 @@ fn acquire(blocks: &mut Blocks, r: Region) -> Result<()> {
 
 fn release(blocks: &mut Blocks, r: Region) {
     if let Some(b) = blocks.0.get_mut(r.block)
-        && let Some(i) = b.armed.iter().position(|&x| x == (r.start, r.start + r.len))
+        && let Some(i) = b
+            .armed
+            .iter()
+            .position(|&x| x == (r.start, r.start + r.len))
     {
         b.armed.swap_remove(i);
     }

@@ -79,7 +79,10 @@ impl FileOf<iofd::Fd> {
     pub fn seek(self, io: &mut Io, pos: SeekFrom) -> Result<u64> {
         let fd = io.object(self.key)?.fd;
         let (off, whence) = match pos {
-            SeekFrom::Start(o) => (i64::try_from(o).map_err(|_| Error::invalid_input("offset exceeds i64"))?, libc::SEEK_SET),
+            SeekFrom::Start(o) => (
+                i64::try_from(o).map_err(|_| Error::invalid_input("offset exceeds i64"))?,
+                libc::SEEK_SET,
+            ),
             SeekFrom::Current(o) => (o, libc::SEEK_CUR),
             SeekFrom::End(o) => (o, libc::SEEK_END),
         };

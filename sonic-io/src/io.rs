@@ -33,7 +33,10 @@ struct Completion {
 
 enum Clock {
     Real(Instant),
-    Custom { clock: Box<dyn iox::Clock>, epoch: Instant },
+    Custom {
+        clock: Box<dyn iox::Clock>,
+        epoch: Instant,
+    },
 }
 
 impl std::fmt::Debug for Clock {
@@ -263,7 +266,8 @@ impl Io {
         if self.closed {
             return Err(Error::CLOSED);
         }
-        self.local_posts.push(Payload::new(move |io: &mut Io, (): ()| f(io)));
+        self.local_posts
+            .push(Payload::new(move |io: &mut Io, (): ()| f(io)));
         Ok(())
     }
 
@@ -342,12 +346,16 @@ impl Io {
 
     /// Completes the armed operation of `dir`, if any, with `e`; 1 if there was one.
     pub(crate) fn fail_armed(&mut self, key: Key, dir: Dir, e: Error) -> usize {
-        let Some(o) = self.objects.get_mut(key) else { return 0 };
+        let Some(o) = self.objects.get_mut(key) else {
+            return 0;
+        };
         let slot = o.slot_mut(dir);
         if !matches!(slot, OpSlot::Armed(_)) {
             return 0;
         }
-        let OpSlot::Armed(mut p) = std::mem::take(slot) else { unreachable!() };
+        let OpSlot::Armed(mut p) = std::mem::take(slot) else {
+            unreachable!()
+        };
         self.armed -= 1;
         p.fail(e);
         self.deliver(key, dir, p);
@@ -366,7 +374,12 @@ impl Io {
         dir: Dir,
         mut op: T,
     ) -> std::result::Result<(), crate::Rejected<T::Buf>> {
-        let refuse = |op: T, error: Error| Err(crate::Rejected { error, buf: op.into_buf() });
+        let refuse = |op: T, error: Error| {
+            Err(crate::Rejected {
+                error,
+                buf: op.into_buf(),
+            })
+        };
         if self.closed {
             return refuse(op, Error::CLOSED);
         }
@@ -433,12 +446,16 @@ impl Io {
 
     /// Retries the armed operation of `dir` after readiness; returns 1 if it completed.
     fn retry(&mut self, key: Key, dir: Dir) -> usize {
-        let Some(o) = self.objects.get_mut(key) else { return 0 };
+        let Some(o) = self.objects.get_mut(key) else {
+            return 0;
+        };
         let slot = o.slot_mut(dir);
         if !matches!(slot, OpSlot::Armed(_)) {
             return 0;
         }
-        let OpSlot::Armed(mut p) = std::mem::take(slot) else { unreachable!() };
+        let OpSlot::Armed(mut p) = std::mem::take(slot) else {
+            unreachable!()
+        };
         if p.attempt(self, key) {
             self.armed -= 1;
             self.stats.scheduled += 1;
@@ -470,7 +487,9 @@ impl Io {
     }
 
     fn on_event(&mut self, key: Key, r: Ready) -> usize {
-        let Some(o) = self.objects.get_mut(key) else { return 0 };
+        let Some(o) = self.objects.get_mut(key) else {
+            return 0;
+        };
         o.ready |= r;
         let any = o.class == Class::Adapter;
         let mut n = 0;
@@ -491,7 +510,9 @@ impl Io {
         let mut n = 0;
         let queued = self.ready.len();
         for _ in 0..queued {
-            let Some(c) = self.ready.pop_front() else { break };
+            let Some(c) = self.ready.pop_front() else {
+                break;
+            };
             if let Some(o) = self.objects.get_mut(c.key)
                 && matches!(o.slot(c.dir), OpSlot::Queued)
             {
@@ -613,7 +634,9 @@ impl Io {
     /// (nanoseconds), not epoll's milliseconds.
     pub fn run_one_for(&mut self, d: Duration) -> Result<usize> {
         self.drive(|io| {
-            let deadline = io.now_ns().saturating_add(d.as_nanos().min(u128::from(u64::MAX / 4)) as u64);
+            let deadline = io
+                .now_ns()
+                .saturating_add(d.as_nanos().min(u128::from(u64::MAX / 4)) as u64);
             loop {
                 match io.turn(Timeout::At(deadline)) {
                     Ok(0) if !io.closed && io.now_ns() < deadline => continue,

@@ -63,7 +63,11 @@ impl<L: ListenerSock> Listener<L> {
     where
         F: FnOnce(&mut Io, Result<(Stream<L::Conn>, SockaddrAny)>) + 'static,
     {
-        let op = AcceptOp::<L, F> { f, res: None, _l: std::marker::PhantomData };
+        let op = AcceptOp::<L, F> {
+            f,
+            res: None,
+            _l: std::marker::PhantomData,
+        };
         io.submit(self.key, Dir::Read, op).map_err(|r| r.error)
     }
 }

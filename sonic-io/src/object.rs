@@ -248,7 +248,10 @@ mod tests {
     fn an_object_slot_stays_within_its_budget() {
         // Two inline operation records dominate: 2 × (256 + vtable + state).
         let size = std::mem::size_of::<Object>();
-        println!("Object: {size} bytes, OpSlot: {} bytes", std::mem::size_of::<OpSlot>());
+        println!(
+            "Object: {size} bytes, OpSlot: {} bytes",
+            std::mem::size_of::<OpSlot>()
+        );
         assert!(size <= 2 * (crate::PAYLOAD_BYTES + 32) + 128, "{size}");
     }
 }

@@ -23,7 +23,10 @@ impl Key {
 
     #[inline]
     pub(crate) fn from_token(t: u64) -> Key {
-        Key { idx: t as u32, generation: (t >> 32) as u32 }
+        Key {
+            idx: t as u32,
+            generation: (t >> 32) as u32,
+        }
     }
 }
 
@@ -65,7 +68,9 @@ pub(crate) trait OpLogic: Sized + 'static {
     fn complete(self, io: &mut Io);
     /// Redirects an armed read to an Io-owned region; only region reads accept.
     fn retarget(&mut self, _io: &mut Io, _key: Key, _r: crate::buf::Region) -> iox::Result<()> {
-        Err(iox::Error::invalid_input("the armed read does not target an Io-owned region"))
+        Err(iox::Error::invalid_input(
+            "the armed read does not target an Io-owned region",
+        ))
     }
     /// The buffer, for a refused submission.
     fn into_buf(self) -> Self::Buf;

@@ -52,7 +52,13 @@ pub(crate) struct ReadOp<B, F> {
 
 impl<B, F> ReadOp<B, F> {
     pub(crate) fn new(buf: B, f: F, exact: bool) -> ReadOp<B, F> {
-        ReadOp { buf, f, done: 0, exact, res: None }
+        ReadOp {
+            buf,
+            f,
+            done: 0,
+            exact,
+            res: None,
+        }
     }
 }
 
@@ -66,7 +72,12 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
     }
 
     fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io { objects, pub_blocks, stats, .. } = io;
+        let Io {
+            objects,
+            pub_blocks,
+            stats,
+            ..
+        } = io;
         let Some(obj) = objects.get_mut(key) else {
             self.fail(Error::CLOSED);
             return true;
@@ -88,7 +99,10 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
                 self.res = Some(if self.done > 0 || self.exact {
                     Ok(self.done)
                 } else {
-                    Err(Partial { error: EMPTY_READ, done: 0 })
+                    Err(Partial {
+                        error: EMPTY_READ,
+                        done: 0,
+                    })
                 });
                 return true;
             }
@@ -97,7 +111,10 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
             match step(obj.recv(&mut dst[self.done..]), class, Dir::Read, obj) {
                 Step::Moved(0) if class != Class::Datagram => {
                     self.res = Some(if self.exact {
-                        Err(Partial { error: Error::new(ErrorKind::UnexpectedEof), done: self.done })
+                        Err(Partial {
+                            error: Error::new(ErrorKind::UnexpectedEof),
+                            done: self.done,
+                        })
                     } else {
                         Ok(0)
                     });
@@ -126,18 +143,26 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
     }
 
     fn fail(&mut self, error: Error) {
-        self.res = Some(Err(Partial { error, done: self.done }));
+        self.res = Some(Err(Partial {
+            error,
+            done: self.done,
+        }));
     }
 
     fn complete(self, io: &mut Io) {
         self.buf.release(&mut io.pub_blocks);
-        let res = self.res.unwrap_or(Err(Partial { error: Error::CANCELLED, done: self.done }));
+        let res = self.res.unwrap_or(Err(Partial {
+            error: Error::CANCELLED,
+            done: self.done,
+        }));
         (self.f)(io, res, self.buf);
     }
 
     fn retarget(&mut self, io: &mut Io, _key: Key, r: Region) -> Result<()> {
         if self.done > 0 {
-            return Err(Error::invalid_input("the armed read has already received bytes"));
+            return Err(Error::invalid_input(
+                "the armed read has already received bytes",
+            ));
         }
         self.buf.retarget(&mut io.pub_blocks, r)
     }
@@ -158,7 +183,13 @@ pub(crate) struct WriteOp<B, F> {
 
 impl<B, F> WriteOp<B, F> {
     pub(crate) fn new(buf: B, f: F, all: bool) -> WriteOp<B, F> {
-        WriteOp { buf, f, done: 0, all, res: None }
+        WriteOp {
+            buf,
+            f,
+            done: 0,
+            all,
+            res: None,
+        }
     }
 }
 
@@ -180,7 +211,12 @@ impl<B: IoBuf, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'sta
     fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
         let mut enobufs = false;
         let done = {
-            let Io { objects, pub_blocks, stats, .. } = &mut *io;
+            let Io {
+                objects,
+                pub_blocks,
+                stats,
+                ..
+            } = &mut *io;
             let Some(obj) = objects.get_mut(key) else {
                 self.fail(Error::CLOSED);
                 return true;
@@ -239,12 +275,18 @@ impl<B: IoBuf, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'sta
     }
 
     fn fail(&mut self, error: Error) {
-        self.res = Some(Err(Partial { error, done: self.done }));
+        self.res = Some(Err(Partial {
+            error,
+            done: self.done,
+        }));
     }
 
     fn complete(self, io: &mut Io) {
         self.buf.release(&mut io.pub_blocks);
-        let res = self.res.unwrap_or(Err(Partial { error: Error::CANCELLED, done: self.done }));
+        let res = self.res.unwrap_or(Err(Partial {
+            error: Error::CANCELLED,
+            done: self.done,
+        }));
         (self.f)(io, res, self.buf);
     }
 
@@ -377,11 +419,17 @@ impl<B: Fifo + 'static, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, 
     }
 
     fn fail(&mut self, error: Error) {
-        self.res = Some(Err(Partial { error, done: self.done }));
+        self.res = Some(Err(Partial {
+            error,
+            done: self.done,
+        }));
     }
 
     fn complete(self, io: &mut Io) {
-        let res = self.res.unwrap_or(Err(Partial { error: Error::CANCELLED, done: self.done }));
+        let res = self.res.unwrap_or(Err(Partial {
+            error: Error::CANCELLED,
+            done: self.done,
+        }));
         (self.f)(io, res, self.fifo);
     }
 
@@ -409,9 +457,9 @@ macro_rules! byte_ops {
             {
                 let op = $crate::ops::ReadOp::new(
                     buf,
-                    move |io: &mut $crate::Io, r: ::std::result::Result<usize, $crate::Partial>, b| {
-                        f(io, r.map_err(|p| p.error), b)
-                    },
+                    move |io: &mut $crate::Io,
+                          r: ::std::result::Result<usize, $crate::Partial>,
+                          b| { f(io, r.map_err(|p| p.error), b) },
                     false,
                 );
                 io.submit(self.key, $crate::op::Dir::Read, op)
@@ -427,9 +475,14 @@ macro_rules! byte_ops {
             ) -> ::std::result::Result<(), $crate::Rejected<B>>
             where
                 B: $crate::IoBufMut,
-                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B) + 'static,
+                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B)
+                    + 'static,
             {
-                io.submit(self.key, $crate::op::Dir::Read, $crate::ops::ReadOp::new(buf, f, true))
+                io.submit(
+                    self.key,
+                    $crate::op::Dir::Read,
+                    $crate::ops::ReadOp::new(buf, f, true),
+                )
             }
 
             /// Writes once from `buf`; the callback gets the count sent (maybe short).
@@ -445,9 +498,9 @@ macro_rules! byte_ops {
             {
                 let op = $crate::ops::WriteOp::new(
                     buf,
-                    move |io: &mut $crate::Io, r: ::std::result::Result<usize, $crate::Partial>, b| {
-                        f(io, r.map_err(|p| p.error), b)
-                    },
+                    move |io: &mut $crate::Io,
+                          r: ::std::result::Result<usize, $crate::Partial>,
+                          b| { f(io, r.map_err(|p| p.error), b) },
                     false,
                 );
                 io.submit(self.key, $crate::op::Dir::Write, op)
@@ -463,9 +516,14 @@ macro_rules! byte_ops {
             ) -> ::std::result::Result<(), $crate::Rejected<B>>
             where
                 B: $crate::IoBuf,
-                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B) + 'static,
+                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B)
+                    + 'static,
             {
-                io.submit(self.key, $crate::op::Dir::Write, $crate::ops::WriteOp::new(buf, f, true))
+                io.submit(
+                    self.key,
+                    $crate::op::Dir::Write,
+                    $crate::ops::WriteOp::new(buf, f, true),
+                )
             }
 
             /// Reads once into the free space of a `sonic-bytes` FIFO (at most `max` bytes),
@@ -482,7 +540,12 @@ macro_rules! byte_ops {
                 B: sonic_bytes::Fifo + 'static,
                 F: FnOnce(&mut $crate::Io, iox::Result<usize>, B) + 'static,
             {
-                let op = $crate::ops::ReadIntoOp { fifo, f, max, res: None };
+                let op = $crate::ops::ReadIntoOp {
+                    fifo,
+                    f,
+                    max,
+                    res: None,
+                };
                 io.submit(self.key, $crate::op::Dir::Read, op)
             }
 
@@ -495,15 +558,25 @@ macro_rules! byte_ops {
             ) -> ::std::result::Result<(), $crate::Rejected<B>>
             where
                 B: sonic_bytes::Fifo + 'static,
-                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B) + 'static,
+                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B)
+                    + 'static,
             {
-                let op = $crate::ops::WriteFromOp { fifo, f, done: 0, res: None };
+                let op = $crate::ops::WriteFromOp {
+                    fifo,
+                    f,
+                    done: 0,
+                    res: None,
+                };
                 io.submit(self.key, $crate::op::Dir::Write, op)
             }
 
             /// Redirects the armed read (which must target a [`Region`]($crate::Region) and
             /// have received nothing yet) to `region`: the seed's `SetAsyncReadBuffer`.
-            pub fn retarget_read(self, io: &mut $crate::Io, region: $crate::Region) -> iox::Result<()> {
+            pub fn retarget_read(
+                self,
+                io: &mut $crate::Io,
+                region: $crate::Region,
+            ) -> iox::Result<()> {
                 io.retarget_read(self.key, region)
             }
 
@@ -530,7 +603,9 @@ impl Io {
         let crate::op::OpSlot::Armed(_) = slot else {
             return Err(Error::invalid_input("no armed read to redirect"));
         };
-        let crate::op::OpSlot::Armed(mut p) = std::mem::take(slot) else { unreachable!() };
+        let crate::op::OpSlot::Armed(mut p) = std::mem::take(slot) else {
+            unreachable!()
+        };
         let res = p.retarget(self, key, r);
         match self.objects.get_mut(key) {
             Some(o) => *o.slot_mut(Dir::Read) = crate::op::OpSlot::Armed(p),
@@ -553,7 +628,9 @@ impl Io {
         let Io { objects, stats, .. } = self;
         let obj = objects.get_mut(key).ok_or(Error::CLOSED)?;
         if !matches!(obj.slot(dir), crate::op::OpSlot::Idle) {
-            return Err(Error::invalid_input("an async operation holds that direction"));
+            return Err(Error::invalid_input(
+                "an async operation holds that direction",
+            ));
         }
         match dir {
             Dir::Read => stats.reads += 1,

@@ -47,7 +47,12 @@ byte_ops!(PacketConn<U: PacketSock>);
 
 impl<U: PacketSock> PacketConn<U> {
     /// Receives one datagram into `buf`; the callback gets its length and source.
-    pub fn async_read_from<B, F>(self, io: &mut Io, buf: B, f: F) -> std::result::Result<(), crate::Rejected<B>>
+    pub fn async_read_from<B, F>(
+        self,
+        io: &mut Io,
+        buf: B,
+        f: F,
+    ) -> std::result::Result<(), crate::Rejected<B>>
     where
         B: IoBufMut,
         F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static,
@@ -71,7 +76,16 @@ impl<U: PacketSock> PacketConn<U> {
             Ok(a) => a,
             Err(error) => return Err(crate::Rejected { error, buf }),
         };
-        io.submit(self.key, Dir::Write, SendToOp { buf, f, addr, res: None })
+        io.submit(
+            self.key,
+            Dir::Write,
+            SendToOp {
+                buf,
+                f,
+                addr,
+                res: None,
+            },
+        )
     }
 }
 
@@ -81,7 +95,9 @@ struct RecvFromOp<B, F> {
     res: Option<Result<(usize, SockaddrAny)>>,
 }
 
-impl<B: IoBufMut, F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static> OpLogic for RecvFromOp<B, F> {
+impl<B: IoBufMut, F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static> OpLogic
+    for RecvFromOp<B, F>
+{
     type Buf = B;
 
     fn acquire(&mut self, io: &mut Io) -> Result<()> {
@@ -89,7 +105,12 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static>
     }
 
     fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io { objects, pub_blocks, stats, .. } = io;
+        let Io {
+            objects,
+            pub_blocks,
+            stats,
+            ..
+        } = io;
         let Some(obj) = objects.get_mut(key) else {
             self.fail(Error::CLOSED);
             return true;
@@ -109,7 +130,11 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static>
             stats.reads += 1;
             match zcall::recvfrom(obj.fd, dst, 0, from.as_mut_bytes()) {
                 Ok((n, len)) => {
-                    self.res = Some(from.set_len(len).and_then(|()| from.decode()).map(|a| (n, a)));
+                    self.res = Some(
+                        from.set_len(len)
+                            .and_then(|()| from.decode())
+                            .map(|a| (n, a)),
+                    );
                     return true;
                 }
                 Err(e) if e == zcall::Errno::EAGAIN => {
@@ -164,7 +189,12 @@ impl<B: IoBuf, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic for SendT
 
     fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
         let enobufs = {
-            let Io { objects, pub_blocks, stats, .. } = &mut *io;
+            let Io {
+                objects,
+                pub_blocks,
+                stats,
+                ..
+            } = &mut *io;
             let Some(obj) = objects.get_mut(key) else {
                 self.fail(Error::CLOSED);
                 return true;
@@ -225,5 +255,8 @@ impl<B: IoBuf, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic for SendT
 
 const _: () = {
     // The ENOBUFS classification above relies on this.
-    assert!(matches!(Error::kind_of_errno(zcall::Errno::ENOBUFS), ErrorKind::NoBufferSpace));
+    assert!(matches!(
+        Error::kind_of_errno(zcall::Errno::ENOBUFS),
+        ErrorKind::NoBufferSpace
+    ));
 };

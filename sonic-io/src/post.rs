@@ -27,7 +27,10 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(capacity: usize) -> Result<Shared> {
         Ok(Shared {
-            queue: Mutex::new(Queue { items: Vec::with_capacity(capacity), alive: true }),
+            queue: Mutex::new(Queue {
+                items: Vec::with_capacity(capacity),
+                alive: true,
+            }),
             len: AtomicUsize::new(0),
             waker: Waker::new()?,
         })

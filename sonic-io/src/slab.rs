@@ -28,7 +28,11 @@ pub(crate) struct Slab<T> {
 
 impl<T> Slab<T> {
     pub(crate) fn with_capacity(n: usize) -> Slab<T> {
-        Slab { entries: Vec::with_capacity(n), free: NONE, len: 0 }
+        Slab {
+            entries: Vec::with_capacity(n),
+            free: NONE,
+            len: 0,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -49,13 +53,18 @@ impl<T> Slab<T> {
         if self.free == NONE {
             let idx = self.entries.len();
             assert!(idx < (u32::MAX - 2) as usize, "slab index space exhausted");
-            self.entries.push(Entry { generation: 0, slot: Slot::Full(value) });
+            self.entries.push(Entry {
+                generation: 0,
+                slot: Slot::Full(value),
+            });
             self.len += 1;
             return Key::new(idx as u32, 0);
         }
         let idx = self.free;
         let e = &mut self.entries[idx as usize];
-        let Slot::Free { next } = e.slot else { unreachable!("free list points at a full slot") };
+        let Slot::Free { next } = e.slot else {
+            unreachable!("free list points at a full slot")
+        };
         self.free = next;
         e.slot = Slot::Full(value);
         self.len += 1;
@@ -65,7 +74,10 @@ impl<T> Slab<T> {
     #[inline]
     pub(crate) fn get(&self, key: Key) -> Option<&T> {
         match self.entries.get(key.idx as usize) {
-            Some(Entry { generation, slot: Slot::Full(v) }) if *generation == key.generation => Some(v),
+            Some(Entry {
+                generation,
+                slot: Slot::Full(v),
+            }) if *generation == key.generation => Some(v),
             _ => None,
         }
     }
@@ -73,7 +85,10 @@ impl<T> Slab<T> {
     #[inline]
     pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         match self.entries.get_mut(key.idx as usize) {
-            Some(Entry { generation, slot: Slot::Full(v) }) if *generation == key.generation => Some(v),
+            Some(Entry {
+                generation,
+                slot: Slot::Full(v),
+            }) if *generation == key.generation => Some(v),
             _ => None,
         }
     }
@@ -82,7 +97,10 @@ impl<T> Slab<T> {
     #[inline]
     pub(crate) fn by_index_mut(&mut self, idx: u32) -> Option<(Key, &mut T)> {
         match self.entries.get_mut(idx as usize) {
-            Some(Entry { generation, slot: Slot::Full(v) }) => Some((Key::new(idx, *generation), v)),
+            Some(Entry {
+                generation,
+                slot: Slot::Full(v),
+            }) => Some((Key::new(idx, *generation), v)),
             _ => None,
         }
     }
@@ -105,10 +123,13 @@ impl<T> Slab<T> {
 
     /// The keys of every stored value.
     pub(crate) fn keys(&self) -> impl Iterator<Item = Key> + '_ {
-        self.entries.iter().enumerate().filter_map(|(i, e)| match e.slot {
-            Slot::Full(_) => Some(Key::new(i as u32, e.generation)),
-            Slot::Free { .. } => None,
-        })
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e.slot {
+                Slot::Full(_) => Some(Key::new(i as u32, e.generation)),
+                Slot::Free { .. } => None,
+            })
     }
 }
 

@@ -159,7 +159,12 @@ impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic for
     fn into_buf(self) {}
 }
 
-fn start_connect<C: StreamSock, F>(io: &mut Io, conn: Result<C>, timeout: Option<Duration>, f: F) -> Result<()>
+fn start_connect<C: StreamSock, F>(
+    io: &mut Io,
+    conn: Result<C>,
+    timeout: Option<Duration>,
+    f: F,
+) -> Result<()>
 where
     F: FnOnce(&mut Io, Result<Stream<C>>) + 'static,
 {
@@ -169,16 +174,27 @@ where
     let conn = match conn {
         Ok(c) => c,
         Err(e) => {
-            io.deliver_detached(FailedDial { error: e, f, _c: std::marker::PhantomData::<fn() -> C> });
+            io.deliver_detached(FailedDial {
+                error: e,
+                f,
+                _c: std::marker::PhantomData::<fn() -> C>,
+            });
             return Ok(());
         }
     };
     let key = io.insert(conn.into_owned(), <C as Sealed>::CLASS)?;
     if let Some(t) = timeout {
-        let at = io.now_ns().saturating_add(t.as_nanos().min(u128::from(u64::MAX / 4)) as u64);
+        let at = io
+            .now_ns()
+            .saturating_add(t.as_nanos().min(u128::from(u64::MAX / 4)) as u64);
         io.timers.schedule_dial_timeout(at, key);
     }
-    let op = ConnectOp::<C, F> { key, f, res: None, _c: std::marker::PhantomData };
+    let op = ConnectOp::<C, F> {
+        key,
+        f,
+        res: None,
+        _c: std::marker::PhantomData,
+    };
     io.submit(key, Dir::Write, op).map_err(|r| r.error)
 }
 
@@ -200,7 +216,10 @@ impl Stream<TcpConn> {
     where
         F: FnOnce(&mut Io, Result<TcpStream>) + 'static,
     {
-        let d = TcpDialer { timeout: None, ..*dialer };
+        let d = TcpDialer {
+            timeout: None,
+            ..*dialer
+        };
         start_connect(io, d.dial(addr), dialer.timeout, f)
     }
 }

@@ -34,9 +34,15 @@ enum Cb {
     /// A repeating closure running right now.
     Lent,
     /// Internal: retry an object's armed operation.
-    Retry { key: Key, dir: Dir },
+    Retry {
+        key: Key,
+        dir: Dir,
+    },
     /// Internal: fail an object's armed operation with `TimedOut` (dial timeouts).
-    Expire { key: Key, dir: Dir },
+    Expire {
+        key: Key,
+        dir: Dir,
+    },
 }
 
 #[derive(Debug)]
@@ -58,7 +64,12 @@ pub(crate) struct Timers {
 
 impl Timers {
     pub(crate) fn with_capacity(n: usize) -> Timers {
-        Timers { slots: Slab::with_capacity(n), heap: Vec::with_capacity(n), seq: 0, scheduled: 0 }
+        Timers {
+            slots: Slab::with_capacity(n),
+            heap: Vec::with_capacity(n),
+            seq: 0,
+            scheduled: 0,
+        }
     }
 
     /// User timers scheduled now.
@@ -123,7 +134,11 @@ impl Timers {
 
     fn push(&mut self, slot: u32, deadline: u64) {
         self.seq += 1;
-        self.heap.push(Entry { deadline, seq: self.seq, slot });
+        self.heap.push(Entry {
+            deadline,
+            seq: self.seq,
+            slot,
+        });
         let i = self.heap.len() - 1;
         self.sift_up(i);
     }
@@ -146,18 +161,30 @@ impl Timers {
     }
 
     fn slot_pos(&mut self, slot: u32) -> usize {
-        self.slots.by_index_mut(slot).map_or(0, |(_, s)| s.pos as usize)
+        self.slots
+            .by_index_mut(slot)
+            .map_or(0, |(_, s)| s.pos as usize)
     }
 
     /// Schedules an internal retry of `key`'s armed `dir` at `at`.
     pub(crate) fn schedule_retry(&mut self, at: u64, key: Key, dir: Dir) {
-        let k = self.slots.insert(Slot { pos: NONE, period: 0, epoch: 0, cb: Cb::Retry { key, dir } });
+        let k = self.slots.insert(Slot {
+            pos: NONE,
+            period: 0,
+            epoch: 0,
+            cb: Cb::Retry { key, dir },
+        });
         self.push(k.idx, at);
     }
 
     /// Schedules the expiry of `key`'s armed `dir` at `at`.
     pub(crate) fn schedule_expiry(&mut self, at: u64, key: Key, dir: Dir) {
-        let k = self.slots.insert(Slot { pos: NONE, period: 0, epoch: 0, cb: Cb::Expire { key, dir } });
+        let k = self.slots.insert(Slot {
+            pos: NONE,
+            period: 0,
+            epoch: 0,
+            cb: Cb::Expire { key, dir },
+        });
         self.push(k.idx, at);
     }
 }
@@ -196,7 +223,12 @@ impl Timer {
         if io.closed() {
             return Err(Error::CLOSED);
         }
-        let key = io.timers.slots.insert(Slot { pos: NONE, period: 0, epoch: 0, cb: Cb::Empty });
+        let key = io.timers.slots.insert(Slot {
+            pos: NONE,
+            period: 0,
+            epoch: 0,
+            cb: Cb::Empty,
+        });
         Ok(Timer { key })
     }
 
@@ -242,7 +274,9 @@ impl Timer {
     ) -> Result<()> {
         let p = period.as_nanos().min(u128::from(u64::MAX / 4)) as u64;
         if p == 0 {
-            return Err(Error::invalid_input("a repeating timer needs a non-zero period"));
+            return Err(Error::invalid_input(
+                "a repeating timer needs a non-zero period",
+            ));
         }
         self.arm(io, period, p, Cb::Repeat(Payload::new(f)))
     }
@@ -291,7 +325,9 @@ impl Io {
                 break;
             }
             self.timers.remove_at(0);
-            let Some((key, s)) = self.timers.slots.by_index_mut(top.slot) else { continue };
+            let Some((key, s)) = self.timers.slots.by_index_mut(top.slot) else {
+                continue;
+            };
             match std::mem::replace(&mut s.cb, Cb::Empty) {
                 Cb::Once(p) => {
                     self.timers.scheduled -= 1;
@@ -339,7 +375,12 @@ mod tests {
     fn timers_with(deadlines: &[u64]) -> Timers {
         let mut t = Timers::with_capacity(deadlines.len());
         for &d in deadlines {
-            let k = t.slots.insert(Slot { pos: NONE, period: 0, epoch: 0, cb: Cb::Empty });
+            let k = t.slots.insert(Slot {
+                pos: NONE,
+                period: 0,
+                epoch: 0,
+                cb: Cb::Empty,
+            });
             t.push(k.idx, d);
         }
         t
@@ -350,7 +391,10 @@ mod tests {
             let slot = t.heap[i].slot;
             assert_eq!(t.slot_pos(slot), i, "slot knows its position");
             if i > 0 {
-                assert!(!t.heap[i].before(&t.heap[(i - 1) / ARITY]), "heap order at {i}");
+                assert!(
+                    !t.heap[i].before(&t.heap[(i - 1) / ARITY]),
+                    "heap order at {i}"
+                );
             }
         }
     }

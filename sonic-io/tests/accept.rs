@@ -27,8 +27,14 @@ fn emfile_during_accept_is_reported_and_accepting_resumes() {
         }
         let got = common::slot();
         let g = got.clone();
-        l.async_accept(&mut io, move |_, r| *g.borrow_mut() = Some(r.map(drop).unwrap_err())).unwrap();
-        let e = got.borrow_mut().take().expect("the accept completed at once");
+        l.async_accept(&mut io, move |_, r| {
+            *g.borrow_mut() = Some(r.map(drop).unwrap_err())
+        })
+        .unwrap();
+        let e = got
+            .borrow_mut()
+            .take()
+            .expect("the accept completed at once");
         assert_eq!(e.errno(), Some(zcall::Errno::EMFILE));
         // The listener survives: with a descriptor free again, the next accept succeeds at
         // once (readiness was kept, since no new edge would come for the queued connection).
@@ -69,7 +75,15 @@ fn nine_thousand_connections_with_descriptors_above_4096() {
             return;
         }
         let mut io = Io::builder().objects(2 * N + 16).build().unwrap();
-        let l = sock::TcpListener::bind_with("127.0.0.1:0", sock::Family::Any, sock::ListenOptions { backlog: 4096, ..Default::default() }).unwrap();
+        let l = sock::TcpListener::bind_with(
+            "127.0.0.1:0",
+            sock::Family::Any,
+            sock::ListenOptions {
+                backlog: 4096,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let addr = l.local_addr().unwrap();
         let l = Listener::add(&mut io, l).unwrap();
         fn accept_loop(io: &mut Io, l: Listener<sock::TcpListener>, served: Rc<RefCell<usize>>) {
@@ -121,11 +135,20 @@ fn nine_thousand_connections_with_descriptors_above_4096() {
         }
         let start = std::time::Instant::now();
         while answered.get() < N {
-            assert!(start.elapsed() < 6 * BOUND, "{} of {N} answered", answered.get());
-            io.run_one_for(std::time::Duration::from_millis(100)).unwrap();
+            assert!(
+                start.elapsed() < 6 * BOUND,
+                "{} of {N} answered",
+                answered.get()
+            );
+            io.run_one_for(std::time::Duration::from_millis(100))
+                .unwrap();
         }
         assert_eq!(*served.borrow(), N);
-        assert!(*max_fd.borrow() > 4096, "descriptors reached {}", max_fd.borrow());
+        assert!(
+            *max_fd.borrow() > 4096,
+            "descriptors reached {}",
+            max_fd.borrow()
+        );
         assert_eq!(io.objects(), 2 * N + 1);
     });
 }

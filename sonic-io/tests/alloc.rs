@@ -107,7 +107,9 @@ fn accepting_queued_connections_allocates_nothing() {
     let mut io = Io::builder().objects(64).build().unwrap();
     let l = Listener::add(&mut io, sock::TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
     let addr = l.get(&io).unwrap().local_addr().unwrap().to_string();
-    let clients: Vec<_> = (0..16).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
+    let clients: Vec<_> = (0..16)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
     let accepted = Rc::new(Cell::new(0));
     fn accept(io: &mut Io, l: Listener<sock::TcpListener>, n: Rc<Cell<usize>>) {
         l.async_accept(io, move |io, r| {

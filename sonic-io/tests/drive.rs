@@ -24,7 +24,8 @@ fn run_one_for_returns_zero_when_its_bound_passes_before_a_timer() {
     let t = Timer::new(&mut io).unwrap();
     let fired = counter();
     let f = fired.clone();
-    t.schedule_once(&mut io, Duration::from_secs(3600), move |_, _| f.set(1)).unwrap();
+    t.schedule_once(&mut io, Duration::from_secs(3600), move |_, _| f.set(1))
+        .unwrap();
     assert_eq!(io.run_one_for(Duration::from_millis(1)).unwrap(), 0);
     assert_eq!(fired.get(), 0);
     assert_eq!(io.pending(), 1);
@@ -36,7 +37,8 @@ fn run_one_for_returns_zero_when_its_bound_passes_before_a_timer() {
 fn run_one_for_returns_the_timer_that_fires_within_it() {
     let mut io = Io::new().unwrap();
     let t = Timer::new(&mut io).unwrap();
-    t.schedule_once(&mut io, Duration::from_micros(300), |_, _| {}).unwrap();
+    t.schedule_once(&mut io, Duration::from_micros(300), |_, _| {})
+        .unwrap();
     let mut n = 0;
     let start = std::time::Instant::now();
     while n == 0 && start.elapsed() < BOUND {
@@ -52,12 +54,20 @@ fn drive_calls_after_close_return_closed() {
     io.close().unwrap();
     io.close().unwrap();
     assert!(io.closed());
-    for r in [io.run_one(), io.run_one_for(Duration::ZERO), io.poll_one(), io.poll()] {
+    for r in [
+        io.run_one(),
+        io.run_one_for(Duration::ZERO),
+        io.poll_one(),
+        io.poll(),
+    ] {
         assert_eq!(r.unwrap_err().kind(), ErrorKind::Closed);
     }
     assert_eq!(io.run().unwrap_err().kind(), ErrorKind::Closed);
     assert_eq!(io.run_pending().unwrap_err().kind(), ErrorKind::Closed);
-    assert_eq!(io.run_warm(10, Duration::ZERO).unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(
+        io.run_warm(10, Duration::ZERO).unwrap_err().kind(),
+        ErrorKind::Closed
+    );
     assert_eq!(Timer::new(&mut io).unwrap_err().kind(), ErrorKind::Closed);
     assert_eq!(io.post(|_| {}).unwrap_err().kind(), ErrorKind::Closed);
 }
@@ -81,7 +91,10 @@ fn run_returns_when_a_callback_closes_the_io_and_run_warm_too() {
     for warm in [false, true] {
         let mut io = Io::new().unwrap();
         let t = Timer::new(&mut io).unwrap();
-        t.schedule_once(&mut io, Duration::from_micros(100), |io, _| io.close().unwrap()).unwrap();
+        t.schedule_once(&mut io, Duration::from_micros(100), |io, _| {
+            io.close().unwrap()
+        })
+        .unwrap();
         if warm {
             io.run_warm(1000, Duration::from_millis(1)).unwrap();
         } else {
@@ -95,12 +108,14 @@ fn run_returns_when_a_callback_closes_the_io_and_run_warm_too() {
 fn a_panicking_callback_leaves_the_io_usable() {
     let mut io = Io::new().unwrap();
     let t = Timer::new(&mut io).unwrap();
-    t.schedule_once(&mut io, Duration::ZERO, |_, _| panic!("callback panic")).unwrap();
+    t.schedule_once(&mut io, Duration::ZERO, |_, _| panic!("callback panic"))
+        .unwrap();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| io.run_pending()));
     assert!(r.is_err());
     let fired = counter();
     let f = fired.clone();
-    t.schedule_once(&mut io, Duration::ZERO, move |_, _| f.set(1)).unwrap();
+    t.schedule_once(&mut io, Duration::ZERO, move |_, _| f.set(1))
+        .unwrap();
     io.run_pending().unwrap();
     assert_eq!(fired.get(), 1, "drive calls work after the panic");
 }
@@ -151,7 +166,10 @@ fn eintr_ends_run_one_for_early_and_is_retried_by_run_one() {
         assert_eq!(n, 0, "EINTR returns 0 long before the one-hour bound");
         tx.send(()).unwrap();
         let n = io.run_one().unwrap();
-        assert_eq!(n, 1, "run_one went on through the signals until the post ran");
+        assert_eq!(
+            n, 1,
+            "run_one went on through the signals until the post ran"
+        );
         assert!(io.closed());
         killer.join().unwrap();
     });

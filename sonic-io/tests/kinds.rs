@@ -24,24 +24,35 @@ fn packet_round_trip(bind: &str) {
         *g.borrow_mut() = Some((buf[..n].to_vec(), from));
         // Answer on the connected path.
         b.get(io).unwrap().connect(from).unwrap();
-        b.async_write(io, b"pong", |_, r, _| assert_eq!(r.unwrap(), 4)).unwrap();
+        b.async_write(io, b"pong", |_, r, _| assert_eq!(r.unwrap(), 4))
+            .unwrap();
     })
     .unwrap();
-    a.async_write_to(&mut io, b"ping", &b_addr, |_, r, _| assert_eq!(r.unwrap(), 4)).unwrap();
+    a.async_write_to(&mut io, b"ping", &b_addr, |_, r, _| {
+        assert_eq!(r.unwrap(), 4)
+    })
+    .unwrap();
     run_until(&mut io, || got.borrow().is_some());
     let (data, from) = got.borrow_mut().take().unwrap();
     assert_eq!((data.as_slice(), from), (&b"ping"[..], a_addr));
     a.get(&io).unwrap().connect(b_addr).unwrap();
     let back = slot();
     let bk = back.clone();
-    a.async_read(&mut io, vec![0u8; 64], move |_, r, buf| *bk.borrow_mut() = Some(buf[..r.unwrap()].to_vec())).unwrap();
+    a.async_read(&mut io, vec![0u8; 64], move |_, r, buf| {
+        *bk.borrow_mut() = Some(buf[..r.unwrap()].to_vec())
+    })
+    .unwrap();
     run_until(&mut io, || back.borrow().is_some());
     assert_eq!(back.borrow().as_deref(), Some(&b"pong"[..]));
     // An empty datagram is Ok(0), not end of stream.
-    a.async_write(&mut io, b"", |_, r, _| assert_eq!(r.unwrap(), 0)).unwrap();
+    a.async_write(&mut io, b"", |_, r, _| assert_eq!(r.unwrap(), 0))
+        .unwrap();
     let empty = slot();
     let e = empty.clone();
-    b.async_read(&mut io, vec![0u8; 8], move |_, r, _| *e.borrow_mut() = Some(r.unwrap())).unwrap();
+    b.async_read(&mut io, vec![0u8; 8], move |_, r, _| {
+        *e.borrow_mut() = Some(r.unwrap())
+    })
+    .unwrap();
     run_until(&mut io, || empty.borrow().is_some());
     assert_eq!(*empty.borrow(), Some(0));
 }
@@ -75,7 +86,10 @@ fn file_operations_complete_at_once_and_seek() {
     })
     .unwrap();
     assert_eq!(done.get(), 1, "completed inline");
-    assert_eq!(f.seek(&mut io, std::io::SeekFrom::Start(99_990)).unwrap(), 99_990);
+    assert_eq!(
+        f.seek(&mut io, std::io::SeekFrom::Start(99_990)).unwrap(),
+        99_990
+    );
     let d = done.clone();
     f.async_read(&mut io, vec![0u8; 64], move |_, r, _| {
         assert_eq!(r.unwrap(), 10);
@@ -144,11 +158,22 @@ fn an_adapter_whose_read_needs_a_write_first_progresses_on_the_write_edge() {
     let chunk = [0u8; 65536];
     while a.write(&chunk).is_ok() {}
     let blocked = Rc::new(std::cell::Cell::new(0));
-    let ad = Adapter::new(&mut io, NeedsWrite { inner: a, owed: true, reads_blocked: blocked.clone() }).unwrap();
+    let ad = Adapter::new(
+        &mut io,
+        NeedsWrite {
+            inner: a,
+            owed: true,
+            reads_blocked: blocked.clone(),
+        },
+    )
+    .unwrap();
     let b = UnixStream::add(&mut io, b).unwrap();
     let got = slot();
     let g = got.clone();
-    ad.async_read(&mut io, vec![0u8; 16], move |_, r, buf| *g.borrow_mut() = Some(buf[..r.unwrap()].to_vec())).unwrap();
+    ad.async_read(&mut io, vec![0u8; 16], move |_, r, buf| {
+        *g.borrow_mut() = Some(buf[..r.unwrap()].to_vec())
+    })
+    .unwrap();
     assert!(blocked.get() >= 1, "the read is stuck behind its write");
     // b drains everything a sent (freeing a's send buffer: a *write* edge for a), and
     // answers once the handshake byte arrives.
@@ -182,11 +207,16 @@ fn frames_from_empty_to_one_mebibyte_round_trip_split_at_every_boundary() {
         let bytes = enc.data().to_vec();
         for cut in 0..bytes.len() {
             match Frame.decode(&bytes[..cut]).unwrap() {
-                Decoded::NeedMore(n) => assert_eq!(n, if cut < 4 { 4 - cut } else { 4 + len - cut }),
+                Decoded::NeedMore(n) => {
+                    assert_eq!(n, if cut < 4 { 4 - cut } else { 4 + len - cut })
+                }
                 Decoded::Item(..) => panic!("a frame from {cut} of {} bytes", bytes.len()),
             }
         }
-        assert_eq!(Frame.decode(&bytes).unwrap(), Decoded::Item(&payload[..], 4 + len));
+        assert_eq!(
+            Frame.decode(&bytes).unwrap(),
+            Decoded::Item(&payload[..], 4 + len)
+        );
     }
     // Through a connection: sizes up to 1 MiB, written in pieces split at varied offsets.
     let mut io = Io::new().unwrap();
@@ -200,7 +230,12 @@ fn frames_from_empty_to_one_mebibyte_round_trip_split_at_every_boundary() {
     }
     let rx = CodecConn::new(b, Frame);
     let got = Rc::new(std::cell::RefCell::new(Vec::new()));
-    fn next(io: &mut Io, rx: CodecConn<Frame, sock::UnixConn>, got: Rc<std::cell::RefCell<Vec<usize>>>, left: usize) {
+    fn next(
+        io: &mut Io,
+        rx: CodecConn<Frame, sock::UnixConn>,
+        got: Rc<std::cell::RefCell<Vec<usize>>>,
+        left: usize,
+    ) {
         if left == 0 {
             return;
         }
@@ -244,20 +279,34 @@ fn codec_write_next_and_read_next_without_callbacks() {
     let (a, b) = unix_pair(&mut io);
     let mut tx = CodecConn::new(a, Frame);
     let mut rx = CodecConn::new(b, Frame);
-    assert_eq!(rx.read_next(&mut io).unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(
+        rx.read_next(&mut io).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
     assert_eq!(tx.write_next(&mut io, &b"one"[..]).unwrap(), 0);
     assert_eq!(tx.write_next(&mut io, &b"two"[..]).unwrap(), 0);
     assert_eq!(rx.read_next(&mut io).unwrap(), b"one");
     assert_eq!(rx.read_next(&mut io).unwrap(), b"two");
-    assert_eq!(rx.read_next(&mut io).unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(
+        rx.read_next(&mut io).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
     let sent = slot();
     let s = sent.clone();
     let stream = tx.next_layer();
-    tx.async_write_next(&mut io, &b"three"[..], move |_, r, tx| *s.borrow_mut() = Some((r.unwrap(), tx.unsent())))
-        .unwrap();
-    assert_eq!(*sent.borrow(), Some(((), 0)), "written at once, nothing left");
+    tx.async_write_next(&mut io, &b"three"[..], move |_, r, tx| {
+        *s.borrow_mut() = Some((r.unwrap(), tx.unsent()))
+    })
+    .unwrap();
+    assert_eq!(
+        *sent.borrow(),
+        Some(((), 0)),
+        "written at once, nothing left"
+    );
     assert_eq!(rx.read_next(&mut io).unwrap(), b"three");
-    let too_big = Frame.decode(&((FRAME_LIMIT + 1) as u32).to_be_bytes()).unwrap_err();
+    let too_big = Frame
+        .decode(&((FRAME_LIMIT + 1) as u32).to_be_bytes())
+        .unwrap_err();
     assert_eq!(too_big.kind(), ErrorKind::InvalidInput);
     assert_eq!(stream.close(&mut io), Ok(()));
 }

@@ -51,9 +51,12 @@ fn a_posted_closure_may_post_again_and_it_runs_on_a_later_turn() {
     let mut io = Io::new().unwrap();
     let p = io.poster();
     let p2 = p.clone();
-    std::thread::spawn(move || p.post(move |_| p2.post(|io| io.close().unwrap()).unwrap()).unwrap())
-        .join()
-        .unwrap();
+    std::thread::spawn(move || {
+        p.post(move |_| p2.post(|io| io.close().unwrap()).unwrap())
+            .unwrap()
+    })
+    .join()
+    .unwrap();
     assert_eq!(io.run_one().unwrap(), 1, "the first post ran alone");
     assert!(!io.closed());
     assert_eq!(io.posted(), 1, "its own post waits for the next turn");
@@ -66,7 +69,9 @@ fn posting_after_the_io_is_dropped_is_an_error_not_a_crash() {
     let io = Io::new().unwrap();
     let p = io.poster();
     drop(io);
-    let e = std::thread::spawn(move || p.post(|_| {}).unwrap_err()).join().unwrap();
+    let e = std::thread::spawn(move || p.post(|_| {}).unwrap_err())
+        .join()
+        .unwrap();
     assert_eq!(e.kind(), ErrorKind::Closed);
 }
 
@@ -97,7 +102,10 @@ fn a_hundred_thousand_timers_half_cancelled_fire_in_deadline_order() {
     run_until(&mut io, || f.borrow().len() == 50_000);
     let fired = fired.borrow();
     assert!(fired.iter().all(|i| i % 2 == 0), "no cancelled timer fired");
-    assert!(fired.windows(2).all(|w| deadlines[w[0]] <= deadlines[w[1]]), "deadline order");
+    assert!(
+        fired.windows(2).all(|w| deadlines[w[0]] <= deadlines[w[1]]),
+        "deadline order"
+    );
     assert_eq!(io.pending(), 0);
 }
 
@@ -122,7 +130,10 @@ impl iox::Clock for Manual {
 #[test]
 fn a_repeating_timer_keeps_its_phase_under_an_injected_clock() {
     let offset = Rc::new(Cell::new(Duration::ZERO));
-    let clock = Manual { base: Instant::now(), offset: offset.clone() };
+    let clock = Manual {
+        base: Instant::now(),
+        offset: offset.clone(),
+    };
     let mut io = Io::builder().clock(Box::new(clock)).build().unwrap();
     let period = Duration::from_millis(10);
     let t = Timer::new(&mut io).unwrap();
@@ -146,7 +157,11 @@ fn a_repeating_timer_keeps_its_phase_under_an_injected_clock() {
     offset.set(period * 9 + Duration::from_millis(5));
     io.poll().unwrap();
     assert_eq!(seen.borrow().last().copied(), Some(period * 10));
-    assert_eq!(seen.borrow().len(), 6, "one firing for the missed stretch, not four");
+    assert_eq!(
+        seen.borrow().len(),
+        6,
+        "one firing for the missed stretch, not four"
+    );
     assert!(t.cancel(&mut io));
 }
 
@@ -157,16 +172,19 @@ fn a_timer_cancelled_from_another_timers_callback_never_fires() {
     let b = Timer::new(&mut io).unwrap();
     let (fired_a, fired_b) = (counter(), counter());
     let (fa, fb) = (fired_a.clone(), fired_b.clone());
-    b.schedule_once(&mut io, Duration::from_millis(2), move |_, _| fb.set(1)).unwrap();
+    // a is armed first with the far earlier deadline, so it fires first however slowly
+    // this runs (under qemu, arming alone can take milliseconds).
     a.schedule_once(&mut io, Duration::from_micros(100), move |io, _| {
         assert!(b.cancel(io));
         fa.set(1);
     })
     .unwrap();
+    b.schedule_once(&mut io, Duration::from_millis(300), move |_, _| fb.set(1))
+        .unwrap();
     io.run_pending().unwrap();
     assert_eq!((fired_a.get(), fired_b.get()), (1, 0));
     // Past b's old deadline, nothing fires.
-    assert_eq!(io.run_one_for(Duration::from_millis(5)).unwrap(), 0);
+    assert_eq!(io.run_one_for(Duration::from_millis(400)).unwrap(), 0);
     assert_eq!(fired_b.get(), 0);
 }
 
@@ -185,13 +203,17 @@ fn zero_delay_fires_on_the_next_turn_and_rescheduling_needs_a_cancel() {
     })
     .unwrap();
     assert_eq!(n.get(), 0, "never inside schedule_once");
-    let e = t.schedule_once(&mut io, Duration::ZERO, |_, _| {}).unwrap_err();
+    let e = t
+        .schedule_once(&mut io, Duration::ZERO, |_, _| {})
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert_eq!(io.poll_one().unwrap(), 1);
     assert_eq!(n.get(), 1);
     assert!(t.scheduled(&mut io));
     assert_eq!(
-        t.schedule_repeating(&mut io, Duration::ZERO, |_, _| {}).unwrap_err().kind(),
+        t.schedule_repeating(&mut io, Duration::ZERO, |_, _| {})
+            .unwrap_err()
+            .kind(),
         ErrorKind::InvalidInput
     );
     t.close(&mut io);

@@ -16,10 +16,14 @@ fn a_read_completes_inline_when_data_is_there_and_later_when_not() {
     let (a, b) = tcp_pair(&mut io);
     let got = slot();
     let g = got.clone();
-    b.async_read(&mut io, vec![0u8; 16], move |_, r, buf| *g.borrow_mut() = Some((r.unwrap(), buf))).unwrap();
+    b.async_read(&mut io, vec![0u8; 16], move |_, r, buf| {
+        *g.borrow_mut() = Some((r.unwrap(), buf))
+    })
+    .unwrap();
     assert!(got.borrow().is_none(), "nothing to read yet: armed");
     assert_eq!(io.pending(), 1);
-    a.async_write_all(&mut io, b"abc", |_, r, _| assert_eq!(r.unwrap(), 3)).unwrap();
+    a.async_write_all(&mut io, b"abc", |_, r, _| assert_eq!(r.unwrap(), 3))
+        .unwrap();
     run_until(&mut io, || got.borrow().is_some());
     let (n, buf) = got.borrow_mut().take().unwrap();
     assert_eq!(&buf[..n], b"abc");
@@ -41,10 +45,15 @@ fn a_second_read_in_the_same_direction_is_rejected_with_its_buffer() {
     let mut io = Io::new().unwrap();
     let (_a, b) = unix_pair(&mut io);
     b.async_read(&mut io, vec![0u8; 4], |_, _, _| {}).unwrap();
-    let err = b.async_read(&mut io, vec![7u8; 3], |_, _, _| panic!("never runs")).unwrap_err();
+    let err = b
+        .async_read(&mut io, vec![7u8; 3], |_, _, _| panic!("never runs"))
+        .unwrap_err();
     assert_eq!(err.error.kind(), ErrorKind::InvalidInput);
     assert_eq!(err.buf, vec![7u8; 3]);
-    assert_eq!(b.read(&mut io, &mut [0u8; 4]).unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        b.read(&mut io, &mut [0u8; 4]).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
 }
 
 /// Two connections answer each other's immediate completions forever: without a depth
@@ -58,7 +67,12 @@ fn ping_pong_of_immediate_completions_hits_the_depth_limit_without_stack_growth(
             let mut io = Io::new().unwrap();
             let (a, b) = unix_pair(&mut io);
             let depth = Rc::new(RefCell::new((0usize, 0usize, 0usize))); // now, max, rounds
-            fn echo(io: &mut Io, from: UnixStream, to: UnixStream, depth: Rc<RefCell<(usize, usize, usize)>>) {
+            fn echo(
+                io: &mut Io,
+                from: UnixStream,
+                to: UnixStream,
+                depth: Rc<RefCell<(usize, usize, usize)>>,
+            ) {
                 let d = depth.clone();
                 // Data is always waiting (the peer wrote it first), so each read completes inline.
                 from.async_read(io, vec![0u8; 1], move |io, r, buf| {
@@ -88,7 +102,10 @@ fn ping_pong_of_immediate_completions_hits_the_depth_limit_without_stack_growth(
             assert_eq!(now, 0);
             assert_eq!(rounds, 20_000);
             assert!(max <= MAX_DEPTH as usize, "nesting {max} exceeds the limit");
-            assert!(max >= MAX_DEPTH as usize - 1, "the inline path was used: nesting {max}");
+            assert!(
+                max >= MAX_DEPTH as usize - 1,
+                "the inline path was used: nesting {max}"
+            );
             assert!(io.stats().deferred > 0);
         })
         .unwrap()
@@ -134,7 +151,13 @@ fn close_completes_a_pending_read_and_write_exactly_once_with_cancelled() {
     .unwrap();
     assert_eq!(io.pending(), 2);
     b.close(&mut io).unwrap();
-    assert_eq!(*seen.borrow(), [("read", ErrorKind::Cancelled), ("write", ErrorKind::Cancelled)]);
+    assert_eq!(
+        *seen.borrow(),
+        [
+            ("read", ErrorKind::Cancelled),
+            ("write", ErrorKind::Cancelled)
+        ]
+    );
     assert_eq!(io.pending(), 0);
     io.poll().unwrap();
     assert_eq!(seen.borrow().len(), 2, "exactly once");
@@ -149,13 +172,21 @@ fn a_stale_handle_stays_closed_when_its_descriptor_number_is_reused() {
     b.close(&mut io).unwrap();
     // The next socket gets the lowest free number: the one just closed, and the same slot.
     let [c, d] = sock::UnixConn::pair().unwrap();
-    let reused = std::os::fd::AsRawFd::as_raw_fd(&c) == old_fd || std::os::fd::AsRawFd::as_raw_fd(&d) == old_fd;
+    let reused = std::os::fd::AsRawFd::as_raw_fd(&c) == old_fd
+        || std::os::fd::AsRawFd::as_raw_fd(&d) == old_fd;
     assert!(reused, "the descriptor number was reused");
     let c = UnixStream::add(&mut io, c).unwrap();
     let _d = UnixStream::add(&mut io, d).unwrap();
-    let e = b.async_read(&mut io, vec![0u8; 1], |_, _, _| panic!("a stale handle never runs")).unwrap_err();
+    let e = b
+        .async_read(&mut io, vec![0u8; 1], |_, _, _| {
+            panic!("a stale handle never runs")
+        })
+        .unwrap_err();
     assert_eq!(e.error.kind(), ErrorKind::Closed);
-    assert_eq!(b.write(&mut io, b"x").unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(
+        b.write(&mut io, b"x").unwrap_err().kind(),
+        ErrorKind::Closed
+    );
     assert!(c.is_open(&io) && a.is_open(&io) && !b.is_open(&io));
 }
 
@@ -163,12 +194,20 @@ fn a_stale_handle_stays_closed_when_its_descriptor_number_is_reused() {
 fn a_refused_dial_completes_with_connection_refused() {
     let mut io = Io::new().unwrap();
     // A port nobody listens on: bind, read the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let got = slot();
     let g = got.clone();
-    TcpStream::dial(&mut io, format!("127.0.0.1:{port}").as_str(), move |_, r| {
-        *g.borrow_mut() = Some(r.map(drop).unwrap_err().kind());
-    })
+    TcpStream::dial(
+        &mut io,
+        format!("127.0.0.1:{port}").as_str(),
+        move |_, r| {
+            *g.borrow_mut() = Some(r.map(drop).unwrap_err().kind());
+        },
+    )
     .unwrap();
     run_until(&mut io, || got.borrow().is_some());
     assert_eq!(*got.borrow(), Some(ErrorKind::ConnectionRefused));
@@ -182,10 +221,14 @@ fn a_dial_by_host_name_connects() {
     let port = l.local_addr().unwrap().port();
     let got = slot();
     let g = got.clone();
-    TcpStream::dial(&mut io, format!("localhost:{port}").as_str(), move |io, r| {
-        let s = r.unwrap();
-        *g.borrow_mut() = Some(s.get(io).unwrap().peer_addr().unwrap());
-    })
+    TcpStream::dial(
+        &mut io,
+        format!("localhost:{port}").as_str(),
+        move |io, r| {
+            let s = r.unwrap();
+            *g.borrow_mut() = Some(s.get(io).unwrap().peer_addr().unwrap());
+        },
+    )
     .unwrap();
     run_until(&mut io, || got.borrow().is_some());
 }
@@ -196,15 +239,24 @@ fn a_peer_reset_fails_the_pending_read_with_connection_reset() {
     let (a, b) = tcp_pair(&mut io);
     let got = slot();
     let g = got.clone();
-    b.async_read(&mut io, vec![0u8; 8], move |_, r, _| *g.borrow_mut() = Some(r)).unwrap();
+    b.async_read(&mut io, vec![0u8; 8], move |_, r, _| {
+        *g.borrow_mut() = Some(r)
+    })
+    .unwrap();
     // SO_LINGER 0 then close: the peer sends RST.
     sock::opt::set_linger(a.get(&io).unwrap(), Some(std::time::Duration::ZERO)).unwrap();
     a.close(&mut io).unwrap();
     run_until(&mut io, || got.borrow().is_some());
-    assert_eq!(got.borrow().unwrap().unwrap_err().kind(), ErrorKind::ConnectionReset);
+    assert_eq!(
+        got.borrow().unwrap().unwrap_err().kind(),
+        ErrorKind::ConnectionReset
+    );
     // Edge-triggered: the error is reported once; the loop does not spin on it.
     io.reset_stats();
-    assert_eq!(io.run_one_for(std::time::Duration::from_millis(5)).unwrap(), 0);
+    assert_eq!(
+        io.run_one_for(std::time::Duration::from_millis(5)).unwrap(),
+        0
+    );
     assert!(io.stats().waits <= 2);
 }
 
@@ -215,19 +267,29 @@ fn a_peer_half_close_reads_as_end_of_stream_and_writes_still_go() {
     a.shutdown(&mut io, std::net::Shutdown::Write).unwrap();
     let got = slot();
     let g = got.clone();
-    b.async_read(&mut io, vec![0u8; 8], move |_, r, _| *g.borrow_mut() = Some(r.unwrap())).unwrap();
+    b.async_read(&mut io, vec![0u8; 8], move |_, r, _| {
+        *g.borrow_mut() = Some(r.unwrap())
+    })
+    .unwrap();
     run_until(&mut io, || got.borrow().is_some());
     assert_eq!(*got.borrow(), Some(0), "Ok(0) is end of stream");
     let exact = slot();
     let e = exact.clone();
-    b.async_read_exact(&mut io, vec![0u8; 8], move |_, r, _| *e.borrow_mut() = Some(r)).unwrap();
+    b.async_read_exact(&mut io, vec![0u8; 8], move |_, r, _| {
+        *e.borrow_mut() = Some(r)
+    })
+    .unwrap();
     run_until(&mut io, || exact.borrow().is_some());
     let p = exact.borrow().unwrap().unwrap_err();
     assert_eq!((p.error.kind(), p.done), (ErrorKind::UnexpectedEof, 0));
     let back = slot();
     let bk = back.clone();
-    b.async_write_all(&mut io, b"still", |_, r, _| assert_eq!(r.unwrap(), 5)).unwrap();
-    a.async_read_exact(&mut io, vec![0u8; 5], move |_, r, buf| *bk.borrow_mut() = Some((r.unwrap(), buf))).unwrap();
+    b.async_write_all(&mut io, b"still", |_, r, _| assert_eq!(r.unwrap(), 5))
+        .unwrap();
+    a.async_read_exact(&mut io, vec![0u8; 5], move |_, r, buf| {
+        *bk.borrow_mut() = Some((r.unwrap(), buf))
+    })
+    .unwrap();
     run_until(&mut io, || back.borrow().is_some());
     assert_eq!(&back.borrow().as_ref().unwrap().1, b"still");
 }
@@ -240,12 +302,23 @@ fn write_all_continues_after_partial_progress_and_read_exact_gathers() {
     let expect = big.clone();
     let wrote = slot();
     let w = wrote.clone();
-    a.async_write_all(&mut io, big, move |_, r, _| *w.borrow_mut() = Some(r.unwrap())).unwrap();
-    assert!(wrote.borrow().is_none(), "4 MiB does not fit a socket buffer: partial, then armed");
+    a.async_write_all(&mut io, big, move |_, r, _| {
+        *w.borrow_mut() = Some(r.unwrap())
+    })
+    .unwrap();
+    assert!(
+        wrote.borrow().is_none(),
+        "4 MiB does not fit a socket buffer: partial, then armed"
+    );
     let read = slot();
     let rd = read.clone();
-    b.async_read_exact(&mut io, vec![0u8; 4 << 20], move |_, r, buf| *rd.borrow_mut() = Some((r.unwrap(), buf))).unwrap();
-    run_until(&mut io, || wrote.borrow().is_some() && read.borrow().is_some());
+    b.async_read_exact(&mut io, vec![0u8; 4 << 20], move |_, r, buf| {
+        *rd.borrow_mut() = Some((r.unwrap(), buf))
+    })
+    .unwrap();
+    run_until(&mut io, || {
+        wrote.borrow().is_some() && read.borrow().is_some()
+    });
     assert_eq!(*wrote.borrow(), Some(4 << 20));
     let (n, buf) = read.borrow_mut().take().unwrap();
     assert_eq!(n, 4 << 20);
@@ -261,12 +334,18 @@ fn fifo_reads_and_writes_claim_and_commit_without_copying() {
     out.commit(5);
     let sent = slot();
     let s = sent.clone();
-    a.async_write_from(&mut io, out, move |_, r, f| *s.borrow_mut() = Some((r.unwrap(), f.len()))).unwrap();
+    a.async_write_from(&mut io, out, move |_, r, f| {
+        *s.borrow_mut() = Some((r.unwrap(), f.len()))
+    })
+    .unwrap();
     run_until(&mut io, || sent.borrow().is_some());
     assert_eq!(*sent.borrow(), Some((5, 0)), "what went was consumed");
     let got = slot();
     let g = got.clone();
-    b.async_read_into(&mut io, ByteBuffer::new(), 64, move |_, r, f| *g.borrow_mut() = Some((r.unwrap(), f))).unwrap();
+    b.async_read_into(&mut io, ByteBuffer::new(), 64, move |_, r, f| {
+        *g.borrow_mut() = Some((r.unwrap(), f))
+    })
+    .unwrap();
     run_until(&mut io, || got.borrow().is_some());
     let (n, f) = got.borrow_mut().take().unwrap();
     assert_eq!((n, f.data()), (5, &b"fifo!"[..]));
@@ -276,7 +355,10 @@ fn fifo_reads_and_writes_claim_and_commit_without_copying() {
     full.commit(cap);
     let err = slot();
     let e = err.clone();
-    b.async_read_into(&mut io, full, 64, move |_, r, _| *e.borrow_mut() = Some(r.unwrap_err().kind())).unwrap();
+    b.async_read_into(&mut io, full, 64, move |_, r, _| {
+        *e.borrow_mut() = Some(r.unwrap_err().kind())
+    })
+    .unwrap();
     assert_eq!(*err.borrow(), Some(ErrorKind::NoBufferSpace));
 }
 
@@ -289,15 +371,32 @@ fn reads_into_regions_of_one_io_owned_block_and_retarget() {
     let r1 = io.region(block, 0..8).unwrap();
     let r2 = io.region(block, 8..16).unwrap();
     let r3 = io.region(block, 16..24).unwrap();
-    assert_eq!(io.region(block, 60..65).unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        io.region(block, 60..65).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
     let got = Rc::new(RefCell::new(Vec::new()));
     let (g1, g2) = (got.clone(), got.clone());
-    b.async_read(&mut io, r1, move |_, r, reg| g1.borrow_mut().push((r.unwrap(), reg))).unwrap();
-    d.async_read(&mut io, r2, move |_, r, reg| g2.borrow_mut().push((r.unwrap(), reg))).unwrap();
+    b.async_read(&mut io, r1, move |_, r, reg| {
+        g1.borrow_mut().push((r.unwrap(), reg))
+    })
+    .unwrap();
+    d.async_read(&mut io, r2, move |_, r, reg| {
+        g2.borrow_mut().push((r.unwrap(), reg))
+    })
+    .unwrap();
     // Armed targets cannot be touched or taken, and cannot be targeted twice.
     assert_eq!(io.bytes(r1).unwrap_err().kind(), ErrorKind::InvalidInput);
-    assert_eq!(io.bytes_mut(io.region(block, 4..12).unwrap()).unwrap_err().kind(), ErrorKind::InvalidInput);
-    assert_eq!(io.remove_bytes(block).unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        io.bytes_mut(io.region(block, 4..12).unwrap())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        io.remove_bytes(block).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
     io.bytes_mut(r3).unwrap().fill(9);
     // Redirect d's armed read to r3's neighbour: the seed's SetAsyncReadBuffer.
     let r4 = io.region(block, 24..32).unwrap();
@@ -307,7 +406,10 @@ fn reads_into_regions_of_one_io_owned_block_and_retarget() {
     c.write(&mut io, b"CCCCCC").unwrap();
     run_until(&mut io, || got.borrow().len() == 2);
     assert_eq!(io.bytes(io.region(block, 0..4).unwrap()).unwrap(), b"AAAA");
-    assert_eq!(io.bytes(io.region(block, 24..30).unwrap()).unwrap(), b"CCCCCC");
+    assert_eq!(
+        io.bytes(io.region(block, 24..30).unwrap()).unwrap(),
+        b"CCCCCC"
+    );
     assert_eq!(io.bytes(r3).unwrap(), &[9u8; 8]);
     assert_eq!(io.remove_bytes(block).unwrap().len(), 64);
 }
@@ -316,7 +418,10 @@ fn reads_into_regions_of_one_io_owned_block_and_retarget() {
 fn take_hands_the_socket_back_and_cancel_counts() {
     let mut io = Io::new().unwrap();
     let (a, b) = unix_pair(&mut io);
-    b.async_read(&mut io, vec![0u8; 1], |_, r, _| assert_eq!(r.unwrap_err().kind(), ErrorKind::Cancelled)).unwrap();
+    b.async_read(&mut io, vec![0u8; 1], |_, r, _| {
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::Cancelled)
+    })
+    .unwrap();
     assert_eq!(b.cancel(&mut io).unwrap(), 1);
     assert_eq!(b.cancel(&mut io).unwrap(), 0);
     let raw: sock::UnixConn = b.take(&mut io).unwrap();

@@ -15,7 +15,10 @@ fn pair(io: &mut Io) -> (TcpStream, std::net::TcpStream) {
     let (a, b) = testkit::tcp_pair().unwrap();
     a.set_nodelay(true).unwrap();
     b.set_nodelay(true).unwrap();
-    (TcpStream::add(io, sock::TcpConn::try_from(a).unwrap()).unwrap(), b)
+    (
+        TcpStream::add(io, sock::TcpConn::try_from(a).unwrap()).unwrap(),
+        b,
+    )
 }
 
 fn delta(io: &mut Io, f: impl FnOnce(&mut Io)) -> Stats {
@@ -31,7 +34,11 @@ fn registration_is_one_epoll_ctl_and_close_needs_none() {
     assert_eq!(s.ctl, 1);
     let (a, _peer) = pair(&mut io);
     let s = delta(&mut io, |io| a.close(io).unwrap());
-    assert_eq!(s.syscalls(), 0, "closing the descriptor removes it from epoll: {s:?}");
+    assert_eq!(
+        s.syscalls(),
+        0,
+        "closing the descriptor removes it from epoll: {s:?}"
+    );
 }
 
 #[test]
@@ -42,12 +49,18 @@ fn a_read_that_can_complete_at_once_costs_one_syscall() {
     // Wait for the bytes with the Io's own wait (an edge), outside the measurement.
     let first = slot();
     let f = first.clone();
-    a.async_read(&mut io, vec![0u8; 1], move |_, r, _| *f.borrow_mut() = Some(r.unwrap())).unwrap();
+    a.async_read(&mut io, vec![0u8; 1], move |_, r, _| {
+        *f.borrow_mut() = Some(r.unwrap())
+    })
+    .unwrap();
     run_until(&mut io, || first.borrow().is_some());
     let got = slot();
     let g = got.clone();
     let s = delta(&mut io, |io| {
-        a.async_read(io, vec![0u8; 4], move |_, r, _| *g.borrow_mut() = Some(r.unwrap())).unwrap();
+        a.async_read(io, vec![0u8; 4], move |_, r, _| {
+            *g.borrow_mut() = Some(r.unwrap())
+        })
+        .unwrap();
     });
     assert_eq!(*got.borrow(), Some(4), "completed inline");
     assert_eq!((s.reads, s.syscalls(), s.immediate), (1, 1, 1), "{s:?}");
@@ -61,21 +74,35 @@ fn a_scheduled_read_costs_the_wait_plus_the_read_and_no_epoll_ctl() {
     peer.write_all(b"abc").unwrap();
     let first = slot();
     let f = first.clone();
-    a.async_read(&mut io, vec![0u8; 16], move |_, r, _| *f.borrow_mut() = Some(r.unwrap())).unwrap();
+    a.async_read(&mut io, vec![0u8; 16], move |_, r, _| {
+        *f.borrow_mut() = Some(r.unwrap())
+    })
+    .unwrap();
     run_until(&mut io, || first.borrow().is_some());
     assert_eq!(*first.borrow(), Some(3));
     let got = slot();
     let g = got.clone();
     let arm = delta(&mut io, |io| {
-        a.async_read(io, vec![0u8; 16], move |_, r, _| *g.borrow_mut() = Some(r.unwrap())).unwrap();
+        a.async_read(io, vec![0u8; 16], move |_, r, _| {
+            *g.borrow_mut() = Some(r.unwrap())
+        })
+        .unwrap();
     });
-    assert_eq!(arm.syscalls(), 0, "arming a read on a drained socket makes no syscall: {arm:?}");
+    assert_eq!(
+        arm.syscalls(),
+        0,
+        "arming a read on a drained socket makes no syscall: {arm:?}"
+    );
     peer.write_all(b"later").unwrap();
     let run = delta(&mut io, |io| {
         io.run_one().unwrap();
     });
     assert_eq!(*got.borrow(), Some(5));
-    assert_eq!((run.waits, run.reads, run.ctl, run.timer_arms, run.scheduled), (1, 1, 0, 0, 1), "{run:?}");
+    assert_eq!(
+        (run.waits, run.reads, run.ctl, run.timer_arms, run.scheduled),
+        (1, 1, 0, 0, 1),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -84,12 +111,14 @@ fn timers_arm_and_cancel_without_syscalls_and_a_wait_arms_the_timerfd_once() {
     let t = Timer::new(&mut io).unwrap();
     let s = delta(&mut io, |io| {
         for _ in 0..1000 {
-            t.schedule_once(io, Duration::from_secs(60), |_, _| {}).unwrap();
+            t.schedule_once(io, Duration::from_secs(60), |_, _| {})
+                .unwrap();
             assert!(t.cancel(io));
         }
     });
     assert_eq!(s.syscalls(), 0, "{s:?}");
-    t.schedule_once(&mut io, Duration::from_secs(60), |_, _| {}).unwrap();
+    t.schedule_once(&mut io, Duration::from_secs(60), |_, _| {})
+        .unwrap();
     // Waits bounded by the same earliest deadline arm the timer once.
     let s = delta(&mut io, |io| {
         let p = io.poster();

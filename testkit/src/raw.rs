@@ -17,5 +17,9 @@ pub fn install_noop_handler(sig: libc::c_int) -> io::Result<()> {
     // SAFETY: `sa` is a valid sigaction, read by the kernel during the call; the handler is
     // async-signal-safe (it does nothing).
     let r = unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) };
-    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }

@@ -55,7 +55,10 @@ impl Encoder<&[u8]> for Frame {
         let space = dst.claim(n);
         if space.len() < n {
             dst.commit(0);
-            return Err(Error::with_context(ErrorKind::NoBufferSpace, "no room for the frame"));
+            return Err(Error::with_context(
+                ErrorKind::NoBufferSpace,
+                "no room for the frame",
+            ));
         }
         space[..4].copy_from_slice(&(item.len() as u32).to_be_bytes());
         space[4..n].copy_from_slice(item);

@@ -82,21 +82,39 @@ pub struct CodecConn<C, S = sock::TcpConn, R = ByteBuffer, W = ByteBuffer> {
 
 impl<C, S, R, W> std::fmt::Debug for CodecConn<C, S, R, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CodecConn").field("stream", &self.stream.key).finish_non_exhaustive()
+        f.debug_struct("CodecConn")
+            .field("stream", &self.stream.key)
+            .finish_non_exhaustive()
     }
 }
 
 impl<C: Decoder + 'static, S: StreamSock> CodecConn<C, S, ByteBuffer, ByteBuffer> {
     /// A connection over `stream` with two growable [`ByteBuffer`]s.
     pub fn new(stream: Stream<S>, codec: C) -> Self {
-        CodecConn::with_buffers(stream, codec, ByteBuffer::with_capacity(16 * 1024), ByteBuffer::with_capacity(16 * 1024))
+        CodecConn::with_buffers(
+            stream,
+            codec,
+            ByteBuffer::with_capacity(16 * 1024),
+            ByteBuffer::with_capacity(16 * 1024),
+        )
     }
 }
 
-impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static> CodecConn<C, S, R, W> {
+impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static>
+    CodecConn<C, S, R, W>
+{
     /// A connection over `stream` with the given buffers.
     pub fn with_buffers(stream: Stream<S>, codec: C, src: R, dst: W) -> Self {
-        CodecConn { stream, inner: Box::new(Inner { codec, src, dst, lent: 0, read_size: 16 * 1024 }) }
+        CodecConn {
+            stream,
+            inner: Box::new(Inner {
+                codec,
+                src,
+                dst,
+                lent: 0,
+                read_size: 16 * 1024,
+            }),
+        }
     }
 
     /// The stream underneath.
@@ -186,16 +204,33 @@ impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static> 
     /// Waits for the next whole item: reads (through the stream's read path: cached
     /// readiness, the depth rule) until the decoder has one, then hands the connection
     /// back; [`item`](CodecConn::item) returns it.
-    pub fn async_read_next<F>(self, io: &mut Io, f: F) -> std::result::Result<(), crate::Rejected<Self>>
+    pub fn async_read_next<F>(
+        self,
+        io: &mut Io,
+        f: F,
+    ) -> std::result::Result<(), crate::Rejected<Self>>
     where
         F: FnOnce(&mut Io, Result<()>, Self) + 'static,
     {
         let key = self.stream.key;
-        io.submit(key, Dir::Read, ReadNextOp { cc: self, f, res: None })
+        io.submit(
+            key,
+            Dir::Read,
+            ReadNextOp {
+                cc: self,
+                f,
+                res: None,
+            },
+        )
     }
 
     /// Encodes `item` and writes the destination buffer until it is empty.
-    pub fn async_write_next<I, F>(mut self, io: &mut Io, item: I, f: F) -> std::result::Result<(), crate::Rejected<Self>>
+    pub fn async_write_next<I, F>(
+        mut self,
+        io: &mut Io,
+        item: I,
+        f: F,
+    ) -> std::result::Result<(), crate::Rejected<Self>>
     where
         C: Encoder<I>,
         F: FnOnce(&mut Io, Result<()>, Self) + 'static,
@@ -205,7 +240,15 @@ impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static> 
             return Err(crate::Rejected { error, buf: self });
         }
         let key = self.stream.key;
-        io.submit(key, Dir::Write, WriteNextOp { cc: self, f, res: None })
+        io.submit(
+            key,
+            Dir::Write,
+            WriteNextOp {
+                cc: self,
+                f,
+                res: None,
+            },
+        )
     }
 
     /// Closes the stream (pending operations complete with `Cancelled`).
@@ -255,7 +298,10 @@ where
             let dst = inner.src.claim(need.max(inner.read_size));
             let want = dst.len();
             if want == 0 {
-                self.fail(Error::with_context(ErrorKind::NoBufferSpace, "the source FIFO has no free space"));
+                self.fail(Error::with_context(
+                    ErrorKind::NoBufferSpace,
+                    "the source FIFO has no free space",
+                ));
                 return true;
             }
             stats.reads += 1;

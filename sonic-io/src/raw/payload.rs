@@ -80,7 +80,11 @@ impl<V: VTable> Payload<V> {
         // SAFETY: the const block proves that `T` fits the storage's size and alignment, and
         // the storage is fresh, so writing a `T` at its start is in bounds and aligned.
         unsafe { data.0.as_mut_ptr().cast::<T>().write(value) };
-        Payload { data, vt: T::VT, _not_send: PhantomData }
+        Payload {
+            data,
+            vt: T::VT,
+            _not_send: PhantomData,
+        }
     }
 
     #[inline]
@@ -248,7 +252,10 @@ unsafe fn call_once<T: FnOnce(&mut Io, A), A>(p: *mut u8, io: &mut Io, a: A) {
 }
 
 impl<T: FnOnce(&mut Io, A) + 'static, A: 'static> Erase<OnceVt<A>> for T {
-    const VT: &'static OnceVt<A> = &OnceVt { call: call_once::<T, A>, drop: drop_erased::<T> };
+    const VT: &'static OnceVt<A> = &OnceVt {
+        call: call_once::<T, A>,
+        drop: drop_erased::<T>,
+    };
 }
 
 impl<A: 'static> Payload<OnceVt<A>> {
@@ -281,7 +288,10 @@ unsafe fn call_mut<T: FnMut(&mut Io, A), A>(p: *mut u8, io: &mut Io, a: A) {
 }
 
 impl<T: FnMut(&mut Io, A) + 'static, A: 'static> Erase<MutVt<A>> for T {
-    const VT: &'static MutVt<A> = &MutVt { call: call_mut::<T, A>, drop: drop_erased::<T> };
+    const VT: &'static MutVt<A> = &MutVt {
+        call: call_mut::<T, A>,
+        drop: drop_erased::<T>,
+    };
 }
 
 impl<A: 'static> Payload<MutVt<A>> {

@@ -3,7 +3,9 @@
 
 use std::os::fd::RawFd;
 
-use super::{Ready, Timeout, WAKER, WAIT_TIMER};
+#[cfg(not(feature = "linux_5_11"))]
+use super::WAIT_TIMER;
+use super::{Ready, Timeout, WAKER};
 use crate::stats::Stats;
 
 /// The readiness poller of one `Io`.
@@ -27,7 +29,9 @@ pub(crate) struct Waker {
 
 impl Waker {
     pub(crate) fn new() -> iox::Result<Waker> {
-        Ok(Waker { fd: iofd::EventFd::new(0)? })
+        Ok(Waker {
+            fd: iofd::EventFd::new(0)?,
+        })
     }
 
     /// Makes the poller's next (or current) wait return.
@@ -67,7 +71,11 @@ impl Poller {
         };
         p.add(waker.raw(), WAKER, (libc::EPOLLIN | libc::EPOLLET) as u32)?;
         #[cfg(not(feature = "linux_5_11"))]
-        p.add(p.timer.as_fd_ref().raw(), WAIT_TIMER, (libc::EPOLLIN | libc::EPOLLET) as u32)?;
+        p.add(
+            p.timer.as_fd_ref().raw(),
+            WAIT_TIMER,
+            (libc::EPOLLIN | libc::EPOLLET) as u32,
+        )?;
         Ok(p)
     }
 
@@ -90,7 +98,12 @@ impl Poller {
 
     /// Waits for events; `now` is the Io time the timeout is measured from. Returns how many
     /// events [`event`](Poller::event) can read. EINTR comes back as `Interrupted`.
-    pub(crate) fn wait(&mut self, timeout: Timeout, now: u64, stats: &mut Stats) -> iox::Result<usize> {
+    pub(crate) fn wait(
+        &mut self,
+        timeout: Timeout,
+        now: u64,
+        stats: &mut Stats,
+    ) -> iox::Result<usize> {
         stats.waits += 1;
         #[cfg(not(feature = "linux_5_11"))]
         {
@@ -106,7 +119,10 @@ impl Poller {
                         if deadline < self.armed {
                             let left = deadline - now;
                             let spec = libc::itimerspec {
-                                it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+                                it_interval: libc::timespec {
+                                    tv_sec: 0,
+                                    tv_nsec: 0,
+                                },
                                 it_value: libc::timespec {
                                     tv_sec: (left / 1_000_000_000) as libc::time_t,
                                     tv_nsec: (left % 1_000_000_000) as _,
@@ -127,7 +143,10 @@ impl Poller {
             let spec;
             let ts = match timeout {
                 Timeout::Now => {
-                    spec = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                    spec = libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 0,
+                    };
                     Some(&spec)
                 }
                 Timeout::Forever => None,

@@ -71,10 +71,19 @@ impl Poller {
         }
         let kq = iofd::Fd::from(super::owned(kq));
         kq.set_cloexec(true)?;
-        let mut p = Poller { kq, events: Vec::with_capacity(events.max(1)) };
+        let mut p = Poller {
+            kq,
+            events: Vec::with_capacity(events.max(1)),
+        };
         // SAFETY: kevent is plain data; all-zero is a valid value.
-        p.events.resize(events.max(1), unsafe { std::mem::zeroed() });
-        let ch = [change(waker.raw(), libc::EVFILT_READ, libc::EV_ADD | libc::EV_CLEAR, WAKER)];
+        p.events
+            .resize(events.max(1), unsafe { std::mem::zeroed() });
+        let ch = [change(
+            waker.raw(),
+            libc::EVFILT_READ,
+            libc::EV_ADD | libc::EV_CLEAR,
+            WAKER,
+        )];
         p.apply(&ch)?;
         Ok(p)
     }
@@ -115,7 +124,10 @@ impl Poller {
     pub(crate) fn register(&mut self, fd: RawFd, token: u64, stats: &mut Stats) -> iox::Result<()> {
         stats.ctl += 1;
         let flags = libc::EV_ADD | libc::EV_CLEAR;
-        self.apply(&[change(fd, libc::EVFILT_READ, flags, token), change(fd, libc::EVFILT_WRITE, flags, token)])
+        self.apply(&[
+            change(fd, libc::EVFILT_READ, flags, token),
+            change(fd, libc::EVFILT_WRITE, flags, token),
+        ])
     }
 
     /// Removes `fd`'s filters.
@@ -132,13 +144,21 @@ impl Poller {
     }
 
     /// Waits for events; the timeout is a timespec, so no timer object is needed.
-    pub(crate) fn wait(&mut self, timeout: Timeout, now: u64, stats: &mut Stats) -> iox::Result<usize> {
+    pub(crate) fn wait(
+        &mut self,
+        timeout: Timeout,
+        now: u64,
+        stats: &mut Stats,
+    ) -> iox::Result<usize> {
         stats.waits += 1;
         let spec;
         let ts = match timeout {
             Timeout::Forever => std::ptr::null(),
             Timeout::Now => {
-                spec = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                spec = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
                 &spec as *const libc::timespec
             }
             Timeout::At(deadline) => {
@@ -162,7 +182,11 @@ impl Poller {
                 ts,
             )
         };
-        if r < 0 { Err(last_error()) } else { Ok(r as usize) }
+        if r < 0 {
+            Err(last_error())
+        } else {
+            Ok(r as usize)
+        }
     }
 
     /// The `i`th event of the last wait: its token and readiness.

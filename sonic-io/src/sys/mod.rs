@@ -18,7 +18,10 @@ pub(crate) use kqueue::{Poller, Waker};
 /// The token of the posters' waker.
 pub(crate) const WAKER: u64 = u64::MAX;
 /// The token of the timer that bounds a wait (Linux without `linux_5_11`).
-#[cfg_attr(any(feature = "linux_5_11", not(target_os = "linux")), allow(dead_code))]
+#[cfg_attr(
+    any(feature = "linux_5_11", not(target_os = "linux")),
+    allow(dead_code)
+)]
 pub(crate) const WAIT_TIMER: u64 = u64::MAX - 1;
 
 /// How long a wait may block.
@@ -98,11 +101,17 @@ pub(crate) fn pin_thread(cpu: usize) -> iox::Result<()> {
     unsafe { libc::CPU_SET(cpu, &mut set) };
     // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is the calling thread.
     let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    if r == 0 { Ok(()) } else { Err(iox::Error::from(std::io::Error::last_os_error())) }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(iox::Error::from(std::io::Error::last_os_error()))
+    }
 }
 
 /// Pinning is not offered on this platform.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) fn pin_thread(_cpu: usize) -> iox::Result<()> {
-    Err(iox::Error::unsupported("thread pinning is implemented for Linux only"))
+    Err(iox::Error::unsupported(
+        "thread pinning is implemented for Linux only",
+    ))
 }

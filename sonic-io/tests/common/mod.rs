@@ -17,13 +17,19 @@ pub(crate) fn tcp_pair(io: &mut Io) -> (TcpStream, TcpStream) {
     let b = sock::TcpConn::try_from(b).unwrap();
     a.set_nodelay(true).unwrap();
     b.set_nodelay(true).unwrap();
-    (TcpStream::add(io, a).unwrap(), TcpStream::add(io, b).unwrap())
+    (
+        TcpStream::add(io, a).unwrap(),
+        TcpStream::add(io, b).unwrap(),
+    )
 }
 
 /// A connected Unix stream pair registered in `io`.
 pub(crate) fn unix_pair(io: &mut Io) -> (UnixStream, UnixStream) {
     let [a, b] = sock::UnixConn::pair().unwrap();
-    (UnixStream::add(io, a).unwrap(), UnixStream::add(io, b).unwrap())
+    (
+        UnixStream::add(io, a).unwrap(),
+        UnixStream::add(io, b).unwrap(),
+    )
 }
 
 /// A shared counter.
@@ -40,7 +46,10 @@ pub(crate) fn slot<T>() -> Rc<RefCell<Option<T>>> {
 pub(crate) fn run_until(io: &mut Io, mut done: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
     while !done() {
-        assert!(start.elapsed() < BOUND, "the condition did not hold within {BOUND:?}");
+        assert!(
+            start.elapsed() < BOUND,
+            "the condition did not hold within {BOUND:?}"
+        );
         io.run_one_for(Duration::from_millis(100)).unwrap();
     }
 }
