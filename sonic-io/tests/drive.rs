@@ -131,6 +131,7 @@ fn poll_runs_everything_ready_and_counts_it() {
     assert_eq!(io.posted(), 0);
 }
 
+#[cfg(target_os = "linux")]
 /// A signal from another thread interrupts the wait: `run_one_for` returns `Ok(0)` before
 /// its bound; `run_one` retries and returns only with a completion.
 #[test]

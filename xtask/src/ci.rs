@@ -114,7 +114,12 @@ pub(crate) fn miri_step(inst: &mut Installer, report: &mut Report) -> bool {
         Ok(format!(
             "{} passed under Miri ({})",
             n.passed,
-            MIRI_CRATES.iter().chain(MIRI_LIB_CRATES).copied().collect::<Vec<_>>().join(" ")
+            MIRI_CRATES
+                .iter()
+                .chain(MIRI_LIB_CRATES)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ")
         ))
     });
     if let Some(n) = counts {

@@ -74,8 +74,15 @@ pub(crate) const TARGETS: &[Target] = &[
 ];
 
 /// The crates whose lib and integration tests run under qemu, as far as they exist.
-pub(crate) const RUN_CRATES: &[&str] =
-    &["zcall", "iox", "iofd", "sockaddr", "sock", "sonic-bytes", "sonic-io"];
+pub(crate) const RUN_CRATES: &[&str] = &[
+    "zcall",
+    "iox",
+    "iofd",
+    "sockaddr",
+    "sock",
+    "sonic-bytes",
+    "sonic-io",
+];
 
 /// `CARGO_TARGET_<TRIPLE>_<KEY>` as cargo spells it.
 pub(crate) fn target_env(triple: &str, key: &str) -> String {
