@@ -1,8 +1,10 @@
 //! What an `Io` did: its syscalls by kind and how its completions were delivered.
 
 /// Counters of one [`Io`](crate::Io), read with [`Io::stats`](crate::Io::stats) and reset
-/// with [`Io::reset_stats`](crate::Io::reset_stats). Every syscall the Io issues on its own
-/// behalf is counted here, so a test can assert a path's exact syscall cost.
+/// with [`Io::reset_stats`](crate::Io::reset_stats). The syscalls of operations, waits,
+/// registrations and wait-timer arming are counted here, so a test can assert a path's exact
+/// cost. Not counted: reading the wait timer's and the waker's counters after they fire, and
+/// `close(2)`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
