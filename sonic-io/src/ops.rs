@@ -324,7 +324,6 @@ impl<B: Fifo + 'static, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic
                 self.fifo.commit(0);
                 return false;
             }
-            let dst = self.fifo.claim(self.max);
             let want = dst.len();
             stats.reads += 1;
             let class = obj.class;

@@ -146,32 +146,50 @@ fn eintr_ends_run_one_for_early_and_is_retried_by_run_one() {
         let tid = zcall::gettid();
         let pid = zcall::getpid();
         let poster = io.poster();
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        // The loop thread is blocked in the kernel when its state in /proc is 'S'.
+        let blocked = move || {
+            std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .map(|r| r.trim_start().starts_with('S'))
+                })
+                .unwrap_or(false)
+        };
         let killer = std::thread::spawn(move || {
-            // 1: interrupt run_one_for; 2: interrupt run_one, then post to end it.
+            // Round 0 interrupts run_one_for; round 1 interrupts run_one three times, then
+            // posts to end it. A signal that lands just before the wait only runs the
+            // handler, so signals repeat while the thread is blocked until it reports back.
             for round in 0..2 {
-                rx.recv().unwrap();
-                // The loop thread announced it is about to block: signal until it has
-                // (a signal that lands before the wait just runs the handler).
-                for _ in 0..50 {
-                    std::thread::sleep(Duration::from_millis(20));
-                    zcall::tgkill(pid, tid, libc::SIGUSR1).unwrap();
-                }
-                if round == 1 {
-                    poster.post(|io| io.close().unwrap()).unwrap();
+                go_rx.recv().unwrap();
+                let mut sent = 0;
+                while done_rx.try_recv().is_err() {
+                    if blocked() {
+                        zcall::tgkill(pid, tid, libc::SIGUSR1).unwrap();
+                        sent += 1;
+                        if round == 1 && sent == 3 {
+                            poster.post(|io| io.close().unwrap()).unwrap();
+                        }
+                    }
+                    std::thread::yield_now();
                 }
             }
         });
-        tx.send(()).unwrap();
+        go_tx.send(()).unwrap();
         let n = io.run_one_for(Duration::from_secs(3600)).unwrap();
         assert_eq!(n, 0, "EINTR returns 0 long before the one-hour bound");
-        tx.send(()).unwrap();
+        done_tx.send(()).unwrap();
+        go_tx.send(()).unwrap();
         let n = io.run_one().unwrap();
         assert_eq!(
             n, 1,
             "run_one went on through the signals until the post ran"
         );
         assert!(io.closed());
+        done_tx.send(()).unwrap();
         killer.join().unwrap();
     });
 }
