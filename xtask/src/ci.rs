@@ -145,6 +145,27 @@ pub(crate) fn test_step(report: &mut Report, name: &str, c: std::process::Comman
     ok
 }
 
+/// The loom models: every cross-thread structure's tests under `--cfg sonic_io_loom`
+/// (sonic-io's post queue and its waker). Release mode, in a target directory of their own
+/// so the cfg does not invalidate the main build.
+pub(crate) fn loom_command() -> std::process::Command {
+    let mut c = cmd(
+        "cargo",
+        &[
+            "test",
+            "-p",
+            "sonic-io",
+            "--lib",
+            "--release",
+            "--target-dir",
+            "target/loom",
+            "loom_model",
+        ],
+    );
+    c.env("RUSTFLAGS", "--cfg sonic_io_loom");
+    c
+}
+
 /// The cargo-deny release xtask installs when `cargo deny` is missing.
 const CARGO_DENY_VERSION: &str = "0.20.2";
 
@@ -213,6 +234,7 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
         status(c)
     });
     miri_step(inst, report);
+    test_step(report, "loom", loom_command());
     report.step_noted("fuzz smoke", || crate::fuzz::smoke(inst));
     report.step_noted("layers", || {
         layers::check_workspace().map(|n| format!("{n} crates"))

@@ -28,7 +28,7 @@ mod sanitize;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | miri | fuzz [--seconds N] [--merge] | sanitize | layers | deny | package | actionlint> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | miri | loom | fuzz [--seconds N] [--merge] | sanitize | layers | deny | package | actionlint> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -63,6 +63,7 @@ fn main() -> ExitCode {
         "layers" => report.step("layers", || layers::check_workspace().map(|_| ())),
         "package" => report.step("package", ci::package),
         "miri" => ci::miri_step(&mut inst, &mut report),
+        "loom" => ci::test_step(&mut report, "loom", ci::loom_command()),
         "actionlint" => report.step_noted("actionlint", || ci::actionlint(&mut inst)),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
