@@ -289,7 +289,9 @@ impl Io {
         let register = class != Class::File;
         let key = self.objects.next_key();
         if register {
-            self.poller.register(fd, key.token(), &mut self.stats)?;
+            let writes = class != Class::Datagram;
+            self.poller
+                .register(fd, key.token(), writes, &mut self.stats)?;
         }
         let k = self.objects.insert(Object::new(fd, owned, class, register));
         debug_assert_eq!(k, key);
@@ -412,8 +414,60 @@ impl Io {
                 }
                 None => unreachable!("an attempt never removes its own object"),
             }
+            self.watch_writes(key, dir);
         }
         Ok(())
+    }
+
+    /// A send on a datagram socket parked for room (`WouldBlock`): from now on the poller
+    /// must report writability for it. One `epoll_ctl`, and one more to stop when the send
+    /// completes ([`unwatch_writes`](Io::unwatch_writes)). A send parked on `ENOBUFS` keeps
+    /// the writable mark and waits for its retry timer instead.
+    fn watch_writes(&mut self, key: Key, dir: Dir) {
+        if dir != Dir::Write {
+            return;
+        }
+        let Some(o) = self.objects.get_mut(key) else {
+            return;
+        };
+        if o.write_watch || !o.registered || o.may_try(Dir::Write) {
+            return;
+        }
+        let fd = o.fd;
+        match self
+            .poller
+            .watch_writes(fd, key.token(), true, &mut self.stats)
+        {
+            Ok(()) => o.write_watch = true,
+            // The descriptor cannot be watched (it was closed behind the Io's back, say):
+            // the send learns it from its next attempt.
+            Err(e) => {
+                o.ready |= Ready::WRITABLE;
+                self.fail_armed(key, dir, e);
+            }
+        }
+    }
+
+    /// The parked datagram send completed: stop the write-space edges every later send
+    /// would raise.
+    fn unwatch_writes(&mut self, key: Key, dir: Dir) {
+        if dir != Dir::Write {
+            return;
+        }
+        let Some(o) = self.objects.get_mut(key) else {
+            return;
+        };
+        if o.class != Class::Datagram || !o.write_watch {
+            return;
+        }
+        let fd = o.fd;
+        if self
+            .poller
+            .watch_writes(fd, key.token(), false, &mut self.stats)
+            .is_ok()
+        {
+            o.write_watch = false;
+        }
     }
 
     /// Delivers a completed operation under the depth rule.
@@ -459,6 +513,7 @@ impl Io {
         if p.attempt(self, key) {
             self.armed -= 1;
             self.stats.scheduled += 1;
+            self.unwatch_writes(key, dir);
             self.deliver(key, dir, p);
             1
         } else {
@@ -466,6 +521,7 @@ impl Io {
                 Some(o) => *o.slot_mut(dir) = OpSlot::Armed(p),
                 None => unreachable!("an attempt never removes its own object"),
             }
+            self.watch_writes(key, dir);
             0
         }
     }
@@ -539,6 +595,7 @@ impl Io {
             }
         };
         let count = self.poller.wait(timeout, now, &mut self.stats)?;
+        self.stats.events += count as u64;
         let mut timer_due = false;
         for i in 0..count {
             let (token, r) = self.poller.event(i);

@@ -153,6 +153,11 @@ pub(crate) struct Object {
     pub(crate) class: Class,
     pub(crate) ready: Ready,
     pub(crate) registered: bool,
+    /// The poller reports writability for it: from registration for all but datagram
+    /// sockets, which get it only while a send waits for room ([`Io::watch_writes`]).
+    ///
+    /// [`Io::watch_writes`]: crate::Io
+    pub(crate) write_watch: bool,
     pub(crate) read: OpSlot,
     pub(crate) write: OpSlot,
 }
@@ -166,6 +171,7 @@ impl Object {
             // Unknown readiness means "try": the first operation makes the syscall.
             ready: Ready::READABLE | Ready::WRITABLE,
             registered,
+            write_watch: class != Class::Datagram,
             read: OpSlot::Idle,
             write: OpSlot::Idle,
         }

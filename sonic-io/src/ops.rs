@@ -12,8 +12,8 @@ use crate::op::{Dir, Key, OpLogic};
 const EMPTY_READ: Error = Error::invalid_input("a read into an empty buffer");
 const NO_ROOM: Error = Error::with_context(ErrorKind::NoBufferSpace, "the FIFO has no free space");
 
-/// How long a datagram send that met ENOBUFS waits before it retries, besides waiting for
-/// writability (a full device queue may never raise an edge on this socket).
+/// How long a datagram send that met ENOBUFS waits before it retries (a full device queue
+/// raises no edge on the socket; a write-space edge, if one comes, retries it sooner).
 pub(crate) const ENOBUFS_RETRY_NS: u64 = 50_000;
 
 /// The outcome of one read or write syscall, as the attempt loops see it.
@@ -33,10 +33,9 @@ fn step(r: Result<usize>, io_class: Class, dir: Dir, obj: &mut crate::object::Ob
             obj.not_ready(dir);
             Step::Park
         }
-        Err(e) if e.kind() == ErrorKind::NoBufferSpace && io_class == Class::Datagram => {
-            obj.not_ready(dir);
-            Step::Park
-        }
+        // A full device queue, not a full socket buffer: the writable mark stays, so the
+        // retry timer's attempt makes the call.
+        Err(e) if e.kind() == ErrorKind::NoBufferSpace && io_class == Class::Datagram => Step::Park,
         Err(e) => Step::Fail(e),
     }
 }

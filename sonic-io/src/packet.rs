@@ -20,7 +20,7 @@ handle! {
     /// A datagram socket owned by an [`Io`]. `async_read_from`/`async_write_to` name the
     /// peer per datagram; on a connected socket `async_read`/`async_write` do without. An
     /// empty datagram reads as `Ok(0)`, which here is not end of stream. A send that meets
-    /// `ENOBUFS` (a full device queue) waits for writability and also retries after 50 µs.
+    /// `ENOBUFS` (a full device queue) is retried after 50 µs, and on each write-space edge.
     ///
     /// ```
     /// use sonic_io::{Io, PacketConn};
@@ -220,10 +220,9 @@ impl<B: IoBuf, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic for SendT
                         obj.not_ready(Dir::Write);
                         return false;
                     }
-                    Err(e) if e == zcall::Errno::ENOBUFS => {
-                        obj.not_ready(Dir::Write);
-                        break true;
-                    }
+                    // The device queue is full, not the socket buffer: the writable
+                    // mark stays, so the retry timer's attempt makes the call.
+                    Err(e) if e == zcall::Errno::ENOBUFS => break true,
                     Err(e) if e == zcall::Errno::EINTR => {}
                     Err(e) => {
                         self.fail(e.into());

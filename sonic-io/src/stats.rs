@@ -10,6 +10,9 @@
 pub struct Stats {
     /// Poller waits (`epoll_wait`/`epoll_pwait2`/`kevent` waiting).
     pub waits: u64,
+    /// Events those waits returned (readiness of objects, the wait timer, the waker). More
+    /// events than completions means wakes that found nothing to do.
+    pub events: u64,
     /// Interest-list changes (`epoll_ctl`, or `kevent` registering).
     pub ctl: u64,
     /// Arming the wait timer (`timerfd_settime`).

@@ -310,3 +310,61 @@ fn codec_write_next_and_read_next_without_callbacks() {
     assert_eq!(too_big.kind(), ErrorKind::InvalidInput);
     assert_eq!(stream.close(&mut io), Ok(()));
 }
+
+/// A send refused with `ENOBUFS` (a 1 Mbit/s token bucket on the namespace's veth with
+/// room for one queued datagram: the next is dropped while it waits, and `IP_RECVERR` makes
+/// the send say so) parks and is retried by the Io's 50 µs timer until the queue has room:
+/// every datagram of the chain completes `Ok`, with more `sendto` calls than datagrams.
+/// Datagram sockets raise no write edge the Io listens to, so only the timer can retry.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_send_refused_with_enobufs_is_retried_until_the_qdisc_has_room() {
+    testkit::in_netns(|ns| {
+        ns.tc(&[
+            "qdisc", "add", "dev", "veth0", "root", "tbf", "rate", "1mbit", "burst", "1540",
+            "limit", "2000",
+        ])
+        .unwrap();
+        ns.add_permanent_neighbour(&ns.a, "10.77.0.99".parse().unwrap(), "02:00:00:00:00:99")
+            .unwrap();
+        let tx = sock::UdpConn::bind(format!("{}:0", ns.a.ipv4)).unwrap();
+        sock::opt::set_int(&tx, libc::IPPROTO_IP, libc::IP_RECVERR, 1).unwrap();
+        let to = sockaddr::SockaddrInet4::from(
+            "10.77.0.99:9".parse::<std::net::SocketAddrV4>().unwrap(),
+        );
+        let mut io = Io::new().unwrap();
+        let tx = PacketConn::add(&mut io, tx).unwrap();
+        let sent = counter();
+        fn send(
+            io: &mut Io,
+            tx: sonic_io::UdpSocket,
+            to: sockaddr::SockaddrInet4,
+            left: usize,
+            sent: Rc<std::cell::Cell<usize>>,
+        ) {
+            tx.async_write_to(io, vec![0u8; 1000], &to, move |io, r, buf| {
+                assert_eq!(r.unwrap(), 1000, "the retry hid no error");
+                sent.set(sent.get() + 1);
+                drop(buf);
+                if left > 1 {
+                    send(io, tx, to, left - 1, sent);
+                }
+            })
+            .unwrap();
+        }
+        let datagrams = 12;
+        io.reset_stats();
+        send(&mut io, tx, to, datagrams, sent.clone());
+        run_until(&mut io, || sent.get() == datagrams);
+        let st = io.stats();
+        println!("{datagrams} datagrams through a 1 Mbit/s bucket: {st:?}");
+        assert!(
+            st.writes > datagrams as u64,
+            "no send met ENOBUFS, so nothing was retried: {st:?}"
+        );
+        assert_eq!(
+            st.ctl, 0,
+            "ENOBUFS waits for the timer, not for writability: {st:?}"
+        );
+    });
+}

@@ -183,3 +183,101 @@ fn an_echo_round_trip_on_one_io_costs_a_fixed_number_of_syscalls() {
     assert!(st.waits.abs_diff(2 * rounds as u64) <= 2, "{st:?}");
     assert!(per <= 8.0, "{per} syscalls per round trip: {st:?}");
 }
+
+/// The Io registers datagram sockets without `EPOLLOUT`: the write-space edge every
+/// `sendto` raises when its buffer is freed does not reach it. A thousand sends that complete
+/// at once, each followed by a non-blocking turn, leave the poller with nothing to report
+/// (with `EPOLLOUT` registered, each turn would return one event for the socket).
+#[test]
+fn datagram_sends_raise_no_write_events() {
+    use sonic_io::UdpSocket;
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let std::net::SocketAddr::V4(to) = peer.local_addr().unwrap() else {
+        unreachable!()
+    };
+    let to = sockaddr::SockaddrInet4::from(to);
+    let mut io = Io::new().unwrap();
+    let c = UdpSocket::add(&mut io, sock::UdpConn::bind("127.0.0.1:0").unwrap()).unwrap();
+    let sends = 1000;
+    let done = common::counter();
+    let st = delta(&mut io, |io| {
+        let mut buf = [0u8; 64];
+        for _ in 0..sends {
+            let d = done.clone();
+            c.async_write_to(io, vec![7u8; 64], &to, move |_, r, _| {
+                assert_eq!(r.unwrap(), 64);
+                d.set(d.get() + 1);
+            })
+            .unwrap();
+            io.poll().unwrap();
+            // Drain the peer so its queue never fills (it is not in the Io).
+            assert_eq!(peer.recv(&mut buf).unwrap(), 64);
+        }
+    });
+    assert_eq!(done.get(), sends);
+    println!("{sends} UDP sends with a turn after each: {st:?}");
+    assert_eq!(
+        (st.immediate, st.writes),
+        (sends as u64, sends as u64),
+        "{st:?}"
+    );
+    assert_eq!(st.ctl, 0, "{st:?}");
+    assert_eq!(st.events, 0, "a send woke the poller: {st:?}");
+}
+
+/// A datagram send that finds the peer's queue full parks, and only then does the Io ask
+/// epoll for writability (one `epoll_ctl`); when the send completes it stops asking (one
+/// more). Sends that complete at once cost no `epoll_ctl`.
+#[test]
+fn a_parked_datagram_send_watches_writability_only_while_parked() {
+    use sonic_io::PacketConn;
+    let [a, b] = sock::UnixDatagram::pair().unwrap();
+    let b = std::os::unix::net::UnixDatagram::from(std::os::fd::OwnedFd::from(b));
+    b.set_nonblocking(true).unwrap();
+    let mut io = Io::new().unwrap();
+    let a = PacketConn::add(&mut io, a).unwrap();
+    // Send until one send does not complete at once: the peer's queue is full.
+    let sent = common::counter();
+    let parked = loop {
+        let before = io.stats();
+        let n = sent.get();
+        let s = sent.clone();
+        a.async_write(&mut io, vec![1u8; 512], move |_, r, _| {
+            r.unwrap();
+            s.set(s.get() + 1);
+        })
+        .unwrap();
+        if sent.get() == n {
+            break io.stats().ctl - before.ctl;
+        }
+        assert!(n < 100_000, "the peer's queue never filled");
+    };
+    assert_eq!(parked, 1, "parking asks for writability once");
+    let queued = sent.get();
+    // The peer drains its queue; the parked send completes on the write-space edge.
+    let st = delta(&mut io, |io| {
+        let mut buf = [0u8; 512];
+        let mut read = 0;
+        while read < queued {
+            match b.recv(&mut buf) {
+                Ok(_) => read += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    io.run_one_for(Duration::from_millis(10)).unwrap();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        run_until(io, || sent.get() == queued + 1);
+    });
+    assert_eq!(st.ctl, 1, "completion stops watching writability: {st:?}");
+    let st = delta(&mut io, |io| {
+        let s = sent.clone();
+        a.async_write(io, vec![2u8; 512], move |_, r, _| {
+            r.unwrap();
+            s.set(s.get() + 1);
+        })
+        .unwrap();
+    });
+    assert_eq!(sent.get(), queued + 2, "room again: completes at once");
+    assert_eq!((st.ctl, st.writes), (0, 1), "{st:?}");
+}

@@ -55,7 +55,8 @@ impl Waker {
     }
 }
 
-const INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+const READ_INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+const INTEREST: u32 = READ_INTEREST | libc::EPOLLOUT as u32;
 
 impl Poller {
     pub(crate) fn new(events: usize, waker: &Waker) -> iox::Result<Poller> {
@@ -84,10 +85,38 @@ impl Poller {
         zcall::epoll_ctl(self.epfd.raw(), libc::EPOLL_CTL_ADD, fd, Some(&ev)).map_err(Into::into)
     }
 
-    /// Registers `fd` once, edge-triggered, for both directions.
-    pub(crate) fn register(&mut self, fd: RawFd, token: u64, stats: &mut Stats) -> iox::Result<()> {
+    /// Registers `fd` once, edge-triggered, for reading and, if `writes`, for writing.
+    ///
+    /// Datagram sockets are registered without `EPOLLOUT`: every datagram sent raises a
+    /// write-space edge when its buffer is freed, which would cost an empty wait per send.
+    /// [`watch_writes`](Poller::watch_writes) adds it while a send waits for room.
+    pub(crate) fn register(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        writes: bool,
+        stats: &mut Stats,
+    ) -> iox::Result<()> {
         stats.ctl += 1;
-        self.add(fd, token, INTEREST)
+        self.add(fd, token, if writes { INTEREST } else { READ_INTEREST })
+    }
+
+    /// Adds or removes `EPOLLOUT` on a registered `fd`. Adding it reports writability at
+    /// once if the socket already has room, so no edge is lost between the failed send and
+    /// this call.
+    pub(crate) fn watch_writes(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        on: bool,
+        stats: &mut Stats,
+    ) -> iox::Result<()> {
+        stats.ctl += 1;
+        let ev = libc::epoll_event {
+            events: if on { INTEREST } else { READ_INTEREST },
+            u64: token,
+        };
+        zcall::epoll_ctl(self.epfd.raw(), libc::EPOLL_CTL_MOD, fd, Some(&ev)).map_err(Into::into)
     }
 
     /// Removes `fd` from the interest list.

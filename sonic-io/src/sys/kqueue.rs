@@ -120,14 +120,32 @@ impl Poller {
         Ok(())
     }
 
-    /// Registers `fd` once, with `EV_CLEAR`, for both directions.
-    pub(crate) fn register(&mut self, fd: RawFd, token: u64, stats: &mut Stats) -> iox::Result<()> {
+    /// Registers `fd` once, with `EV_CLEAR`, for both directions (`writes` is for epoll:
+    /// kqueue's write filter is always on).
+    pub(crate) fn register(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        _writes: bool,
+        stats: &mut Stats,
+    ) -> iox::Result<()> {
         stats.ctl += 1;
         let flags = libc::EV_ADD | libc::EV_CLEAR;
         self.apply(&[
             change(fd, libc::EVFILT_READ, flags, token),
             change(fd, libc::EVFILT_WRITE, flags, token),
         ])
+    }
+
+    /// Nothing to do: both filters stay registered for the descriptor's life.
+    pub(crate) fn watch_writes(
+        &mut self,
+        _fd: RawFd,
+        _token: u64,
+        _on: bool,
+        _stats: &mut Stats,
+    ) -> iox::Result<()> {
+        Ok(())
     }
 
     /// Removes `fd`'s filters.
