@@ -14,7 +14,7 @@
 //! | [`Io`], [`IoBuilder`] | the reactor and its drive calls: [`run`](Io::run), [`run_one`](Io::run_one), [`run_one_for`](Io::run_one_for), [`run_pending`](Io::run_pending), [`run_warm`](Io::run_warm), [`poll_one`](Io::poll_one), [`poll`](Io::poll) |
 //! | [`TcpStream`], [`UnixStream`] ([`Stream`]) | `dial`, `async_read`, `async_read_exact`, `async_write`, `async_write_all`, `async_read_into`/`async_write_from` a FIFO, `cancel`, `close`, `shutdown` |
 //! | [`Listener`] | `async_accept` (accept4, EMFILE does not kill it) |
-//! | [`PacketConn`] | `async_read_from`, `async_write_to`, connected reads and writes, ENOBUFS handling |
+//! | [`PacketConn`] | `async_read_from`, `async_write_to`, connected reads and writes, batch reads into [`Datagrams`] (`recvmmsg`), ENOBUFS handling |
 //! | [`File`] | regular files: always ready, complete at once |
 //! | [`Adapter`] | any non-blocking `Read + Write + AsFd` (TLS) with the same API |
 //! | [`Timer`] | one-shot and drift-free repeating timers on one heap; no syscall to arm |
@@ -57,6 +57,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapter;
+mod batch;
 mod buf;
 pub mod codec;
 mod error;
@@ -77,6 +78,7 @@ mod sys;
 mod timer;
 
 pub use adapter::Adapter;
+pub use batch::{Datagram, Datagrams};
 pub use buf::{BytesId, IoBuf, IoBufMut, Region};
 pub use error::{Partial, Rejected};
 pub use file::{File, FileOf, FileSock};

@@ -368,3 +368,49 @@ fn a_send_refused_with_enobufs_is_retried_until_the_qdisc_has_room() {
         );
     });
 }
+
+/// Batch reads: 100 queued datagrams fill 100 slots with two `recvmmsg` (64 + 36), in
+/// order, sources intact; a datagram longer than its slot is cut and marked truncated; an
+/// empty socket parks the read until a datagram comes.
+#[test]
+fn batch_reads_take_every_queued_datagram_in_recvmmsg_chunks() {
+    use sonic_io::Datagrams;
+    let rx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+    let to = rx.local_addr().unwrap();
+    let tx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+    let from = tx.local_addr().unwrap();
+    for i in 0..100u8 {
+        tx.send_to(&[i; 16], &to).unwrap();
+    }
+    let mut io = Io::new().unwrap();
+    let rx = PacketConn::add(&mut io, rx).unwrap();
+    let got = slot();
+    let g = got.clone();
+    io.reset_stats();
+    rx.async_read_batch(&mut io, Datagrams::new(100, 16), move |_, r, b| {
+        *g.borrow_mut() = Some((r.unwrap(), b));
+    })
+    .unwrap();
+    let (n, batch) = got.borrow_mut().take().expect("completed at once");
+    assert_eq!((n, batch.len(), batch.capacity()), (100, 100, 100));
+    assert_eq!(io.stats().reads, 2, "one recvmmsg per 64 slots");
+    for (i, d) in batch.iter().enumerate() {
+        assert_eq!(d.bytes(), [i as u8; 16]);
+        assert!(!d.truncated());
+        assert_eq!(d.from().unwrap(), from);
+    }
+    // Nothing queued: the read parks; a long datagram then arrives cut to the slot.
+    let g = got.clone();
+    rx.async_read_batch(&mut io, Datagrams::new(4, 8), move |_, r, b| {
+        *g.borrow_mut() = Some((r.unwrap(), b));
+    })
+    .unwrap();
+    assert!(got.borrow().is_none(), "parked");
+    tx.send_to(&[9u8; 20], &to).unwrap();
+    run_until(&mut io, || got.borrow().is_some());
+    let (n, batch) = got.borrow_mut().take().unwrap();
+    assert_eq!(n, 1);
+    let d = batch.get(0).unwrap();
+    assert_eq!((d.bytes(), d.truncated()), (&[9u8; 8][..], true));
+    assert!(batch.get(1).is_none());
+}
