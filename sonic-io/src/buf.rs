@@ -15,8 +15,16 @@ const OUT_OF_RANGE: Error = Error::invalid_input("the range exceeds the block");
 #[derive(Debug)]
 struct Block {
     data: Box<[u8]>,
-    /// Ranges targeted by armed operations.
-    armed: Vec<(u32, u32)>,
+    /// Ranges targeted by armed operations, and whether the operation writes into the
+    /// range (a read) rather than sending from it.
+    armed: Vec<Armed>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Armed {
+    start: u32,
+    end: u32,
+    fills: bool,
 }
 
 /// The Io's byte blocks.
@@ -36,7 +44,17 @@ impl Blocks {
     fn overlaps(b: &Block, r: Region) -> bool {
         b.armed
             .iter()
-            .any(|&(s, e)| r.start < e && s < r.start + r.len)
+            .any(|a| r.start < a.end && a.start < r.start + r.len)
+    }
+
+    /// An operation may target `r` unless an armed operation of the other kind overlaps it,
+    /// or `r` is for a send and any armed operation overlaps it. Reads may share a range:
+    /// they run one at a time on the Io's thread, and the first to complete fills it (the
+    /// others are then redirected with `retarget_read`, the shared-buffer pattern).
+    fn conflicts(b: &Block, r: Region, fills: bool) -> bool {
+        b.armed
+            .iter()
+            .any(|a| r.start < a.end && a.start < r.start + r.len && !(fills && a.fills))
     }
 }
 
@@ -44,9 +62,11 @@ impl Blocks {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BytesId(Key);
 
-/// A range of an Io-owned block: `Copy`, checked once against the block's length. Several
-/// armed reads may target disjoint regions of one block; the bytes are reached through
-/// [`Io::bytes`] and [`Io::bytes_mut`], which refuse a range an armed operation targets.
+/// A range of an Io-owned block: `Copy`, checked once against the block's length. Armed
+/// operations may target disjoint regions of one block, and armed reads may share a region
+/// (the first to complete fills it; redirect the others with `retarget_read`). A send's
+/// region may overlap no armed operation's. The bytes are reached through [`Io::bytes`] and
+/// [`Io::bytes_mut`], which refuse a range an armed operation targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Region {
     block: Key,
@@ -188,16 +208,16 @@ impl private::SealedMut for Region {
         Ok(&mut b.data[self.range()])
     }
     fn acquire(&self, blocks: &mut Blocks) -> Result<()> {
-        acquire(blocks, *self)
+        acquire(blocks, *self, true)
     }
     fn release(&self, blocks: &mut Blocks) {
-        release(blocks, *self);
+        release(blocks, *self, true);
     }
     fn retarget(&mut self, blocks: &mut Blocks, r: Region) -> Result<()> {
-        release(blocks, *self);
-        if let Err(e) = acquire(blocks, r) {
+        release(blocks, *self, true);
+        if let Err(e) = acquire(blocks, r, true) {
             // Put the old target back: it was armed a moment ago, so this cannot fail.
-            let _ = acquire(blocks, *self);
+            let _ = acquire(blocks, *self, true);
             return Err(e);
         }
         *self = r;
@@ -206,21 +226,27 @@ impl private::SealedMut for Region {
 }
 impl IoBufMut for Region {}
 
-fn acquire(blocks: &mut Blocks, r: Region) -> Result<()> {
+fn acquire(blocks: &mut Blocks, r: Region, fills: bool) -> Result<()> {
     let b = blocks.0.get_mut(r.block).ok_or(Error::CLOSED)?;
-    if Blocks::overlaps(b, r) {
+    if Blocks::conflicts(b, r, fills) {
         return Err(ARMED);
     }
-    b.armed.push((r.start, r.start + r.len));
+    b.armed.push(Armed {
+        start: r.start,
+        end: r.start + r.len,
+        fills,
+    });
     Ok(())
 }
 
-fn release(blocks: &mut Blocks, r: Region) {
+fn release(blocks: &mut Blocks, r: Region, fills: bool) {
+    let a = Armed {
+        start: r.start,
+        end: r.start + r.len,
+        fills,
+    };
     if let Some(b) = blocks.0.get_mut(r.block)
-        && let Some(i) = b
-            .armed
-            .iter()
-            .position(|&x| x == (r.start, r.start + r.len))
+        && let Some(i) = b.armed.iter().position(|&x| x == a)
     {
         b.armed.swap_remove(i);
     }
@@ -231,10 +257,10 @@ impl private::Sealed for Region {
         Ok(&blocks.block(*self)?.data[self.range()])
     }
     fn acquire(&self, blocks: &mut Blocks) -> Result<()> {
-        acquire(blocks, *self)
+        acquire(blocks, *self, false)
     }
     fn release(&self, blocks: &mut Blocks) {
-        release(blocks, *self);
+        release(blocks, *self, false);
     }
 }
 impl IoBuf for Region {}
