@@ -1,5 +1,5 @@
-//! Every drive call's result when idle, on timeout, on EINTR, after close, and from inside
-//! a callback.
+//! Every drive call's result when idle, on timeout, after close, and from inside a callback.
+//! EINTR is a fault scenario in `faults_reactor.rs`.
 
 mod common;
 use common::{BOUND, counter};
@@ -129,67 +129,4 @@ fn poll_runs_everything_ready_and_counts_it() {
     assert_eq!(io.posted(), 3);
     assert_eq!(io.poll().unwrap(), 3);
     assert_eq!(io.posted(), 0);
-}
-
-#[cfg(target_os = "linux")]
-/// A signal from another thread interrupts the wait: `run_one_for` returns `Ok(0)` before
-/// its bound; `run_one` retries and returns only with a completion.
-#[test]
-fn eintr_ends_run_one_for_early_and_is_retried_by_run_one() {
-    if let Some(why) = testkit::qemu::behaviour_unsupported("self-directed signals") {
-        testkit::skip_message(format_args!("{why}"));
-        return;
-    }
-    testkit::in_subprocess(|| {
-        testkit::install_noop_handler(libc::SIGUSR1).unwrap();
-        let mut io = Io::new().unwrap();
-        let tid = zcall::gettid();
-        let pid = zcall::getpid();
-        let poster = io.poster();
-        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        // The loop thread is blocked in the kernel when its state in /proc is 'S'.
-        let blocked = move || {
-            std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rsplit(')')
-                        .next()
-                        .map(|r| r.trim_start().starts_with('S'))
-                })
-                .unwrap_or(false)
-        };
-        let killer = std::thread::spawn(move || {
-            // Round 0 interrupts run_one_for; round 1 interrupts run_one three times, then
-            // posts to end it. A signal that lands just before the wait only runs the
-            // handler, so signals repeat while the thread is blocked until it reports back.
-            for round in 0..2 {
-                go_rx.recv().unwrap();
-                let mut sent = 0;
-                while done_rx.try_recv().is_err() {
-                    if blocked() {
-                        zcall::tgkill(pid, tid, libc::SIGUSR1).unwrap();
-                        sent += 1;
-                        if round == 1 && sent == 3 {
-                            poster.post(|io| io.close().unwrap()).unwrap();
-                        }
-                    }
-                    std::thread::yield_now();
-                }
-            }
-        });
-        go_tx.send(()).unwrap();
-        let n = io.run_one_for(Duration::from_secs(3600)).unwrap();
-        assert_eq!(n, 0, "EINTR returns 0 long before the one-hour bound");
-        done_tx.send(()).unwrap();
-        go_tx.send(()).unwrap();
-        let n = io.run_one().unwrap();
-        assert_eq!(
-            n, 1,
-            "run_one went on through the signals until the post ran"
-        );
-        assert!(io.closed());
-        done_tx.send(()).unwrap();
-        killer.join().unwrap();
-    });
 }

@@ -53,3 +53,48 @@ pub(crate) fn run_until(io: &mut Io, mut done: impl FnMut() -> bool) {
         io.run_one_for(Duration::from_millis(100)).unwrap();
     }
 }
+
+/// Runs `f` and asserts that as many descriptors are open after it as before. Call it in a
+/// process of its own (inside `testkit::in_subprocess`), where no other test opens or
+/// closes descriptors meanwhile.
+#[track_caller]
+pub(crate) fn no_fd_leak<R>(f: impl FnOnce() -> R) -> R {
+    assert!(
+        testkit::is_subprocess(),
+        "count descriptors in a subprocess"
+    );
+    let before = testkit::open_fds().unwrap();
+    let r = f();
+    assert_eq!(testkit::open_fds().unwrap(), before, "a descriptor leaked");
+    r
+}
+
+/// A clock moved by hand, for timer tests that must not depend on real time.
+#[derive(Clone)]
+pub(crate) struct Manual {
+    base: std::time::Instant,
+    offset: Rc<Cell<Duration>>,
+}
+
+impl Manual {
+    /// A clock standing at its start, and the handle that moves it.
+    pub(crate) fn new() -> (Manual, Rc<Cell<Duration>>) {
+        let offset = Rc::new(Cell::new(Duration::ZERO));
+        let clock = Manual {
+            base: std::time::Instant::now(),
+            offset: offset.clone(),
+        };
+        (clock, offset)
+    }
+}
+
+impl iox::Clock for Manual {
+    fn now(&self) -> std::time::Instant {
+        self.base + self.offset.get()
+    }
+    fn sleep(&self, d: Duration) {
+        self.offset.set(self.offset.get() + d);
+    }
+    fn yield_now(&self) {}
+    fn spin(&self) {}
+}
