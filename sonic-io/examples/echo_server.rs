@@ -1,52 +1,80 @@
 //! A TCP echo server on one thread.
 //!
-//! `cargo run --release -p sonic-io --example echo_server -- [--hot] [--port P] [--seconds S]`
+//! `cargo run --release -p sonic-io --example echo_server -- [--hot] [--port P] [--seconds S] [--connections N]`
 //!
 //! `--hot` busy-polls (lowest latency, one core at 100 %); without it the loop blocks in
-//! the kernel between events. It stops after `--seconds` (default 60).
+//! the kernel between events. It stops after `--seconds` (default 60), or as soon as
+//! `--connections` connections have been accepted and have all closed (`cargo xtask load`
+//! uses that to end with its clients).
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
-use sonic_io::{Io, Listener, TcpStream, Timer};
+use sonic_io::{ErrorKind, Io, Listener, TcpStream, Timer};
 
-fn serve(io: &mut Io, conn: TcpStream, buf: Vec<u8>) {
-    let r = conn.async_read(io, buf, move |io, r, mut buf| match r {
-        Ok(0) | Err(_) => {
-            let _ = conn.close(io);
+/// Connections still to come and go before the server stops on its own (`--connections`).
+#[derive(Clone, Default)]
+struct Countdown(Option<Rc<Cell<u64>>>);
+
+impl Countdown {
+    /// Closes `conn`; the last connection counted down closes the Io.
+    fn close(&self, io: &mut Io, conn: TcpStream) {
+        if let Err(e) = conn.close(io) {
+            eprintln!("close: {e}");
         }
+        if let Some(left) = &self.0 {
+            left.set(left.get() - 1);
+            if left.get() == 0 {
+                let _ = io.close();
+            }
+        }
+    }
+}
+
+fn serve(io: &mut Io, conn: TcpStream, buf: Vec<u8>, done: Countdown) {
+    let d = done.clone();
+    let r = conn.async_read(io, buf, move |io, r, mut buf| match r {
+        // The Io is closing and has closed the connection already.
+        Err(e) if e.kind() == ErrorKind::Cancelled => {}
+        Ok(0) | Err(_) => d.close(io, conn),
         Ok(n) => {
             let cap = buf.len();
             buf.truncate(n);
-            let w = conn.async_write_all(io, buf, move |io, r, mut buf| {
-                if r.is_ok() {
+            let d2 = d.clone();
+            let w = conn.async_write_all(io, buf, move |io, r, mut buf| match r {
+                Ok(_) => {
                     buf.resize(cap, 0);
-                    serve(io, conn, buf);
-                } else {
-                    let _ = conn.close(io);
+                    serve(io, conn, buf, d2);
                 }
+                Err(p) if p.error.kind() == ErrorKind::Cancelled => {}
+                Err(_) => d2.close(io, conn),
             });
             if w.is_err() {
-                let _ = conn.close(io);
+                d.close(io, conn);
             }
         }
     });
     if r.is_err() {
-        let _ = conn.close(io);
+        done.close(io, conn);
     }
 }
 
-fn accept(io: &mut Io, l: Listener<sock::TcpListener>) {
+fn accept(io: &mut Io, l: Listener<sock::TcpListener>, done: Countdown) {
+    let d = done.clone();
     let r = l.async_accept(io, move |io, r| {
         match r {
             Ok((conn, peer)) => {
                 let _ = conn.get(io).map(|c| c.set_nodelay(true));
                 eprintln!("accepted {peer}");
-                serve(io, conn, vec![0u8; 4096]);
+                serve(io, conn, vec![0u8; 4096], d.clone());
             }
+            // The Io was closed (the countdown ended): nothing more to accept.
+            Err(e) if e.kind() == ErrorKind::Cancelled => return,
             // EMFILE and friends: report and keep accepting.
             Err(e) => eprintln!("accept: {e}"),
         }
-        accept(io, l);
+        accept(io, l, d);
     });
     if let Err(e) = r {
         eprintln!("async_accept: {e}");
@@ -65,6 +93,7 @@ fn main() -> sonic_io::Result<()> {
     };
     let port = value("--port", 8080);
     let seconds = value("--seconds", 60);
+    let connections = value("--connections", 0);
 
     let mut io = Io::builder().objects(1024).build()?;
     let l = Listener::add(
@@ -76,7 +105,8 @@ fn main() -> sonic_io::Result<()> {
         l.get(&io)?.local_addr()?,
         if hot { "hot" } else { "blocking" }
     );
-    accept(&mut io, l);
+    let done = Countdown((connections > 0).then(|| Rc::new(Cell::new(connections))));
+    accept(&mut io, l, done);
     let stop = Timer::new(&mut io)?;
     stop.schedule_once(&mut io, Duration::from_secs(seconds), |io, _| {
         io.close().unwrap()

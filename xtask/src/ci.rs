@@ -211,6 +211,9 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
             &["test", "--workspace", "--all-features", "--no-fail-fast"],
         ),
     );
+    report.step_noted("load", || {
+        crate::load::load(&crate::load::Options::default())
+    });
     // The mirrored buffer's shm_open path (macOS, FreeBSD) run for real on Linux.
     let mut shm = cmd(
         "cargo",

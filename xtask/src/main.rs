@@ -6,6 +6,7 @@
 //! | `cross [--target T]... [--install]` | tests under qemu-user for aarch64/riscv64, checks for macOS/FreeBSD, the loongarch64 asm build |
 //! | `miri` | `cargo +nightly miri test` on the crates whose tests make no raw syscall (iox, sockaddr, sonic-bytes) |
 //! | `fuzz [--seconds N] [--merge]` | every cargo-fuzz target for N seconds (60) from its committed corpus; `--merge` adds what reached new coverage |
+//! | `load [--seconds N] [--clients N]` | sonic-io's echo server example under N clients (200) on loopback for N seconds (30), every byte checked, its memory sampled |
 //! | `sanitize` | the workspace's tests under AddressSanitizer with leak detection (nightly, build-std) |
 //! | `deny` | `cargo deny check bans licenses sources` |
 //! | `layers` | fails if a crate depends on a crate of the same or a higher layer |
@@ -23,12 +24,13 @@ mod cross;
 mod fuzz;
 mod install;
 mod layers;
+mod load;
 mod run;
 mod sanitize;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | miri | loom | fuzz [--seconds N] [--merge] | sanitize | layers | deny | package | actionlint> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | actionlint> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,6 +57,13 @@ fn main() -> ExitCode {
             Ok(o) => fuzz::fuzz(&mut inst, &mut report, o),
             Err(e) => {
                 eprintln!("xtask fuzz: {e}\n{USAGE}");
+                return ExitCode::FAILURE;
+            }
+        },
+        "load" => match load::parse_args(&args[1..]) {
+            Ok(o) => report.step_noted("load", || load::load(&o)),
+            Err(e) => {
+                eprintln!("xtask load: {e}\n{USAGE}");
                 return ExitCode::FAILURE;
             }
         },
