@@ -1,4 +1,5 @@
-//! Receiving datagrams in batches: one `recvmmsg` fills many slots of a [`Datagrams`].
+//! Receiving datagrams in batches: one `recvmmsg` fills many slots of a [`Datagrams`]
+//! (Linux, Android, FreeBSD: where `sock::batch` exists).
 
 use std::io::IoSliceMut;
 

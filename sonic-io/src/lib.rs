@@ -57,6 +57,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapter;
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 mod batch;
 mod buf;
 pub mod codec;
@@ -78,6 +79,7 @@ mod sys;
 mod timer;
 
 pub use adapter::Adapter;
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 pub use batch::{Datagram, Datagrams};
 pub use buf::{BytesId, IoBuf, IoBufMut, Region};
 pub use error::{Partial, Rejected};

@@ -151,6 +151,7 @@ fn local_posts_after_warm_up_allocate_nothing() {
 
 /// A batch of 32 slots handed back by each callback and resubmitted: 1,000 batch reads of
 /// 32 queued datagrams each (one `recvmmsg` apiece) allocate nothing.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 #[test]
 fn batch_datagram_reads_allocate_nothing() {
     use sonic_io::{Datagrams, UdpSocket};

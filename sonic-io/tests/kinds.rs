@@ -372,6 +372,7 @@ fn a_send_refused_with_enobufs_is_retried_until_the_qdisc_has_room() {
 /// Batch reads: 100 queued datagrams fill 100 slots with two `recvmmsg` (64 + 36), in
 /// order, sources intact; a datagram longer than its slot is cut and marked truncated; an
 /// empty socket parks the read until a datagram comes.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 #[test]
 fn batch_reads_take_every_queued_datagram_in_recvmmsg_chunks() {
     use sonic_io::Datagrams;

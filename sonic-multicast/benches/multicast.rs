@@ -1,0 +1,273 @@
+//! 64-byte IPv4 multicast across the veth pair of a private network namespace (never a
+//! real interface): receive throughput with one `recvfrom` per datagram against `recvmmsg`
+//! batches, and the latency from a send to the receiving callback, against std's blocking
+//! socket doing the same.
+//!
+//! Throughput: one Io sends a burst of `BURST` datagrams to a group with `write_to`, then
+//! the receiving peer takes them all (single reads, or batch reads of up to 64); bursts
+//! repeat for a fixed count. The send side is the same in both modes, so the ratio shows
+//! the receive side. Latency: one datagram at a time, timed from before the send to the
+//! callback (the veth's softirq runs inside the send).
+//!
+//! `cargo bench -p sonic-multicast --bench multicast [-- --quick]` (or
+//! `SONIC_BENCH_QUICK=1`). Figures are printed and appended to
+//! `target/bench-summary/sonic-multicast.jsonl`.
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::cell::Cell;
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+    use std::rc::Rc;
+    use std::time::Instant;
+
+    use sock::SockaddrAny;
+    use sonic_io::{Datagrams, Io};
+    use sonic_multicast::{Iface, UdpPeer};
+    use testkit::NetNs;
+    use testkit::bench::Figure;
+
+    const GROUP: Ipv4Addr = Ipv4Addr::new(239, 9, 9, 9);
+    const BURST: usize = 64;
+
+    struct Setup {
+        io: Io,
+        tx: UdpPeer,
+        rx: UdpPeer,
+        to: SockaddrAny,
+    }
+
+    fn setup(ns: &NetNs) -> Setup {
+        let mut io = Io::new().unwrap();
+        let rx = UdpPeer::bind(&mut io, "0.0.0.0:0").unwrap();
+        rx.join_on(&mut io, GROUP.into(), Iface::Index(ns.b.index))
+            .unwrap();
+        sock::opt::set_recv_buffer_size(rx.handle().get(&io).unwrap(), 4 << 20).unwrap();
+        let tx = UdpPeer::bind(
+            &mut io,
+            SockaddrAny::from(SocketAddr::new(IpAddr::V4(ns.a.ipv4), 0)),
+        )
+        .unwrap();
+        tx.set_outbound(&mut io, Iface::Index(ns.a.index)).unwrap();
+        tx.set_loop(&mut io, false).unwrap();
+        let to = SockaddrAny::from(SocketAddr::new(GROUP.into(), rx.local_addr().port()));
+        Setup { io, tx, rx, to }
+    }
+
+    fn burst(s: &mut Setup) {
+        let payload = [7u8; 64];
+        for _ in 0..BURST {
+            s.tx.write_to(&s.io, &payload, &s.to).unwrap();
+        }
+    }
+
+    /// Drives the Io until the callback has handed the buffer back to `cell`.
+    fn wait_for<T>(io: &mut Io, cell: &Cell<Option<T>>) {
+        loop {
+            match cell.take() {
+                Some(t) => {
+                    cell.set(Some(t));
+                    return;
+                }
+                None => {
+                    io.run_one().unwrap();
+                }
+            }
+        }
+    }
+
+    /// Receives `n` datagrams one `recvfrom` at a time.
+    fn take_single(s: &mut Setup, buf: &Rc<Cell<Option<Vec<u8>>>>, n: usize) {
+        for _ in 0..n {
+            let b = buf.take().unwrap();
+            let back = buf.clone();
+            s.rx.async_read(&mut s.io, b, move |_, r, b| {
+                assert_eq!(r.unwrap().0, 64);
+                back.set(Some(b));
+            })
+            .unwrap();
+            wait_for(&mut s.io, buf);
+        }
+    }
+
+    /// Receives `n` datagrams in batches.
+    fn take_batch(s: &mut Setup, slots: &Rc<Cell<Option<Datagrams>>>, n: usize) {
+        let got = Rc::new(Cell::new(0usize));
+        while got.get() < n {
+            let b = slots.take().unwrap();
+            let back = slots.clone();
+            let g = got.clone();
+            s.rx.async_read_batch(&mut s.io, b, move |_, r, b| {
+                g.set(g.get() + r.unwrap());
+                back.set(Some(b));
+            })
+            .unwrap();
+            wait_for(&mut s.io, slots);
+        }
+    }
+
+    /// Datagrams per second end to end (bursts sent and received), datagrams per second of
+    /// receive time alone, and read syscalls per datagram.
+    fn throughput(ns: &NetNs, batch: bool, bursts: usize) -> (f64, f64, f64) {
+        let mut s = setup(ns);
+        let buf = Rc::new(Cell::new(Some(vec![0u8; 2048])));
+        let slots = Rc::new(Cell::new(Some(Datagrams::new(BURST, 2048))));
+        let mut receiving = std::time::Duration::ZERO;
+        let one = |s: &mut Setup, receiving: &mut std::time::Duration| {
+            burst(s);
+            let t = Instant::now();
+            if batch {
+                take_batch(s, &slots, BURST);
+            } else {
+                take_single(s, &buf, BURST);
+            }
+            *receiving += t.elapsed();
+        };
+        for _ in 0..bursts / 10 + 1 {
+            one(&mut s, &mut receiving);
+        }
+        s.io.reset_stats();
+        receiving = std::time::Duration::ZERO;
+        let t = Instant::now();
+        for _ in 0..bursts {
+            one(&mut s, &mut receiving);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let n = (bursts * BURST) as f64;
+        let reads = s.io.stats().reads as f64;
+        (n / secs, n / receiving.as_secs_f64(), reads / n)
+    }
+
+    fn percentile(sorted: &[u64], p: f64) -> f64 {
+        let i = ((sorted.len() as f64 - 1.0) * p / 100.0).round() as usize;
+        sorted[i] as f64
+    }
+
+    const PCTS: [(f64, &str); 4] = [
+        (50.0, "p50"),
+        (99.0, "p99"),
+        (99.9, "p99.9"),
+        (100.0, "max"),
+    ];
+
+    fn latency_peer(ns: &NetNs, n: usize) -> Vec<u64> {
+        let mut s = setup(ns);
+        let buf = Rc::new(Cell::new(Some(vec![0u8; 2048])));
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n + n / 10 {
+            let t = Instant::now();
+            s.tx.write_to(&s.io, &[1u8; 64], &s.to).unwrap();
+            take_single(&mut s, &buf, 1);
+            if i >= n / 10 {
+                out.push(t.elapsed().as_nanos() as u64);
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    fn latency_std(ns: &NetNs, n: usize) -> Vec<u64> {
+        let rx = UdpSocket::bind("0.0.0.0:0").unwrap();
+        rx.join_multicast_v4(&GROUP, &ns.b.ipv4).unwrap();
+        let tx = UdpSocket::bind(SocketAddr::new(IpAddr::V4(ns.a.ipv4), 0)).unwrap();
+        tx.set_multicast_loop_v4(false).unwrap();
+        let to = SocketAddr::new(GROUP.into(), rx.local_addr().unwrap().port());
+        let mut b = [0u8; 2048];
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n + n / 10 {
+            let t = Instant::now();
+            tx.send_to(&[1u8; 64], to).unwrap();
+            let (len, _) = rx.recv_from(&mut b).unwrap();
+            assert_eq!(len, 64);
+            if i >= n / 10 {
+                out.push(t.elapsed().as_nanos() as u64);
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    fn run(ns: &NetNs, quick: bool) {
+        let bursts = if quick { 300 } else { 3000 };
+        let samples = if quick { 5_000 } else { 50_000 };
+        let mut figures: Vec<(String, String, String, f64)> = Vec::new();
+
+        let (single, single_rx, single_reads) = throughput(ns, false, bursts);
+        let (batched, batched_rx, batch_reads) = throughput(ns, true, bursts);
+        println!(
+            "64-byte multicast across veth, bursts of {BURST}: one recvfrom per datagram \
+             {single:.0} dgram/s end to end, {single_rx:.0} dgram/s of receive time \
+             ({single_reads:.3} reads/dgram); recvmmsg batches {batched:.0} end to end, \
+             {batched_rx:.0} of receive time ({batch_reads:.3} reads/dgram): receive side \
+             batch/single {:.2}x",
+            batched_rx / single_rx
+        );
+        for (name, a, b, unit) in [
+            (
+                "multicast 64B end-to-end throughput",
+                single,
+                batched,
+                "dgram/s",
+            ),
+            (
+                "multicast 64B receive-side throughput",
+                single_rx,
+                batched_rx,
+                "dgram/s",
+            ),
+            (
+                "multicast 64B reads per datagram",
+                single_reads,
+                batch_reads,
+                "syscalls",
+            ),
+        ] {
+            figures.push((name.into(), "recvfrom".into(), unit.into(), a));
+            figures.push((name.into(), "recvmmsg".into(), unit.into(), b));
+        }
+
+        let ours = latency_peer(ns, samples);
+        let std = latency_std(ns, samples);
+        for (subject, v) in [("sonic-multicast", &ours), ("std", &std)] {
+            let line: Vec<String> = PCTS
+                .iter()
+                .map(|&(p, label)| format!("{label} {:.0}", percentile(v, p)))
+                .collect();
+            println!("send-to-receive latency, {subject}: {} ns", line.join(", "));
+            for (p, label) in PCTS {
+                figures.push((
+                    format!("multicast 64B send-to-receive {label}"),
+                    subject.into(),
+                    "ns".into(),
+                    percentile(v, p),
+                ));
+            }
+        }
+        println!(
+            "p50 std/sonic-multicast: {:.2}",
+            percentile(&std, 50.0) / percentile(&ours, 50.0)
+        );
+        let figs: Vec<Figure<'_>> = figures
+            .iter()
+            .map(|(name, subject, unit, value)| Figure {
+                name,
+                subject,
+                unit,
+                value: *value,
+            })
+            .collect();
+        testkit::bench::record("sonic-multicast", &figs).unwrap();
+    }
+
+    pub(crate) fn main() {
+        let quick = std::env::args().any(|a| a == "--quick")
+            || std::env::var("SONIC_BENCH_QUICK").is_ok_and(|v| v == "1");
+        testkit::in_netns(|ns| run(ns, quick));
+    }
+}
+
+fn main() {
+    #[cfg(target_os = "linux")]
+    linux::main();
+    #[cfg(not(target_os = "linux"))]
+    println!("sonic-multicast bench: needs a Linux network namespace; nothing measured");
+}
