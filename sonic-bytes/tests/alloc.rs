@@ -8,10 +8,13 @@ use sonic_bytes::{BipBuffer, ByteBuffer, Fifo};
 #[global_allocator]
 static ALLOC: testkit::CountingAlloc = testkit::CountingAlloc;
 
+/// Rounds of [`exercise`]: claim / commit, read_from, write_to, consume.
+const ROUNDS: u64 = if cfg!(miri) { 20 } else { 1000 };
+
 fn exercise<F: Fifo>(b: &mut F) {
     let src = [7u8; 100];
     let mut sink = [0u8; 4096];
-    for _ in 0..if cfg!(miri) { 20 } else { 1000 } {
+    for _ in 0..ROUNDS {
         b.claim(64).fill(1);
         b.commit(64);
         b.read_from(&mut Cursor::new(&src[..]), 100).unwrap();
@@ -25,39 +28,52 @@ fn exercise<F: Fifo>(b: &mut F) {
 fn byte_and_bip_buffers() {
     let mut bb = ByteBuffer::with_capacity(1024);
     let mut bip = BipBuffer::new(1000);
-    testkit::assert_no_alloc(|| {
-        exercise(&mut bb);
-        exercise(&mut bip);
-        let s = bb.save(0);
-        bb.discard(s);
-    });
+    testkit::assert_no_alloc_reported(
+        "ByteBuffer and BipBuffer claim / commit / read_from / write_to / consume, one round each",
+        ROUNDS,
+        || {
+            exercise(&mut bb);
+            exercise(&mut bip);
+            let s = bb.save(0);
+            bb.discard(s);
+        },
+    );
 }
 
 #[test]
 fn slot_sequencer_push_and_pop() {
     let mut buf = ByteBuffer::with_capacity(4096);
     let mut seq = sonic_bytes::SlotSequencer::new(16, 4096);
-    testkit::assert_no_alloc(|| {
-        for round in 0..if cfg!(miri) { 3u64 } else { 100 } {
-            // 16 packets of 10 bytes arrive in reverse order, then leave in order.
-            for n in (0..16u64).rev() {
-                buf.claim(10).fill(n as u8);
-                buf.commit(10);
-                let slot = buf.save(10);
-                assert!(seq.push(round * 16 + n, slot).unwrap());
+    let rounds = if cfg!(miri) { 3u64 } else { 100 };
+    testkit::assert_no_alloc_reported(
+        "SlotSequencer push + pop of 16 slots out of order",
+        rounds,
+        || {
+            for round in 0..rounds {
+                // 16 packets of 10 bytes arrive in reverse order, then leave in order.
+                for n in (0..16u64).rev() {
+                    buf.claim(10).fill(n as u8);
+                    buf.commit(10);
+                    let slot = buf.save(10);
+                    assert!(seq.push(round * 16 + n, slot).unwrap());
+                }
+                for n in 0..16u64 {
+                    let slot = seq.pop(round * 16 + n).unwrap();
+                    assert_eq!(buf.saved_slot(slot), &[n as u8; 10]);
+                }
+                buf.discard_all();
             }
-            for n in 0..16u64 {
-                let slot = seq.pop(round * 16 + n).unwrap();
-                assert_eq!(buf.saved_slot(slot), &[n as u8; 10]);
-            }
-            buf.discard_all();
-        }
-    });
+        },
+    );
 }
 
 #[test]
 #[cfg(all(target_os = "linux", not(miri)))]
 fn mirrored_buffer() {
     let mut m = sonic_bytes::MirroredBuffer::new(3 * 4096).unwrap();
-    testkit::assert_no_alloc(|| exercise(&mut m));
+    testkit::assert_no_alloc_reported(
+        "MirroredBuffer claim / commit / read_from / write_to / consume, one round",
+        ROUNDS,
+        || exercise(&mut m),
+    );
 }

@@ -15,6 +15,24 @@ pub struct AllocStats {
     pub bytes: u64,
 }
 
+impl AllocStats {
+    /// What a longer run did beyond a shorter one of the same code: the figures per extra
+    /// operation, with a fixed cost per call (the test's own setup) taken out.
+    ///
+    /// ```
+    /// let long = testkit::AllocStats { allocs: 3, deallocs: 3, bytes: 152 };
+    /// let short = testkit::AllocStats { allocs: 3, deallocs: 3, bytes: 152 };
+    /// assert_eq!(long.beyond(short), testkit::AllocStats::default());
+    /// ```
+    pub fn beyond(self, shorter: AllocStats) -> AllocStats {
+        AllocStats {
+            allocs: self.allocs.saturating_sub(shorter.allocs),
+            deallocs: self.deallocs.saturating_sub(shorter.deallocs),
+            bytes: self.bytes.saturating_sub(shorter.bytes),
+        }
+    }
+}
+
 thread_local! {
     // `const` initialisation and no destructor: reading these never allocates and works
     // at every point of a thread's life.
@@ -110,6 +128,22 @@ pub fn count_allocs<R>(f: impl FnOnce() -> R) -> (R, AllocStats) {
         bytes: end.bytes - start.bytes,
     };
     (r, stats)
+}
+
+/// Runs `f`, which performs `ops` operations of the hot path `path`, records its figures
+/// for the allocation report ([`report_allocs`](crate::bench::report_allocs)) and panics if
+/// the calling thread allocated during it (reallocations count).
+///
+/// Returns `f`'s result. Panics if [`CountingAlloc`] is not installed.
+#[track_caller]
+pub fn assert_no_alloc_reported<R>(path: &str, ops: u64, f: impl FnOnce() -> R) -> R {
+    let (r, stats) = count_allocs(f);
+    crate::bench::report_allocs(path, ops, stats);
+    assert_eq!(
+        stats.allocs, 0,
+        "{path}: expected no allocation, saw {stats:?}"
+    );
+    r
 }
 
 /// Runs `f` and panics if the calling thread allocated during it (reallocations count).

@@ -1,9 +1,11 @@
 //! Benchmark summaries: read criterion's estimates, print ratios against a peer, and append
 //! one JSON line per figure under `target/bench-summary/`, where `cargo xtask bench`
-//! collects them.
+//! collects them; allocation figures of the hot paths for `cargo xtask allocs`.
 
 use std::io::Write;
 use std::path::PathBuf;
+
+use crate::AllocStats;
 
 /// The target directory: `CARGO_TARGET_DIR`, else three levels above the running
 /// benchmark binary (`target/<profile>/deps/<bin>`).
@@ -153,6 +155,51 @@ pub fn compare(crate_name: &str, group: &str, ours: &str, peer: &str) -> Option<
     Some(ratio)
 }
 
+/// The environment variable that names the file [`report_allocs`] appends to. `cargo xtask
+/// allocs` (and `cargo xtask bench`) sets it to `target/bench-summary/allocs.jsonl`; unset,
+/// nothing is written.
+pub const ALLOC_REPORT_ENV: &str = "TESTKIT_ALLOC_REPORT";
+
+/// The JSON line of one measured hot path.
+pub fn alloc_json(crate_name: &str, test: &str, path: &str, ops: u64, stats: AllocStats) -> String {
+    format!(
+        "{{\"crate\":{},\"test\":{},\"path\":{},\"ops\":{ops},\"allocs\":{},\"bytes\":{}}}",
+        json_str(crate_name),
+        json_str(test),
+        json_str(path),
+        stats.allocs,
+        stats.bytes
+    )
+}
+
+/// Records the allocation figures of `ops` operations of the hot path `path` for the
+/// workspace's allocation report: when [`ALLOC_REPORT_ENV`] names a file, appends one JSON
+/// line with the crate under test (`CARGO_PKG_NAME`, which cargo sets for test runs), the
+/// test (the name of the calling thread, which libtest names after the test), the path, the
+/// operation count and the figures. Without the variable it does nothing.
+pub fn report_allocs(path: &str, ops: u64, stats: AllocStats) {
+    let Some(file) = std::env::var_os(ALLOC_REPORT_ENV) else {
+        return;
+    };
+    let krate = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "unknown".into());
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("unnamed");
+    // One write of the whole line to a file opened for appending: lines of tests running
+    // in parallel do not interleave.
+    let line = format!("{}\n", alloc_json(&krate, test, path, ops, stats));
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        panic!(
+            "testkit: cannot append to {} ({ALLOC_REPORT_ENV}): {e}",
+            PathBuf::from(file).display()
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +224,19 @@ mod tests {
         assert_eq!(
             figure_json("zcall", &f),
             r#"{"crate":"zcall","name":"a \"b\"","subject":"zcall","unit":"ns/op","value":1.5}"#
+        );
+    }
+
+    #[test]
+    fn alloc_lines_are_json() {
+        let st = AllocStats {
+            allocs: 0,
+            deallocs: 0,
+            bytes: 0,
+        };
+        assert_eq!(
+            alloc_json("sock", "tcp_read_write", "read + write", 1000, st),
+            r#"{"crate":"sock","test":"tcp_read_write","path":"read + write","ops":1000,"allocs":0,"bytes":0}"#
         );
     }
 }

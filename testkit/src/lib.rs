@@ -4,13 +4,14 @@
 //! | item | what |
 //! |---|---|
 //! | [`CountingAlloc`], [`assert_no_alloc`], [`count_allocs`] | a per-thread counting global allocator |
+//! | [`assert_no_alloc_reported`], [`bench::report_allocs`] | the same, the figures also written for `cargo xtask allocs` |
 //! | [`in_subprocess`] | run the rest of a test in a fresh child process (process-wide state) |
 //! | [`in_netns`], [`NetNs`] | the same, inside a private network namespace with a veth pair |
 //! | [`open_fds`] | how many descriptors the process has open |
 //! | [`set_open_files_limit`], [`default_sigpipe`], [`fail_syscall`] | process-wide faults for a child process: a lower descriptor limit, SIGPIPE's default action, a seccomp filter failing one system call |
 //! | [`skip!`], [`under_qemu`], [`qemu`] | skipping with a printed reason; what qemu-user cannot do |
 //! | [`tcp_pair`], [`udp_pair`] | loopback pairs on ephemeral ports |
-//! | [`bench`](mod@bench) | benchmark summaries: criterion estimates, ratios, JSON lines |
+//! | [`bench`](mod@bench) | benchmark summaries: criterion estimates, ratios, JSON lines, allocation figures |
 //!
 //! testkit depends on std and libc only, and hands out std types, so every layer of the
 //! workspace can use it without a cycle.
@@ -26,7 +27,9 @@ mod skip;
 mod subprocess;
 mod sys;
 
-pub use alloc::{AllocStats, CountingAlloc, assert_no_alloc, count_allocs};
+pub use alloc::{
+    AllocStats, CountingAlloc, assert_no_alloc, assert_no_alloc_reported, count_allocs,
+};
 pub use fds::open_fds;
 pub use net::{tcp_pair, udp_pair};
 pub use netns::{Iface, NetNs, in_netns};
