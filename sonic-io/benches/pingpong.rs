@@ -19,8 +19,9 @@
 //!
 //! Every loop is bounded by a count and by time (2,000 warm-up round trips, 50,000 measured,
 //! at most 20 s a case). `SONIC_BENCH_QUICK=1` or `-- --quick` cuts the counts tenfold and the
-//! cap to 2 s. Figures are printed and appended to `target/bench-summary/sonic-io.jsonl`. No
-//! figure is asserted.
+//! cap to 2 s. Figures are printed and appended to `target/bench-summary/sonic-io.jsonl`
+//! (the summary also holds p75, p95, p99.5, p99.95 and p99.99, for the percentile plot of
+//! `cargo xtask bench`). No figure is asserted.
 //!
 //! `cargo bench -p sonic-io --bench pingpong [-- --quick]`
 
@@ -97,6 +98,15 @@ mod linux {
         ("p99", 0.99),
         ("p99.9", 0.999),
         ("max", 1.0),
+    ];
+    /// Percentiles recorded in the summary only, for the percentile plot of `cargo xtask
+    /// bench` (p50 to p99.99 on a log scale).
+    const CURVE: [(&str, f64); 5] = [
+        ("p75", 0.75),
+        ("p95", 0.95),
+        ("p99.5", 0.995),
+        ("p99.95", 0.9995),
+        ("p99.99", 0.9999),
     ];
 
     static PIN_FAILED: AtomicBool = AtomicBool::new(false);
@@ -1622,6 +1632,14 @@ mod linux {
                     subject.name().to_string(),
                     "ns".into(),
                     q[i] as f64,
+                ));
+            }
+            for (pname, p) in CURVE {
+                names.push((
+                    format!("{} pingpong 64B {pname}", proto.name()),
+                    subject.name().to_string(),
+                    "ns".into(),
+                    pct(&v, p) as f64,
                 ));
             }
             if *subject != Subject::SonicHot && hot_ref.is_some() {
