@@ -214,6 +214,9 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
     report.step_noted("load", || {
         crate::load::load(&crate::load::Options::default())
     });
+    // Every benchmark in its short form and the reports built from them, written under
+    // target/bench-quick/: fails when a benchmark fails or a report is empty.
+    report.step_noted("bench --quick", || crate::bench::bench(inst, true));
     // The mirrored buffer's shm_open path (macOS, FreeBSD) run for real on Linux.
     let mut shm = cmd(
         "cargo",

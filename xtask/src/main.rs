@@ -12,25 +12,29 @@
 //! | `layers` | fails if a crate depends on a crate of the same or a higher layer |
 //! | `package` | `cargo package --workspace`: every crate can be released on its own |
 //! | `actionlint` | lints `.github/workflows/` with actionlint |
+//! | `bench [--quick]` | every crate's benchmarks, the allocation and syscall reports: `BENCHMARKS.md`, `benchmarks/*.svg`, the README's headline section (`--quick`: under `target/bench-quick/`) |
+//! | `allocs` | the allocation tests, their measured figures as a table |
 //!
-//! Missing prerequisites (apt packages, rustup targets and components, cargo-fuzz,
-//! cargo-deny, actionlint) are
+//! Missing prerequisites (apt packages such as strace, rustup targets and components,
+//! cargo-fuzz, cargo-deny, actionlint) are
 //! installed when running as root or with `--install`; otherwise the exact commands are
 //! printed and the step fails.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod ci;
 mod cross;
 mod fuzz;
 mod install;
 mod layers;
 mod load;
+mod plot;
 mod run;
 mod sanitize;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | actionlint> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | actionlint | bench [--quick] | allocs> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,6 +71,16 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
+        "bench" => match bench::parse_args(&args[1..]) {
+            Ok(quick) => report.step_noted(if quick { "bench --quick" } else { "bench" }, || {
+                bench::bench(&mut inst, quick)
+            }),
+            Err(e) => {
+                eprintln!("xtask bench: {e}\n{USAGE}");
+                return ExitCode::FAILURE;
+            }
+        },
+        "allocs" => report.step_noted("allocs", bench::allocs),
         "sanitize" => sanitize::sanitize(&mut inst, &mut report),
         "deny" => report.step_noted("deny", || ci::deny(&mut inst)),
         "layers" => report.step("layers", || layers::check_workspace().map(|_| ())),
