@@ -686,6 +686,19 @@ fn write_report(
     );
     for proto in ["tcp", "udp"] {
         let curves = pingpong_curves(figs, proto);
+        // A subject that failed (the bench prints its error and goes on) has no curve: the
+        // report would be incomplete, so the run fails.
+        let missing: Vec<&str> = PING_SUBJECTS
+            .iter()
+            .copied()
+            .filter(|s| !curves.iter().any(|c| c.name == *s))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "{proto} ping-pong: no percentiles for {}",
+                missing.join(", ")
+            ));
+        }
         let name = format!("pingpong-{proto}.svg");
         plot::percentiles(
             &plots.join(&name),
