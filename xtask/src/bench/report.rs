@@ -1,0 +1,686 @@
+//! BENCHMARKS.md and the README section from a run's figures: fixed sections, rows in a
+//! fixed order, numbers in fixed formats, and the plots (`benchmarks/*.svg`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::{
+    AllocRow, BUFFERS, CURVE, DECODE_SIZES, Figures, Machine, PING_SUBJECTS, UDP_SUBJECTS,
+};
+use crate::plot;
+
+/// Nanoseconds with a unit that keeps 3 significant digits.
+fn ns(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} ms", v / 1e6)
+    } else if v >= 1e4 {
+        format!("{:.1} µs", v / 1e3)
+    } else if v >= 1e3 {
+        format!("{:.2} µs", v / 1e3)
+    } else {
+        format!("{v:.1} ns")
+    }
+}
+
+fn ratio(v: f64) -> String {
+    format!("{v:.2}×")
+}
+
+fn value(unit: &str, v: f64) -> String {
+    match unit {
+        "ns" | "ns/op" | "ns/msg" => ns(v),
+        "ratio" => ratio(v),
+        u if u.ends_with("/s") => format!("{} {u}", plot::short_number(v)),
+        _ => format!("{v:.2} {unit}"),
+    }
+}
+
+fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
+    v.map_or_else(|| "–".into(), f)
+}
+
+/// The criterion estimate and throughput of `group/bench` (ns per iteration, bytes per
+/// iteration).
+fn criterion_throughput(dir: &Path, group: &str, bench: &str) -> Option<(f64, f64)> {
+    let base = dir.join(group).join(bench).join("new");
+    let est: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("estimates.json")).ok()?).ok()?;
+    let ns = est["slope"]["point_estimate"]
+        .as_f64()
+        .or_else(|| est["mean"]["point_estimate"].as_f64())?;
+    let b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("benchmark.json")).ok()?).ok()?;
+    let bytes = b["throughput"]["Bytes"].as_f64()?;
+    Some((ns, bytes))
+}
+
+/// Whether a column holds figures (right-aligned) rather than names.
+fn is_numeric(head: &str) -> bool {
+    !matches!(
+        head,
+        "" | "subject"
+            | "mode"
+            | "messages"
+            | "buffer"
+            | "benchmark"
+            | "case"
+            | "work"
+            | "stack"
+            | "per"
+            | "which"
+            | "crate"
+            | "hot path"
+            | "test"
+            | "TCP, 64 B"
+    )
+}
+
+/// A Markdown table: text columns left-aligned, figures right-aligned.
+fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
+    let _ = writeln!(out, "| {} |", head.join(" | "));
+    let _ = writeln!(
+        out,
+        "|{}",
+        head.iter()
+            .map(|h| if is_numeric(h) { "---:|" } else { "---|" })
+            .collect::<String>()
+    );
+    for r in rows {
+        let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+    out.push('\n');
+}
+
+fn pingpong_curves(figs: &Figures, proto: &str) -> Vec<plot::Curve> {
+    PING_SUBJECTS
+        .iter()
+        .filter_map(|s| {
+            let points: Vec<(f64, f64)> = CURVE
+                .iter()
+                .filter_map(|(p, q)| {
+                    figs.get("sonic-io", &format!("{proto} pingpong 64B {p}"), s, "ns")
+                        .map(|v| (*q, v / 1e3))
+                })
+                .collect();
+            (points.len() == CURVE.len()).then(|| plot::Curve {
+                name: (*s).into(),
+                points,
+            })
+        })
+        .collect()
+}
+
+fn pingpong_table(out: &mut String, figs: &Figures, proto: &str) -> usize {
+    let cols = ["min", "p50", "p90", "p99", "p99.9", "p99.99", "max"];
+    let mut rows = Vec::new();
+    let hot = |p: &str| {
+        figs.get(
+            "sonic-io",
+            &format!("{proto} pingpong 64B {p}"),
+            "sonic-io hot",
+            "ns",
+        )
+    };
+    for s in PING_SUBJECTS {
+        let mut r = vec![(*s).to_string()];
+        let mut any = false;
+        for c in cols {
+            let v = figs.get("sonic-io", &format!("{proto} pingpong 64B {c}"), s, "ns");
+            any |= v.is_some();
+            r.push(opt(v, ns));
+        }
+        for p in ["p50", "p99"] {
+            let v = figs.get("sonic-io", &format!("{proto} pingpong 64B {p}"), s, "ns");
+            r.push(opt(v.zip(hot(p)), |(a, b)| ratio(a / b)));
+        }
+        for side in ["client", "server"] {
+            r.push(opt(
+                figs.get(
+                    "sonic-io",
+                    &format!("{proto} pingpong 64B {side} syscalls per round trip"),
+                    s,
+                    "syscalls",
+                ),
+                |v| format!("{v:.2}"),
+            ));
+        }
+        if any {
+            rows.push(r);
+        }
+    }
+    let n = rows.len();
+    table(
+        out,
+        &[
+            "subject",
+            "min",
+            "p50",
+            "p90",
+            "p99",
+            "p99.9",
+            "p99.99",
+            "max",
+            "p50 / hot",
+            "p99 / hot",
+            "client syscalls/RT",
+            "server syscalls/RT",
+        ],
+        &rows,
+    );
+    n
+}
+
+fn syscall_table(out: &mut String, figs: &Figures) -> usize {
+    // Cases in the order the bench wrote them.
+    let mut cases: Vec<(String, String, String)> = Vec::new();
+    for f in figs.of_crate("syscalls") {
+        if let Some(per) = f
+            .unit
+            .strip_prefix("calls/")
+            .and_then(|u| u.strip_suffix(" total"))
+        {
+            cases.push((f.name.clone(), f.subject.clone(), per.to_string()));
+        }
+    }
+    let mut rows = Vec::new();
+    for (work, subject, per) in &cases {
+        let prefix = format!("calls/{per} ");
+        let detail: BTreeMap<&str, f64> = figs
+            .of_crate("syscalls")
+            .filter(|f| &f.name == work && &f.subject == subject)
+            .filter_map(|f| {
+                let n = f.unit.strip_prefix(&prefix)?;
+                (n != "total").then_some((n, f.value))
+            })
+            .collect();
+        let total = figs
+            .get("syscalls", work, subject, &format!("calls/{per} total"))
+            .unwrap_or(f64::NAN);
+        rows.push(vec![
+            work.clone(),
+            subject.clone(),
+            per.clone(),
+            format!("{total:.2}"),
+            detail
+                .iter()
+                .map(|(n, v)| format!("`{n}` {v:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
+    }
+    table(out, &["work", "stack", "per", "syscalls", "which"], &rows);
+    rows.len()
+}
+
+pub(super) fn alloc_table(rows: &[AllocRow]) -> String {
+    let mut out = String::new();
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                format!("`{}`", r.krate),
+                r.path.clone(),
+                r.ops.to_string(),
+                r.allocs.to_string(),
+                r.bytes.to_string(),
+                if r.ops == 0 {
+                    "–".into()
+                } else {
+                    format!("{}", r.allocs as f64 / r.ops as f64)
+                },
+                format!("`{}/tests/alloc.rs` `{}`", r.krate, r.test),
+            ]
+        })
+        .collect();
+    table(
+        &mut out,
+        &[
+            "crate",
+            "hot path",
+            "operations",
+            "allocations",
+            "bytes",
+            "per operation",
+            "test",
+        ],
+        &body,
+    );
+    out
+}
+
+/// Writes the plots under `plots` and returns BENCHMARKS.md.
+pub(super) fn write_report(
+    figs: &Figures,
+    allocs: &[AllocRow],
+    m: &Machine,
+    quick: bool,
+    minutes: f64,
+    plots: &Path,
+    criterion: &Path,
+) -> Result<String, String> {
+    let mut o = String::new();
+    let _ = writeln!(o, "# Benchmarks\n");
+    let _ = writeln!(
+        o,
+        "Written by `cargo xtask bench{}` on {}; every figure below comes from that run and \
+         names the benchmark or test that measured it. The command fixes the layout: a new run \
+         changes the numbers only. All traffic is on loopback or inside a network namespace \
+         the benchmark creates.\n",
+        if quick { " --quick" } else { "" },
+        m.date
+    );
+    let _ = writeln!(o, "## Machine\n");
+    table(
+        &mut o,
+        &["", ""],
+        &[
+            vec!["CPU".into(), m.cpu.clone()],
+            vec!["cores".into(), m.cores.to_string()],
+            vec!["kernel".into(), m.kernel.clone()],
+            vec!["rustc".into(), m.rustc.clone()],
+            vec![
+                "load average at the start (1, 5, 15 min)".into(),
+                m.load.clone(),
+            ],
+            vec![
+                "run time, builds included".into(),
+                format!("{minutes:.1} min"),
+            ],
+            vec![
+                "mode".into(),
+                if quick {
+                    "quick (CI smoke run: short measurements)".into()
+                } else {
+                    "full".into()
+                },
+            ],
+        ],
+    );
+    let _ = writeln!(
+        o,
+        "The machine is shared: other builds and tests may run beside the benchmarks (the load \
+         average says how busy it was), so the tails (p99.9 and above) carry that noise.\n"
+    );
+
+    // ---- latency
+    let _ = writeln!(o, "## Latency: 64-byte ping-pong on loopback\n");
+    let _ = writeln!(
+        o,
+        "`sonic-io/benches/pingpong.rs`: one message in flight, client and server threads \
+         pinned to their own cores where there are two, each subject against its own echo \
+         server. Percentiles of the round-trip time; \"/ hot\" divides by sonic-io's hot loop; \
+         syscalls per round trip as counted by `Io::stats` (sonic-io) or the bench (mio \
+         client).\n"
+    );
+    for proto in ["tcp", "udp"] {
+        let curves = pingpong_curves(figs, proto);
+        // A subject that failed (the bench prints its error and goes on) has no curve: the
+        // report would be incomplete, so the run fails.
+        let missing: Vec<&str> = PING_SUBJECTS
+            .iter()
+            .copied()
+            .filter(|s| !curves.iter().any(|c| c.name == *s))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "{proto} ping-pong: no percentiles for {}",
+                missing.join(", ")
+            ));
+        }
+        let name = format!("pingpong-{proto}.svg");
+        plot::percentiles(
+            &plots.join(&name),
+            &format!("{} 64-byte round trip on loopback", proto.to_uppercase()),
+            &curves,
+        )?;
+        let _ = writeln!(o, "### {}\n", proto.to_uppercase());
+        let _ = writeln!(
+            o,
+            "![{} round-trip percentiles](benchmarks/{name})\n",
+            proto.to_uppercase()
+        );
+        if pingpong_table(&mut o, figs, proto) == 0 {
+            return Err(format!("no {proto} ping-pong figures"));
+        }
+    }
+    let mut sweep = Vec::new();
+    for f in figs.of_crate("sonic-io") {
+        if f.name.starts_with("tcp sweep") && f.unit == "ns/msg" {
+            sweep.push(vec![f.name.clone(), ns(f.value)]);
+        }
+    }
+    if !sweep.is_empty() {
+        let _ = writeln!(
+            o,
+            "Connection sweep (same bench): TCP, sonic-io hot loop on both ends, one 64-byte \
+             message per connection per round, all in flight; cost per message.\n"
+        );
+        table(&mut o, &["case", "per message"], &sweep);
+    }
+
+    // ---- UDP batching
+    let _ = writeln!(o, "## UDP: one datagram per syscall against batches\n");
+    let _ = writeln!(
+        o,
+        "`sock/benches/batch.rs`: 64 datagrams of 64 bytes per iteration over loopback, sent \
+         and received with `sendto`/`recvfrom` one at a time, `sendmmsg`/`recvmmsg` batches of \
+         8, 32 and 64, and one GSO send received with GRO.\n"
+    );
+    let mut groups = Vec::new();
+    let mut vals = Vec::new();
+    let mut rows = Vec::new();
+    let single = figs.get("sock", "udp_64x64b", "single", "datagrams/s");
+    for s in UDP_SUBJECTS {
+        let dps = figs.get("sock", "udp_64x64b", s, "datagrams/s");
+        if let Some(v) = dps {
+            groups.push((*s).to_string());
+            vals.push(vec![Some(v)]);
+        }
+        rows.push(vec![
+            format!("`{s}`"),
+            opt(figs.get("sock", "udp_64x64b", s, "ns/op"), ns),
+            opt(dps, |v| value("datagrams/s", v)),
+            opt(dps.zip(single), |(a, b)| ratio(a / b)),
+        ]);
+    }
+    plot::grouped_bars(
+        &plots.join("udp-batch.svg"),
+        "64-byte UDP datagrams per second, loopback",
+        "datagrams/s",
+        &groups,
+        &["datagrams/s".to_string()],
+        &vals,
+    )?;
+    let _ = writeln!(o, "![UDP datagrams per second](benchmarks/udp-batch.svg)\n");
+    table(
+        &mut o,
+        &["mode", "per 64 datagrams", "datagrams/s", "vs single"],
+        &rows,
+    );
+
+    // ---- buffers
+    let _ = writeln!(o, "## Buffers: decoding length-prefixed messages\n");
+    let _ = writeln!(
+        o,
+        "`sonic-bytes/benches/decode.rs`: a 1 MiB stream of 4-byte-length-prefixed messages \
+         fed in 4 KiB reads through a 64 KiB buffer, so messages straddle its end; throughput \
+         from criterion's estimate and the stream's length (`target/criterion/`); the ratio is \
+         the peer's time over the mirrored buffer's.\n"
+    );
+    let mut tvals = Vec::new();
+    let mut brows = Vec::new();
+    for (size, label) in DECODE_SIZES {
+        let group = format!("decode_{size}b");
+        let mut row = Vec::new();
+        let mine = criterion_throughput(criterion, &group, "mirrored");
+        for b in BUFFERS {
+            let t = criterion_throughput(criterion, &group, b);
+            row.push(t.map(|(ns, bytes)| bytes / ns));
+            brows.push(vec![
+                label.to_string(),
+                format!("`{b}`"),
+                opt(t.map(|t| t.0), ns),
+                opt(t.map(|(ns, bytes)| bytes / ns), |v| format!("{v:.2} GB/s")),
+                opt(t.zip(mine), |(p, m)| ratio(p.0 / m.0)),
+            ]);
+        }
+        tvals.push(row);
+    }
+    if tvals.iter().flatten().all(Option::is_none) {
+        return Err("no sonic-bytes decode throughput in target/criterion".into());
+    }
+    plot::grouped_bars(
+        &plots.join("buffers.svg"),
+        "decode throughput by message size",
+        "GB/s",
+        &DECODE_SIZES
+            .iter()
+            .map(|(_, l)| l.to_string())
+            .collect::<Vec<_>>(),
+        &BUFFERS.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
+        &tvals,
+    )?;
+    let _ = writeln!(o, "![decode throughput](benchmarks/buffers.svg)\n");
+    table(
+        &mut o,
+        &[
+            "messages",
+            "buffer",
+            "per MiB stream",
+            "throughput",
+            "time / mirrored",
+        ],
+        &brows,
+    );
+
+    // ---- the other comparisons, as the benches wrote them
+    let _ = writeln!(o, "## Other comparisons\n");
+    let _ = writeln!(
+        o,
+        "Each group as its benchmark recorded it, peers and ratios from the same run (a ratio \
+         is peer / ours: above 1 means ours is faster).\n"
+    );
+    for (krate, bench, skip) in [
+        ("zcall", "zcall/benches/syscall.rs", ""),
+        ("sockaddr", "sockaddr/benches/codec.rs", ""),
+        ("sock", "sock/benches/roundtrip.rs", "udp_64x64b"),
+        (
+            "sonic-multicast",
+            "sonic-multicast/benches/multicast.rs",
+            "",
+        ),
+    ] {
+        let mut names: Vec<&str> = Vec::new();
+        for f in figs.of_crate(krate) {
+            if f.name != skip && !names.contains(&f.name.as_str()) {
+                names.push(&f.name);
+            }
+        }
+        if names.is_empty() {
+            return Err(format!("no figures from {bench}"));
+        }
+        let _ = writeln!(o, "### `{bench}`\n");
+        let mut rows = Vec::new();
+        for n in names {
+            for f in figs.of_crate(krate).filter(|f| f.name == n) {
+                rows.push(vec![
+                    format!("`{n}`"),
+                    f.subject.clone(),
+                    value(&f.unit, f.value),
+                ]);
+            }
+        }
+        table(&mut o, &["benchmark", "subject", "figure"], &rows);
+    }
+
+    // ---- syscalls
+    let _ = writeln!(o, "## System calls per message\n");
+    let _ = writeln!(
+        o,
+        "`sonic-io/benches/syscalls.rs`: each case runs as a child process under `strace -f -c` \
+         with n and with 2n messages; (count(2n) − count(n)) / n per syscall, so the \
+         process's start and the warm-up drop out. The whole process is counted (both ends of \
+         an echo). Immediate: one thread, each read submitted after the peer's write. \
+         Scheduled: client and server threads blocked in their waits. Hot loop: the same \
+         threads spinning on zero-timeout waits, whose empty polls under strace follow the \
+         tracer's pace. UDP: bursts of 64 datagrams sent with std's `sendto` (1 per datagram \
+         in every row) and received by the stack. Timer: a 100 µs one-shot armed and awaited \
+         (mio has no timer: its `poll` timeout stands in). Rows a stack lacks (tokio's hot \
+         loop, batch receive outside sonic-io) are absent.\n"
+    );
+    if syscall_table(&mut o, figs) == 0 {
+        return Err("no syscall figures".into());
+    }
+
+    // ---- allocations
+    let _ = writeln!(o, "## Allocations on the hot paths\n");
+    let _ = writeln!(
+        o,
+        "Every hot path a crate's README calls allocation-free, measured by its test in \
+         `tests/alloc.rs` under testkit's per-thread counting allocator (the test fails on any \
+         allocation) and written by `testkit::assert_no_alloc_reported` / \
+         `testkit::bench::report_allocs` when `cargo xtask allocs` (or this command) runs \
+         them. sonic-io's echo row is the difference between 10,000 and 10 round trips, which \
+         takes out the test's own three setup allocations.\n"
+    );
+    if allocs.is_empty() {
+        return Err("no allocation figures".into());
+    }
+    o.push_str(&alloc_table(allocs));
+    let nonzero = allocs.iter().filter(|r| r.allocs > 0).count();
+    let _ = writeln!(
+        o,
+        "{} hot paths, {} with any allocation.\n",
+        allocs.len(),
+        nonzero
+    );
+
+    let _ = writeln!(o, "## Reproduce\n");
+    let _ = writeln!(
+        o,
+        "```sh\ncargo xtask bench           # every benchmark, this file, benchmarks/*.svg, the README's section\ncargo xtask bench --quick   # short run, written under target/bench-quick/ (a step of cargo xtask ci)\ncargo xtask allocs          # the allocation table alone\n```"
+    );
+    Ok(o)
+}
+
+/// The README's headline section: the TCP table's key figures, the latency plot, how to
+/// reproduce.
+pub(super) fn readme_section(
+    figs: &Figures,
+    allocs: &[AllocRow],
+    minutes: f64,
+) -> Result<String, String> {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "From the last full `cargo xtask bench` ([BENCHMARKS.md](BENCHMARKS.md) has the \
+         machine, every table and the other plots): 64-byte TCP round trips on loopback \
+         (`sonic-io/benches/pingpong.rs`); syscalls per round trip, both ends, from \
+         `sonic-io/benches/syscalls.rs` under strace: its hot-loop case for the hot rows \
+         (empty polls included, paced by the tracer), its scheduled case (threads blocked in \
+         their waits) for the others.\n"
+    );
+    let mut rows = Vec::new();
+    let hot50 = figs.get("sonic-io", "tcp pingpong 64B p50", "sonic-io hot", "ns");
+    for s in PING_SUBJECTS {
+        let p50 = figs.get("sonic-io", "tcp pingpong 64B p50", s, "ns");
+        let p99 = figs.get("sonic-io", "tcp pingpong 64B p99", s, "ns");
+        let p9999 = figs.get("sonic-io", "tcp pingpong 64B p99.99", s, "ns");
+        if p50.is_none() {
+            continue;
+        }
+        let stack = s.split_whitespace().next().unwrap_or(s);
+        let sys = if s.ends_with("hot") {
+            figs.get(
+                "syscalls",
+                "tcp echo, hot loop",
+                stack,
+                "calls/round trip total",
+            )
+        } else if *s == "sonic-io blocking"
+            || *s == "mio blocking"
+            || s.starts_with("tokio")
+            || s.starts_with("std")
+        {
+            figs.get(
+                "syscalls",
+                "tcp echo, scheduled",
+                stack,
+                "calls/round trip total",
+            )
+        } else {
+            None
+        };
+        rows.push(vec![
+            (*s).to_string(),
+            opt(p50, ns),
+            opt(p99, ns),
+            opt(p9999, ns),
+            opt(p50.zip(hot50), |(a, b)| ratio(a / b)),
+            opt(sys, |v| format!("{v:.2}")),
+        ]);
+    }
+    if rows.is_empty() {
+        return Err("no TCP ping-pong figures for the README".into());
+    }
+    table(
+        &mut o,
+        &[
+            "TCP, 64 B",
+            "p50",
+            "p99",
+            "p99.99",
+            "p50 / sonic-io hot",
+            "syscalls per round trip",
+        ],
+        &rows,
+    );
+    let zero = allocs.iter().filter(|r| r.allocs == 0).count();
+    let _ = writeln!(
+        o,
+        "![TCP round-trip percentiles](benchmarks/pingpong-tcp.svg)\n\n\
+         Allocations: {zero} of the {} hot paths measured by the crates' `tests/alloc.rs` \
+         allocate nothing (table in BENCHMARKS.md). Reproduce with `cargo xtask bench` \
+         (every benchmark at full length; this run took {minutes:.1} minutes on {} cores) or \
+         `cargo xtask bench --quick` (the short form CI runs, written under \
+         `target/bench-quick/`).",
+        allocs.len(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    Ok(o)
+}
+
+const BEGIN: &str = "<!-- bench:begin (written by cargo xtask bench) -->";
+const END: &str = "<!-- bench:end -->";
+
+/// Replaces what lies between the README's markers.
+pub(super) fn replace_readme_section(path: &Path, section: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (Some(a), Some(b)) = (text.find(BEGIN), text.find(END)) else {
+        return Err(format!(
+            "{}: no `{BEGIN}` ... `{END}` markers",
+            path.display()
+        ));
+    };
+    if b < a {
+        return Err(format!(
+            "{}: the bench markers are out of order",
+            path.display()
+        ));
+    }
+    let new = format!(
+        "{}{BEGIN}\n{section}\n{END}{}",
+        &text[..a],
+        &text[b + END.len()..]
+    );
+    std::fs::write(path, new).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_section_is_replaced_between_its_markers() {
+        let dir = std::env::temp_dir().join(format!("xtask-readme-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("README.md");
+        std::fs::write(&p, format!("a\n{BEGIN}\nold\n{END}\nb\n")).unwrap();
+        replace_readme_section(&p, "new").unwrap();
+        replace_readme_section(&p, "newer").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            format!("a\n{BEGIN}\nnewer\n{END}\nb\n")
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn numbers_have_fixed_formats() {
+        assert_eq!(ns(512.34), "512.3 ns");
+        assert_eq!(ns(12_345.0), "12.3 µs");
+        assert_eq!(ns(1_234.0), "1.23 µs");
+        assert_eq!(ratio(1.234), "1.23×");
+    }
+}
