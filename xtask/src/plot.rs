@@ -112,7 +112,8 @@ pub(crate) fn percentiles(
 }
 
 /// Bars in groups: `groups` along the x axis, one bar per `series` in each, `values[g][s]`
-/// (`None`: no bar). `unit` names the y axis.
+/// (`None`: no bar). `unit` names the y axis; `log` draws it in decades (for values that
+/// differ by orders of magnitude), bars rising from the decade below the smallest.
 pub(crate) fn grouped_bars(
     path: &std::path::Path,
     title: &str,
@@ -120,15 +121,21 @@ pub(crate) fn grouped_bars(
     groups: &[String],
     series: &[String],
     values: &[Vec<Option<f64>>],
+    log: bool,
 ) -> Result<(), String> {
-    let hi = values
-        .iter()
-        .flatten()
-        .flatten()
-        .fold(0f64, |a, &b| a.max(b));
-    if groups.is_empty() || series.is_empty() || hi <= 0.0 {
+    let all = values.iter().flatten().flatten().copied();
+    let hi = all.clone().fold(0f64, f64::max);
+    let lo = all.fold(f64::MAX, f64::min);
+    if groups.is_empty() || series.is_empty() || hi <= 0.0 || (log && lo <= 0.0) {
         return Err(format!("{title}: nothing to plot"));
     }
+    // On a log axis a bar's height is log10 of its value, labelled back in the value.
+    let y = |v: f64| if log { v.log10() } else { v };
+    let (y0, y1) = if log {
+        (lo.log10().floor(), hi.log10().ceil() + 0.15)
+    } else {
+        (0.0, hi * 1.15)
+    };
     let root = SVGBackend::new(path, (820, 440)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     let n = groups.len() as f64;
@@ -137,7 +144,7 @@ pub(crate) fn grouped_bars(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(0.0..n, 0.0..hi * 1.15)
+        .build_cartesian_2d(0.0..n, y0..y1)
         .map_err(draw_err)?;
     let group_names = groups.to_vec();
     let label = move |x: &f64| -> String {
@@ -155,7 +162,12 @@ pub(crate) fn grouped_bars(
         .x_labels(groups.len() * 2 + 1)
         .x_label_formatter(&label)
         .y_desc(unit)
-        .y_label_formatter(&|y| short_number(*y))
+        .y_labels(if log {
+            (y1 - y0).ceil() as usize + 1
+        } else {
+            10
+        })
+        .y_label_formatter(&|v| short_number(if log { 10f64.powf(*v) } else { *v }))
         .draw()
         .map_err(draw_err)?;
     let k = series.len() as f64;
@@ -169,7 +181,7 @@ pub(crate) fn grouped_bars(
                 let v = row.get(s).copied().flatten()?;
                 let x0 = g as f64 + 0.1 + s as f64 * width;
                 Some(Rectangle::new(
-                    [(x0, 0.0), (x0 + width * 0.9, v)],
+                    [(x0, y0), (x0 + width * 0.9, y(v))],
                     col.filled(),
                 ))
             })
@@ -214,6 +226,30 @@ mod tests {
         assert_eq!(percentile_label(tail(0.99)), "p99");
         assert_eq!(percentile_label(tail(0.999)), "p99.9");
         assert_eq!(percentile_label(tail(0.9999)), "p99.99");
+    }
+
+    #[test]
+    fn log_bars_span_whole_decades() {
+        let dir = std::env::temp_dir().join(format!("xtask-bars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("bars.svg");
+        let vals = vec![vec![Some(7.0e5)], vec![Some(3.5e7)]];
+        grouped_bars(
+            &p,
+            "t",
+            "u",
+            &["a".into(), "b".into()],
+            &["s".into()],
+            &vals,
+            true,
+        )
+        .unwrap();
+        let svg = std::fs::read_to_string(&p).unwrap();
+        // Labelled back in values: the decades 100k to 100M.
+        assert!(svg.contains("100.0k") && svg.contains("100.0M"), "{svg}");
+        let _ = std::fs::remove_dir_all(dir);
+        let err = grouped_bars(&p, "t", "u", &[], &[], &[], true).unwrap_err();
+        assert!(err.contains("nothing to plot"));
     }
 
     #[test]

@@ -386,11 +386,12 @@ pub(super) fn write_report(
     }
     plot::grouped_bars(
         &plots.join("udp-batch.svg"),
-        "64-byte UDP datagrams per second, loopback",
+        "64-byte UDP datagrams per second, loopback (log scale)",
         "datagrams/s",
         &groups,
         &["datagrams/s".to_string()],
         &vals,
+        true,
     )?;
     let _ = writeln!(o, "![UDP datagrams per second](benchmarks/udp-batch.svg)\n");
     table(
@@ -440,6 +441,7 @@ pub(super) fn write_report(
             .collect::<Vec<_>>(),
         &BUFFERS.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
         &tvals,
+        false,
     )?;
     let _ = writeln!(o, "![decode throughput](benchmarks/buffers.svg)\n");
     table(
