@@ -38,7 +38,14 @@ const BENCHES: &[Bench] = &[
 ];
 
 /// The crates whose `tests/alloc.rs` report their figures, in the table's order.
-const ALLOC_CRATES: &[&str] = &["iofd", "sockaddr", "sock", "sonic-bytes", "sonic-io"];
+const ALLOC_CRATES: &[&str] = &[
+    "iofd",
+    "sockaddr",
+    "sock",
+    "sonic-bytes",
+    "sonic-io",
+    "sonic-multicast",
+];
 
 /// The ping-pong subjects, in the plot's and the tables' order.
 const PING_SUBJECTS: &[&str] = &[
