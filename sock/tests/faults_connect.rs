@@ -3,7 +3,8 @@
 //! began with.
 
 mod common;
-use common::{dialer, no_fd_leak, soon};
+use common::{dialer, soon};
+use testkit::no_fd_leak;
 
 use sock::{ErrorKind, TcpConn, TcpListener};
 

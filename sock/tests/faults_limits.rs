@@ -4,7 +4,8 @@
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{dialer, no_fd_leak, soon};
+use common::{dialer, soon};
+use testkit::no_fd_leak;
 
 use sock::{ErrorKind, SockaddrAny, TcpListener, UdpConn, opt};
 use zcall::Errno;
@@ -18,19 +19,8 @@ fn accept_at_the_descriptor_limit_is_emfile_then_recovers() {
         no_fd_leak(|| {
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             let c = dialer().dial(l.local_addr().unwrap()).unwrap();
-            let open = testkit::open_fds().unwrap() as u64;
-            let old = testkit::set_open_files_limit(open + 8).unwrap();
             // Take every descriptor left under the limit.
-            let mut fillers = Vec::new();
-            let full = (0..64).any(|_| match std::fs::File::open("/dev/null") {
-                Ok(f) => {
-                    fillers.push(f);
-                    false
-                }
-                Err(e) if e.raw_os_error() == Some(libc::EMFILE) => true,
-                Err(e) => panic!("{e}"),
-            });
-            assert!(full, "the limit was reached within 64 descriptors");
+            let (mut fillers, old) = testkit::exhaust_descriptors(8).unwrap();
             l.set_read_deadline(soon());
             let e = l.accept().unwrap_err();
             assert_eq!(e.errno(), Some(Errno::EMFILE), "{e}");

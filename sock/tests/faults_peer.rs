@@ -3,7 +3,8 @@
 //! descriptors open as it began with.
 
 mod common;
-use common::{no_fd_leak, tcp_pair};
+use common::tcp_pair;
+use testkit::no_fd_leak;
 
 use sock::{ErrorKind, UnixConn};
 use zcall::Errno;

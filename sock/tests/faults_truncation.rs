@@ -3,7 +3,8 @@
 //! of its own and ends with as many descriptors open as it began with.
 
 mod common;
-use common::{no_fd_leak, soon};
+use common::soon;
+use testkit::no_fd_leak;
 
 use std::io::IoSliceMut;
 use std::os::fd::{AsFd, OwnedFd};

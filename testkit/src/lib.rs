@@ -30,7 +30,7 @@ mod sys;
 pub use alloc::{
     AllocStats, CountingAlloc, assert_no_alloc, assert_no_alloc_reported, count_allocs,
 };
-pub use fds::open_fds;
+pub use fds::{no_fd_leak, open_fds};
 pub use net::{tcp_pair, udp_pair};
 pub use netns::{Iface, NetNs, in_netns};
 pub use qemu::under_qemu;
@@ -41,4 +41,4 @@ pub use subprocess::{
 };
 #[cfg(target_os = "linux")]
 pub use sys::fail_syscall;
-pub use sys::{default_sigpipe, set_open_files_limit};
+pub use sys::{default_sigpipe, exhaust_descriptors, set_open_files_limit};

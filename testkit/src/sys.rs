@@ -46,6 +46,27 @@ pub fn set_open_files_limit(soft: u64) -> io::Result<u64> {
     Ok(old)
 }
 
+/// Lowers the descriptor limit to the open count plus `headroom` and opens `/dev/null`
+/// until the next open fails with `EMFILE`. Returns the descriptors taken (drop one to make
+/// room) and the previous soft limit, for [`set_open_files_limit`] to restore. Fails if the
+/// limit is not reached within 64 descriptors.
+#[track_caller]
+pub fn exhaust_descriptors(headroom: u64) -> io::Result<(Vec<std::fs::File>, u64)> {
+    let open = crate::open_fds()? as u64;
+    let old = set_open_files_limit(open + headroom)?;
+    let mut fillers = Vec::new();
+    for _ in 0..64 {
+        match std::fs::File::open("/dev/null") {
+            Ok(f) => fillers.push(f),
+            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => return Ok((fillers, old)),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(
+        "the descriptor limit was not reached within 64 descriptors",
+    ))
+}
+
 /// Restores SIGPIPE's default action (terminate the process). Test binaries start with it
 /// ignored; a test that proves a write never raises SIGPIPE restores it first, so a SIGPIPE
 /// would kill its child and fail the test.

@@ -46,3 +46,26 @@ fn a_seccomp_filter_fails_one_call_only() {
         );
     });
 }
+
+#[test]
+fn exhausting_descriptors_leaves_none_and_no_fd_leak_sees_a_leak() {
+    testkit::in_subprocess(|| {
+        testkit::no_fd_leak(|| {
+            let (fillers, old) = testkit::exhaust_descriptors(4).unwrap();
+            // The limit bounds descriptor numbers: free numbers below it are taken too.
+            assert!(
+                fillers.len() >= 4,
+                "the headroom, filled: {}",
+                fillers.len()
+            );
+            let e = std::fs::File::open("/dev/null").unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EMFILE));
+            drop(fillers);
+            testkit::set_open_files_limit(old).unwrap();
+        });
+        let leaked = std::panic::catch_unwind(|| {
+            testkit::no_fd_leak(|| std::mem::forget(std::fs::File::open("/dev/null").unwrap()))
+        });
+        assert!(leaked.is_err(), "a descriptor left open is reported");
+    });
+}

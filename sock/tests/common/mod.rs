@@ -31,18 +31,3 @@ pub fn tcp_pair() -> (TcpConn, TcpConn) {
     s.set_deadline(soon());
     (c, s)
 }
-
-/// Runs `f` and asserts that as many descriptors are open after it as before. Call it in a
-/// process of its own (inside `testkit::in_subprocess` or `testkit::in_netns`), where no
-/// other test opens or closes descriptors meanwhile.
-#[track_caller]
-pub fn no_fd_leak<R>(f: impl FnOnce() -> R) -> R {
-    assert!(
-        testkit::is_subprocess(),
-        "count descriptors in a subprocess"
-    );
-    let before = testkit::open_fds().unwrap();
-    let r = f();
-    assert_eq!(testkit::open_fds().unwrap(), before, "a descriptor leaked");
-    r
-}

@@ -54,21 +54,6 @@ pub(crate) fn run_until(io: &mut Io, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// Runs `f` and asserts that as many descriptors are open after it as before. Call it in a
-/// process of its own (inside `testkit::in_subprocess`), where no other test opens or
-/// closes descriptors meanwhile.
-#[track_caller]
-pub(crate) fn no_fd_leak<R>(f: impl FnOnce() -> R) -> R {
-    assert!(
-        testkit::is_subprocess(),
-        "count descriptors in a subprocess"
-    );
-    let before = testkit::open_fds().unwrap();
-    let r = f();
-    assert_eq!(testkit::open_fds().unwrap(), before, "a descriptor leaked");
-    r
-}
-
 /// A clock moved by hand, for timer tests that must not depend on real time.
 #[derive(Clone)]
 pub(crate) struct Manual {
