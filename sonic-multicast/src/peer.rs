@@ -103,8 +103,8 @@ impl UdpPeer {
     /// Opens a peer bound to `addr`: `0.0.0.0:port` (any group delivered to the port),
     /// `<group>:port` (only that group), `<interface address>:port`, and the same for IPv6
     /// (`[::]:port`, `[ff15::1]:port`). `SO_REUSEADDR` is set before the bind (and
-    /// `SO_REUSEPORT` on the BSDs, not on Linux, where it would split the datagrams among
-    /// the peers instead of copying them to each), so several peers can share a port and
+    /// `SO_REUSEPORT` on the BSDs, not on Linux, where IPv4 would then hand each datagram
+    /// to one peer of the port, picked per sender, instead of to each that joined), so several peers can share a port and
     /// each receives its groups; an IPv6 peer is IPv6-only
     /// (`IPV6_V6ONLY`); on Linux `IP_MULTICAST_ALL`/`IPV6_MULTICAST_ALL` are turned off, so
     /// a peer receives only the groups it joined itself, not every group some socket on the
@@ -126,9 +126,10 @@ impl UdpPeer {
         opt::set_reuse_address(&s, true)?;
         // Linux: SO_REUSEADDR alone lets several peers share the port, and each gets every
         // datagram of the groups it joined. With SO_REUSEPORT as well (the Go peer set
-        // both) the sockets form a reuse-port group and the kernel hands each datagram to
-        // one of them, joined or not (`several_peers_share_one_buffer` and the loop test
-        // fail with it). The BSDs need SO_REUSEPORT to share a multicast port.
+        // both) the sockets form a reuse-port group, and over IPv4 the kernel hands each
+        // datagram to one of them, picked per sender, joined or not
+        // (`peers_sharing_a_port_each_get_every_datagram_unlike_reuse_port_sockets`). The
+        // BSDs need SO_REUSEPORT to share a multicast port.
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         opt::set_reuse_port(&s, true)?;
         if !v4 {
@@ -270,15 +271,14 @@ impl UdpPeer {
         });
     }
 
-    fn find(&self, group: IpAddr, source: Option<IpAddr>) -> Result<(usize, Membership)> {
+    fn find(&self, group: IpAddr, source: Option<IpAddr>) -> Result<Membership> {
         self.inner
             .state
             .borrow()
             .memberships
             .iter()
-            .enumerate()
-            .find(|(_, m)| m.group == group && m.source == source)
-            .map(|(i, m)| (i, *m))
+            .find(|m| m.group == group && m.source == source)
+            .copied()
             .ok_or(Error::with_context(
                 ErrorKind::InvalidInput,
                 if source.is_some() {
@@ -331,7 +331,7 @@ impl UdpPeer {
     /// Stops receiving `group` from `source` (a source-specific join).
     pub fn leave_source(&self, io: &mut Io, group: IpAddr, source: IpAddr) -> Result<()> {
         self.check_group(group)?;
-        let (_, m) = self.find(group, Some(source))?;
+        let m = self.find(group, Some(source))?;
         mcast::leave_source(self.conn(io)?, group, source, Interface::Index(m.interface))?;
         self.forget(m);
         Ok(())
@@ -342,7 +342,7 @@ impl UdpPeer {
     pub fn block_source(&self, io: &mut Io, group: IpAddr, source: IpAddr) -> Result<()> {
         self.check_group(group)?;
         self.check_source(source)?;
-        let (_, m) = self.find(group, None)?;
+        let m = self.find(group, None)?;
         mcast::block_source(self.conn(io)?, group, source, Interface::Index(m.interface))
     }
 
@@ -350,7 +350,7 @@ impl UdpPeer {
     pub fn unblock_source(&self, io: &mut Io, group: IpAddr, source: IpAddr) -> Result<()> {
         self.check_group(group)?;
         self.check_source(source)?;
-        let (_, m) = self.find(group, None)?;
+        let m = self.find(group, None)?;
         mcast::unblock_source(self.conn(io)?, group, source, Interface::Index(m.interface))
     }
 
