@@ -145,12 +145,18 @@ impl Iterator for Fds<'_> {
         self.0 = rest;
         Some(i32::from_ne_bytes(*head))
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.count_fds();
+        (n, Some(n))
+    }
 }
 
+/// [`len`](ExactSizeIterator::len) is the number of descriptors not yet read.
 impl ExactSizeIterator for Fds<'_> {}
 
 impl Fds<'_> {
-    /// How many descriptors.
+    /// How many descriptors are left to read (the same as `len()`).
     pub fn count_fds(&self) -> usize {
         self.0.len() / 4
     }

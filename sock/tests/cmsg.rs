@@ -151,3 +151,24 @@ fn pktinfo_and_ttl_arrive_from_the_kernel() {
     }
     assert_eq!(seen, (true, true));
 }
+
+/// `Fds` is an `ExactSizeIterator`: `len()` is the count of descriptors left, and shrinks
+/// as they are read.
+#[test]
+fn rights_know_how_many_descriptors_they_hold() {
+    let mut buf = CmsgBuf::<64>::new();
+    let pipe = iofd::Fd::pipe().unwrap();
+    let mut w = CmsgWriter::new(buf.as_mut());
+    w.rights(&[pipe[0].as_fd(), pipe[1].as_fd(), pipe[0].as_fd()])
+        .unwrap();
+    let n = w.len();
+    let Some(Ok(Cmsg::Rights(mut fds))) = CmsgIter::new(&buf.as_ref()[..n]).next() else {
+        panic!("a rights message")
+    };
+    assert_eq!((fds.len(), fds.count_fds()), (3, 3));
+    assert_eq!(fds.size_hint(), (3, Some(3)));
+    assert_eq!(fds.next(), Some(pipe[0].raw()));
+    assert_eq!(fds.len(), 2);
+    fds.by_ref().for_each(drop);
+    assert_eq!((fds.len(), fds.next()), (0, None));
+}
