@@ -202,18 +202,30 @@ impl Object {
     }
 
     /// Whether an attempt in `dir` should make its syscall now.
+    ///
+    /// "Readable" and "read side ended" are separate marks: a short read clears the first,
+    /// nothing clears the second. The edge that brings a stream's last bytes may also bring
+    /// its end (`EPOLLIN | EPOLLRDHUP` in one event) and no edge follows, so once a stream's
+    /// read side ended every read makes its syscall, and the one after the data sees the
+    /// end of stream (`tests/end_of_stream.rs`). The same holds for a hung-up or failed
+    /// write side.
     #[inline]
     pub(crate) fn may_try(&self, dir: Dir) -> bool {
+        let (ready, ended) = match dir {
+            Dir::Read => (Ready::READABLE, Ready::READ_ENDED),
+            Dir::Write => (Ready::WRITABLE, Ready::WRITE_ENDED),
+        };
         match self.class {
             Class::File | Class::Adapter => true,
-            _ => self.ready.contains(match dir {
-                Dir::Read => Ready::READABLE,
-                Dir::Write => Ready::WRITABLE,
-            }),
+            Class::Stream => self.ready.contains(ready) || self.ready.intersects(ended),
+            // One datagram's error says nothing about the next; a listener's queue is
+            // read until `WouldBlock`.
+            Class::Datagram | Class::Listener => self.ready.contains(ready),
         }
     }
 
     /// Records that `dir` is not ready (after `WouldBlock`, or a short stream transfer).
+    /// Only the readiness mark is cleared; the ended marks stay.
     #[inline]
     pub(crate) fn not_ready(&mut self, dir: Dir) {
         if matches!(self.class, Class::File | Class::Adapter) {

@@ -46,10 +46,22 @@ impl Ready {
     pub(crate) const READ_CLOSED: Ready = Ready(4);
     pub(crate) const HUP: Ready = Ready(8);
     pub(crate) const ERROR: Ready = Ready(16);
+    /// A stream whose read side saw any of these will not see another edge for it: every
+    /// read tries its syscall, which returns the rest of the data, the error, or end of
+    /// stream. Set by events, never cleared.
+    pub(crate) const READ_ENDED: Ready = Ready(4 | 8 | 16);
+    /// The same for the write side: the next send fails at once (`EPIPE`, the error).
+    pub(crate) const WRITE_ENDED: Ready = Ready(8 | 16);
 
     #[inline]
     pub(crate) fn contains(self, other: Ready) -> bool {
         self.0 & other.0 == other.0
+    }
+
+    /// `true` if any flag of `other` is set.
+    #[inline]
+    pub(crate) fn intersects(self, other: Ready) -> bool {
+        self.0 & other.0 != 0
     }
 
     #[inline]
