@@ -65,6 +65,9 @@ impl<C: StreamSock> Stream<C> {
 /// errs); a dialer timeout completes it with `TimedOut` through an internal timer.
 pub(crate) struct ConnectOp<C, F> {
     key: Key,
+    /// The dialer timeout's internal timer: cancelled when the connect completes, so it
+    /// can never fire on whatever write is pending later.
+    expiry: Option<Key>,
     f: F,
     res: Option<Result<()>>,
     _c: std::marker::PhantomData<fn() -> C>,
@@ -121,6 +124,9 @@ impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic for
     }
 
     fn complete(self, io: &mut Io) {
+        if let Some(t) = self.expiry {
+            io.timers.cancel_internal(t);
+        }
         let res = self.res.unwrap_or(Err(Error::CANCELLED));
         let res = match res {
             Ok(()) => Ok(Stream::from_key(self.key)),
@@ -183,14 +189,15 @@ where
         }
     };
     let key = io.insert(conn.into_owned(), <C as Sealed>::CLASS)?;
-    if let Some(t) = timeout {
+    let expiry = timeout.map(|t| {
         let at = io
             .now_ns()
             .saturating_add(t.as_nanos().min(u128::from(u64::MAX / 4)) as u64);
-        io.timers.schedule_dial_timeout(at, key);
-    }
+        io.timers.schedule_expiry(at, key, Dir::Write)
+    });
     let op = ConnectOp::<C, F> {
         key,
+        expiry,
         f,
         res: None,
         _c: std::marker::PhantomData,
@@ -231,13 +238,6 @@ impl Stream<UnixConn> {
         F: FnOnce(&mut Io, Result<UnixStream>) + 'static,
     {
         start_connect(io, UnixConn::connect(addr), None, f)
-    }
-}
-
-impl crate::timer::Timers {
-    /// Schedules the timeout of the dial on `key`.
-    pub(crate) fn schedule_dial_timeout(&mut self, at: u64, key: Key) {
-        self.schedule_expiry(at, key, Dir::Write);
     }
 }
 

@@ -177,8 +177,9 @@ impl Timers {
         self.push(k.idx, at);
     }
 
-    /// Schedules the expiry of `key`'s armed `dir` at `at`.
-    pub(crate) fn schedule_expiry(&mut self, at: u64, key: Key, dir: Dir) {
+    /// Schedules the expiry of `key`'s armed `dir` at `at`; the timer's key, for
+    /// [`cancel_internal`](Timers::cancel_internal) once the operation completed.
+    pub(crate) fn schedule_expiry(&mut self, at: u64, key: Key, dir: Dir) -> Key {
         let k = self.slots.insert(Slot {
             pos: NONE,
             period: 0,
@@ -186,6 +187,20 @@ impl Timers {
             cb: Cb::Expire { key, dir },
         });
         self.push(k.idx, at);
+        k
+    }
+
+    /// Removes an internal timer that has not fired; nothing if it has (its slot is gone
+    /// and the key stale).
+    pub(crate) fn cancel_internal(&mut self, t: Key) {
+        let Some(s) = self.slots.get_mut(t) else {
+            return;
+        };
+        let pos = s.pos;
+        if pos != NONE {
+            self.remove_at(pos as usize);
+        }
+        self.slots.remove(t);
     }
 }
 
