@@ -27,7 +27,8 @@ const PATH_TOO_LONG: &str = "unix socket path exceeds 103 bytes";
 ///
 /// Invariant: `len` lies between the offset of `sun_path` and the size of `sockaddr_un`,
 /// and is the exact length the kernel is told (or told us). Pathnames carry their NUL in
-/// `len`; abstract names are a leading NUL and the name, with **no** trailing NUL (as other
+/// `len`, except one that fills `sun_path` (which only the kernel hands us: see
+/// `from_kernel`); abstract names are a leading NUL and the name, with **no** trailing NUL (as other
 /// implementations encode them, so that peers agree on the name).
 ///
 /// ```
@@ -101,13 +102,23 @@ impl SockaddrUnix {
     }
 
     /// Decodes the first `len` bytes the kernel wrote (`len` as it reported it).
-    pub(crate) fn from_kernel(b: &[u8]) -> iox::Result<SockaddrUnix> {
+    ///
+    /// A pathname that fills `sun_path` (108 bytes on Linux, which another program may bind
+    /// although [`new`](Self::new) keeps room for a NUL) has no NUL inside the struct, and
+    /// Linux reports it with the NUL it keeps after it: one byte longer than `sockaddr_un`.
+    /// That NUL is dropped here, so the address is the whole `sockaddr_un` (the length such
+    /// a socket is bound and connected with).
+    pub(crate) fn from_kernel(mut b: &[u8]) -> iox::Result<SockaddrUnix> {
         if b.len() < PATH_OFFSET {
             return Err(iox::Error::invalid_input(
                 "unix address is shorter than its family field",
             ));
         }
-        if b.len() > core::mem::size_of::<libc::sockaddr_un>() {
+        let full = core::mem::size_of::<libc::sockaddr_un>();
+        if b.len() == full + 1 && b[full] == 0 && b[PATH_OFFSET] != 0 {
+            b = &b[..full];
+        }
+        if b.len() > full {
             return Err(iox::Error::invalid_input(
                 "unix address is longer than sockaddr_un",
             ));

@@ -283,6 +283,20 @@ fn any_parses_every_text_form() {
     }
     let e = "localhost:80".parse::<SockaddrAny>().unwrap_err();
     assert!(e.to_string().contains("not an address"), "{e}");
+    // A malformed literal says what is wrong with it, not just "not an address".
+    for (bad, words) in [
+        ("999.1.1.1:80", "octet exceeds 255"),
+        ("1.2.3:80", "fewer than four octets"),
+        ("[::1", "missing ']'"),
+        ("[::1]", "missing :port"),
+        ("::1]:80", "missing '['"),
+        ("::1:80", "needs brackets"),
+        ("10.0.0.1:65536", "port exceeds 65535"),
+    ] {
+        let e = bad.parse::<SockaddrAny>().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}");
+        assert!(e.to_string().contains(words), "{bad}: {e}");
+    }
 }
 
 #[test]
@@ -316,4 +330,41 @@ fn equality_and_hash_ignore_nothing_that_matters() {
         .map(|s| s.parse().unwrap())
         .collect();
     assert_eq!(set.len(), 3);
+}
+
+/// A pathname of 108 bytes fills `sun_path` with no room for a NUL; Linux reports such an
+/// address with length 111 (family, path, and the NUL it keeps past the struct). It decodes
+/// to the whole path, with the length it is bound with (110), and round-trips.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_unix_path_that_fills_sun_path_decodes() {
+    let path = [b'q'; 108];
+    let mut b = [0u8; 111];
+    b[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+    b[2..110].copy_from_slice(&path);
+    let s = SockaddrStorage::from_bytes(&b).unwrap();
+    let SockaddrAny::Unix(u) = s.decode().unwrap() else {
+        panic!("a unix address")
+    };
+    assert_eq!(u.path().unwrap().as_os_str().len(), 108);
+    assert_eq!(u.to_string(), "q".repeat(108));
+    assert_eq!(u.socklen(), 110, "family and path: no NUL fits");
+    assert_eq!(storage_of(&u).decode().unwrap(), SockaddrAny::Unix(u));
+    // Without the kernel's NUL after it, or as an abstract name, 111 is too long.
+    b[110] = b'x';
+    let e = SockaddrStorage::from_bytes(&b)
+        .unwrap()
+        .decode()
+        .unwrap_err();
+    assert!(e.to_string().contains("longer than sockaddr_un"), "{e}");
+    b[110] = 0;
+    b[2] = 0;
+    assert!(SockaddrStorage::from_bytes(&b).unwrap().decode().is_err());
+    // 110 bytes, a full path without any NUL (what a peer binds with), decode alike.
+    b[2] = b'q';
+    let full = SockaddrStorage::from_bytes(&b[..110])
+        .unwrap()
+        .decode()
+        .unwrap();
+    assert_eq!(full, SockaddrAny::Unix(u));
 }

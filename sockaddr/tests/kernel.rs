@@ -120,6 +120,7 @@ fn zones_resolve_interface_names() {
         .parse::<SockaddrInet6>()
         .unwrap_err();
     assert_eq!(e.kind(), iox::ErrorKind::AddressNotAvailable);
+    assert!(e.to_string().contains("unknown interface"), "{e}");
     let e = "[fe80::1%abcdefghijklmnopq]:80"
         .parse::<SockaddrInet6>()
         .unwrap_err();
@@ -166,4 +167,48 @@ fn link_local_with_scope_on_a_veth() {
             Err(zcall::Errno::EINVAL)
         );
     });
+}
+
+/// A directory whose path, plus `/` and `leaf`, is exactly `total` bytes long.
+fn dir_for_path_of(total: usize, leaf: &str) -> std::path::PathBuf {
+    let base = std::env::temp_dir().join(format!("sockaddr-long-{}-", std::process::id()));
+    let used = base.as_os_str().len() + 1 + leaf.len();
+    assert!(used <= total, "the temporary directory's path is too long");
+    let dir = std::path::PathBuf::from(format!("{}{}", base.display(), "d".repeat(total - used)));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A socket bound to a 108-byte path (no NUL fits in `sun_path`; the kernel then reports
+/// length 111) reads back through getsockname and getpeername, and its address connects.
+#[test]
+fn a_unix_path_that_fills_sun_path_through_the_kernel() {
+    let dir = dir_for_path_of(108, "s");
+    let path = dir.join("s");
+    let _ = std::fs::remove_file(&path);
+    let raw = path.as_os_str().as_encoded_bytes();
+    assert_eq!(raw.len(), 108);
+    let mut b = [0u8; 110];
+    b[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+    b[2..].copy_from_slice(raw);
+    let l = socket(libc::AF_UNIX, libc::SOCK_STREAM);
+    zcall::bind(l.as_raw_fd(), &b).unwrap();
+    zcall::listen(l.as_raw_fd(), 1).unwrap();
+    let mut s = SockaddrStorage::new();
+    let n = zcall::getsockname(l.as_raw_fd(), s.as_mut_bytes()).unwrap();
+    assert_eq!(n, 111, "this kernel reports the NUL past sun_path");
+    s.set_len(n).unwrap();
+    let SockaddrAny::Unix(got) = s.decode().unwrap() else {
+        panic!("a unix address")
+    };
+    assert_eq!(got.path(), Some(path.as_path()));
+    // The decoded address is usable: connect to it, and read it back as the peer's.
+    let c = socket(libc::AF_UNIX, libc::SOCK_STREAM);
+    zcall::connect(c.as_raw_fd(), got.as_bytes()).unwrap();
+    let mut peer = SockaddrStorage::new();
+    let n = zcall::getpeername(c.as_raw_fd(), peer.as_mut_bytes()).unwrap();
+    peer.set_len(n).unwrap();
+    assert_eq!(peer.decode().unwrap(), SockaddrAny::Unix(got));
+    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_dir(&dir).unwrap();
 }
