@@ -139,19 +139,18 @@ impl fmt::Debug for SockaddrAny {
 impl FromStr for SockaddrAny {
     type Err = iox::Error;
     /// `@name` (abstract), anything with a `/` (pathname), `[v6]:port`, else `a.b.c.d:port`.
+    /// Text whose host is digits and dots is an IPv4 address and its error says what is
+    /// wrong with it (`999.1.1.1:80`: an octet over 255); so does a bracket missing on
+    /// either side of an IPv6 address.
     fn from_str(s: &str) -> iox::Result<Self> {
         if s.starts_with('@') || s.contains('/') {
             s.parse().map(SockaddrAny::Unix)
         } else if s.starts_with('[') {
-            s.parse().map(SockaddrAny::Inet6)
+            crate::text::inet6(s).map(SockaddrAny::Inet6)
+        } else if crate::text::is_numeric_host(s.rsplit_once(':').map_or(s, |(h, _)| h)) {
+            crate::text::inet4(s).map(SockaddrAny::Inet4)
         } else {
-            s.parse::<SockaddrInet4>()
-                .map(SockaddrAny::Inet4)
-                .map_err(|_| {
-                    iox::Error::invalid_input(
-                        "not an address: a.b.c.d:port, [v6]:port, a /path or an @abstract name",
-                    )
-                })
+            Err(crate::text::inet_error(s))
         }
     }
 }

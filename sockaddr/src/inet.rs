@@ -131,11 +131,10 @@ impl fmt::Debug for SockaddrInet4 {
 
 impl FromStr for SockaddrInet4 {
     type Err = iox::Error;
-    /// `a.b.c.d:port`.
+    /// `a.b.c.d:port`; the error names what was wrong (an octet over 255, a missing port,
+    /// ...).
     fn from_str(s: &str) -> iox::Result<Self> {
-        s.parse::<SocketAddrV4>()
-            .map(SockaddrInet4::from)
-            .map_err(|_| iox::Error::invalid_input("not an IPv4 socket address (a.b.c.d:port)"))
+        crate::text::inet4(s)
     }
 }
 
@@ -301,21 +300,9 @@ impl fmt::Debug for SockaddrInet6 {
 impl FromStr for SockaddrInet6 {
     type Err = iox::Error;
     /// `[addr]:port` or `[addr%zone]:port`, the zone an interface name (resolved with
-    /// `if_nametoindex`) or a number.
+    /// `if_nametoindex`) or a number; the error names what was wrong (a missing bracket, an
+    /// unknown interface, ...).
     fn from_str(s: &str) -> iox::Result<Self> {
-        const BAD: &str = "not an IPv6 socket address ([addr]:port or [addr%zone]:port)";
-        let inner = s.strip_prefix('[').ok_or(iox::Error::invalid_input(BAD))?;
-        let (host, port) = inner
-            .rsplit_once("]:")
-            .ok_or(iox::Error::invalid_input(BAD))?;
-        let port: u16 = port
-            .parse()
-            .map_err(|_| iox::Error::invalid_input("port is not a number in 0..=65535"))?;
-        let (ip, scope) = match host.split_once('%') {
-            Some((ip, zone)) => (ip, crate::zone::scope_id(zone)?),
-            None => (host, 0),
-        };
-        let ip: Ipv6Addr = ip.parse().map_err(|_| iox::Error::invalid_input(BAD))?;
-        Ok(SockaddrInet6::new(ip, port, 0, scope))
+        crate::text::inet6(s)
     }
 }

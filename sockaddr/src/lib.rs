@@ -10,7 +10,9 @@
 //!
 //! Text forms (`Display` and `FromStr`): `127.0.0.1:80`, `[::1]:80`, `[fe80::1%eth0]:80`
 //! (interface names resolved with `if_nametoindex`, numbers as they are), `/tmp/x.sock`,
-//! `@abstract`.
+//! `@abstract`. A parse error names what was wrong (`IPv4 octet exceeds 255`, `missing ']'
+//! after the IPv6 address`, `unknown interface`, `port exceeds 65535`); host names are not
+//! resolved here (`sock` does that, and only for text that can be a host name).
 //!
 //! Bad input is an [`iox::Error`], never a truncation or a panic: a Unix path longer than
 //! the kernel's limit, a NUL inside a path, a storage length shorter than its family needs,
@@ -40,6 +42,7 @@ mod any;
 mod inet;
 mod raw;
 mod storage;
+mod text;
 mod unix;
 mod zone;
 
@@ -67,6 +70,17 @@ pub use unix::{MAX_ABSTRACT_LEN, MAX_PATH_LEN, SockaddrUnix};
 /// ```
 pub fn interface_index(name: &str) -> iox::Result<u32> {
     zone::scope_id(name)
+}
+
+/// The port of a text address: decimal, `0..=65535`. The error says which rule the text
+/// broke (`empty port`, `port is not a decimal number`, `port exceeds 65535`).
+///
+/// ```
+/// assert_eq!(sockaddr::parse_port("8080").unwrap(), 8080);
+/// assert!(sockaddr::parse_port("70000").unwrap_err().to_string().contains("exceeds 65535"));
+/// ```
+pub fn parse_port(text: &str) -> iox::Result<u16> {
+    text::port(text)
 }
 
 static_assertions::assert_eq_size!(SockaddrInet4, libc::sockaddr_in);

@@ -29,7 +29,7 @@ pub(crate) fn scope_id(zone: &str) -> iox::Result<u32> {
     match crate::raw::if_nametoindex(name) {
         0 => Err(iox::Error::with_context(
             iox::ErrorKind::AddressNotAvailable,
-            "no interface of that name",
+            "unknown interface: no interface of that name",
         )),
         idx => Ok(idx),
     }
