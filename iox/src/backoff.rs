@@ -306,6 +306,45 @@ pub fn retry_with<T, C: Clock + ?Sized>(
     deadline: Deadline,
     backoff: &mut Backoff,
     clock: &C,
+    op: impl FnMut() -> Result<T>,
+) -> Result<T> {
+    retry_watching_with(|| deadline, backoff, clock, op)
+}
+
+/// [`retry`] for a deadline that another thread may change during the wait: `deadline` is
+/// called again before every rung, so a change reaches the waiter at its next step (within
+/// one sleep of the ladder, at most its cap). Moved into the past, the wait ends with
+/// `TimedOut`; cleared ([`Deadline::NONE`]), with `WouldBlock`, the non-blocking answer.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::time::Duration;
+/// use iox::{Backoff, Deadline, Error, ErrorKind, retry_watching};
+/// let deadline = Cell::new(Deadline::after(Duration::from_secs(3600)));
+/// let mut tries = 0;
+/// let r: iox::Result<()> = retry_watching(|| deadline.get(), &mut Backoff::default(), || {
+///     tries += 1;
+///     if tries == 3 {
+///         deadline.set(Deadline::after(Duration::ZERO)); // as another thread might
+///     }
+///     Err(Error::WOULD_BLOCK)
+/// });
+/// assert_eq!(r.unwrap_err().kind(), ErrorKind::TimedOut);
+/// assert_eq!(tries, 3);
+/// ```
+pub fn retry_watching<T>(
+    deadline: impl FnMut() -> Deadline,
+    backoff: &mut Backoff,
+    op: impl FnMut() -> Result<T>,
+) -> Result<T> {
+    retry_watching_with(deadline, backoff, &SystemClock, op)
+}
+
+/// [`retry_watching`] with an explicit [`Clock`].
+pub fn retry_watching_with<T, C: Clock + ?Sized>(
+    mut deadline: impl FnMut() -> Deadline,
+    backoff: &mut Backoff,
+    clock: &C,
     mut op: impl FnMut() -> Result<T>,
 ) -> Result<T> {
     loop {
@@ -313,9 +352,10 @@ pub fn retry_with<T, C: Clock + ?Sized>(
             Err(e) if e.is_would_block() => {}
             other => return other,
         }
-        if deadline.is_none() {
+        let d = deadline();
+        if d.is_none() {
             return Err(Error::WOULD_BLOCK);
         }
-        backoff.wait_with(deadline, clock)?;
+        backoff.wait_with(d, clock)?;
     }
 }

@@ -6,7 +6,7 @@
 //! | [`Error`], [`ErrorKind`], [`Result`] | `Copy`, 24 bytes; the workspace's only errno → meaning table ([`Error::kind_of_errno`]); converts to and from [`std::io::Error`] |
 //! | [`Outcome`], [`classify`], [`is_would_block`], [`is_more`], [`is_semantic`], [`is_non_failure`], [`is_progress`] | telling `WouldBlock` / `More` from failures, through wrapping |
 //! | [`Deadline`], [`Clock`], [`SystemClock`] | an optional monotonic instant; what backoff waits with |
-//! | [`Backoff`], [`BackoffConfig`], [`retry`] | Strike-Spin-Adapt: spin, yield, sleeps to a cap with jitter, never past the deadline |
+//! | [`Backoff`], [`BackoffConfig`], [`retry`], [`retry_watching`] | Strike-Spin-Adapt: spin, yield, sleeps to a cap with jitter, never past the deadline (`retry_watching` reads a changing deadline again at every step) |
 //! | [`copy`], [`copy_n`], [`copy_buffer`], ..., [`WriteTo`], [`ReadFrom`], [`Seekable`] | copies that keep signals and roll back what a blocked write did not take |
 //! | [`SemanticPolicy`], [`Op`], [`ReturnPolicy`], [`YieldPolicy`], [`YieldOnWriteWouldBlockPolicy`], [`PolicyFn`] | return a signal or wait it out, step by step |
 //! | [`TeeReader`], [`TeeWriter`] | mirror a stream into a second writer |
@@ -33,7 +33,9 @@ mod outcome;
 mod policy;
 mod tee;
 
-pub use backoff::{Backoff, BackoffConfig, Ladder, Step, retry, retry_with};
+pub use backoff::{
+    Backoff, BackoffConfig, Ladder, Step, retry, retry_watching, retry_watching_with, retry_with,
+};
 pub use copy::{
     AsReadFrom, AsWriteTo, COPY_BUFFER_SIZE, CopyError, CopyResult, ReadFrom, Seekable, Source,
     WriteTo, copy, copy_buffer, copy_buffer_policy, copy_n, copy_n_buffer, copy_n_buffer_policy,

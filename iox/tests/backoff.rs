@@ -5,7 +5,10 @@ mod common;
 use common::FakeClock;
 use std::time::Duration;
 
-use iox::{Backoff, BackoffConfig, Deadline, Error, ErrorKind, Ladder, Step, retry_with};
+use iox::{
+    Backoff, BackoffConfig, Deadline, Error, ErrorKind, Ladder, Step, retry_watching_with,
+    retry_with,
+};
 
 const US: fn(u64) -> Duration = Duration::from_micros;
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -201,4 +204,75 @@ fn retry_climbs_until_success_or_a_real_error() {
         "the last sleep ended exactly at the deadline"
     );
     assert!(n > 1);
+}
+
+/// A deadline another thread changes while the wait is on reaches the wait at its next
+/// step: the deadline is read again before every rung.
+#[test]
+fn retry_watching_sees_a_deadline_moved_into_the_past() {
+    let clock = FakeClock::new();
+    let far = Deadline::at(clock.start + Duration::from_secs(3600));
+    let deadline = std::cell::Cell::new(far);
+    let mut calls = 0;
+    let r: iox::Result<()> = retry_watching_with(
+        || deadline.get(),
+        &mut Backoff::with_seed(BackoffConfig::IOX, 5),
+        &clock,
+        || {
+            calls += 1;
+            if calls == 4 {
+                deadline.set(Deadline::at(clock.start));
+            }
+            Err(Error::WOULD_BLOCK)
+        },
+    );
+    assert_eq!(r.unwrap_err().kind(), ErrorKind::TimedOut);
+    assert_eq!(calls, 4, "no attempt after the change");
+    assert_eq!(clock.sleeps.borrow().len(), 3, "no sleep after the change");
+}
+
+#[test]
+fn retry_watching_sees_a_deadline_cleared() {
+    let clock = FakeClock::new();
+    let deadline = std::cell::Cell::new(Deadline::at(clock.start + MS(500)));
+    let mut calls = 0;
+    let r: iox::Result<()> = retry_watching_with(
+        || deadline.get(),
+        &mut Backoff::with_seed(BackoffConfig::IOX, 5),
+        &clock,
+        || {
+            calls += 1;
+            if calls == 2 {
+                deadline.set(Deadline::NONE);
+            }
+            Err(Error::WOULD_BLOCK)
+        },
+    );
+    assert_eq!(r, Err(Error::WOULD_BLOCK), "back to non-blocking");
+    assert_eq!(calls, 2);
+}
+
+#[test]
+fn retry_watching_sees_a_deadline_extended() {
+    let clock = FakeClock::new();
+    let deadline = std::cell::Cell::new(Deadline::at(clock.start + MS(2)));
+    let mut calls = 0;
+    let r = retry_watching_with(
+        || deadline.get(),
+        &mut Backoff::with_seed(BackoffConfig::IOX, 5),
+        &clock,
+        || {
+            calls += 1;
+            if calls == 2 {
+                deadline.set(Deadline::at(clock.start + MS(100)));
+            }
+            if calls < 8 {
+                Err(Error::WOULD_BLOCK)
+            } else {
+                Ok(calls)
+            }
+        },
+    );
+    assert_eq!(r, Ok(8), "the later deadline let the wait go on");
+    assert!(clock.elapsed() > MS(2));
 }

@@ -53,6 +53,11 @@ pub(crate) struct Deadlines {
 /// Strike, then (only with a deadline) spin and adapt until `op` completes or the deadline
 /// passes. Without a deadline `WouldBlock` is returned at once; a deadline already passed
 /// gives `TimedOut` after the one attempt.
+///
+/// The deadline is read again (one atomic load) before every rung of the ladder, so a
+/// deadline another thread changes during the wait reaches it at its next step: moved into
+/// the past, the wait ends with `TimedOut`; cleared, with `WouldBlock`; moved later, the wait
+/// goes on. The backoff is made only when the first attempt would block.
 #[inline]
 pub(crate) fn run<T>(
     deadline: &AtomicDeadline,
@@ -68,5 +73,5 @@ pub(crate) fn run<T>(
     }
     let mut backoff = Backoff::new(SOCKET_BACKOFF);
     backoff.wait(d)?;
-    iox::retry(d, &mut backoff, op)
+    iox::retry_watching(|| deadline.get(), &mut backoff, op)
 }

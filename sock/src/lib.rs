@@ -20,6 +20,9 @@
 //! Strike-Spin-Adapt — the syscall, then [`SOCKET_BACKOFF`] (spins, yields, then sleeps from
 //! 50 µs doubling to 1 ms, never past the deadline) — until it completes or `TimedOut`. A
 //! deadline in the past fails after one attempt; `Deadline::NONE` returns to non-blocking.
+//! The deadline is read again at every step of the ladder, so a deadline set from another
+//! thread while an operation waits reaches it at its next step (within about 1 ms): moved
+//! into the past, the wait ends with `TimedOut`; cleared, with `WouldBlock`.
 //!
 //! Connects return as soon as they are started (`EINPROGRESS` is not an error);
 //! [`TcpDialer`] with a timeout waits and reports the real outcome from `SO_ERROR`. Sends

@@ -241,7 +241,9 @@ impl NetSocket {
     }
 
     /// Sets the read deadline: reads (and accepts) retry under the ladder until it passes;
-    /// `Deadline::NONE` returns to non-blocking.
+    /// `Deadline::NONE` returns to non-blocking. A read already waiting on another thread
+    /// sees the new deadline at its next backoff step (a past one ends it with `TimedOut`,
+    /// `NONE` with `WouldBlock`).
     pub fn set_read_deadline(&self, d: impl Into<iox::Deadline>) {
         self.deadlines.read.set(d.into());
     }
