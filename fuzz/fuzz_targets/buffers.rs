@@ -1,5 +1,6 @@
 //! Arbitrary operation sequences on the ByteBuffer and the BipBuffer, checked against a
-//! `VecDeque` model: no panic, no lost or invented byte, counts always clamped.
+//! `VecDeque` model: no panic, no lost or invented byte, counts always clamped; claims
+//! stay outstanding across a consume (which often empties the buffer) before their commit.
 #![no_main]
 
 use std::collections::VecDeque;
@@ -11,7 +12,7 @@ fn drive<F: Fifo>(buf: &mut F, data: &[u8], whole: bool) {
     let mut stamp = 0u8;
     for op in data.chunks_exact(3) {
         let n = usize::from(u16::from_le_bytes([op[1], op[2]])) % 1500;
-        match op[0] % 3 {
+        match op[0] % 4 {
             0 => {
                 let space = buf.claim(n);
                 for b in space.iter_mut() {
@@ -29,6 +30,23 @@ fn drive<F: Fifo>(buf: &mut F, data: &[u8], whole: bool) {
                 assert_eq!(k, n.min(visible));
                 model.drain(..k);
             }
+            2 => {
+                // Claim, write, consume while the claim is outstanding, then commit.
+                let space = buf.claim(n);
+                for b in space.iter_mut() {
+                    stamp = stamp.wrapping_add(1);
+                    *b = stamp;
+                }
+                let written = space.to_vec();
+                let m = if op[0] & 0x80 != 0 { usize::MAX } else { n / 3 };
+                let visible = buf.data().len();
+                let c = buf.consume(m);
+                assert_eq!(c, m.min(visible));
+                model.drain(..c);
+                let k = buf.commit(n / 2 + usize::from(op[0]));
+                assert_eq!(k, (n / 2 + usize::from(op[0])).min(written.len()));
+                model.extend(&written[..k]);
+            }
             _ => {
                 buf.clear();
                 model.clear();
@@ -45,7 +63,9 @@ fn drive<F: Fifo>(buf: &mut F, data: &[u8], whole: bool) {
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((&cap, ops)) = data.split_first() else { return };
+    let Some((&cap, ops)) = data.split_first() else {
+        return;
+    };
     let cap = usize::from(cap) * 8 + 1;
     drive(&mut ByteBuffer::with_capacity(cap), ops, true);
     drive(&mut BipBuffer::new(cap), ops, false);

@@ -37,6 +37,13 @@ pub struct NeedMore {
 ///   they stay, addressed by a [`Slot`], until [`discard`](Self::discard).
 /// * Growing never invalidates a slice handed out: every slice borrows the buffer, so the
 ///   borrow checker forbids growing while one is alive.
+/// * An outstanding claim (claimed, not yet committed) stays where it was written while
+///   bytes are consumed, saved or discarded, and across compaction and growth: its bytes
+///   move with it, and an emptying `consume` does not rewind the positions until it is
+///   committed. Only the write-area calls ([`write_area`](Self::write_area),
+///   [`advance_write`](Self::advance_write), [`write_pending`](Self::write_pending),
+///   [`shrink_by`](Self::shrink_by), [`shrink_to`](Self::shrink_to)) end it, since they
+///   use the same space at the end.
 ///
 /// ```
 /// use sonic_bytes::{ByteBuffer, Fifo};
@@ -50,6 +57,9 @@ pub struct NeedMore {
 /// assert_eq!(b.saved().len(), 0);
 /// assert_eq!(b.data(), b"llo");
 /// ```
+///
+/// Invariant: `save <= read <= pending <= write` and `write + claimed <= buf.len()`; the
+/// outstanding claim is `[write, write + claimed)`.
 #[derive(Debug, Clone, Default)]
 pub struct ByteBuffer {
     buf: Vec<u8>,
@@ -77,10 +87,12 @@ impl ByteBuffer {
         }
     }
 
-    /// Moves the live bytes (readable and pending) down to the end of the save area.
+    /// Moves the live bytes (readable, pending and an outstanding claim) down to the end of
+    /// the save area.
     fn compact(&mut self) {
         if self.read > self.save {
-            self.buf.copy_within(self.read..self.write, self.save);
+            self.buf
+                .copy_within(self.read..self.write + self.claimed, self.save);
             let shift = self.read - self.save;
             self.read -= shift;
             self.pending -= shift;
@@ -114,12 +126,14 @@ impl ByteBuffer {
     /// committed with [`commit_pending`](Self::commit_pending). Follow with
     /// [`advance_write`](Self::advance_write).
     pub fn write_area(&mut self, n: usize) -> &mut [u8] {
+        self.claimed = 0;
         self.reserve(n);
         &mut self.buf[self.write..self.write + n]
     }
 
     /// Records `n` bytes written into the write area (clamped to the space there).
     pub fn advance_write(&mut self, n: usize) -> usize {
+        self.claimed = 0;
         let n = n.min(self.buf.len() - self.write);
         self.write += n;
         n
@@ -162,6 +176,7 @@ impl ByteBuffer {
     /// `n` bytes at the end to write into, or `None` when that would need growing (the
     /// seed's `ClaimFixed`: never allocates).
     pub fn claim_fixed(&mut self, n: usize) -> Option<&mut [u8]> {
+        self.claimed = 0;
         if self.buf.len() - self.write < n {
             if self.read > self.save && self.buf.len() - self.write + (self.read - self.save) >= n {
                 self.compact();
@@ -175,6 +190,7 @@ impl ByteBuffer {
 
     /// Drops the last `n` pending bytes; returns how many.
     pub fn shrink_by(&mut self, n: usize) -> usize {
+        self.claimed = 0;
         let n = n.min(self.pending_len());
         self.write -= n;
         n
@@ -182,6 +198,7 @@ impl ByteBuffer {
 
     /// Keeps only the first `n` pending bytes.
     pub fn shrink_to(&mut self, n: usize) {
+        self.claimed = 0;
         let keep = n.min(self.pending_len());
         self.write = self.pending + keep;
     }
@@ -223,7 +240,7 @@ impl ByteBuffer {
             return;
         }
         self.buf
-            .copy_within(s.index + s.length..self.write, s.index);
+            .copy_within(s.index + s.length..self.write + self.claimed, s.index);
         self.save -= s.length;
         self.read -= s.length;
         self.pending -= s.length;
@@ -243,6 +260,8 @@ impl Fifo for ByteBuffer {
     /// Exactly `n` bytes (growing when needed: the only allocation, and the only place
     /// where compaction moves bytes).
     fn claim(&mut self, n: usize) -> &mut [u8] {
+        // The earlier claim is replaced: compaction need not carry its bytes.
+        self.claimed = 0;
         self.reserve(n);
         self.claimed = n;
         &mut self.buf[self.write..self.write + n]
@@ -263,8 +282,9 @@ impl Fifo for ByteBuffer {
     fn consume(&mut self, n: usize) -> usize {
         let n = n.min(self.pending - self.read);
         self.read += n;
-        if self.read == self.write {
-            // Nothing live: rewind for free.
+        if self.read == self.write && self.claimed == 0 {
+            // Nothing live and no claim outstanding: rewind for free. (An outstanding claim
+            // must stay where it was written, or its commit would publish stale bytes.)
             self.read = self.save;
             self.pending = self.save;
             self.write = self.save;

@@ -175,7 +175,9 @@ impl Ring {
         let h = self.head + n;
         self.head = if h >= self.cap { h - self.cap } else { h };
         self.len -= n;
-        if self.len == 0 {
+        if self.len == 0 && self.claimed == 0 {
+            // Empty with no claim outstanding: back to the start. (An outstanding claim
+            // starts at the new head, where its commit will publish it.)
             self.head = 0;
         }
         n
@@ -236,6 +238,25 @@ impl Fifo for MirroredBuffer {
 #[cfg(test)]
 mod tests {
     use super::Ring;
+
+    /// An outstanding claim keeps its place when a consume empties the ring: its commit
+    /// publishes the claimed span (defect 7 of issue 16: the head rewound to 0 and the
+    /// commit published the consumed bytes again).
+    #[test]
+    fn ring_claim_survives_an_emptying_consume() {
+        let mut r = Ring::new(8);
+        let (s, l) = r.claim(3);
+        assert_eq!((s, l), (0, 3));
+        assert_eq!(r.commit(3), 3);
+        let (claim_start, l) = r.claim(3);
+        assert_eq!((claim_start, l), (3, 3));
+        assert_eq!(r.consume(3), 3);
+        assert_eq!(r.commit(3), 3);
+        assert_eq!(r.data(), (claim_start, 3), "the data is the claimed span");
+        // Committed and consumed, with no claim outstanding: the ring rewinds.
+        assert_eq!(r.consume(3), 3);
+        assert_eq!(r.data(), (0, 0));
+    }
 
     /// Claims and data never leave the doubled view, whatever the (non power of two)
     /// capacity and the sequence of operations.

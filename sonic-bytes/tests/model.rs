@@ -1,6 +1,7 @@
 //! Every buffer driven by random claim / commit / consume / read_from / write_to sequences
 //! against a `VecDeque<u8>` model, with capacities that are not powers of two and messages
-//! that straddle the wrap.
+//! that straddle the wrap, and claims that stay outstanding while the data before them is
+//! consumed or written out (so a consume that empties the buffer under a claim is common).
 
 mod common;
 
@@ -13,15 +14,42 @@ use sonic_bytes::{BipBuffer, ByteBuffer, Fifo};
 #[derive(Clone, Debug)]
 enum Op {
     Claim(usize, usize),
+    /// Claim `n`, write into it, then `between` while the claim is outstanding, then
+    /// commit `k`.
+    ClaimAcross {
+        n: usize,
+        between: Between,
+        k: usize,
+    },
     Consume(usize),
     ReadFrom(Vec<u8>, usize),
     WriteTo(usize),
     Clear,
 }
 
+/// What happens between a claim and its commit.
+#[derive(Clone, Debug)]
+enum Between {
+    Consume(usize),
+    /// `write_to` a writer that takes at most this many bytes per call.
+    WriteTo(usize),
+}
+
+fn between() -> impl Strategy<Value = Between> {
+    prop_oneof![
+        // Consuming everything (often exactly what is there) empties the buffer under
+        // the claim.
+        2 => Just(Between::Consume(usize::MAX)),
+        3 => (0usize..900).prop_map(Between::Consume),
+        2 => (0usize..500).prop_map(Between::WriteTo),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0usize..700, 0usize..800).prop_map(|(c, k)| Op::Claim(c, k)),
+        4 => (0usize..700, between(), 0usize..800)
+            .prop_map(|(n, between, k)| Op::ClaimAcross { n, between, k }),
         4 => (0usize..900).prop_map(Op::Consume),
         2 => (proptest::collection::vec(any::<u8>(), 0..300), 0usize..400).prop_map(|(b, m)| Op::ReadFrom(b, m)),
         2 => (0usize..500).prop_map(Op::WriteTo),
@@ -46,6 +74,28 @@ impl Write for Limited {
     }
 }
 
+/// `write_to` through a writer that takes at most `limit` bytes per call; checks that what
+/// went out is the front of the model, and drops it there.
+fn write_to<F: Fifo>(buf: &mut F, model: &mut VecDeque<u8>, limit: usize) {
+    let mut w = Limited {
+        got: Vec::new(),
+        limit: limit.max(1),
+    };
+    let n = buf.write_to(&mut w).unwrap();
+    assert_eq!(w.got.len(), n);
+    let expect: Vec<u8> = model.drain(..n).collect();
+    assert_eq!(w.got, expect);
+}
+
+/// Fills `space` with the next stamps and returns a copy.
+fn stamp_into(space: &mut [u8], stamp: &mut u8) -> Vec<u8> {
+    for b in space.iter_mut() {
+        *stamp = stamp.wrapping_add(1);
+        *b = *stamp;
+    }
+    space.to_vec()
+}
+
 /// Runs `ops` on `buf` and the model; `whole` says whether `data()` shows everything (or,
 /// for the bip buffer, only a prefix).
 fn run<F: Fifo>(buf: &mut F, ops: &[Op], whole: bool) {
@@ -56,15 +106,32 @@ fn run<F: Fifo>(buf: &mut F, ops: &[Op], whole: bool) {
             Op::Claim(n, k) => {
                 let space = buf.claim(*n);
                 assert!(space.len() <= *n);
-                for b in space.iter_mut() {
-                    stamp = stamp.wrapping_add(1);
-                    *b = stamp;
-                }
-                let written: Vec<u8> = space.to_vec();
+                let written = stamp_into(space, &mut stamp);
                 let c = buf.commit(*k);
                 assert_eq!(c, (*k).min(written.len()), "commit is clamped to the claim");
                 model.extend(&written[..c]);
                 stamp = stamp.wrapping_sub((written.len() - c) as u8);
+            }
+            Op::ClaimAcross { n, between, k } => {
+                let space = buf.claim(*n);
+                assert!(space.len() <= *n);
+                let written = stamp_into(space, &mut stamp);
+                match between {
+                    Between::Consume(m) => {
+                        let visible = buf.data().len();
+                        let c = buf.consume(*m);
+                        assert_eq!(c, (*m).min(visible), "consume is clamped to the data");
+                        model.drain(..c);
+                    }
+                    Between::WriteTo(limit) => write_to(buf, &mut model, *limit),
+                }
+                let c = buf.commit(*k);
+                assert_eq!(
+                    c,
+                    (*k).min(written.len()),
+                    "a claim outlives the consume before its commit"
+                );
+                model.extend(&written[..c]);
             }
             Op::Consume(n) => {
                 let visible = buf.data().len();
@@ -80,16 +147,7 @@ fn run<F: Fifo>(buf: &mut F, ops: &[Op], whole: bool) {
                 let mut rest = Vec::new();
                 src.read_to_end(&mut rest).unwrap();
             }
-            Op::WriteTo(limit) => {
-                let mut w = Limited {
-                    got: Vec::new(),
-                    limit: (*limit).max(1),
-                };
-                let n = buf.write_to(&mut w).unwrap();
-                assert_eq!(w.got.len(), n);
-                let expect: Vec<u8> = model.drain(..n).collect();
-                assert_eq!(w.got, expect);
-            }
+            Op::WriteTo(limit) => write_to(buf, &mut model, *limit),
             Op::Clear => {
                 buf.clear();
                 model.clear();
