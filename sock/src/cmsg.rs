@@ -18,8 +18,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
+pub use crate::msg::{Received, TakeRights};
+
 const ALIGN: usize = crate::sys::CMSG_ALIGN;
-const HDR: usize = align(core::mem::size_of::<libc::cmsghdr>());
+pub(crate) const HDR: usize = align(core::mem::size_of::<libc::cmsghdr>());
 const LEVEL_OFF: usize = core::mem::offset_of!(libc::cmsghdr, cmsg_level);
 const TYPE_OFF: usize = core::mem::offset_of!(libc::cmsghdr, cmsg_type);
 /// The bytes `cmsg_len` spans, padding included: 8 for `size_t` (glibc) or a `socklen_t`
@@ -134,7 +136,8 @@ pub struct ExtendedErr {
 }
 
 /// The descriptors of an `SCM_RIGHTS` message, as numbers (see
-/// [`NetSocket::recv_fds`](crate::NetSocket::recv_fds) for owned ones).
+/// [`NetSocket::recv_fds`](crate::NetSocket::recv_fds) and [`Received::rights`] for owned
+/// ones).
 #[derive(Clone, Copy, Debug)]
 pub struct Fds<'a>(&'a [u8]);
 
@@ -170,7 +173,8 @@ pub enum Cmsg<'a> {
     Rights(Fds<'a>),
     /// `SCM_CREDENTIALS`.
     Credentials(Ucred),
-    /// `SCM_PIDFD`: a pidfd of the sender.
+    /// `SCM_PIDFD`: a pidfd of the sender (with `SO_PASSPIDFD`; take it as an `OwnedFd`
+    /// with [`Received::pidfd`]).
     PidFd(RawFd),
     /// `UDP_SEGMENT`: the GSO segment size of a send.
     UdpSegment(u16),
@@ -316,29 +320,61 @@ impl<'a> CmsgIter<'a> {
     }
 }
 
+/// The header at the start of `b`: `(level, type, cmsg_len)`, `cmsg_len` checked to lie
+/// within `b` and to cover a header. `None` when fewer bytes than a header are left.
+pub(crate) fn header(b: &[u8]) -> Option<iox::Result<(i32, i32, usize)>> {
+    if b.len() < HDR {
+        return None;
+    }
+    let mut lenb = [0u8; 8];
+    lenb[..LEN_SIZE].copy_from_slice(&b[..LEN_SIZE]);
+    let clen = if LEN_SIZE == 8 {
+        u64::from_ne_bytes(lenb) as usize
+    } else {
+        u32::from_ne_bytes([lenb[0], lenb[1], lenb[2], lenb[3]]) as usize
+    };
+    if clen < HDR || clen > b.len() {
+        return Some(Err(iox::Error::invalid_input(
+            "control message length is out of bounds",
+        )));
+    }
+    let level = i32::from_ne_bytes(b[LEVEL_OFF..LEVEL_OFF + 4].try_into().expect("4 bytes"));
+    let ty = i32::from_ne_bytes(b[TYPE_OFF..TYPE_OFF + 4].try_into().expect("4 bytes"));
+    Some(Ok((level, ty, clen)))
+}
+
+/// The kinds of control message that install descriptors in the receiving process: passed
+/// descriptors (`SCM_RIGHTS`) and, on Linux, a pidfd of the sender (`SCM_PIDFD`). No other
+/// message does, on any platform built here.
+pub(crate) fn installs_descriptors(level: i32, ty: i32) -> Option<FdCarrier> {
+    match (level, ty) {
+        (SOL_SOCKET, SCM_RIGHTS) => Some(FdCarrier::Rights),
+        (SOL_SOCKET, SCM_PIDFD) if cfg!(any(target_os = "linux", target_os = "android")) => {
+            Some(FdCarrier::PidFd)
+        }
+        _ => None,
+    }
+}
+
+/// A control message that carries descriptors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FdCarrier {
+    Rights,
+    PidFd,
+}
+
 impl<'a> Iterator for CmsgIter<'a> {
     type Item = iox::Result<Cmsg<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.len() < HDR {
-            return None;
-        }
         let b = self.rest;
-        let mut lenb = [0u8; 8];
-        lenb[..LEN_SIZE].copy_from_slice(&b[..LEN_SIZE]);
-        let clen = if LEN_SIZE == 8 {
-            u64::from_ne_bytes(lenb) as usize
-        } else {
-            u32::from_ne_bytes([lenb[0], lenb[1], lenb[2], lenb[3]]) as usize
+        let (level, ty, clen) = match header(b)? {
+            Ok(h) => h,
+            Err(e) => {
+                self.rest = &[];
+                return Some(Err(e));
+            }
         };
-        if clen < HDR || clen > b.len() {
-            self.rest = &[];
-            return Some(Err(iox::Error::invalid_input(
-                "control message length is out of bounds",
-            )));
-        }
-        let level = i32::from_ne_bytes(b[LEVEL_OFF..LEVEL_OFF + 4].try_into().expect("4 bytes"));
-        let ty = i32::from_ne_bytes(b[TYPE_OFF..TYPE_OFF + 4].try_into().expect("4 bytes"));
         let data = &b[HDR..clen];
         self.rest = b.get(align(clen)..).unwrap_or(&[]);
         Some(Ok(typed(level, ty, data).unwrap_or(Cmsg::Other {

@@ -52,9 +52,10 @@ fn a_datagram_larger_than_the_buffer_is_reported_truncated() {
     });
 }
 
-/// Descriptors sent where the receiver has room for fewer: `recv_fds` fails and closes the
-/// one that did arrive; `recv_msg` with no control buffer reports `MSG_CTRUNC` with the data
-/// intact, and the kernel installs none.
+/// Descriptors the receiver cannot take whole: at the descriptor limit the kernel installs
+/// what it can and reports `MSG_CTRUNC`, and `recv_fds` fails and closes the one that did
+/// arrive (more descriptors than slots: `fds.rs`); `recv_msg` with no control buffer
+/// reports `MSG_CTRUNC` with the data intact, and the kernel installs none.
 #[test]
 fn a_cut_control_buffer_is_reported_and_no_descriptor_leaks() {
     testkit::skip_unless_behaviour!("MSG_CTRUNC");
@@ -63,16 +64,24 @@ fn a_cut_control_buffer_is_reported_and_no_descriptor_leaks() {
         b.set_read_deadline(soon());
         let [r, w] = iofd::Fd::pipe().unwrap();
         no_fd_leak(|| {
-            let fds = [r.as_fd(), w.as_fd(), r.as_fd()];
+            let fds = [r.as_fd(), w.as_fd()];
             assert_eq!(NetSocket::send_fds(&a, b"y", &fds).unwrap(), 1);
+            // Room in the descriptor table for one of the two.
+            let (mut held, limit) = testkit::exhaust_descriptors(0).unwrap();
+            drop(held.pop());
             let mut buf = [0u8; 4];
-            let mut one: [Option<OwnedFd>; 1] = Default::default();
-            let e = b.recv_fds(&mut buf, &mut one).unwrap_err();
+            let mut two: [Option<OwnedFd>; 2] = Default::default();
+            let e = b.recv_fds(&mut buf, &mut two).unwrap_err();
+            drop(held);
+            testkit::set_open_files_limit(limit).unwrap();
             assert_eq!(e.kind(), sock::ErrorKind::MessageTooLarge);
             assert!(e.to_string().contains("MSG_CTRUNC"), "{e}");
-            assert!(one[0].is_none(), "the descriptor that arrived was closed");
+            assert!(
+                two.iter().all(Option::is_none),
+                "the descriptor that arrived was closed"
+            );
 
-            assert_eq!(NetSocket::send_fds(&a, b"z", &fds[..2]).unwrap(), 1);
+            assert_eq!(NetSocket::send_fds(&a, b"z", &fds).unwrap(), 1);
             let (meta, data) = recv8(&b);
             assert!(meta.control_truncated(), "MSG_CTRUNC");
             assert_eq!(meta.control_len, 0);

@@ -109,6 +109,8 @@ pub(crate) const SO_PASSCRED: Option<i32> = None;
 pub(crate) const SO_PEERCRED: Option<i32> = None;
 /// Linux-only options.
 pub(crate) const SO_PEERPIDFD: Option<i32> = None;
+/// Linux-only options.
+pub(crate) const SO_PASSPIDFD: Option<i32> = None;
 
 /// The `MCAST_*` numbers used here are Linux's: source-specific options are Linux-only.
 pub(crate) const MCAST_LINUX: bool = false;

@@ -47,6 +47,8 @@ pub(crate) const SO_PASSCRED: Option<i32> = Some(libc::SO_PASSCRED);
 pub(crate) const SO_PEERCRED: Option<i32> = Some(libc::SO_PEERCRED);
 /// `SO_PEERPIDFD`.
 pub(crate) const SO_PEERPIDFD: Option<i32> = Some(77);
+/// `SO_PASSPIDFD` (Linux 6.5+).
+pub(crate) const SO_PASSPIDFD: Option<i32> = Some(76);
 
 /// The protocol-independent multicast options (`MCAST_*`, `*_MULTICAST_ALL`) as Linux
 /// numbers them.
