@@ -33,12 +33,12 @@ struct Armed {
 pub struct Blocks(Slab<Block>);
 
 impl Blocks {
-    pub(crate) fn with_capacity(n: usize) -> Blocks {
-        Blocks(Slab::with_capacity(n))
+    pub(crate) fn with_capacity(n: usize, io: crate::op::IoId) -> Blocks {
+        Blocks(Slab::with_capacity(n, io))
     }
 
     fn block(&self, r: Region) -> Result<&Block> {
-        self.0.get(r.block).ok_or(Error::CLOSED)
+        self.0.lookup(r.block)
     }
 
     fn overlaps(b: &Block, r: Region) -> bool {
@@ -109,7 +109,7 @@ impl Io {
 
     /// Names `range` of block `id`.
     pub fn region(&self, id: BytesId, range: Range<usize>) -> Result<Region> {
-        let b = self.pub_blocks.0.get(id.0).ok_or(Error::CLOSED)?;
+        let b = self.pub_blocks.0.lookup(id.0)?;
         if range.start > range.end || range.end > b.data.len() {
             return Err(OUT_OF_RANGE);
         }
@@ -132,7 +132,7 @@ impl Io {
     /// The bytes of `r`, writable; refused while an armed operation targets an overlapping
     /// range.
     pub fn bytes_mut(&mut self, r: Region) -> Result<&mut [u8]> {
-        let b = self.pub_blocks.0.get_mut(r.block).ok_or(Error::CLOSED)?;
+        let b = self.pub_blocks.0.lookup_mut(r.block)?;
         if Blocks::overlaps(b, r) {
             return Err(ARMED);
         }
@@ -141,7 +141,7 @@ impl Io {
 
     /// Takes block `id` back; refused while any armed operation targets it.
     pub fn remove_bytes(&mut self, id: BytesId) -> Result<Box<[u8]>> {
-        let b = self.pub_blocks.0.get(id.0).ok_or(Error::CLOSED)?;
+        let b = self.pub_blocks.0.lookup(id.0)?;
         if !b.armed.is_empty() {
             return Err(ARMED);
         }
@@ -204,7 +204,7 @@ impl IoBufMut for Box<[u8]> {}
 
 impl private::SealedMut for Region {
     fn slice_mut<'a>(&'a mut self, blocks: &'a mut Blocks) -> Result<&'a mut [u8]> {
-        let b = blocks.0.get_mut(self.block).ok_or(Error::CLOSED)?;
+        let b = blocks.0.lookup_mut(self.block)?;
         Ok(&mut b.data[self.range()])
     }
     fn acquire(&self, blocks: &mut Blocks) -> Result<()> {
@@ -227,7 +227,7 @@ impl private::SealedMut for Region {
 impl IoBufMut for Region {}
 
 fn acquire(blocks: &mut Blocks, r: Region, fills: bool) -> Result<()> {
-    let b = blocks.0.get_mut(r.block).ok_or(Error::CLOSED)?;
+    let b = blocks.0.lookup_mut(r.block)?;
     if Blocks::conflicts(b, r, fills) {
         return Err(ARMED);
     }

@@ -9,7 +9,7 @@ use iox::{Error, Result};
 
 use crate::buf::Blocks;
 use crate::object::{Class, Object, Owned};
-use crate::op::{Dir, Key, OpLogic, OpSlot};
+use crate::op::{Dir, IoId, Key, OpLogic, OpSlot};
 use crate::post::Shared;
 use crate::raw::payload::{OnceVt, OpPayload, Payload};
 use crate::slab::Slab;
@@ -133,6 +133,7 @@ impl IoBuilder {
 
     /// Creates the poller, the wait timer and the posters' waker.
     pub fn build(self) -> Result<Io> {
+        let id = IoId::next();
         let shared = Arc::new(Shared::new(self.posts)?);
         let poller = Poller::new(self.events, shared.waker())?;
         let clock = match self.clock {
@@ -143,12 +144,16 @@ impl IoBuilder {
             }
         };
         Ok(Io {
-            objects: Slab::with_capacity(self.objects),
-            pub_blocks: Blocks::with_capacity(self.blocks),
-            timers: Timers::with_capacity(self.timers),
+            id,
+            objects: Slab::with_capacity(self.objects, id),
+            pub_blocks: Blocks::with_capacity(self.blocks, id),
+            timers: Timers::with_capacity(self.timers, id),
             ready: VecDeque::with_capacity(self.ready),
             local_posts: Vec::with_capacity(self.posts),
-            spare_posts: Vec::with_capacity(self.posts),
+            local_running: Vec::with_capacity(self.posts),
+            posts_running: Vec::with_capacity(self.posts),
+            ev_next: 0,
+            ev_count: 0,
             poller,
             shared,
             clock,
@@ -187,12 +192,21 @@ impl IoBuilder {
 /// ```
 #[derive(Debug)]
 pub struct Io {
+    id: IoId,
     pub(crate) objects: Slab<Object>,
     pub(crate) pub_blocks: Blocks,
     pub(crate) timers: Timers,
     ready: VecDeque<Completion>,
     local_posts: Vec<Payload<OnceVt<()>>>,
-    spare_posts: Vec<crate::raw::payload::Posted>,
+    /// Local posts being run, in reverse order (the next is last): a panic in one leaves
+    /// the rest here, and the next turn runs them first.
+    local_running: Vec<Payload<OnceVt<()>>>,
+    /// Posts from other threads being run, in reverse order, kept the same way.
+    posts_running: Vec<crate::raw::payload::Posted>,
+    /// The events of the last wait not yet dispatched: `ev_next..ev_count`. A panic in a
+    /// callback leaves the rest here, and the next turn dispatches them before it waits.
+    ev_next: usize,
+    ev_count: usize,
     pub(crate) poller: Poller,
     pub(crate) shared: Arc<Shared>,
     clock: Clock,
@@ -247,7 +261,10 @@ impl Io {
 
     /// Posts not yet run, from this thread and from posters.
     pub fn posted(&self) -> usize {
-        self.local_posts.len() + self.shared.len()
+        self.local_posts.len()
+            + self.local_running.len()
+            + self.posts_running.len()
+            + self.shared.len()
     }
 
     /// `true` after [`close`](Io::close).
@@ -300,18 +317,21 @@ impl Io {
 
     #[inline]
     pub(crate) fn object(&self, key: Key) -> Result<&Object> {
-        self.objects.get(key).ok_or(Error::CLOSED)
+        self.objects.lookup(key)
     }
 
     #[inline]
     pub(crate) fn object_mut(&mut self, key: Key) -> Result<&mut Object> {
-        self.objects.get_mut(key).ok_or(Error::CLOSED)
+        self.objects.lookup_mut(key)
     }
 
     /// Removes an object: its armed operations complete with `Cancelled`, it is
     /// deregistered if `keep` (the caller takes the descriptor back), and returned.
+    /// Both operations complete even if the first one's callback panics; the panic then
+    /// goes on unwinding.
     pub(crate) fn remove_object(&mut self, key: Key, keep: bool) -> Result<Owned> {
-        let mut obj = self.objects.remove(key).ok_or(Error::CLOSED)?;
+        let e = self.objects.missing(key);
+        let mut obj = self.objects.remove(key).ok_or(e)?;
         let mut result = Ok(());
         if keep && obj.registered {
             // Closing the descriptor removes it from epoll by itself; a descriptor handed
@@ -323,12 +343,16 @@ impl Io {
             (Dir::Write, std::mem::take(&mut obj.write)),
         ];
         let owned = obj.into_owned();
+        let mut panic = None;
         for (dir, slot) in ops {
             if let OpSlot::Armed(mut p) = slot {
                 self.armed -= 1;
                 p.fail(Error::CANCELLED);
-                self.deliver(key, dir, p);
+                first_panic(&mut panic, self.try_deliver(key, dir, p));
             }
+        }
+        if let Some(panic) = panic {
+            resume_unwind(panic);
         }
         result.map(|()| owned)
     }
@@ -386,7 +410,10 @@ impl Io {
             return refuse(op, Error::CLOSED);
         }
         match self.objects.get(key) {
-            None => return refuse(op, Error::CLOSED),
+            None => {
+                let e = self.objects.missing(key);
+                return refuse(op, e);
+            }
             Some(o) if !matches!(o.slot(dir), OpSlot::Idle) => {
                 return refuse(
                     op,
@@ -398,7 +425,17 @@ impl Io {
         if let Err(e) = op.acquire(self) {
             return refuse(op, e);
         }
-        if op.attempt(self, key) {
+        // A panic in user code inside the attempt (a FIFO, a decoder, an adapter) gives
+        // back what `acquire` claimed before it unwinds on.
+        let attempted = catch_unwind(AssertUnwindSafe(|| op.attempt(self, key)));
+        let done = match attempted {
+            Ok(done) => done,
+            Err(panic) => {
+                op.abandon(self);
+                resume_unwind(panic);
+            }
+        };
+        if done {
             self.stats.immediate += 1;
             if self.depth < MAX_DEPTH {
                 self.run_callback(move |io| op.complete(io));
@@ -472,10 +509,19 @@ impl Io {
 
     /// Delivers a completed operation under the depth rule.
     fn deliver(&mut self, key: Key, dir: Dir, op: OpPayload) {
+        if let Some(panic) = self.try_deliver(key, dir, op) {
+            resume_unwind(panic);
+        }
+    }
+
+    /// [`deliver`](Io::deliver), handing a panic of the callback back instead of
+    /// unwinding.
+    fn try_deliver(&mut self, key: Key, dir: Dir, op: OpPayload) -> Option<Panic> {
         if self.depth < MAX_DEPTH {
-            self.run_callback(move |io| op.complete(io));
+            self.try_callback(move |io| op.complete(io))
         } else {
             self.defer(key, dir, op);
+            None
         }
     }
 
@@ -490,12 +536,21 @@ impl Io {
     /// Runs user code one level deeper; the depth is restored even if it panics.
     #[inline]
     pub(crate) fn run_callback(&mut self, f: impl FnOnce(&mut Io)) {
-        self.depth += 1;
-        let r = catch_unwind(AssertUnwindSafe(|| f(self)));
-        self.depth -= 1;
-        if let Err(panic) = r {
+        if let Some(panic) = self.try_callback(f) {
             resume_unwind(panic);
         }
+    }
+
+    /// Runs user code one level deeper and returns its panic, if any, for the caller to
+    /// resume once its own state is whole. The depth is saved and restored, not counted
+    /// down: a callback may replace `*io` with another Io, whose depth must not underflow.
+    #[inline]
+    pub(crate) fn try_callback(&mut self, f: impl FnOnce(&mut Io)) -> Option<Panic> {
+        let depth = self.depth;
+        self.depth = depth + 1;
+        let r = catch_unwind(AssertUnwindSafe(|| f(self)));
+        self.depth = depth;
+        r.err()
     }
 
     /// Retries the armed operation of `dir` after readiness; returns 1 if it completed.
@@ -510,7 +565,19 @@ impl Io {
         let OpSlot::Armed(mut p) = std::mem::take(slot) else {
             unreachable!()
         };
-        if p.attempt(self, key) {
+        let attempted = catch_unwind(AssertUnwindSafe(|| p.attempt(self, key)));
+        let done = match attempted {
+            Ok(done) => done,
+            // User code inside the attempt panicked: the operation is gone (its callback
+            // never runs), and so are its count and the region it claimed.
+            Err(panic) => {
+                self.armed -= 1;
+                self.unwatch_writes(key, dir);
+                p.abandon(self);
+                resume_unwind(panic);
+            }
+        };
+        if done {
             self.armed -= 1;
             self.stats.scheduled += 1;
             self.unwatch_writes(key, dir);
@@ -538,15 +605,21 @@ impl Io {
         if self.depth < MAX_DEPTH {
             self.run_callback(move |io| op.complete(io));
         } else {
-            self.defer(Key::new(u32::MAX - 2, 0), Dir::Write, Payload::new(op));
+            self.defer(
+                Key::new(u32::MAX - 2, 0, self.id),
+                Dir::Write,
+                Payload::new(op),
+            );
         }
     }
 
+    /// Retries the armed operations an event concerns. Its readiness was recorded when
+    /// the wait returned ([`record_events`](Io::record_events)), so dispatching an event
+    /// twice (after a panic) only retries what is still armed and may try.
     fn on_event(&mut self, key: Key, r: Ready) -> usize {
-        let Some(o) = self.objects.get_mut(key) else {
+        let Some(o) = self.objects.get(key) else {
             return 0;
         };
-        o.ready |= r;
         let any = o.class == Class::Adapter;
         let mut n = 0;
         if any || r.contains(Ready::READABLE) {
@@ -561,7 +634,8 @@ impl Io {
     // -----------------------------------------------------------------------------------
     // The loop
 
-    /// One turn: deferred completions, due timers, posts, one wait, its events.
+    /// One turn: deferred completions, due timers, posts, one wait, its events. Events a
+    /// panic left undispatched are dispatched first, in place of the wait.
     fn turn(&mut self, bound: Timeout) -> Result<usize> {
         let mut n = 0;
         let queued = self.ready.len();
@@ -580,29 +654,49 @@ impl Io {
         let now = self.now_ns();
         n += self.fire_timers(now);
         n += self.run_local_posts();
+        if !self.posts_running.is_empty() {
+            n += self.resume_posts();
+        }
         if self.closed {
             return Ok(n);
         }
-        let busy = n > 0 || !self.ready.is_empty() || self.posted() > 0;
-        let timeout = if busy {
-            Timeout::Now
-        } else {
-            match (bound, self.timers.earliest()) {
-                (Timeout::Now, _) => Timeout::Now,
-                (b, None) => b,
-                (Timeout::Forever, Some(t)) => Timeout::At(t),
-                (Timeout::At(b), Some(t)) => Timeout::At(b.min(t)),
+        let mut timeout = Timeout::Now;
+        if self.ev_next >= self.ev_count {
+            let busy = n > 0 || !self.ready.is_empty() || self.posted() > 0;
+            if !busy {
+                timeout = match (bound, self.timers.earliest()) {
+                    (Timeout::Now, _) => Timeout::Now,
+                    (b, None) => b,
+                    (Timeout::Forever, Some(t)) => Timeout::At(t),
+                    (Timeout::At(b), Some(t)) => Timeout::At(b.min(t)),
+                };
             }
-        };
-        let count = self.poller.wait(timeout, now, &mut self.stats)?;
-        self.stats.events += count as u64;
+            self.ev_next = 0;
+            self.ev_count = 0;
+            let count = self.poller.wait(timeout, now, &mut self.stats)?;
+            self.stats.events += count as u64;
+            self.ev_count = count;
+            self.record_events();
+        }
         let mut timer_due = false;
-        for i in 0..count {
+        while self.ev_next < self.ev_count {
+            let i = self.ev_next;
             let (token, r) = self.poller.event(i);
             match token {
-                WAKER => n += self.run_posts(),
-                WAIT_TIMER => timer_due = true,
-                t => n += self.on_event(Key::from_token(t), r),
+                WAKER => {
+                    self.ev_next = i + 1;
+                    n += self.run_posts();
+                }
+                WAIT_TIMER => {
+                    self.ev_next = i + 1;
+                    timer_due = true;
+                }
+                // The event stays current until both of its retries ran: a panic in the
+                // first leaves the second to the next turn.
+                t => {
+                    n += self.on_event(Key::from_token(t, self.id), r);
+                    self.ev_next = i + 1;
+                }
             }
             if self.closed {
                 return Ok(n);
@@ -615,39 +709,74 @@ impl Io {
         Ok(n)
     }
 
-    fn run_local_posts(&mut self) -> usize {
-        if self.local_posts.is_empty() {
-            return 0;
-        }
-        let mut batch = std::mem::take(&mut self.local_posts);
-        let n = batch.len();
-        for p in batch.drain(..) {
-            if self.closed {
-                break;
+    /// Records what the wait returned before any callback runs: each object's readiness,
+    /// and the wait timer's expiry (its counter read). A panic while the events are
+    /// dispatched then loses no readiness, and no edge the kernel will not send again.
+    fn record_events(&mut self) {
+        for i in 0..self.ev_count {
+            let (token, r) = self.poller.event(i);
+            match token {
+                WAKER => {}
+                WAIT_TIMER => self.poller.wait_timer_fired(),
+                t => {
+                    if let Some(o) = self.objects.get_mut(Key::from_token(t, self.id)) {
+                        o.ready |= r;
+                    }
+                }
             }
-            self.run_callback(move |io| p.call(io, ()));
         }
-        // Keep the larger allocation; posts made meanwhile go first next turn.
-        if self.local_posts.is_empty() {
-            self.local_posts = batch;
-        } else {
-            self.local_posts.append(&mut batch);
+    }
+
+    fn run_local_posts(&mut self) -> usize {
+        let mut n = self.resume_local_posts();
+        if self.local_posts.is_empty() || self.closed {
+            return n;
+        }
+        // `local_running` is empty: take the queue, keep both allocations. Posts made
+        // while these run go to the queue, for the next turn.
+        std::mem::swap(&mut self.local_posts, &mut self.local_running);
+        self.local_running.reverse();
+        n += self.resume_local_posts();
+        n
+    }
+
+    /// Runs the local posts taken from the queue and not yet run, in order.
+    fn resume_local_posts(&mut self) -> usize {
+        let mut n = 0;
+        while !self.closed {
+            let Some(p) = self.local_running.pop() else {
+                break;
+            };
+            n += 1;
+            self.run_callback(move |io| p.call(io, ()));
         }
         n
     }
 
+    /// The waker fired: runs what a panic left of the last batch, then the posts queued
+    /// since.
     fn run_posts(&mut self) -> usize {
         self.stats.wakes += 1;
-        let mut batch = std::mem::take(&mut self.spare_posts);
-        self.shared.swap(&mut batch);
-        let n = batch.len();
-        for p in batch.drain(..) {
-            if self.closed {
+        let mut n = self.resume_posts();
+        if self.closed {
+            return n;
+        }
+        self.shared.swap(&mut self.posts_running);
+        self.posts_running.reverse();
+        n += self.resume_posts();
+        n
+    }
+
+    /// Runs the posts taken from the shared queue and not yet run, in order.
+    fn resume_posts(&mut self) -> usize {
+        let mut n = 0;
+        while !self.closed {
+            let Some(p) = self.posts_running.pop() else {
                 break;
-            }
+            };
+            n += 1;
             self.run_callback(move |io| p.run(io));
         }
-        self.spare_posts = batch;
         n
     }
 
@@ -785,32 +914,64 @@ impl Io {
         }
         self.closed = true;
         self.shared.shut();
+        // Every operation completes once, even when a callback panics: the first panic
+        // goes on unwinding after the rest are done.
+        let mut panic = None;
         let keys: Vec<Key> = self.objects.keys().collect();
         let mut first_err = Ok(());
         for k in keys {
-            if let Ok(owned) = self.remove_object(k, false)
-                && let Err(e) = owned.close()
-                && first_err.is_ok()
-            {
-                first_err = Err(e);
+            let removed = catch_unwind(AssertUnwindSafe(|| self.remove_object(k, false)));
+            match removed {
+                Ok(Ok(owned)) => {
+                    if let Err(e) = owned.close()
+                        && first_err.is_ok()
+                    {
+                        first_err = Err(e);
+                    }
+                }
+                Ok(Err(_)) => {}
+                Err(p) => first_panic(&mut panic, Some(p)),
             }
         }
         while let Some(c) = self.ready.pop_front() {
-            self.run_callback(move |io| c.op.complete(io));
+            first_panic(&mut panic, self.try_callback(move |io| c.op.complete(io)));
         }
         self.timers.clear();
         self.local_posts.clear();
+        self.local_running.clear();
+        self.posts_running.clear();
         let mut dropped = Vec::new();
         self.shared.swap(&mut dropped);
         drop(dropped);
+        if let Some(panic) = panic {
+            resume_unwind(panic);
+        }
         first_err
     }
 }
 
+/// A panic caught from user code, to be resumed.
+pub(crate) type Panic = Box<dyn std::any::Any + Send + 'static>;
+
+/// Keeps the first of several panics.
+fn first_panic(first: &mut Option<Panic>, p: Option<Panic>) {
+    if first.is_none() {
+        *first = p;
+    }
+}
+
 impl Drop for Io {
+    /// Closes the Io ([`close`](Io::close)): every armed operation's callback runs with
+    /// `Cancelled`. A callback that panics unwinds out of the drop after the others ran,
+    /// unless the drop itself happens while a panic unwinds: the second panic is then
+    /// discarded, since letting it out would abort the process.
     fn drop(&mut self) {
         // Errors closing descriptors cannot be reported from drop; every operation still
         // completes exactly once.
-        let _ = self.close();
+        match catch_unwind(AssertUnwindSafe(|| self.close())) {
+            Ok(_) => {}
+            Err(panic) if !std::thread::panicking() => resume_unwind(panic),
+            Err(_) => {}
+        }
     }
 }

@@ -4,16 +4,40 @@
 use crate::io::Io;
 use crate::raw::payload::OpPayload;
 
-/// An object's slot index and generation; also its poller token.
+/// An object's slot index and generation, and the identity of the Io whose slab holds it.
+/// The index and generation are also its poller token (the poller belongs to one Io).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     pub(crate) idx: u32,
     pub(crate) generation: u32,
+    pub(crate) io: IoId,
 }
 
+/// An Io's identity: unique among the Ios a process creates (a 32-bit counter, so until
+/// 2^32 Ios have been built). Every handle, timer and region carries its Io's, and an Io
+/// refuses another's with [`FOREIGN`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct IoId(pub(crate) u32);
+
+impl IoId {
+    /// A fresh identity.
+    pub(crate) fn next() -> IoId {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        IoId(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// The error for a handle, timer or region used on an Io other than its own.
+pub(crate) const FOREIGN: iox::Error =
+    iox::Error::invalid_input("the handle belongs to another Io");
+
 impl Key {
-    pub(crate) const fn new(idx: u32, generation: u32) -> Key {
-        Key { idx, generation }
+    pub(crate) const fn new(idx: u32, generation: u32, io: IoId) -> Key {
+        Key {
+            idx,
+            generation,
+            io,
+        }
     }
 
     #[inline]
@@ -21,11 +45,13 @@ impl Key {
         (u64::from(self.generation) << 32) | u64::from(self.idx)
     }
 
+    /// The key of a token this Io's poller returned.
     #[inline]
-    pub(crate) fn from_token(t: u64) -> Key {
+    pub(crate) fn from_token(t: u64, io: IoId) -> Key {
         Key {
             idx: t as u32,
             generation: (t >> 32) as u32,
+            io,
         }
     }
 }
@@ -74,4 +100,7 @@ pub(crate) trait OpLogic: Sized + 'static {
     }
     /// The buffer, for a refused submission.
     fn into_buf(self) -> Self::Buf;
+    /// Gives up the operation without running its callback (user code inside its attempt
+    /// panicked): hands back what [`acquire`](OpLogic::acquire) claimed, drops the rest.
+    fn abandon(self, _io: &mut Io) {}
 }

@@ -169,6 +169,10 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
     fn into_buf(self) -> B {
         self.buf
     }
+
+    fn abandon(self, io: &mut Io) {
+        self.buf.release(&mut io.pub_blocks);
+    }
 }
 
 /// A write: one syscall's worth (`all == false`) or the whole buffer.
@@ -291,6 +295,10 @@ impl<B: IoBuf, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'sta
 
     fn into_buf(self) -> B {
         self.buf
+    }
+
+    fn abandon(self, io: &mut Io) {
+        self.buf.release(&mut io.pub_blocks);
     }
 }
 
@@ -624,7 +632,7 @@ impl Io {
             return Err(Error::CLOSED);
         }
         let Io { objects, stats, .. } = self;
-        let obj = objects.get_mut(key).ok_or(Error::CLOSED)?;
+        let obj = objects.lookup_mut(key)?;
         if !matches!(obj.slot(dir), crate::op::OpSlot::Idle) {
             return Err(Error::invalid_input(
                 "an async operation holds that direction",

@@ -166,6 +166,10 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static>
     fn into_buf(self) -> B {
         self.buf
     }
+
+    fn abandon(self, io: &mut Io) {
+        self.buf.release(&mut io.pub_blocks);
+    }
 }
 
 struct SendToOp<B, F> {
@@ -249,6 +253,10 @@ impl<B: IoBuf, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic for SendT
 
     fn into_buf(self) -> B {
         self.buf
+    }
+
+    fn abandon(self, io: &mut Io) {
+        self.buf.release(&mut io.pub_blocks);
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use iox::{Error, Result};
 
 use crate::io::Io;
-use crate::op::{Dir, Key};
+use crate::op::{Dir, IoId, Key};
 use crate::raw::payload::{MutVt, OnceVt, Payload};
 use crate::slab::Slab;
 
@@ -63,9 +63,9 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
-    pub(crate) fn with_capacity(n: usize) -> Timers {
+    pub(crate) fn with_capacity(n: usize, io: IoId) -> Timers {
         Timers {
-            slots: Slab::with_capacity(n),
+            slots: Slab::with_capacity(n, io),
             heap: Vec::with_capacity(n),
             seq: 0,
             scheduled: 0,
@@ -85,7 +85,8 @@ impl Timers {
 
     pub(crate) fn clear(&mut self) {
         self.heap.clear();
-        self.slots = Slab::with_capacity(0);
+        let io = self.slots.io();
+        self.slots = Slab::with_capacity(0, io);
         self.scheduled = 0;
     }
 
@@ -251,7 +252,7 @@ impl Timer {
         if io.closed() {
             return Err(Error::CLOSED);
         }
-        io.timers.slots.get_mut(self.key).ok_or(Error::CLOSED)
+        io.timers.slots.lookup_mut(self.key)
     }
 
     fn arm(self, io: &mut Io, after: Duration, period: u64, cb: Cb) -> Result<()> {
@@ -360,12 +361,33 @@ impl Io {
                     self.timers.push(top.slot, next);
                     n += 1;
                     let t = Timer { key };
-                    self.run_callback(|io| p.call(io, t));
-                    if let Some(s) = self.timers.slots.get_mut(key)
-                        && s.epoch == epoch
-                        && matches!(s.cb, Cb::Lent)
-                    {
-                        s.cb = Cb::Repeat(p);
+                    let panic = self.try_callback(|io| p.call(io, t));
+                    let Some(s) = self.timers.slots.get_mut(key) else {
+                        continue;
+                    };
+                    // Cancelled or closed from its own callback: nothing to put back.
+                    if s.epoch != epoch || !matches!(s.cb, Cb::Lent) {
+                        if let Some(panic) = panic {
+                            std::panic::resume_unwind(panic);
+                        }
+                        continue;
+                    }
+                    match panic {
+                        None => s.cb = Cb::Repeat(p),
+                        // A closure that panicked half-way is not run again: the timer is
+                        // cancelled (its next deadline removed, its closure dropped), so
+                        // `pending()` stays exact.
+                        Some(panic) => {
+                            s.cb = Cb::Empty;
+                            s.epoch = s.epoch.wrapping_add(1);
+                            let pos = s.pos;
+                            if pos != NONE {
+                                self.timers.remove_at(pos as usize);
+                                self.timers.scheduled -= 1;
+                            }
+                            drop(p);
+                            std::panic::resume_unwind(panic);
+                        }
                     }
                 }
                 Cb::Retry { key: obj, dir } => {
@@ -388,7 +410,7 @@ mod tests {
     use super::*;
 
     fn timers_with(deadlines: &[u64]) -> Timers {
-        let mut t = Timers::with_capacity(deadlines.len());
+        let mut t = Timers::with_capacity(deadlines.len(), IoId(1));
         for &d in deadlines {
             let k = t.slots.insert(Slot {
                 pos: NONE,

@@ -30,7 +30,11 @@ fn a_dial_timeout_never_fires_on_a_later_write() {
     run_until(&mut io, || conn.borrow().is_some());
     let s = conn.take().unwrap();
     let (mut peer, _) = l.accept().unwrap();
-    assert_eq!(io.pending(), 0, "the dial left nothing behind, timer included");
+    assert_eq!(
+        io.pending(),
+        0,
+        "the dial left nothing behind, timer included"
+    );
 
     // A write larger than both socket buffers parks, the peer reading nothing yet.
     const LEN: usize = 64 << 20;
@@ -87,13 +91,19 @@ fn dial_with_a_timeout_into_a_blackhole_times_out() {
             .unwrap();
             assert_eq!(io.objects(), 1);
             io.poll().unwrap();
-            assert!(res.borrow().is_none(), "the SYN is unanswered: still connecting");
+            assert!(
+                res.borrow().is_none(),
+                "the SYN is unanswered: still connecting"
+            );
             offset.set(Duration::from_secs(2));
             io.poll().unwrap();
             assert!(res.borrow().is_none(), "before its deadline");
             offset.set(Duration::from_secs(3));
             io.poll().unwrap();
-            let e = res.take().expect("the timeout completed the dial").unwrap_err();
+            let e = res
+                .take()
+                .expect("the timeout completed the dial")
+                .unwrap_err();
             assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
             assert_eq!(io.objects(), 0, "the socket is closed");
             assert_eq!(io.pending(), 0);

@@ -41,7 +41,11 @@ fn read_chain<C: sonic_io::StreamSock>(
         .unwrap();
     }
     next(io, s, chunk, got.clone(), done.clone());
-    assert_eq!(io.pending(), 1, "nothing to read yet: the first read is armed");
+    assert_eq!(
+        io.pending(),
+        1,
+        "nothing to read yet: the first read is armed"
+    );
     peer();
     run_until(io, || done.borrow().is_some());
     got.take()
@@ -86,23 +90,33 @@ fn end_of_stream_reaches_a_read_armed_after_the_short_read_completed() {
     let s = TcpStream::add(&mut io, sock::TcpConn::try_from(mine).unwrap()).unwrap();
     let first = slot();
     let f = first.clone();
-    s.async_read(&mut io, vec![0u8; 3], move |_, r, _| *f.borrow_mut() = Some(r.unwrap()))
-        .unwrap();
+    s.async_read(&mut io, vec![0u8; 3], move |_, r, _| {
+        *f.borrow_mut() = Some(r.unwrap())
+    })
+    .unwrap();
     peer.write_all(b"abcde").unwrap();
     peer.shutdown(Shutdown::Write).unwrap();
     run_until(&mut io, || first.borrow().is_some());
     assert_eq!(first.take(), Some(3));
     let second = slot();
     let f = second.clone();
-    s.async_read(&mut io, vec![0u8; 16], move |_, r, _| *f.borrow_mut() = Some(r.unwrap()))
-        .unwrap();
-    assert_eq!(second.take(), Some(2), "the rest was there: a short read, inline");
+    s.async_read(&mut io, vec![0u8; 16], move |_, r, _| {
+        *f.borrow_mut() = Some(r.unwrap())
+    })
+    .unwrap();
+    assert_eq!(
+        second.take(),
+        Some(2),
+        "the rest was there: a short read, inline"
+    );
     // Let the loop take every event there is before the next read is armed.
     while io.poll_one().unwrap() > 0 {}
     let eof = slot();
     let e = eof.clone();
-    s.async_read(&mut io, vec![0u8; 16], move |_, r, _| *e.borrow_mut() = Some(r.unwrap()))
-        .unwrap();
+    s.async_read(&mut io, vec![0u8; 16], move |_, r, _| {
+        *e.borrow_mut() = Some(r.unwrap())
+    })
+    .unwrap();
     run_until(&mut io, || eof.borrow().is_some());
     assert_eq!(eof.take(), Some(0));
 }

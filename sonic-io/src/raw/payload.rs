@@ -133,6 +133,7 @@ pub(crate) struct OpVt {
     fail: unsafe fn(*mut u8, iox::Error),
     complete: unsafe fn(*mut u8, &mut Io),
     retarget: unsafe fn(*mut u8, &mut Io, Key, crate::buf::Region) -> iox::Result<()>,
+    abandon: unsafe fn(*mut u8, &mut Io),
     drop: unsafe fn(*mut u8),
 }
 
@@ -172,12 +173,19 @@ unsafe fn op_retarget<T: OpLogic>(
     t.retarget(io, key, r)
 }
 
+unsafe fn op_abandon<T: OpLogic>(p: *mut u8, io: &mut Io) {
+    // SAFETY: as in `op_complete`: the caller gave up the payload, this is the only move.
+    let t = unsafe { p.cast::<T>().read() };
+    t.abandon(io);
+}
+
 impl<T: OpLogic> Erase<OpVt> for T {
     const VT: &'static OpVt = &OpVt {
         attempt: op_attempt::<T>,
         fail: op_fail::<T>,
         complete: op_complete::<T>,
         retarget: op_retarget::<T>,
+        abandon: op_abandon::<T>,
         drop: drop_erased::<T>,
     };
 }
@@ -226,6 +234,14 @@ impl Payload<OpVt> {
         // SAFETY: `data` holds the live `T` that `vt` was made for, moved out of the
         // payload without dropping; `complete` moves it out once and `data` is then dead.
         unsafe { (vt.complete)(p, io) };
+    }
+
+    /// Gives the operation up without its callback ([`OpLogic::abandon`]).
+    pub(crate) fn abandon(self, io: &mut Io) {
+        let (mut data, vt) = self.into_parts();
+        let p = data.0.as_mut_ptr().cast::<u8>();
+        // SAFETY: as in `complete`: `abandon` moves the value out once.
+        unsafe { (vt.abandon)(p, io) };
     }
 }
 

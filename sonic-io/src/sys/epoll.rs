@@ -192,18 +192,25 @@ impl Poller {
         }
     }
 
-    /// The `i`th event of the last wait: its token and readiness. The wait timer's event is
-    /// consumed here (its counter read) and reported with no readiness.
+    /// The wait timer's event came: reads its counter (or the next expiry raises no edge;
+    /// `WouldBlock` means it was already read) and forgets the armed deadline.
+    pub(crate) fn wait_timer_fired(&mut self) {
+        #[cfg(not(feature = "linux_5_11"))]
+        {
+            let _ = self.timer.expirations();
+            self.armed = u64::MAX;
+        }
+    }
+
+    /// The `i`th event of the last wait: its token and readiness (none for the wait timer,
+    /// whose expiry [`wait_timer_fired`](Poller::wait_timer_fired) consumes). No syscall:
+    /// an event may be read again.
     #[inline]
-    pub(crate) fn event(&mut self, i: usize) -> (u64, Ready) {
+    pub(crate) fn event(&self, i: usize) -> (u64, Ready) {
         let ev = self.events[i];
         let (token, bits) = (ev.u64, ev.events);
         #[cfg(not(feature = "linux_5_11"))]
         if token == WAIT_TIMER {
-            // The counter must be read or the next expiry raises no edge; WouldBlock means
-            // it was already read.
-            let _ = self.timer.expirations();
-            self.armed = u64::MAX;
             return (token, Ready::EMPTY);
         }
         let mut r = Ready::EMPTY;

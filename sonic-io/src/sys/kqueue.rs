@@ -207,9 +207,12 @@ impl Poller {
         }
     }
 
+    /// kevent takes its bound itself: there is no wait timer, and its token never comes.
+    pub(crate) fn wait_timer_fired(&mut self) {}
+
     /// The `i`th event of the last wait: its token and readiness.
     #[inline]
-    pub(crate) fn event(&mut self, i: usize) -> (u64, Ready) {
+    pub(crate) fn event(&self, i: usize) -> (u64, Ready) {
         let ev = self.events[i];
         let token = ev.udata as usize as u64;
         let mut r = Ready::EMPTY;
