@@ -69,6 +69,23 @@ impl<'a, 'b> RecvMsg<'a, 'b> {
     }
 }
 
+/// The most payload one UDP datagram carries over IPv4: 65,535 less the IPv4 (20) and UDP
+/// (8) headers. A GSO send is one datagram to the kernel: it may carry no more.
+const MAX_UDP_PAYLOAD_V4: usize = 65_507;
+/// Over IPv6: 65,535 less the UDP header (the IPv6 header is not in the payload length).
+const MAX_UDP_PAYLOAD_V6: usize = 65_527;
+/// `UDP_MAX_SEGMENTS` of kernels before it was raised to 128.
+const GSO_MAX_SEGMENTS_OLD: u8 = 64;
+
+/// The kernel or device refuses GSO: `EIO` (no checksum offload, xfrm), `EINVAL` (no UDP
+/// checksum, or more segments than `UDP_MAX_SEGMENTS`, which the caller tells apart).
+fn is_gso_refusal(e: iox::Error) -> bool {
+    matches!(
+        e.errno(),
+        Some(zcall::Errno::EIO) | Some(zcall::Errno::EINVAL)
+    )
+}
+
 fn gro_segment(control: &[u8]) -> Option<u16> {
     CmsgIter::new(control).find_map(|m| match m {
         Ok(Cmsg::UdpGro(n)) => Some(n),
@@ -117,11 +134,22 @@ impl UdpConn {
     /// fills each slot's source, lengths and flags; returns how many arrived. Under the
     /// read deadline (for the first); no allocation.
     pub fn recv_messages(&self, msgs: &mut [RecvMsg<'_, '_>]) -> iox::Result<usize> {
+        self.recv_messages_in(msgs, true)
+    }
+
+    /// One attempt at [`recv_messages`](Self::recv_messages) that ignores the deadlines:
+    /// `WouldBlock` at once when no datagram is queued. For an event loop that does its
+    /// own waiting and must never block or spin in a call.
+    pub fn try_recv_messages(&self, msgs: &mut [RecvMsg<'_, '_>]) -> iox::Result<usize> {
+        self.recv_messages_in(msgs, false)
+    }
+
+    fn recv_messages_in(&self, msgs: &mut [RecvMsg<'_, '_>], wait: bool) -> iox::Result<usize> {
         let mut total = 0;
         for chunk in msgs.chunks_mut(BATCH) {
             let mut hdrs = [raw::zeroed_mmsghdr(); BATCH];
             let k = chunk.len();
-            let r = if total == 0 {
+            let r = if total == 0 && wait {
                 crate::deadline::run(&self.deadlines.read, || {
                     for (h, m) in hdrs.iter_mut().zip(chunk.iter_mut()) {
                         h.msg_hdr = raw::recv_header(m.bufs, Some(&mut m.addr), m.control);
@@ -159,36 +187,77 @@ impl UdpConn {
         Ok(total)
     }
 
-    /// Sends `buf` to `addr` as segments of `segment` bytes in one syscall (UDP GSO: the
-    /// kernel or the NIC splits it). Where the kernel or device refuses GSO (`EIO`,
-    /// `EINVAL`), the datagrams are sent one by one instead, and this socket remembers to
-    /// do so from then on ([`gso_disabled`](Self::gso_disabled)). Returns the bytes sent.
+    /// Sends `buf` to `addr` as segments of `segment` bytes, the last one possibly shorter
+    /// (UDP GSO: the kernel or the NIC splits it). Returns the bytes sent.
+    ///
+    /// One syscall carries at most what the kernel takes: `UDP_MAX_SEGMENTS` segments (128
+    /// on recent Linux, 64 on older kernels, learnt from the kernel's `EINVAL` and
+    /// remembered; see [`gso_max_segments`](Self::gso_max_segments)) and one datagram's
+    /// worth of bytes (65,507 over IPv4, 65,527 over IPv6). A larger `buf` goes in as many
+    /// syscalls as that takes, each under the write deadline. Where the kernel or device
+    /// refuses GSO itself (`EIO`, or `EINVAL` for a send within those limits), the rest goes
+    /// one datagram per syscall instead, and this socket remembers to do so from then on
+    /// ([`gso_disabled`](Self::gso_disabled)).
+    ///
+    /// When the socket's buffer fills after part of `buf` went, the bytes sent so far are
+    /// returned (`WouldBlock` only when nothing went), as [`send_messages`](Self::send_messages)
+    /// does.
     pub fn send_gso(&self, buf: &[u8], segment: u16, addr: &impl Sockaddr) -> iox::Result<usize> {
         if segment == 0 {
             return Err(iox::Error::invalid_input(
                 "GSO segment size must be positive",
             ));
         }
-        if !self.gso_off.load(Ordering::Relaxed) {
-            let mut control = [0u8; crate::cmsg_space!(u16)];
-            let mut w = CmsgWriter::new(&mut control);
-            w.udp_segment(segment)?;
-            let n = w.len();
-            match self.send_msg(&[IoSlice::new(buf)], Some(addr), &control[..n]) {
-                Err(e)
-                    if matches!(
-                        e.errno(),
-                        Some(zcall::Errno::EIO) | Some(zcall::Errno::EINVAL)
-                    ) =>
-                {
-                    self.gso_off.store(true, Ordering::Relaxed);
+        let seg = usize::from(segment);
+        let max_bytes = if i32::from(addr.family()) == libc::AF_INET6 {
+            MAX_UDP_PAYLOAD_V6
+        } else {
+            MAX_UDP_PAYLOAD_V4
+        };
+        let mut control = [0u8; crate::cmsg_space!(u16)];
+        let mut w = CmsgWriter::new(&mut control);
+        w.udp_segment(segment)?;
+        let clen = w.len();
+        let mut sent = 0;
+        loop {
+            let most = usize::from(self.gso_segments.load(Ordering::Relaxed));
+            if most == 0 {
+                break;
+            }
+            let per = most.min(max_bytes / seg).max(1);
+            let end = buf.len().min(sent + per * seg);
+            match self.send_msg(
+                &[IoSlice::new(&buf[sent..end])],
+                Some(addr),
+                &control[..clen],
+            ) {
+                // UDP takes a datagram whole; a zero for a non-empty one would loop.
+                Ok(0) if end > sent => return Ok(sent),
+                Ok(n) => sent += n,
+                Err(e) if is_gso_refusal(e) => {
+                    let segments = (end - sent).div_ceil(seg);
+                    let old = usize::from(GSO_MAX_SEGMENTS_OLD);
+                    let now = if e.errno() == Some(zcall::Errno::EINVAL) && segments > old {
+                        // An older kernel's UDP_MAX_SEGMENTS: retry within it.
+                        GSO_MAX_SEGMENTS_OLD
+                    } else {
+                        0
+                    };
+                    self.gso_segments.store(now, Ordering::Relaxed);
                 }
-                r => return r,
+                Err(e) if sent > 0 && e.is_would_block() => return Ok(sent),
+                Err(e) => return Err(e),
+            }
+            if sent >= buf.len() {
+                return Ok(sent);
             }
         }
-        let mut sent = 0;
-        for seg in buf.chunks(usize::from(segment)) {
-            sent += self.send_to(seg, addr)?;
+        for chunk in buf[sent..].chunks(seg) {
+            match self.send_to(chunk, addr) {
+                Ok(n) => sent += n,
+                Err(e) if sent > 0 && e.is_would_block() => return Ok(sent),
+                Err(e) => return Err(e),
+            }
         }
         Ok(sent)
     }
@@ -196,7 +265,14 @@ impl UdpConn {
     /// `true` once a GSO send was refused and this socket fell back to one datagram per
     /// syscall.
     pub fn gso_disabled(&self) -> bool {
-        self.gso_off.load(Ordering::Relaxed)
+        self.gso_max_segments() == 0
+    }
+
+    /// The most segments one GSO syscall of this socket carries: 128 at first, 64 once the
+    /// kernel showed it takes no more (kernels whose `UDP_MAX_SEGMENTS` is 64), 0 once GSO
+    /// was refused ([`gso_disabled`](Self::gso_disabled)).
+    pub fn gso_max_segments(&self) -> usize {
+        usize::from(self.gso_segments.load(Ordering::Relaxed))
     }
 
     /// Receives one datagram, possibly several coalesced by GRO (turn it on with

@@ -1,6 +1,6 @@
 //! UDP: [`UdpConn`].
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicU8;
 
 use sockaddr::{Sockaddr, SockaddrAny, SockaddrStorage};
 
@@ -22,15 +22,21 @@ use crate::{NetSocket, opt};
 #[derive(Debug)]
 pub struct UdpConn {
     sock: NetSocket,
-    /// Set once a GSO send was refused: segments go one per syscall from then on.
+    /// The most segments one GSO send carries: [`GSO_MAX_SEGMENTS`] at first, 64 once the
+    /// kernel showed it takes no more, 0 once GSO was refused (segments go one per syscall
+    /// from then on).
     #[cfg_attr(
         not(any(target_os = "linux", target_os = "android", target_os = "freebsd")),
         allow(dead_code)
     )]
-    pub(crate) gso_off: AtomicBool,
+    pub(crate) gso_segments: AtomicU8,
 }
 
-crate::stream::fd_traits!(UdpConn, gso_off: AtomicBool::new(false));
+/// The most segments a GSO send starts with: Linux's `UDP_MAX_SEGMENTS` (128 on recent
+/// kernels; older ones take 64, which a socket learns from the kernel's first `EINVAL`).
+pub(crate) const GSO_MAX_SEGMENTS: u8 = 128;
+
+crate::stream::fd_traits!(UdpConn, gso_segments: AtomicU8::new(GSO_MAX_SEGMENTS));
 
 fn udp_socket(addr: &SockaddrAny) -> iox::Result<NetSocket> {
     if matches!(addr, SockaddrAny::Unix(_)) {
@@ -64,7 +70,7 @@ impl UdpConn {
         sock.bind(&addr)?;
         Ok(UdpConn {
             sock,
-            gso_off: AtomicBool::new(false),
+            gso_segments: AtomicU8::new(GSO_MAX_SEGMENTS),
         })
     }
 
@@ -79,7 +85,7 @@ impl UdpConn {
         sock.connect(&remote)?;
         Ok(UdpConn {
             sock,
-            gso_off: AtomicBool::new(false),
+            gso_segments: AtomicU8::new(GSO_MAX_SEGMENTS),
         })
     }
 

@@ -105,6 +105,69 @@ fn gso_sends_segments_and_gro_reports_their_size() {
     }
 }
 
+/// One `send_gso` of more segments than the kernel takes in one syscall (`UDP_MAX_SEGMENTS`:
+/// 128 here, 64 on older kernels), or of more bytes than one datagram holds, is split into
+/// sends the kernel takes: all of it arrives, and GSO stays on (the kernel's EINVAL for too
+/// many segments is not a refusal of GSO).
+#[test]
+fn gso_splits_a_send_larger_than_the_kernel_takes() {
+    for any in ["127.0.0.1:0", "[::1]:0"] {
+        // 300 segments: over the segment limit. 130 of 1000 bytes: within it, but 130 kB
+        // is more than one datagram, so at most 65 segments go per syscall.
+        for (segment, segments) in [(100, 300), (1000, 130)] {
+            split_send(any, segment, segments);
+        }
+    }
+}
+
+fn split_send(any: &str, segment: usize, segments: usize) {
+    let tx = UdpConn::bind(any).unwrap();
+    let rx = UdpConn::bind(any).unwrap();
+    opt::set_recv_buffer_size(&rx, 1 << 20).unwrap();
+    // With GRO on, loopback hands each GSO send to the receiver whole: one datagram per
+    // sendmsg, which makes the number of syscalls visible.
+    opt::set_udp_gro(&rx, true).unwrap();
+    let to = rx.local_addr().unwrap();
+    let data: Vec<u8> = (0..segment * segments)
+        .map(|i| (i / segment) as u8)
+        .collect();
+    tx.set_write_deadline(soon());
+    for round in 0..2 {
+        let what = format!("{any}, {segments} x {segment} B, round {round}");
+        assert_eq!(
+            tx.send_gso(&data, segment as u16, &to).unwrap(),
+            data.len(),
+            "{what}"
+        );
+        assert!(!tx.gso_disabled(), "{what}: GSO still on");
+        let most = tx.gso_max_segments();
+        assert!(most == 128 || most == 64, "{what}: {most}");
+        rx.set_read_deadline(soon());
+        let mut got = Vec::new();
+        let mut sizes = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut from = SockaddrStorage::new();
+        while got.len() < data.len() {
+            let (n, seg) = rx.recv_gro(&mut buf, &mut from).unwrap();
+            if let Some(s) = seg {
+                assert_eq!(usize::from(s), segment, "{what}");
+            }
+            got.extend_from_slice(&buf[..n]);
+            sizes.push(n);
+        }
+        assert!(got == data, "{what}: every segment, in order");
+        if !testkit::under_qemu() {
+            // `per` segments a syscall: ceil(segments / per) sends, each arriving whole.
+            let per = most.min(65_507 / segment);
+            let mut want = vec![per * segment; segments / per];
+            if !segments.is_multiple_of(per) {
+                want.push(segments % per * segment);
+            }
+            assert_eq!(sizes, want, "{what}: one datagram per GSO send");
+        }
+    }
+}
+
 #[test]
 fn gso_falls_back_when_refused() {
     let tx = UdpConn::bind("127.0.0.1:0").unwrap();
