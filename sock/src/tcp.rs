@@ -187,17 +187,24 @@ impl TcpListener {
         Ok((c, peer.decode()?))
     }
 
-    /// Accepts one connection, writing the peer's address into `peer`. Allocates nothing.
+    /// Accepts one connection, writing the peer's address into `peer`, under the read
+    /// deadline. Allocates nothing.
     #[inline]
     pub fn accept_into(&self, peer: &mut SockaddrStorage) -> iox::Result<TcpConn> {
-        crate::deadline::run(&self.sock.deadlines.read, || {
-            loop {
-                match self.sock.accept_into(peer) {
-                    Err(e) if e.kind() == iox::ErrorKind::Interrupted => continue,
-                    r => return r.map(|sock| TcpConn { sock }),
-                }
+        crate::deadline::run(&self.sock.deadlines.read, || self.try_accept_into(peer))
+    }
+
+    /// One attempt at [`accept_into`](Self::accept_into) that ignores the deadlines:
+    /// `WouldBlock` at once when no connection is queued (`EINTR` is retried). For an
+    /// event loop that does its own waiting and must never block or spin in a call.
+    #[inline]
+    pub fn try_accept_into(&self, peer: &mut SockaddrStorage) -> iox::Result<TcpConn> {
+        loop {
+            match self.sock.accept_into(peer) {
+                Err(e) if e.kind() == iox::ErrorKind::Interrupted => continue,
+                r => return r.map(|sock| TcpConn { sock }),
             }
-        })
+        }
     }
 
     /// The underlying socket.

@@ -113,16 +113,24 @@ impl UnixListener {
         Ok((c, peer.decode()?))
     }
 
-    /// Accepts one connection, writing the peer's address into `peer`. Allocates nothing.
+    /// Accepts one connection, writing the peer's address into `peer`, under the read
+    /// deadline. Allocates nothing.
+    #[inline]
     pub fn accept_into(&self, peer: &mut SockaddrStorage) -> iox::Result<UnixConn> {
-        crate::deadline::run(&self.sock.deadlines.read, || {
-            loop {
-                match self.sock.accept_into(peer) {
-                    Err(e) if e.kind() == iox::ErrorKind::Interrupted => continue,
-                    r => return r.map(|sock| UnixConn { sock }),
-                }
+        crate::deadline::run(&self.sock.deadlines.read, || self.try_accept_into(peer))
+    }
+
+    /// One attempt at [`accept_into`](Self::accept_into) that ignores the deadlines:
+    /// `WouldBlock` at once when no connection is queued (`EINTR` is retried). For an
+    /// event loop that does its own waiting and must never block or spin in a call.
+    #[inline]
+    pub fn try_accept_into(&self, peer: &mut SockaddrStorage) -> iox::Result<UnixConn> {
+        loop {
+            match self.sock.accept_into(peer) {
+                Err(e) if e.kind() == iox::ErrorKind::Interrupted => continue,
+                r => return r.map(|sock| UnixConn { sock }),
             }
-        })
+        }
     }
 }
 

@@ -134,7 +134,7 @@ impl Datagrams {
             let mut msgs: [RecvMsg<'_, '_>; BATCH] =
                 std::array::from_fn(|_| RecvMsg::new(bufs.next().unwrap_or(&mut []), &mut []));
             *calls += 1;
-            let n = match u.recv_messages(&mut msgs[..k]) {
+            let n = match u.try_recv_messages(&mut msgs[..k]) {
                 Ok(n) => n,
                 Err(e) if self.filled > 0 && e.is_would_block() => break,
                 Err(e) => return Err(e),

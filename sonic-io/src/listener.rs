@@ -20,14 +20,14 @@ pub trait ListenerSock: Register {
 impl ListenerSock for TcpListener {
     type Conn = TcpConn;
     fn accept_conn(&self, peer: &mut SockaddrStorage) -> Result<TcpConn> {
-        self.accept_into(peer)
+        self.try_accept_into(peer)
     }
 }
 
 impl ListenerSock for UnixListener {
     type Conn = UnixConn;
     fn accept_conn(&self, peer: &mut SockaddrStorage) -> Result<UnixConn> {
-        self.accept_into(peer)
+        self.try_accept_into(peer)
     }
 }
 
