@@ -29,8 +29,14 @@ pub struct NeedMore {
 ///   pending region until [`commit_pending`](Self::commit_pending) or
 ///   [`prepare_read`](Self::prepare_read) (or a [`Fifo::commit`], which keeps the order by
 ///   making them readable too).
-/// * [`Fifo::claim`]`(n)` always returns `n` bytes, growing when needed: pass the size you
-///   mean to read (`read_from(&mut socket, 64 * 1024)`), not `usize::MAX`.
+/// * [`Fifo::claim`]`(n)` returns `n` bytes, compacting or growing when needed, as long as
+///   one growth step covers it: a claim grows the buffer by at most the larger of its
+///   current size (doubling it) and [`CLAIM_GROWTH`] (16 MiB), and only when the allocator
+///   agrees. A larger claim, or one the allocator refuses, gets fewer bytes (all the free
+///   space there is, maybe none), as the [`Fifo`] contract says: never a panic, never an
+///   abort. `claim(usize::MAX)` is safe, but pass the size you mean to read
+///   (`read_from(&mut socket, 64 * 1024)`), since a claim that grows the buffer zeroes the
+///   new bytes. [`reserve`](Self::reserve) grows by any amount, or returns an error.
 /// * [`Fifo::consume`] only moves an index: bytes are moved down (compacted) lazily, when a
 ///   claim needs room at the end, never on every consume.
 /// * [`save`](Self::save) moves the front of the readable bytes into the save area, where
@@ -73,6 +79,33 @@ pub struct ByteBuffer {
 /// Capacity of [`ByteBuffer::new`] (the seed's default).
 pub const DEFAULT_CAPACITY: usize = 512;
 
+/// How much one claim may grow a [`ByteBuffer`] by when that is more than doubling it: a
+/// claim grows the buffer by at most the larger of its current size and this (16 MiB), so
+/// `claim(usize::MAX)` or a length read from a peer cannot make it allocate and zero an
+/// unbounded amount at once. A claim that needs more gets fewer bytes than it asked for;
+/// [`ByteBuffer::reserve`] grows by any amount.
+///
+/// ```
+/// # #[cfg(not(miri))] { // Miri would take minutes to zero the 80 MiB.
+/// use sonic_bytes::{ByteBuffer, CLAIM_GROWTH, Fifo};
+/// let mut b = ByteBuffer::with_capacity(512);
+/// assert_eq!(b.claim(usize::MAX).len(), 512 + CLAIM_GROWTH);
+/// b.commit(0);
+/// b.reserve(64 << 20).unwrap();
+/// assert_eq!(b.claim(64 << 20).len(), 64 << 20);
+/// # }
+/// ```
+pub const CLAIM_GROWTH: usize = 16 << 20;
+
+/// `reserve` of a size past the address space.
+const TOO_LARGE: iox::Error =
+    iox::Error::invalid_input("ByteBuffer size exceeds the address space");
+/// The allocator refused to grow the buffer.
+const NO_MEMORY: iox::Error = iox::Error::with_context(
+    iox::ErrorKind::OutOfMemory,
+    "ByteBuffer cannot grow: the allocator refused",
+);
+
 impl ByteBuffer {
     /// A buffer of [`DEFAULT_CAPACITY`] bytes.
     pub fn new() -> ByteBuffer {
@@ -100,34 +133,81 @@ impl ByteBuffer {
         }
     }
 
-    /// Makes room for `n` more bytes at the end: compacts first, grows only if that is not
-    /// enough (at least doubling).
-    ///
-    /// # Panics
-    ///
-    /// Like `Vec`, on a size that overflows `usize`; and the allocator aborts when memory
-    /// runs out.
-    pub fn reserve(&mut self, n: usize) {
-        if self.buf.len() - self.write >= n {
-            return;
+    /// Grows the vector to `len` (more than its length) zeroed bytes; on failure leaves it
+    /// as it was.
+    fn grow_to(&mut self, len: usize) -> iox::Result<()> {
+        if len > isize::MAX as usize {
+            return Err(TOO_LARGE);
         }
-        self.compact();
-        if self.buf.len() - self.write < n {
-            let need = self
-                .write
-                .checked_add(n)
-                .expect("ByteBuffer capacity overflow");
-            let want = need.max(self.buf.len().saturating_mul(2));
-            self.buf.resize(want, 0);
-        }
+        self.buf
+            .try_reserve_exact(len - self.buf.len())
+            .map_err(|_| NO_MEMORY)?;
+        self.buf.resize(len, 0);
+        Ok(())
     }
 
-    /// The seed's write area: `n` bytes at the end to write into, not readable until
-    /// committed with [`commit_pending`](Self::commit_pending). Follow with
+    /// Room for a claim of up to `n` bytes at `write`: compacts, then grows by at most
+    /// `max(len, CLAIM_GROWTH)` (doubling when that is enough), if the allocator agrees.
+    /// Returns the length the claim gets.
+    fn room_for_claim(&mut self, n: usize) -> usize {
+        if self.buf.len() - self.write < n {
+            self.compact();
+            let len = self.buf.len();
+            if len - self.write < n {
+                let cap = len.saturating_add(len.max(CLAIM_GROWTH));
+                let need = self.write.saturating_add(n).min(cap);
+                let want = len.saturating_mul(2).clamp(need, cap);
+                if self.grow_to(want).is_err() && need < want {
+                    // The doubling was refused: what the claim needs may still be had.
+                    let _ = self.grow_to(need);
+                }
+            }
+        }
+        n.min(self.buf.len() - self.write)
+    }
+
+    /// Makes room for `n` more bytes at the end: compacts first, grows only if that is not
+    /// enough (doubling when that is enough, else exactly to what is needed). Unlike a
+    /// claim, it grows by any amount.
+    ///
+    /// `InvalidInput` for a size past the address space, `OutOfMemory` when the allocator
+    /// refuses; the bytes held are unchanged either way. The new bytes are zeroed, so a
+    /// reservation is real memory: under memory overcommit a reservation larger than the
+    /// machine can hold may be granted and then fail as it is zeroed, so reserve what you
+    /// mean to use.
+    ///
+    /// ```
+    /// use sonic_bytes::{ByteBuffer, Fifo};
+    /// let mut b = ByteBuffer::with_capacity(8);
+    /// b.reserve(100).unwrap();
+    /// assert!(b.free() >= 100);
+    /// let e = b.reserve(usize::MAX).unwrap_err();
+    /// assert_eq!(e.kind(), iox::ErrorKind::InvalidInput);
+    /// ```
+    pub fn reserve(&mut self, n: usize) -> iox::Result<()> {
+        if self.buf.len() - self.write >= n {
+            return Ok(());
+        }
+        self.compact();
+        let len = self.buf.len();
+        if len - self.write >= n {
+            return Ok(());
+        }
+        let need = self.write.checked_add(n).ok_or(TOO_LARGE)?;
+        let want = len.saturating_mul(2);
+        if want > need && self.grow_to(want).is_ok() {
+            return Ok(());
+        }
+        self.grow_to(need)
+    }
+
+    /// The seed's write area: up to `n` bytes at the end to write into (fewer only when a
+    /// claim of `n` would get fewer: see [`CLAIM_GROWTH`]), not readable until committed
+    /// with [`commit_pending`](Self::commit_pending). Follow with
     /// [`advance_write`](Self::advance_write).
     pub fn write_area(&mut self, n: usize) -> &mut [u8] {
         self.claimed = 0;
-        self.reserve(n);
+        let n = self.room_for_claim(n);
         &mut self.buf[self.write..self.write + n]
     }
 
@@ -139,10 +219,14 @@ impl ByteBuffer {
         n
     }
 
-    /// Appends `bytes` to the write area (pending).
-    pub fn write_pending(&mut self, bytes: &[u8]) {
-        self.write_area(bytes.len()).copy_from_slice(bytes);
+    /// Appends all of `bytes` to the write area (pending), growing as
+    /// [`reserve`](Self::reserve) does; on its error nothing is appended.
+    pub fn write_pending(&mut self, bytes: &[u8]) -> iox::Result<()> {
+        self.claimed = 0;
+        self.reserve(bytes.len())?;
+        self.buf[self.write..self.write + bytes.len()].copy_from_slice(bytes);
         self.write += bytes.len();
+        Ok(())
     }
 
     /// Bytes written but not committed.
@@ -257,12 +341,13 @@ impl ByteBuffer {
 }
 
 impl Fifo for ByteBuffer {
-    /// Exactly `n` bytes (growing when needed: the only allocation, and the only place
-    /// where compaction moves bytes).
+    /// `n` bytes, compacting or growing when needed (the only allocation), unless that
+    /// would grow the buffer by more than the larger of its size and [`CLAIM_GROWTH`], or
+    /// the allocator refuses: then fewer (all the free space there is, maybe none).
     fn claim(&mut self, n: usize) -> &mut [u8] {
         // The earlier claim is replaced: compaction need not carry its bytes.
         self.claimed = 0;
-        self.reserve(n);
+        let n = self.room_for_claim(n);
         self.claimed = n;
         &mut self.buf[self.write..self.write + n]
     }

@@ -12,7 +12,9 @@
 //! beyond the data return the count actually used.
 //!
 //! After construction nothing allocates, except [`ByteBuffer`] growing for a claim larger
-//! than its free space (`tests/alloc.rs`).
+//! than its free space (`tests/alloc.rs`). No claim panics or aborts, whatever its size: a
+//! buffer that cannot offer `n` bytes offers fewer ([`ByteBuffer`] grows by a bounded step,
+//! [`CLAIM_GROWTH`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bip;
@@ -23,7 +25,7 @@ mod slot;
 mod sys;
 
 pub use bip::BipBuffer;
-pub use byte_buffer::{ByteBuffer, DEFAULT_CAPACITY, NeedMore};
+pub use byte_buffer::{ByteBuffer, CLAIM_GROWTH, DEFAULT_CAPACITY, NeedMore};
 pub use fifo::Fifo;
 pub use mirrored::{MirrorError, MirrorOptions, MirroredBuffer, rounded_size};
 pub use slot::{FenwickTree, NoSpace, Slot, SlotOffsetter, SlotSequencer};

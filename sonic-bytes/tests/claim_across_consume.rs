@@ -116,7 +116,7 @@ fn byte_buffer_claim_survives_reserve() {
     b.commit(5);
     b.consume(3);
     b.claim(3).copy_from_slice(b"xyz");
-    b.reserve(100);
+    b.reserve(100).unwrap();
     assert_eq!(b.commit(3), 3);
     assert_eq!(b.data(), b"dexyz");
 }
