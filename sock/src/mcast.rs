@@ -4,6 +4,13 @@
 //!
 //! Source-specific operations go through the protocol-independent `MCAST_*` options
 //! (`struct group_source_req`), one code path for both families.
+//!
+//! The kernel's bare errnos come back with what they mean here: an IPv6 group on an IPv4
+//! socket is `AddressFamilyNotSupported` (the kernel says `ENOPROTOOPT`); an interface index
+//! or address no interface has is `AddressNotAvailable` (`ENODEV`); joining twice, leaving a
+//! group never joined, blocking or unblocking a source without an any-source membership,
+//! unblocking a source never blocked and leaving a source never joined keep their errno
+//! and say which of these it was.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd};
@@ -63,6 +70,100 @@ fn setsockopt(fd: &impl AsFd, level: i32, name: i32, v: &[u8]) -> iox::Result<()
     Ok(zcall::setsockopt(fd.as_fd().as_raw_fd(), level, name, v)?)
 }
 
+/// What a group option does, for saying what its errno means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Join,
+    Leave,
+    JoinSource,
+    LeaveSource,
+    Block,
+    Unblock,
+}
+
+/// A group option: `setsockopt`, its errno explained in the terms of `op`.
+fn group_opt(
+    fd: &impl AsFd,
+    op: Op,
+    (level, name, v): (i32, i32, &[u8]),
+    group: IpAddr,
+    iface: Interface<'_>,
+) -> iox::Result<()> {
+    setsockopt(fd, level, name, v).map_err(|e| explain(fd, e, op, group, iface))
+}
+
+/// The kernel's bare errno for a group option, with what it means here.
+fn explain(
+    fd: &impl AsFd,
+    e: iox::Error,
+    op: Op,
+    group: IpAddr,
+    iface: Interface<'_>,
+) -> iox::Error {
+    use zcall::Errno;
+    let Some(errno) = e.errno() else { return e };
+    match (errno, op) {
+        // An IPv6 option on an IPv4 socket: the kernel says "no such option", but the
+        // mismatch is of families. (qemu-user also answers ENOPROTOOPT for options it
+        // cannot translate: the socket's family tells the two apart.)
+        (Errno::ENOPROTOOPT, _) if group.is_ipv6() && is_ipv4_socket(fd) => {
+            iox::Error::with_context(
+                iox::ErrorKind::AddressFamilyNotSupported,
+                "an IPv6 group on an IPv4 socket: use an IPv6 socket",
+            )
+        }
+        (Errno::ENODEV, _) => no_interface(iface),
+        (Errno::EADDRINUSE, Op::Join | Op::JoinSource) => e.context(
+            "the socket has already joined that group (from that source) on that interface",
+        ),
+        (Errno::EADDRNOTAVAIL, Op::Leave) => {
+            e.context("the socket has not joined that group on that interface")
+        }
+        (Errno::EINVAL, Op::Block | Op::Unblock) => e.context(
+            "the socket holds no any-source membership of that group on that interface \
+             (join it with join first)",
+        ),
+        (Errno::EINVAL, Op::LeaveSource) => {
+            e.context("the socket holds no membership of that group on that interface")
+        }
+        (Errno::EADDRNOTAVAIL, Op::Unblock) => {
+            e.context("that source is not blocked on that group and interface")
+        }
+        (Errno::EADDRNOTAVAIL, Op::LeaveSource) => {
+            e.context("the socket has not joined that group from that source on that interface")
+        }
+        _ => e,
+    }
+}
+
+fn is_ipv4_socket(fd: &impl AsFd) -> bool {
+    matches!(opt::domain_and_protocol(fd), Ok((d, _)) if d == libc::AF_INET)
+}
+
+/// The interface an option named does not exist (`ENODEV`, or `EADDRNOTAVAIL` from
+/// `IP_MULTICAST_IF`): `AddressNotAvailable`, as for a name no interface has.
+fn no_interface(iface: Interface<'_>) -> iox::Error {
+    let (kind, what) = match iface {
+        Interface::Index(_) => (
+            iox::ErrorKind::AddressNotAvailable,
+            "no interface has that index",
+        ),
+        Interface::Addr(_) => (
+            iox::ErrorKind::AddressNotAvailable,
+            "no interface holds that IPv4 address",
+        ),
+        Interface::Name(_) => (
+            iox::ErrorKind::AddressNotAvailable,
+            "the named interface is gone",
+        ),
+        Interface::Any => (
+            iox::ErrorKind::NetworkUnreachable,
+            "no route to the group to choose an interface by: name one",
+        ),
+    };
+    iox::Error::with_context(kind, what)
+}
+
 /// `struct ip_mreqn` bytes: group, local address, interface index.
 fn mreqn(group: Ipv4Addr, iface: Interface<'_>) -> iox::Result<[u8; 12]> {
     let mut b = [0u8; 12];
@@ -120,40 +221,59 @@ fn level_of(group: IpAddr) -> i32 {
 }
 
 /// Joins `group` (any source) on `iface`. IPv4: `IP_ADD_MEMBERSHIP` with `ip_mreqn`;
-/// IPv6: `IPV6_ADD_MEMBERSHIP` (by index).
+/// IPv6: `IPV6_ADD_MEMBERSHIP` (by index). An IPv6 group on an IPv4 socket is
+/// `AddressFamilyNotSupported`; an interface that does not exist `AddressNotAvailable`;
+/// joining twice `AddressInUse`; each saying so.
 pub fn join(fd: &impl AsFd, group: IpAddr, iface: Interface<'_>) -> iox::Result<()> {
     check_group(group)?;
     match group {
-        IpAddr::V4(g) => setsockopt(
+        IpAddr::V4(g) => group_opt(
             fd,
-            libc::IPPROTO_IP,
-            libc::IP_ADD_MEMBERSHIP,
-            &mreqn(g, iface)?,
+            Op::Join,
+            (libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreqn(g, iface)?),
+            group,
+            iface,
         ),
-        IpAddr::V6(g) => setsockopt(
+        IpAddr::V6(g) => group_opt(
             fd,
-            libc::IPPROTO_IPV6,
-            crate::sys::IPV6_JOIN,
-            &mreq6(g, iface.index()?),
+            Op::Join,
+            (
+                libc::IPPROTO_IPV6,
+                crate::sys::IPV6_JOIN,
+                &mreq6(g, iface.index()?),
+            ),
+            group,
+            iface,
         ),
     }
 }
 
-/// Leaves `group` on `iface`.
+/// Leaves `group` on `iface`. A group the socket has not joined there is
+/// `AddressNotAvailable` (`EADDRNOTAVAIL`), saying so.
 pub fn leave(fd: &impl AsFd, group: IpAddr, iface: Interface<'_>) -> iox::Result<()> {
     check_group(group)?;
     match group {
-        IpAddr::V4(g) => setsockopt(
+        IpAddr::V4(g) => group_opt(
             fd,
-            libc::IPPROTO_IP,
-            libc::IP_DROP_MEMBERSHIP,
-            &mreqn(g, iface)?,
+            Op::Leave,
+            (
+                libc::IPPROTO_IP,
+                libc::IP_DROP_MEMBERSHIP,
+                &mreqn(g, iface)?,
+            ),
+            group,
+            iface,
         ),
-        IpAddr::V6(g) => setsockopt(
+        IpAddr::V6(g) => group_opt(
             fd,
-            libc::IPPROTO_IPV6,
-            crate::sys::IPV6_LEAVE,
-            &mreq6(g, iface.index()?),
+            Op::Leave,
+            (
+                libc::IPPROTO_IPV6,
+                crate::sys::IPV6_LEAVE,
+                &mreq6(g, iface.index()?),
+            ),
+            group,
+            iface,
         ),
     }
 }
@@ -168,7 +288,7 @@ fn linux_only(what: &'static str) -> iox::Result<()> {
 
 fn source_op(
     fd: &impl AsFd,
-    op: i32,
+    (op, name): (Op, i32),
     group: IpAddr,
     source: IpAddr,
     iface: Interface<'_>,
@@ -181,7 +301,7 @@ fn source_op(
         ));
     }
     let (b, len) = group_source_req(iface.index()?, group, Some(source));
-    setsockopt(fd, level_of(group), op, &b[..len])
+    group_opt(fd, op, (level_of(group), name, &b[..len]), group, iface)
 }
 
 /// Joins `group` receiving only from `source` (source-specific multicast,
@@ -192,7 +312,13 @@ pub fn join_source(
     source: IpAddr,
     iface: Interface<'_>,
 ) -> iox::Result<()> {
-    source_op(fd, MCAST_JOIN_SOURCE_GROUP, group, source, iface)
+    source_op(
+        fd,
+        (Op::JoinSource, MCAST_JOIN_SOURCE_GROUP),
+        group,
+        source,
+        iface,
+    )
 }
 
 /// Stops receiving `group` from `source` (`MCAST_LEAVE_SOURCE_GROUP`).
@@ -202,17 +328,24 @@ pub fn leave_source(
     source: IpAddr,
     iface: Interface<'_>,
 ) -> iox::Result<()> {
-    source_op(fd, MCAST_LEAVE_SOURCE_GROUP, group, source, iface)
+    source_op(
+        fd,
+        (Op::LeaveSource, MCAST_LEAVE_SOURCE_GROUP),
+        group,
+        source,
+        iface,
+    )
 }
 
-/// Blocks `source` on an any-source membership of `group` (`MCAST_BLOCK_SOURCE`).
+/// Blocks `source` on an any-source membership of `group` (`MCAST_BLOCK_SOURCE`). Without
+/// such a membership on `iface` it is `InvalidInput` (`EINVAL`), saying so.
 pub fn block_source(
     fd: &impl AsFd,
     group: IpAddr,
     source: IpAddr,
     iface: Interface<'_>,
 ) -> iox::Result<()> {
-    source_op(fd, MCAST_BLOCK_SOURCE, group, source, iface)
+    source_op(fd, (Op::Block, MCAST_BLOCK_SOURCE), group, source, iface)
 }
 
 /// Lets a blocked `source` through again (`MCAST_UNBLOCK_SOURCE`).
@@ -222,7 +355,13 @@ pub fn unblock_source(
     source: IpAddr,
     iface: Interface<'_>,
 ) -> iox::Result<()> {
-    source_op(fd, MCAST_UNBLOCK_SOURCE, group, source, iface)
+    source_op(
+        fd,
+        (Op::Unblock, MCAST_UNBLOCK_SOURCE),
+        group,
+        source,
+        iface,
+    )
 }
 
 /// Joins `group` through the protocol-independent `MCAST_JOIN_GROUP` (any source).
@@ -230,7 +369,13 @@ pub fn join_group(fd: &impl AsFd, group: IpAddr, iface: Interface<'_>) -> iox::R
     linux_only("MCAST_JOIN_GROUP is Linux-only here")?;
     check_group(group)?;
     let (b, len) = group_source_req(iface.index()?, group, None);
-    setsockopt(fd, level_of(group), MCAST_JOIN_GROUP, &b[..len])
+    group_opt(
+        fd,
+        Op::Join,
+        (level_of(group), MCAST_JOIN_GROUP, &b[..len]),
+        group,
+        iface,
+    )
 }
 
 /// Leaves a group joined with [`join_group`].
@@ -238,10 +383,17 @@ pub fn leave_group(fd: &impl AsFd, group: IpAddr, iface: Interface<'_>) -> iox::
     linux_only("MCAST_LEAVE_GROUP is Linux-only here")?;
     check_group(group)?;
     let (b, len) = group_source_req(iface.index()?, group, None);
-    setsockopt(fd, level_of(group), MCAST_LEAVE_GROUP, &b[..len])
+    group_opt(
+        fd,
+        Op::Leave,
+        (level_of(group), MCAST_LEAVE_GROUP, &b[..len]),
+        group,
+        iface,
+    )
 }
 
 /// The interface IPv4 multicast leaves through (`IP_MULTICAST_IF` with `ip_mreqn`).
+/// An interface the kernel does not know is `AddressNotAvailable`, saying so.
 pub fn set_interface_v4(fd: &impl AsFd, iface: Interface<'_>) -> iox::Result<()> {
     setsockopt(
         fd,
@@ -249,6 +401,10 @@ pub fn set_interface_v4(fd: &impl AsFd, iface: Interface<'_>) -> iox::Result<()>
         libc::IP_MULTICAST_IF,
         &mreqn(Ipv4Addr::UNSPECIFIED, iface)?,
     )
+    .map_err(|e| match e.errno() {
+        Some(zcall::Errno::EADDRNOTAVAIL | zcall::Errno::ENODEV) => no_interface(iface),
+        _ => e,
+    })
 }
 
 /// The address `IP_MULTICAST_IF` names (unspecified when chosen by index or not set).
@@ -264,6 +420,7 @@ pub fn interface_v4(fd: &impl AsFd) -> iox::Result<Ipv4Addr> {
 }
 
 /// The interface IPv6 multicast leaves through (`IPV6_MULTICAST_IF`, by index).
+/// An interface the kernel does not know is `AddressNotAvailable`, saying so.
 pub fn set_interface_v6(fd: &impl AsFd, iface: Interface<'_>) -> iox::Result<()> {
     opt::set_int(
         fd,
@@ -271,6 +428,10 @@ pub fn set_interface_v6(fd: &impl AsFd, iface: Interface<'_>) -> iox::Result<()>
         libc::IPV6_MULTICAST_IF,
         iface.index()? as i32,
     )
+    .map_err(|e| match e.errno() {
+        Some(zcall::Errno::ENODEV) => no_interface(iface),
+        _ => e,
+    })
 }
 
 /// `IPV6_MULTICAST_IF`.

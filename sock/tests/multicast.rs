@@ -1,5 +1,6 @@
 //! The multicast option layer, inside a private namespace across its veth pair: getters that
-//! tell the truth, source-specific joins, blocked sources, v4 and v6.
+//! tell the truth, source-specific joins, blocked sources, v4 and v6; and on loopback, errors
+//! that say what was wrong.
 #![cfg(target_os = "linux")]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -172,4 +173,77 @@ fn source_specific_join_and_block_v6() {
         assert_eq!(drain(&asm), b"3");
         mcast::leave(&asm, asm_group, Interface::Index(ns.b.index)).unwrap();
     });
+}
+
+/// Errors of the option layer say what was wrong, on loopback sockets (no traffic).
+#[test]
+fn errors_say_what_was_wrong() {
+    use sock::ErrorKind;
+    let s4 = UdpConn::bind("127.0.0.1:0").unwrap();
+    let s6 = UdpConn::bind("[::1]:0").unwrap();
+    let g4: IpAddr = Ipv4Addr::new(239, 1, 2, 9).into();
+    let g6: IpAddr = "ff15::9".parse::<Ipv6Addr>().unwrap().into();
+    let lo = Interface::Index(1);
+    let ctx = |e: sock::Error| e.context_str().unwrap_or_else(|| panic!("no context: {e}"));
+
+    // An IPv6 group on an IPv4 socket is a family mismatch, not a missing feature.
+    let e = mcast::join(&s4, g6, lo).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddressFamilyNotSupported, "{e}");
+    assert!(ctx(e).contains("IPv6 group on an IPv4 socket"), "{e}");
+    let e = mcast::join_group(&s4, g6, lo).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddressFamilyNotSupported, "{e}");
+
+    // A missing interface index, or an address no interface holds.
+    for s in [&s4, &s6] {
+        let g = if std::ptr::eq(s, &s4) { g4 } else { g6 };
+        let e = mcast::join(s, g, Interface::Index(999_999)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AddressNotAvailable, "{e}");
+        assert!(ctx(e).contains("no interface has that index"), "{e}");
+    }
+    let e = mcast::join(&s4, g4, Interface::Addr(Ipv4Addr::new(192, 0, 2, 254))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AddressNotAvailable, "{e}");
+    assert!(ctx(e).contains("no interface holds"), "{e}");
+    if testkit::qemu::sockopt_unsupported(libc::IPPROTO_IP, libc::IP_MULTICAST_IF).is_none() {
+        let e = mcast::set_interface_v4(&s4, Interface::Index(999_999)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AddressNotAvailable, "{e}");
+        assert!(ctx(e).contains("no interface has that index"), "{e}");
+    }
+
+    // Leaving, blocking or unblocking in a group never joined.
+    for (s, g) in [(&s4, g4), (&s6, g6)] {
+        let e = mcast::leave(s, g, lo).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AddressNotAvailable, "{e}");
+        assert!(ctx(e).contains("has not joined that group"), "{e}");
+        if testkit::qemu::sockopt_unsupported(libc::IPPROTO_IP, 46).is_none() {
+            let src = if g.is_ipv4() {
+                IpAddr::from(Ipv4Addr::LOCALHOST)
+            } else {
+                IpAddr::from(Ipv6Addr::LOCALHOST)
+            };
+            let e = mcast::leave_group(s, g, lo).unwrap_err();
+            assert!(ctx(e).contains("has not joined that group"), "{e}");
+            for e in [
+                mcast::block_source(s, g, src, lo).unwrap_err(),
+                mcast::unblock_source(s, g, src, lo).unwrap_err(),
+            ] {
+                assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+                assert!(ctx(e).contains("no any-source membership"), "{e}");
+            }
+            let e = mcast::leave_source(s, g, src, lo).unwrap_err();
+            assert!(ctx(e).contains("no membership of that group"), "{e}");
+            // Joined now: unblocking a source never blocked, leaving a source never joined.
+            mcast::join(s, g, lo).unwrap();
+            let e = mcast::join(s, g, lo).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::AddressInUse, "{e}");
+            assert!(ctx(e).contains("already joined"), "{e}");
+            let e = mcast::unblock_source(s, g, src, lo).unwrap_err();
+            assert!(ctx(e).contains("not blocked"), "{e}");
+            let e = mcast::leave_source(s, g, src, lo).unwrap_err();
+            assert!(
+                ctx(e).contains("not joined that group from that source"),
+                "{e}"
+            );
+            mcast::leave(s, g, lo).unwrap();
+        }
+    }
 }
