@@ -38,7 +38,11 @@ bitflags::bitflags! {
 /// The kernel's limit on a memfd name, without the NUL (`249` = `NAME_MAX - strlen("memfd:")`).
 pub const MEMFD_NAME_MAX: usize = 249;
 
-/// An anonymous in-memory file. Close-on-exec.
+/// An anonymous in-memory file. Close-on-exec (unless [`with_flags`](MemFd::with_flags) is
+/// told otherwise) and non-blocking, as every handle of this crate: `memfd_create(2)` takes
+/// no `O_NONBLOCK`, so it is set with `fcntl` right after. For a file in memory it changes
+/// nothing (reads and writes never wait), but code that checks or relies on the flag finds
+/// it, as on every other handle.
 ///
 /// ```
 /// use iofd::{MemFd, Seals};
@@ -72,8 +76,8 @@ impl MemFd {
         MemFd::with_flags(name, MemFdFlags::CLOEXEC | MemFdFlags::HUGETLB)
     }
 
-    /// A memfd with `flags`. The name is copied into a stack buffer with its NUL: longer
-    /// than [`MEMFD_NAME_MAX`] bytes, or holding a NUL, it is `InvalidInput`.
+    /// A memfd with `flags`, made non-blocking. The name is copied into a stack buffer with
+    /// its NUL: longer than [`MEMFD_NAME_MAX`] bytes, or holding a NUL, it is `InvalidInput`.
     pub fn with_flags(name: &str, flags: MemFdFlags) -> iox::Result<MemFd> {
         if name.len() > MEMFD_NAME_MAX {
             return Err(iox::Error::invalid_input("memfd name exceeds 249 bytes"));
@@ -85,10 +89,10 @@ impl MemFd {
         buf[..name.len()].copy_from_slice(name.as_bytes());
         let cname = std::ffi::CStr::from_bytes_until_nul(&buf)
             .map_err(|_| iox::Error::invalid_input("memfd name"))?;
-        let fd = zcall::memfd_create(cname, flags.bits())?;
-        Ok(MemFd {
-            fd: Fd::from(raw::owned(fd)),
-        })
+        let fd = Fd::from(raw::owned(zcall::memfd_create(cname, flags.bits())?));
+        // memfd_create(2) has no MFD_NONBLOCK: set O_NONBLOCK as the other handles have it.
+        fd.set_nonblocking(true)?;
+        Ok(MemFd { fd })
     }
 
     /// Sets the size (grows with zeros, or shrinks). See `ftruncate(2)`.
