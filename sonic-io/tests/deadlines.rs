@@ -40,7 +40,10 @@ fn a_listeners_read_deadline_neither_blocks_nor_fails_an_async_accept() {
                 l.get(&io).unwrap().set_read_deadline(Instant::now());
                 io.poll().unwrap();
                 assert!(got.borrow().is_none(), "still parked: {:?}", got.borrow());
-                TcpStream::dial(&mut io, addr, |_, r| drop(r.unwrap())).unwrap();
+                TcpStream::dial(&mut io, addr, |_, r| {
+                    r.unwrap();
+                })
+                .unwrap();
                 run_until(&mut io, || got.borrow().is_some());
                 got.take().unwrap().unwrap();
             }

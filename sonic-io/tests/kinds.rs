@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
 
 use sonic_bytes::{ByteBuffer, Fifo};
-use sonic_io::codec::{CodecConn, Decoded, Decoder, Encoder, FRAME_LIMIT, Frame};
+use sonic_io::codec::{CodecConn, DEFAULT_FRAME_LIMIT, Decoded, Decoder, Encoder, Frame};
 use sonic_io::{Adapter, ErrorKind, File, Io, PacketConn, UnixStream};
 
 fn packet_round_trip(bind: &str) {
@@ -202,11 +202,11 @@ fn frames_from_empty_to_one_mebibyte_round_trip_split_at_every_boundary() {
     for len in [0usize, 1, 3, 4, 5, 255, 4096] {
         let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
         let mut enc = ByteBuffer::new();
-        Frame.encode(&payload[..], &mut enc).unwrap();
+        Frame::default().encode(&payload[..], &mut enc).unwrap();
         assert_eq!(enc.len(), 4 + len, "the encoder commits what it encodes");
         let bytes = enc.data().to_vec();
         for cut in 0..bytes.len() {
-            match Frame.decode(&bytes[..cut]).unwrap() {
+            match Frame::default().decode(&bytes[..cut]).unwrap() {
                 Decoded::NeedMore(n) => {
                     assert_eq!(n, if cut < 4 { 4 - cut } else { 4 + len - cut })
                 }
@@ -214,7 +214,7 @@ fn frames_from_empty_to_one_mebibyte_round_trip_split_at_every_boundary() {
             }
         }
         assert_eq!(
-            Frame.decode(&bytes).unwrap(),
+            Frame::default().decode(&bytes).unwrap(),
             Decoded::Item(&payload[..], 4 + len)
         );
     }
@@ -225,10 +225,12 @@ fn frames_from_empty_to_one_mebibyte_round_trip_split_at_every_boundary() {
     let mut wire = Vec::new();
     for &n in &sizes {
         let mut enc = ByteBuffer::new();
-        Frame.encode(&vec![n as u8; n][..], &mut enc).unwrap();
+        Frame::with_limit(1 << 20)
+            .encode(&vec![n as u8; n][..], &mut enc)
+            .unwrap();
         wire.extend_from_slice(enc.data());
     }
-    let rx = CodecConn::new(b, Frame);
+    let rx = CodecConn::new(b, Frame::with_limit(1 << 20));
     let got = Rc::new(std::cell::RefCell::new(Vec::new()));
     fn next(
         io: &mut Io,
@@ -277,8 +279,8 @@ fn frames_from_empty_to_one_mebibyte_round_trip_split_at_every_boundary() {
 fn codec_write_next_and_read_next_without_callbacks() {
     let mut io = Io::new().unwrap();
     let (a, b) = unix_pair(&mut io);
-    let mut tx = CodecConn::new(a, Frame);
-    let mut rx = CodecConn::new(b, Frame);
+    let mut tx = CodecConn::new(a, Frame::default());
+    let mut rx = CodecConn::new(b, Frame::default());
     assert_eq!(
         rx.read_next(&mut io).unwrap_err().kind(),
         ErrorKind::WouldBlock
@@ -304,8 +306,8 @@ fn codec_write_next_and_read_next_without_callbacks() {
         "written at once, nothing left"
     );
     assert_eq!(rx.read_next(&mut io).unwrap(), b"three");
-    let too_big = Frame
-        .decode(&((FRAME_LIMIT + 1) as u32).to_be_bytes())
+    let too_big = Frame::default()
+        .decode(&((DEFAULT_FRAME_LIMIT + 1) as u32).to_be_bytes())
         .unwrap_err();
     assert_eq!(too_big.kind(), ErrorKind::InvalidInput);
     assert_eq!(stream.close(&mut io), Ok(()));

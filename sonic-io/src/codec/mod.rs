@@ -3,7 +3,7 @@
 
 mod frame;
 
-pub use frame::{FRAME_LIMIT, Frame};
+pub use frame::{DEFAULT_FRAME_LIMIT, FRAME_LIMIT, Frame};
 
 use iox::{Error, ErrorKind, Result};
 use sonic_bytes::{ByteBuffer, Fifo};
@@ -162,7 +162,9 @@ impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static>
     pub fn read_next(&mut self, io: &mut Io) -> Result<C::Item<'_>> {
         if let Err(need) = self.has_item()? {
             let inner = &mut *self.inner;
-            let dst = inner.src.claim(need.max(inner.read_size));
+            let dst = inner
+                .src
+                .claim(claim_size(need, inner.read_size, inner.src.len()));
             let n = match self.stream.read(io, dst) {
                 Ok(n) => n,
                 Err(e) => {
@@ -257,6 +259,14 @@ impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static>
     }
 }
 
+/// How much one read may claim in the source FIFO for an item that needs `need` more bytes:
+/// at least `read_size`, and for a longer item no more than what has arrived so far again.
+/// The buffer grows with the data (doubling at most per read), never with what a peer's
+/// header claims: a 5-byte message announcing 1 GiB costs a `read_size` claim, not 1 GiB.
+fn claim_size(need: usize, read_size: usize, buffered: usize) -> usize {
+    need.min(buffered.max(read_size)).max(read_size)
+}
+
 struct ReadNextOp<CC, F> {
     cc: CC,
     f: F,
@@ -295,7 +305,9 @@ where
                 return false;
             }
             let inner = &mut *self.cc.inner;
-            let dst = inner.src.claim(need.max(inner.read_size));
+            let dst = inner
+                .src
+                .claim(claim_size(need, inner.read_size, inner.src.len()));
             let want = dst.len();
             if want == 0 {
                 self.fail(Error::with_context(
