@@ -181,6 +181,38 @@ pub(crate) fn deny(inst: &mut Installer) -> Result<String, String> {
     .map(|()| "bans licenses sources (advisories: GitHub workflow)".into())
 }
 
+/// The apt packages of the peers that tests run against: socat, netcat-openbsd (`nc -N`)
+/// and python3 (its standard library's `socket` module, so no virtual environment).
+pub(crate) const PEER_TOOLS: &[&str] = &["socat", "netcat-openbsd", "python3"];
+
+/// The workspace members that declare Cargo features of their own (besides `default`),
+/// from `cargo metadata`.
+pub(crate) fn feature_crates() -> Result<Vec<String>, String> {
+    let json = output(cmd(
+        "cargo",
+        &["metadata", "--format-version", "1", "--no-deps"],
+    ))
+    .ok_or("cargo metadata failed")?;
+    let meta: serde_json::Value =
+        serde_json::from_str(&json).map_err(|e| format!("cargo metadata: {e}"))?;
+    Ok(crates_with_features(&meta))
+}
+
+fn crates_with_features(meta: &serde_json::Value) -> Vec<String> {
+    let Some(packages) = meta["packages"].as_array() else {
+        return Vec::new();
+    };
+    packages
+        .iter()
+        .filter(|p| {
+            p["features"]
+                .as_object()
+                .is_some_and(|f| f.keys().any(|k| k != "default"))
+        })
+        .filter_map(|p| p["name"].as_str().map(String::from))
+        .collect()
+}
+
 pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
     let tc = active_toolchain();
     report.step("toolchain", || {
@@ -203,6 +235,9 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
             ],
         ))
     });
+    // The real peers the tests talk to (sonic-io's tests/peers.rs): socat, `nc -N`, Python's
+    // socket module.
+    report.step("peer tools", || inst.ensure_apt(PEER_TOOLS));
     test_step(
         report,
         "test",
@@ -211,6 +246,29 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
             &["test", "--workspace", "--all-features", "--no-fail-fast"],
         ),
     );
+    // `--all-features` turns on every optional path (sonic-io's `linux_5_11` replaces the
+    // timerfd wait with epoll_pwait2), so the default build would run nowhere: test it too,
+    // for the crates whose features change their own code. The others build the same either
+    // way and are not run twice (sonic-multicast, above sonic-io, only sees the wait
+    // primitive change under it).
+    match feature_crates() {
+        Ok(crates) if crates.is_empty() => {}
+        Ok(crates) => {
+            // Unit and integration tests: doctests do not change with the features.
+            let mut args = vec!["test", "--no-fail-fast", "--lib", "--tests"];
+            for c in &crates {
+                args.extend(["-p", c.as_str()]);
+            }
+            test_step(
+                report,
+                &format!("test default features ({})", crates.join(" ")),
+                cmd("cargo", &args),
+            );
+        }
+        Err(e) => {
+            report.step("test default features", || Err(e));
+        }
+    }
     report.step_noted("load", || {
         crate::load::load(&crate::load::Options::default())
     });
@@ -250,4 +308,23 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
     cross::cross(inst, report, cross::TARGETS);
     report.step_noted("actionlint", || actionlint(inst));
     report.all_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_crates_with_features_of_their_own_are_tested_twice() {
+        let meta = serde_json::json!({
+            "packages": [
+                {"name": "zcall", "features": {}},
+                {"name": "sock", "features": {"default": [], "raw": []}},
+                {"name": "plain", "features": {"default": []}},
+                {"name": "sonic-io", "features": {"default": [], "linux_5_11": []}},
+            ]
+        });
+        assert_eq!(crates_with_features(&meta), ["sock", "sonic-io"]);
+        assert!(crates_with_features(&serde_json::json!({})).is_empty());
+    }
 }

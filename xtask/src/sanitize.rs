@@ -56,5 +56,7 @@ pub(crate) fn sanitize(inst: &mut Installer, report: &mut Report) -> bool {
     }) {
         return false;
     }
+    // sonic-io's tests/peers.rs drives the echo example with these.
+    report.step("peer tools", || inst.ensure_apt(crate::ci::PEER_TOOLS));
     crate::ci::test_step(report, "test under AddressSanitizer", command())
 }
