@@ -14,7 +14,7 @@
 //! assert!(matches!(got[1], Cmsg::Ttl(7)));
 //! ```
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
@@ -104,6 +104,22 @@ pub mod consts {
     pub const IPV6_TCLASS: i32 = 67;
     pub const UDP_SEGMENT: i32 = 103;
     pub const UDP_GRO: i32 = 104;
+    /// `sock_extended_err.ee_origin`: nothing.
+    pub const SO_EE_ORIGIN_NONE: u8 = 0;
+    /// `ee_origin`: the local stack (`EMSGSIZE`, `ENOBUFS`).
+    pub const SO_EE_ORIGIN_LOCAL: u8 = 1;
+    /// `ee_origin`: an ICMP message.
+    pub const SO_EE_ORIGIN_ICMP: u8 = 2;
+    /// `ee_origin`: an ICMPv6 message.
+    pub const SO_EE_ORIGIN_ICMP6: u8 = 3;
+    /// `ee_origin`: a transmit timestamp.
+    pub const SO_EE_ORIGIN_TIMESTAMPING: u8 = 4;
+    /// `ee_origin`: a `MSG_ZEROCOPY` completion.
+    pub const SO_EE_ORIGIN_ZEROCOPY: u8 = 5;
+    /// `SO_TIMESTAMPING` flag: timestamp datagrams as the stack receives them.
+    pub const SOF_TIMESTAMPING_RX_SOFTWARE: u32 = 1 << 3;
+    /// `SO_TIMESTAMPING` flag: report software timestamps.
+    pub const SOF_TIMESTAMPING_SOFTWARE: u32 = 1 << 4;
 }
 use consts::*;
 
@@ -133,6 +149,9 @@ pub struct ExtendedErr {
     pub info: u32,
     /// `ee_data`.
     pub data: u32,
+    /// The address of the node that reported the error (`SO_EE_OFFENDER`: the router or
+    /// host that sent the ICMP message); `None` when there is none (a local error).
+    pub offender: Option<IpAddr>,
 }
 
 /// The descriptors of an `SCM_RIGHTS` message, as numbers (see
@@ -208,7 +227,8 @@ pub enum Cmsg<'a> {
     HopLimit(i32),
     /// `SO_TIMESTAMPNS`: the receive time (`CLOCK_REALTIME`).
     TimestampNs(Duration),
-    /// `SO_TIMESTAMPING`: software, (legacy), hardware times.
+    /// `SO_TIMESTAMPING`: software, (legacy), hardware times (`CLOCK_REALTIME` for the
+    /// software one; zero where none was taken).
     Timestamping([Duration; 3]),
     /// `IP_RECVERR` / `IPV6_RECVERR`.
     RecvErr(ExtendedErr),
@@ -250,6 +270,20 @@ fn pad8(b: &[u8]) -> [u8; 8] {
         a[8 - n..].copy_from_slice(&b[..n]);
     }
     a
+}
+
+/// The `sockaddr_in`/`sockaddr_in6` the kernel puts after a `sock_extended_err`.
+fn offender(sa: &[u8]) -> Option<IpAddr> {
+    let family = i32::from(u16::from_ne_bytes(sa.get(..2)?.try_into().ok()?));
+    if family == libc::AF_INET {
+        let a: [u8; 4] = sa.get(4..8)?.try_into().ok()?;
+        Some(IpAddr::from(a))
+    } else if family == libc::AF_INET6 {
+        let a: [u8; 16] = sa.get(8..24)?.try_into().ok()?;
+        Some(IpAddr::from(a))
+    } else {
+        None
+    }
 }
 
 fn typed(level: i32, ty: i32, d: &[u8]) -> Option<Cmsg<'_>> {
@@ -300,6 +334,7 @@ fn typed(level: i32, ty: i32, d: &[u8]) -> Option<Cmsg<'_>> {
                 code: d[6],
                 info: u32_at(d, 8)?,
                 data: u32_at(d, 12)?,
+                offender: offender(d.get(16..).unwrap_or_default()),
             })
         }
         _ => return None,

@@ -40,7 +40,7 @@ impl NetSocket {
     }
 
     /// Receives one message into `bufs`, its source into `addr`, control data into
-    /// `control` (read it with [`CmsgIter`]). [`RecvMeta`] tells the lengths and whether
+    /// `control` (read it with [`CmsgIter`](cmsg::CmsgIter)). [`RecvMeta`] tells the lengths and whether
     /// data (`MSG_TRUNC`) or control data (`MSG_CTRUNC`) were cut. Under the read deadline;
     /// no allocation. See `recvmsg(2)`.
     ///
@@ -85,6 +85,24 @@ impl NetSocket {
         let meta = self.recv_msg_flags(bufs, addr, control, 0)?;
         let len = meta.control_len.min(control.len());
         Ok((meta, Received::from_kernel(&mut control[..len])))
+    }
+
+    /// Receives one message from the socket's error queue (`MSG_ERRQUEUE`, Linux): the
+    /// datagram that failed (as much as fits in `bufs`), where it was going (`addr`), and
+    /// a [`Cmsg::RecvErr`](crate::cmsg::Cmsg::RecvErr) saying why, when
+    /// [`set_recv_errors`](Self::set_recv_errors) is on. `WouldBlock` when the queue is
+    /// empty (a waiting error makes the socket report `POLLERR`, not readable). Under the
+    /// read deadline. `Unsupported` elsewhere than Linux. See `recvmsg(2)`, `ip(7)`.
+    pub fn recv_error(
+        &self,
+        bufs: &mut [IoSliceMut<'_>],
+        addr: Option<&mut SockaddrStorage>,
+        control: &mut [u8],
+    ) -> iox::Result<RecvMeta> {
+        let errqueue = sys::MSG_ERRQUEUE.ok_or(iox::Error::unsupported(
+            "MSG_ERRQUEUE: the error queue is Linux-only",
+        ))?;
+        self.recv_msg_flags(bufs, addr, control, errqueue)
     }
 
     fn recv_msg_flags(
@@ -196,6 +214,40 @@ impl NetSocket {
             sys::SO_PASSPIDFD.ok_or(iox::Error::unsupported("SO_PASSPIDFD"))?,
             i32::from(on),
         )
+    }
+
+    /// `SO_TIMESTAMPNS`: receive the time each datagram arrived (`CLOCK_REALTIME`, in
+    /// nanoseconds) with it, as a [`Cmsg::TimestampNs`](crate::cmsg::Cmsg::TimestampNs)
+    /// control message (Linux; `Unsupported` elsewhere). For hardware or transmit times see
+    /// [`opt::set_timestamping`](crate::opt::set_timestamping). See `socket(7)`.
+    pub fn set_timestamp_ns(&self, on: bool) -> iox::Result<()> {
+        crate::opt::set_int(
+            self,
+            libc::SOL_SOCKET,
+            sys::SO_TIMESTAMPNS.ok_or(iox::Error::unsupported("SO_TIMESTAMPNS"))?,
+            i32::from(on),
+        )
+    }
+
+    /// `IP_RECVERR` (IPv4 socket) or `IPV6_RECVERR` (IPv6 socket): queue the errors the
+    /// network reports for this socket's datagrams (ICMP unreachable, fragmentation needed,
+    /// local drops) with their details, for [`recv_error`](Self::recv_error). A connected
+    /// socket also fails its next call with the error. Linux; `Unsupported` elsewhere,
+    /// `InvalidInput` for a socket that is not IP. See `ip(7)`, `ipv6(7)`.
+    pub fn set_recv_errors(&self, on: bool) -> iox::Result<()> {
+        sys::MSG_ERRQUEUE.ok_or(iox::Error::unsupported(
+            "IP_RECVERR: the error queue is Linux-only",
+        ))?;
+        let (level, opt) = match self.domain() {
+            libc::AF_INET => (cmsg::consts::SOL_IP, cmsg::consts::IP_RECVERR),
+            libc::AF_INET6 => (cmsg::consts::SOL_IPV6, cmsg::consts::IPV6_RECVERR),
+            _ => {
+                return Err(iox::Error::invalid_input(
+                    "IP_RECVERR needs an IPv4 or IPv6 socket",
+                ));
+            }
+        };
+        crate::opt::set_int(self, level, opt, i32::from(on))
     }
 
     /// `SO_PEERCRED`: the credentials of the process at the other end of a Unix socket,

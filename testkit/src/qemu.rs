@@ -21,6 +21,8 @@ pub const UNSUPPORTED_SOCKOPTS: &[(i32, i32, &str)] = &[
     (libc::SOL_SOCKET, SO_BUSY_POLL_BUDGET, "SO_BUSY_POLL_BUDGET"),
     (libc::SOL_SOCKET, libc::SO_ZEROCOPY, "SO_ZEROCOPY"),
     (libc::SOL_SOCKET, libc::SO_TIMESTAMPING, "SO_TIMESTAMPING"),
+    (libc::SOL_SOCKET, SO_TIMESTAMPNS, "SO_TIMESTAMPNS"),
+    (libc::SOL_SOCKET, SO_PASSPIDFD, "SO_PASSPIDFD"),
     (libc::IPPROTO_IP, libc::IP_TRANSPARENT, "IP_TRANSPARENT"),
     (libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, "IP_MULTICAST_ALL"),
     (
@@ -42,6 +44,12 @@ pub const UNSUPPORTED_SOCKOPTS: &[(i32, i32, &str)] = &[
 
 #[cfg(target_os = "linux")]
 const MCAST_JOIN_SOURCE_GROUP: i32 = 46;
+/// `SO_TIMESTAMPNS` (`SO_TIMESTAMPNS_OLD`), which libc does not name on Linux.
+#[cfg(target_os = "linux")]
+const SO_TIMESTAMPNS: i32 = 35;
+/// `SO_PASSPIDFD` (Linux 6.5), newer than qemu 7.2.
+#[cfg(target_os = "linux")]
+const SO_PASSPIDFD: i32 = 76;
 
 /// Behaviours qemu-user 7.2 gets wrong although the syscalls succeed.
 pub const UNSUPPORTED_BEHAVIOURS: &[&str] = &[

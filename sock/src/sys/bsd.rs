@@ -111,6 +111,10 @@ pub(crate) const SO_PEERCRED: Option<i32> = None;
 pub(crate) const SO_PEERPIDFD: Option<i32> = None;
 /// Linux-only options.
 pub(crate) const SO_PASSPIDFD: Option<i32> = None;
+/// Linux-only options.
+pub(crate) const SO_TIMESTAMPNS: Option<i32> = None;
+/// Linux-only: the error queue.
+pub(crate) const MSG_ERRQUEUE: Option<i32> = None;
 
 /// The `MCAST_*` numbers used here are Linux's: source-specific options are Linux-only.
 pub(crate) const MCAST_LINUX: bool = false;

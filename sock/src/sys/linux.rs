@@ -49,6 +49,11 @@ pub(crate) const SO_PEERCRED: Option<i32> = Some(libc::SO_PEERCRED);
 pub(crate) const SO_PEERPIDFD: Option<i32> = Some(77);
 /// `SO_PASSPIDFD` (Linux 6.5+).
 pub(crate) const SO_PASSPIDFD: Option<i32> = Some(76);
+/// `SO_TIMESTAMPNS` (`SO_TIMESTAMPNS_OLD`: a `struct timespec` of the native width; the
+/// number on every architecture built here, which libc does not name).
+pub(crate) const SO_TIMESTAMPNS: Option<i32> = Some(35);
+/// `MSG_ERRQUEUE`.
+pub(crate) const MSG_ERRQUEUE: Option<i32> = Some(libc::MSG_ERRQUEUE);
 
 /// The protocol-independent multicast options (`MCAST_*`, `*_MULTICAST_ALL`) as Linux
 /// numbers them.
