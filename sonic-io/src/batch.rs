@@ -46,6 +46,9 @@ pub struct Datagrams {
     slot: usize,
     meta: Box<[Meta]>,
     filled: usize,
+    /// An error met after earlier chunks of the same read took datagrams: those were
+    /// handed over, and this is reported by the next batch read.
+    error: Option<Error>,
 }
 
 impl Datagrams {
@@ -66,6 +69,7 @@ impl Datagrams {
             ]
             .into_boxed_slice(),
             filled: 0,
+            error: None,
         }
     }
 
@@ -109,15 +113,30 @@ impl Datagrams {
         (0..self.filled).map(|i| self.get(i).expect("within the filled slots"))
     }
 
-    /// Forgets the datagrams held (the next batch read does this too).
+    /// Forgets the datagrams held (the next batch read does this too). An error held for
+    /// the next read stays.
     pub fn clear(&mut self) {
         self.filled = 0;
     }
 
     /// One `recvmmsg` per chunk of up to [`BATCH`] slots, until a chunk comes back short.
-    /// `Ok(0)` never happens: nothing to read is `WouldBlock`.
+    /// `Ok(0)` never happens: nothing to read is `WouldBlock`. A chunk that fails after
+    /// earlier ones took datagrams ends the read with those; its error (unless `WouldBlock`
+    /// or `EINTR`) is held and returned by the next read without a syscall.
     fn receive(&mut self, u: &UdpConn, calls: &mut u64) -> Result<usize> {
+        self.receive_with(calls, |msgs| u.try_recv_messages(msgs))
+    }
+
+    /// [`receive`](Self::receive) over any `recvmmsg`-like call (the unit tests' fake).
+    fn receive_with(
+        &mut self,
+        calls: &mut u64,
+        mut recv: impl FnMut(&mut [RecvMsg<'_, '_>]) -> Result<usize>,
+    ) -> Result<usize> {
         self.filled = 0;
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
         let slot = self.slot;
         for (chunk, metas) in self
             .data
@@ -134,10 +153,17 @@ impl Datagrams {
             let mut msgs: [RecvMsg<'_, '_>; BATCH] =
                 std::array::from_fn(|_| RecvMsg::new(bufs.next().unwrap_or(&mut []), &mut []));
             *calls += 1;
-            let n = match u.try_recv_messages(&mut msgs[..k]) {
+            let n = match recv(&mut msgs[..k]) {
                 Ok(n) => n,
-                Err(e) if self.filled > 0 && e.is_would_block() => break,
-                Err(e) => return Err(e),
+                Err(e) if self.filled == 0 => return Err(e),
+                // Earlier chunks took datagrams: they are handed over now, and a real error
+                // (the socket's, which the kernel reported once) is held for the next read.
+                Err(e) => {
+                    if !e.is_would_block() && e.kind() != iox::ErrorKind::Interrupted {
+                        self.error = Some(e);
+                    }
+                    break;
+                }
             };
             for (m, r) in metas.iter_mut().zip(&msgs[..n]) {
                 *m = Meta {
@@ -201,7 +227,8 @@ impl<F: FnOnce(&mut Io, Result<usize>, Datagrams) + 'static> OpLogic for RecvBat
             return true;
         };
         loop {
-            if !obj.may_try(Dir::Read) {
+            // A held error is reported whatever the readiness.
+            if !obj.may_try(Dir::Read) && self.batch.error.is_none() {
                 return false;
             }
             let Owned::Udp(u) = obj.owned() else {
@@ -242,7 +269,10 @@ impl<F: FnOnce(&mut Io, Result<usize>, Datagrams) + 'static> OpLogic for RecvBat
 impl PacketConn<UdpConn> {
     /// Receives as many datagrams as are queued, up to `batch`'s capacity, with one
     /// `recvmmsg` per 64 slots; the callback gets how many arrived (at least one) and the
-    /// batch to read them from ([`Datagrams::iter`]). Completes at once when datagrams
+    /// batch to read them from ([`Datagrams::iter`]). Datagrams already taken are never
+    /// lost to an error: when a later `recvmmsg` of the same read fails, the read completes
+    /// with what it took and `batch` keeps the error, which the next read with it reports
+    /// (at once, without a syscall). Completes at once when datagrams
     /// are queued, under the same dispatch rule as every operation.
     pub fn async_read_batch<F>(
         self,
@@ -262,5 +292,79 @@ impl PacketConn<UdpConn> {
                 res: None,
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake `recvmmsg`: the first call fills every slot it is given (datagram `i` is `i`
+    /// repeated 3 times), later calls fail with `err`.
+    fn fill_then_fail(
+        err: Error,
+        calls: &mut usize,
+    ) -> impl FnMut(&mut [RecvMsg<'_, '_>]) -> Result<usize> + '_ {
+        move |msgs| {
+            *calls += 1;
+            if *calls > 1 {
+                return Err(err);
+            }
+            for (i, m) in msgs.iter_mut().enumerate() {
+                m.bufs[0][..3].fill(i as u8);
+                m.meta.bytes = 3;
+            }
+            Ok(msgs.len())
+        }
+    }
+
+    #[test]
+    fn datagrams_taken_before_a_later_chunk_fails_are_handed_over_and_the_error_comes_next() {
+        let refused = Error::from(zcall::Errno::ECONNREFUSED);
+        let mut d = Datagrams::new(2 * BATCH, 16);
+        let (mut calls, mut syscalls) = (0, 0);
+        // The first chunk takes BATCH datagrams, the second fails: the datagrams are
+        // returned, not lost behind the error.
+        let n = d.receive_with(&mut syscalls, fill_then_fail(refused, &mut calls));
+        assert_eq!(n.unwrap(), BATCH);
+        assert_eq!(d.len(), BATCH);
+        assert!(d.iter().enumerate().all(|(i, g)| g.bytes() == [i as u8; 3]));
+        assert_eq!(syscalls, 2);
+        // The error comes with the next read, before any syscall.
+        let mut none = |_: &mut [RecvMsg<'_, '_>]| -> Result<usize> {
+            panic!("no syscall while an error is held")
+        };
+        let e = d.receive_with(&mut syscalls, &mut none).unwrap_err();
+        assert_eq!(e.kind(), iox::ErrorKind::ConnectionRefused);
+        assert!(d.is_empty());
+        assert_eq!(syscalls, 2);
+        // Then reads go on as before.
+        let mut calls = 0;
+        let n = d.receive_with(&mut syscalls, fill_then_fail(refused, &mut calls));
+        assert_eq!(n.unwrap(), BATCH);
+    }
+
+    #[test]
+    fn would_block_after_datagrams_ends_the_batch_and_an_error_with_none_taken_is_returned() {
+        let wb = Error::from(zcall::Errno::EAGAIN);
+        let mut d = Datagrams::new(2 * BATCH, 16);
+        let (mut calls, mut syscalls) = (0, 0);
+        assert_eq!(
+            d.receive_with(&mut syscalls, fill_then_fail(wb, &mut calls))
+                .unwrap(),
+            BATCH
+        );
+        // WouldBlock is not held: the next read makes its syscall.
+        let mut calls = 1;
+        let e = d
+            .receive_with(&mut syscalls, fill_then_fail(wb, &mut calls))
+            .unwrap_err();
+        assert!(e.is_would_block());
+        let refused = Error::from(zcall::Errno::ECONNREFUSED);
+        let mut calls = 1;
+        let e = d
+            .receive_with(&mut syscalls, fill_then_fail(refused, &mut calls))
+            .unwrap_err();
+        assert_eq!(e.kind(), iox::ErrorKind::ConnectionRefused);
     }
 }
