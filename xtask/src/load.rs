@@ -5,10 +5,15 @@
 //! (`--port 0 --connections N`: it ends once its N clients have come and gone). The clients
 //! are plain blocking `std::net` threads, independent of the code under test: each sends
 //! messages of 1 to 16 KiB (the server reads 4 KiB at a time, so most come back in pieces)
-//! from its own pseudo-random sequence, reads the echo back and compares every byte.
+//! from its own pseudo-random sequence, reads the echo back and compares every byte. One
+//! client in four ends differently: it sends a last message of up to 256 KiB from a second
+//! thread and shuts down its write side right behind it, so the server meets the FIN while
+//! data is still unread, and must still echo every byte and then close; a read that waits
+//! 20 s is a stalled connection and fails the run.
 //!
 //! The run passes when no client saw an error or a wrong byte, every client got a clean
-//! end of stream after its last message, the server accepted every client, printed nothing
+//! end of stream after its last message (every half-closing one after the whole echo of
+//! its last message), the server accepted every client, printed nothing
 //! but its `accepted` lines on stderr and exited 0 on its own, and its memory stayed flat:
 //! no sample of its resident set (`VmRSS` in `/proc/<pid>/status`, read every second of the
 //! steady state, which begins after a 2-second warm-up with every client connected) is
@@ -47,6 +52,12 @@ impl Default for Options {
 const WARM_UP: Duration = Duration::from_secs(2);
 /// The largest message; sizes are spread evenly over 1..=MAX_MESSAGE.
 const MAX_MESSAGE: usize = 16 * 1024;
+/// One client in this many ends its connection with a half-close behind a last message
+/// whose echo it has not read yet.
+const HALF_CLOSE_EVERY: usize = 4;
+/// The largest last message of a half-closing client (sizes spread evenly over 1..=it):
+/// many times the server's 4 KiB read, so the FIN arrives while data waits.
+const MAX_LAST_MESSAGE: usize = 256 * 1024;
 /// A client's read or write that waits longer than this fails the run (a stall, not load).
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 /// How far above its steady-state baseline the server's resident set may go: 64 pages.
@@ -109,6 +120,8 @@ impl Rng {
 struct Totals {
     messages: AtomicU64,
     bytes: AtomicU64,
+    /// Half-closing clients that got their whole last echo.
+    half_closed: AtomicU64,
 }
 
 /// One client: connect, a first exchange, the start barrier, then exchanges until `stop`,
@@ -159,6 +172,9 @@ fn client(
     while !stop.load(Ordering::Relaxed) {
         exchange(&mut s)?;
     }
+    if half_closes(id) {
+        return last_message_then_half_close(id, &mut s, &mut rng, totals);
+    }
     // The server answers our end of stream with its own.
     s.shutdown(Shutdown::Write)
         .map_err(|e| format!("client {id}: shutdown: {e}"))?;
@@ -169,6 +185,91 @@ fn client(
         )),
         Err(e) => Err(format!("client {id}: waiting for the server's close: {e}")),
     }
+}
+
+/// Whether client `id` ends its connection with a half-close while its last message is
+/// still being echoed (one client in [`HALF_CLOSE_EVERY`]).
+fn half_closes(id: usize) -> bool {
+    id % HALF_CLOSE_EVERY == HALF_CLOSE_EVERY - 1
+}
+
+/// How many of `clients` half-close.
+fn half_closing(clients: usize) -> usize {
+    (0..clients).filter(|&id| half_closes(id)).count()
+}
+
+/// The end of a half-closing client's connection: a last message of up to
+/// [`MAX_LAST_MESSAGE`] bytes sent by a second thread, which then shuts down writing
+/// (so the server finds the FIN behind data it has not read yet), while this thread reads
+/// every byte of its echo and then the server's end of stream. A read that waits longer
+/// than [`IO_TIMEOUT`] is a stalled connection and fails the run.
+fn last_message_then_half_close(
+    id: usize,
+    s: &mut TcpStream,
+    rng: &mut Rng,
+    totals: &Totals,
+) -> Result<(), String> {
+    let len = 1 + (rng.next() % MAX_LAST_MESSAGE as u64) as usize;
+    let mut out = vec![0u8; len];
+    rng.fill(&mut out);
+    let mut w = s
+        .try_clone()
+        .map_err(|e| format!("client {id}: try_clone: {e}"))?;
+    std::thread::scope(|scope| {
+        let out = &out;
+        let writer = scope.spawn(move || {
+            w.write_all(out)
+                .and_then(|()| w.shutdown(Shutdown::Write))
+                .map_err(|e| format!("client {id}, last message ({len} bytes): write: {e}"))
+        });
+        let mut back = vec![0u8; len];
+        let mut got = 0;
+        let read = loop {
+            if got == len {
+                break Ok(());
+            }
+            match s.read(&mut back[got..]) {
+                Ok(0) => {
+                    break Err(format!(
+                        "client {id}: end of stream after {got} of the last message's \
+                         {len} bytes"
+                    ));
+                }
+                Ok(n) => got += n,
+                Err(e) => {
+                    break Err(format!(
+                        "client {id}: half-closed, {got} of the last message's {len} bytes \
+                         back, then stalled: {e}"
+                    ));
+                }
+            }
+        };
+        let written = writer
+            .join()
+            .map_err(|_| format!("client {id}: the writer thread panicked"))?;
+        read?;
+        written?;
+        if let Some(i) = (0..len).find(|&i| back[i] != out[i]) {
+            return Err(format!(
+                "client {id}, last message ({len} bytes): byte {i} came back {:#04x}, sent {:#04x}",
+                back[i], out[i]
+            ));
+        }
+        totals.messages.fetch_add(1, Ordering::Relaxed);
+        totals.bytes.fetch_add(len as u64, Ordering::Relaxed);
+        match s.read(&mut back[..1]) {
+            Ok(0) => {
+                totals.half_closed.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(_) => Err(format!(
+                "client {id}: unexpected bytes after the last message's echo"
+            )),
+            Err(e) => Err(format!(
+                "client {id}: half-closed, every byte back, then no end of stream: {e}"
+            )),
+        }
+    })
 }
 
 /// The server's resident set in KiB, from `/proc/<pid>/status`.
@@ -227,6 +328,8 @@ struct Figures {
     rss_start: u64,
     rss_end: u64,
     rss_max: u64,
+    /// Half-closing clients that got their last echo and end of stream.
+    half_closed: u64,
 }
 
 /// Builds the example, runs the load and checks it; the note for the summary.
@@ -392,16 +495,20 @@ pub(crate) fn load(o: &Options) -> Result<String, String> {
         rss_start,
         rss_end,
         rss_max,
+        half_closed: totals.half_closed.load(Ordering::Relaxed),
     };
     println!(
         "load: {} clients, {:.1} s measured: {} messages ({:.0}/s), {:.1} MiB each way, \
-         every byte checked; client errors {}, server error lines {}; \
+         every byte checked; {} of {} half-closing clients got their last echo and \
+         end of stream; client errors {}, server error lines {}; \
          server RSS {} KiB at the start of the steady state, {} KiB at its end, {} KiB at most",
         o.clients,
         f.steady_secs,
         f.messages,
         f.steady_messages as f64 / f.steady_secs,
         f.bytes as f64 / (1 << 20) as f64,
+        f.half_closed,
+        half_closing(o.clients),
         errors.len(),
         server_errors.len(),
         f.rss_start,
@@ -440,6 +547,13 @@ fn verdict(
     if let Some(e) = server_errors.first() {
         return Err(format!("the server reported an error: {e}"));
     }
+    if f.half_closed != half_closing(o.clients) as u64 {
+        return Err(format!(
+            "{} of {} half-closing clients got their last echo and end of stream",
+            f.half_closed,
+            half_closing(o.clients)
+        ));
+    }
     if f.steady_messages == 0 {
         return Err("no message went through during the steady state".into());
     }
@@ -452,8 +566,10 @@ fn verdict(
         ));
     }
     Ok(format!(
-        "{} clients × {:.0} s: {} messages, {:.0} MiB echoed, 0 errors; server RSS {} → {} KiB",
+        "{} clients ({} half-closing) × {:.0} s: {} messages, {:.0} MiB echoed, 0 errors; \
+         server RSS {} → {} KiB",
         o.clients,
+        f.half_closed,
         f.steady_secs,
         f.messages,
         f.bytes as f64 / (1 << 20) as f64,
@@ -521,6 +637,7 @@ mod tests {
             rss_start: 1000,
             rss_end: 1000,
             rss_max,
+            half_closed: 0,
         }
     }
 
@@ -563,6 +680,18 @@ mod tests {
                 .contains("grew")
         );
         assert!(verdict(&o, &figures(1000 + RSS_GROWTH_LIMIT_KIB), &[], 2, &[], ok()).is_ok());
+        let four = Options {
+            seconds: 1,
+            clients: 4,
+        };
+        let mut one_short = figures(1000);
+        assert!(
+            verdict(&four, &one_short, &[], 4, &[], ok())
+                .unwrap_err()
+                .contains("0 of 1 half-closing")
+        );
+        one_short.half_closed = 1;
+        assert!(verdict(&four, &one_short, &[], 4, &[], ok()).is_ok());
     }
 
     /// A real exit status with code `code`, from `sh -c 'exit code'`.
