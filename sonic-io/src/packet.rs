@@ -4,12 +4,15 @@ use iox::{Error, ErrorKind, Result};
 use sock::{SockaddrAny, SockaddrStorage, UdpConn, UnixDatagram};
 use sockaddr::Sockaddr;
 
-use crate::buf::{IoBuf, IoBufMut};
+use sonic_bytes::Fifo;
+
+use crate::buf::{IoBuf, IoBufMut, Region};
+use crate::error::{Partial, Rejected};
 use crate::handle::handle;
 use crate::io::Io;
 use crate::object::Register;
 use crate::op::{Dir, Key, OpLogic};
-use crate::ops::byte_ops;
+use crate::ops::{WriteFromOp, WriteOp};
 
 /// Datagram sockets (sealed): [`sock::UdpConn`], [`sock::UnixDatagram`].
 pub trait PacketSock: Register {}
@@ -21,6 +24,15 @@ handle! {
     /// peer per datagram; on a connected socket `async_read`/`async_write` do without. An
     /// empty datagram reads as `Ok(0)`, which here is not end of stream. A send that meets
     /// `ENOBUFS` (a full device queue) is retried after 50 µs, and on each write-space edge.
+    ///
+    /// **A datagram longer than the buffer is an error, never a silent cut**: every read
+    /// (`async_read`, `async_read_from`, `async_read_exact`, `async_read_into`, `read`)
+    /// fails with [`ErrorKind::MessageTooLarge`] ("datagram truncated (MSG_TRUNC): ..."); the buffer
+    /// holds the datagram's first bytes (a FIFO commits none) and the rest is gone, as
+    /// `recv(2)` discards it. The next read gets the next datagram. To receive oversized
+    /// datagrams cut and marked instead, use a batch read
+    /// ([`Datagram::truncated`](crate::Datagram::truncated)). Detected with `MSG_TRUNC`
+    /// (Linux, Android); on other platforms a cut datagram is not detected.
     ///
     /// ```
     /// use sonic_io::{Io, PacketConn};
@@ -43,10 +55,160 @@ handle! {
 /// A UDP socket owned by an [`Io`].
 pub type UdpSocket = PacketConn<UdpConn>;
 
-byte_ops!(PacketConn<U: PacketSock>);
+/// What a read of a datagram longer than its buffer fails with.
+const TRUNCATED_ERROR: Error = Error::with_context(
+    ErrorKind::MessageTooLarge,
+    "datagram truncated (MSG_TRUNC): longer than the buffer, which holds its first bytes",
+);
+
+/// `MSG_TRUNC` as a receive flag makes Linux return a datagram's real length.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const TRUNC: libc::c_int = libc::MSG_TRUNC;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const TRUNC: libc::c_int = 0;
+
+/// One datagram into `dst`: its length, or [`TRUNCATED_ERROR`] when it did not fit.
+fn recv_datagram(fd: std::os::fd::RawFd, dst: &mut [u8]) -> Result<usize> {
+    let n = zcall::recv(fd, dst, TRUNC)?;
+    if n > dst.len() {
+        return Err(TRUNCATED_ERROR);
+    }
+    Ok(n)
+}
 
 impl<U: PacketSock> PacketConn<U> {
-    /// Receives one datagram into `buf`; the callback gets its length and source.
+    /// Receives one datagram into `buf` (up to its length) on a connected socket. The
+    /// callback gets its length and the buffer back; a longer datagram fails with
+    /// `MessageTooLarge`. Tries at once; completes inline when a datagram
+    /// is queued (within the dispatch-depth limit).
+    pub fn async_read<B, F>(self, io: &mut Io, buf: B, f: F) -> std::result::Result<(), Rejected<B>>
+    where
+        B: IoBufMut,
+        F: FnOnce(&mut Io, Result<usize>, B) + 'static,
+    {
+        let f = move |io: &mut Io, r: std::result::Result<usize, Partial>, b| {
+            f(io, r.map_err(|p| p.error), b)
+        };
+        io.submit(self.key, Dir::Read, RecvOp::new(buf, f))
+    }
+
+    /// [`async_read`](Self::async_read) with a [`Partial`] error, for code written against
+    /// streams: one datagram, however long the buffer (a datagram is never split). On
+    /// truncation [`Partial::done`] is the buffer's length, the bytes it holds.
+    pub fn async_read_exact<B, F>(
+        self,
+        io: &mut Io,
+        buf: B,
+        f: F,
+    ) -> std::result::Result<(), Rejected<B>>
+    where
+        B: IoBufMut,
+        F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'static,
+    {
+        io.submit(self.key, Dir::Read, RecvOp::new(buf, f))
+    }
+
+    /// Sends `buf` as one datagram on a connected socket; the callback gets the count sent.
+    pub fn async_write<B, F>(
+        self,
+        io: &mut Io,
+        buf: B,
+        f: F,
+    ) -> std::result::Result<(), Rejected<B>>
+    where
+        B: IoBuf,
+        F: FnOnce(&mut Io, Result<usize>, B) + 'static,
+    {
+        let op = WriteOp::new(
+            buf,
+            move |io: &mut Io, r: std::result::Result<usize, Partial>, b| {
+                f(io, r.map_err(|p| p.error), b)
+            },
+            false,
+        );
+        io.submit(self.key, Dir::Write, op)
+    }
+
+    /// Sends `buf` as one datagram (a datagram goes whole or not at all), with a
+    /// [`Partial`] error.
+    pub fn async_write_all<B, F>(
+        self,
+        io: &mut Io,
+        buf: B,
+        f: F,
+    ) -> std::result::Result<(), Rejected<B>>
+    where
+        B: IoBuf,
+        F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'static,
+    {
+        io.submit(self.key, Dir::Write, WriteOp::new(buf, f, true))
+    }
+
+    /// Receives one datagram into the free space of a `sonic-bytes` FIFO (at most `max`
+    /// bytes) and commits it: no copy. A FIFO with no room fails with `NoBufferSpace`; a
+    /// datagram longer than the room claimed fails with `MessageTooLarge`
+    /// and commits nothing.
+    pub fn async_read_into<B, F>(
+        self,
+        io: &mut Io,
+        fifo: B,
+        max: usize,
+        f: F,
+    ) -> std::result::Result<(), Rejected<B>>
+    where
+        B: Fifo + 'static,
+        F: FnOnce(&mut Io, Result<usize>, B) + 'static,
+    {
+        let op = RecvIntoOp {
+            fifo,
+            f,
+            max,
+            res: None,
+        };
+        io.submit(self.key, Dir::Read, op)
+    }
+
+    /// Sends a FIFO's data as datagrams until it is empty, consuming what went.
+    pub fn async_write_from<B, F>(
+        self,
+        io: &mut Io,
+        fifo: B,
+        f: F,
+    ) -> std::result::Result<(), Rejected<B>>
+    where
+        B: Fifo + 'static,
+        F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'static,
+    {
+        let op = WriteFromOp {
+            fifo,
+            f,
+            done: 0,
+            res: None,
+        };
+        io.submit(self.key, Dir::Write, op)
+    }
+
+    /// Redirects the armed read (which must target a [`Region`] and have received nothing
+    /// yet) to `region`: the seed's `SetAsyncReadBuffer`.
+    pub fn retarget_read(self, io: &mut Io, region: Region) -> Result<()> {
+        io.retarget_read(self.key, region)
+    }
+
+    /// One non-blocking receive of a datagram, outside the async machinery (`WouldBlock`
+    /// when none is queued, `MessageTooLarge` when it did not fit); refused while an async
+    /// read is pending.
+    pub fn read(self, io: &mut Io, buf: &mut [u8]) -> Result<usize> {
+        io.sync_io(self.key, Dir::Read, |o| recv_datagram(o.fd, buf))
+    }
+
+    /// One non-blocking send of `buf` as a datagram; refused while an async write is
+    /// pending.
+    pub fn write(self, io: &mut Io, buf: &[u8]) -> Result<usize> {
+        io.sync_io(self.key, Dir::Write, |o| o.send(buf))
+    }
+
+    /// Receives one datagram into `buf`; the callback gets its length and source. A
+    /// datagram longer than `buf` fails with `MessageTooLarge`.
     pub fn async_read_from<B, F>(
         self,
         io: &mut Io,
@@ -128,7 +290,12 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static>
             };
             let mut from = SockaddrStorage::default();
             stats.reads += 1;
-            match zcall::recvfrom(obj.fd, dst, 0, from.as_mut_bytes()) {
+            let room = dst.len();
+            match zcall::recvfrom(obj.fd, dst, TRUNC, from.as_mut_bytes()) {
+                Ok((n, _)) if n > room => {
+                    self.fail(TRUNCATED_ERROR);
+                    return true;
+                }
                 Ok((n, len)) => {
                     self.res = Some(
                         from.set_len(len)
@@ -159,7 +326,7 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static>
         (self.f)(io, self.res.unwrap_or(Err(Error::CANCELLED)), self.buf);
     }
 
-    fn retarget(&mut self, io: &mut Io, _key: Key, r: crate::buf::Region) -> Result<()> {
+    fn retarget(&mut self, io: &mut Io, _key: Key, r: Region) -> Result<()> {
         self.buf.retarget(&mut io.pub_blocks, r)
     }
 
@@ -169,6 +336,174 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static>
 
     fn abandon(self, io: &mut Io) {
         self.buf.release(&mut io.pub_blocks);
+    }
+}
+
+/// One datagram into an owned buffer or a region. A truncated datagram's [`Partial`]
+/// counts the bytes the buffer holds.
+struct RecvOp<B, F> {
+    buf: B,
+    f: F,
+    room: usize,
+    res: Option<Result<usize>>,
+}
+
+impl<B, F> RecvOp<B, F> {
+    fn new(buf: B, f: F) -> RecvOp<B, F> {
+        RecvOp {
+            buf,
+            f,
+            room: 0,
+            res: None,
+        }
+    }
+}
+
+impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'static> OpLogic
+    for RecvOp<B, F>
+{
+    type Buf = B;
+
+    fn acquire(&mut self, io: &mut Io) -> Result<()> {
+        self.buf.acquire(&mut io.pub_blocks)
+    }
+
+    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
+        let Io {
+            objects,
+            pub_blocks,
+            stats,
+            ..
+        } = io;
+        let Some(obj) = objects.get_mut(key) else {
+            self.fail(Error::CLOSED);
+            return true;
+        };
+        loop {
+            if !obj.may_try(Dir::Read) {
+                return false;
+            }
+            let dst = match self.buf.slice_mut(pub_blocks) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.fail(e);
+                    return true;
+                }
+            };
+            if dst.is_empty() {
+                self.fail(Error::invalid_input("a read into an empty buffer"));
+                return true;
+            }
+            stats.reads += 1;
+            self.room = dst.len();
+            match recv_datagram(obj.fd, dst) {
+                Err(e) if e.is_would_block() => {
+                    obj.not_ready(Dir::Read);
+                    return false;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                r => {
+                    self.res = Some(r);
+                    return true;
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.res = Some(Err(e));
+    }
+
+    fn complete(self, io: &mut Io) {
+        self.buf.release(&mut io.pub_blocks);
+        let room = self.room;
+        let res = self
+            .res
+            .unwrap_or(Err(Error::CANCELLED))
+            .map_err(|error| Partial {
+                error,
+                done: if error == TRUNCATED_ERROR { room } else { 0 },
+            });
+        (self.f)(io, res, self.buf);
+    }
+
+    fn retarget(&mut self, io: &mut Io, _key: Key, r: Region) -> Result<()> {
+        self.buf.retarget(&mut io.pub_blocks, r)
+    }
+
+    fn into_buf(self) -> B {
+        self.buf
+    }
+
+    fn abandon(self, io: &mut Io) {
+        self.buf.release(&mut io.pub_blocks);
+    }
+}
+
+/// One datagram straight into a FIFO's free space (claim, one syscall, commit).
+struct RecvIntoOp<B, F> {
+    fifo: B,
+    f: F,
+    max: usize,
+    res: Option<Result<usize>>,
+}
+
+impl<B: Fifo + 'static, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic
+    for RecvIntoOp<B, F>
+{
+    type Buf = B;
+
+    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
+        let Io { objects, stats, .. } = io;
+        let Some(obj) = objects.get_mut(key) else {
+            self.fail(Error::CLOSED);
+            return true;
+        };
+        loop {
+            let dst = self.fifo.claim(self.max);
+            if dst.is_empty() {
+                self.fail(Error::with_context(
+                    ErrorKind::NoBufferSpace,
+                    "the FIFO has no free space",
+                ));
+                return true;
+            }
+            if !obj.may_try(Dir::Read) {
+                self.fifo.commit(0);
+                return false;
+            }
+            stats.reads += 1;
+            match recv_datagram(obj.fd, dst) {
+                Ok(n) => {
+                    self.fifo.commit(n);
+                    self.res = Some(Ok(n));
+                    return true;
+                }
+                Err(e) => {
+                    self.fifo.commit(0);
+                    if e.is_would_block() {
+                        obj.not_ready(Dir::Read);
+                        return false;
+                    }
+                    if e.kind() != ErrorKind::Interrupted {
+                        self.fail(e);
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.res = Some(Err(e));
+    }
+
+    fn complete(self, io: &mut Io) {
+        (self.f)(io, self.res.unwrap_or(Err(Error::CANCELLED)), self.fifo);
+    }
+
+    fn into_buf(self) -> B {
+        self.fifo
     }
 }
 
