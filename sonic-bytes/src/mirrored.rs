@@ -17,7 +17,9 @@ pub struct MirrorOptions {
     pub dont_fork: bool,
 }
 
-const HUGE_PAGE: usize = 2 * 1024 * 1024;
+/// The huge page size the mirrored buffer uses (sizes round up to it, and its reservation
+/// is aligned to it).
+pub(crate) const HUGE_PAGE: usize = 2 * 1024 * 1024;
 
 /// Why a mirrored buffer could not be made: the error, and the size that was asked for.
 ///

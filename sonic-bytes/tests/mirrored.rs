@@ -84,40 +84,134 @@ fn options_map_and_unmap_cleanly() {
     });
 }
 
-#[test]
-fn huge_pages_where_the_system_has_them() {
-    testkit::in_subprocess(|| {
-        let nr = |s: &str| s.trim().parse::<u64>().unwrap_or(0);
-        let before = std::fs::read_to_string("/proc/sys/vm/nr_hugepages")
-            .map(|s| nr(&s))
-            .unwrap_or(0);
-        let mut raised = false;
-        // Only root can raise the pool; elsewhere the write fails and the test skips.
-        if before < 2 {
-            raised = std::fs::write("/proc/sys/vm/nr_hugepages", "2").is_ok();
+/// The 2 MiB huge-page pool (`/sys/kernel/mm/hugepages/hugepages-2048kB`).
+const HUGE_POOL: &str = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+
+fn pool_count(file: &str) -> u64 {
+    let path = format!("{HUGE_POOL}/{file}");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.trim().parse().unwrap()
+}
+
+/// Free 2 MiB huge pages that no mapping has reserved yet.
+fn available_huge_pages() -> u64 {
+    pool_count("free_hugepages").saturating_sub(pool_count("resv_hugepages"))
+}
+
+/// Puts the pool's size back when dropped, if it was raised (also when the test fails).
+struct PoolRestore(Option<u64>);
+
+impl Drop for PoolRestore {
+    fn drop(&mut self) {
+        if let Some(before) = self.0 {
+            let _ = std::fs::write(format!("{HUGE_POOL}/nr_hugepages"), before.to_string());
         }
-        let o = MirrorOptions {
+    }
+}
+
+/// The mappings of the mirrored buffer's memory object and each one's kernel page size, in
+/// KiB (from `/proc/self/smaps`).
+fn mirror_page_sizes() -> Vec<u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut sizes = Vec::new();
+    let mut in_mirror = false;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header line: `start-end perms offset dev inode [path]`.
+            in_mirror = line.contains("sonic-bytes-mirror");
+        } else if in_mirror && let Some(kib) = line.strip_prefix("KernelPageSize:") {
+            sizes.push(kib.trim().trim_end_matches("kB").trim().parse().unwrap());
+        }
+    }
+    sizes
+}
+
+/// Where 2 MiB huge pages can be had, a huge-page buffer must work: it is made (with
+/// and without the other options), its reservation is 2 MiB aligned (a `MAP_FIXED` hugetlb
+/// view needs that), both views are backed by 2 MiB pages, and a message across the wrap
+/// is one slice. As root the test raises the pool to have the pages it needs (and puts it
+/// back). It skips, saying why, only where no huge page can be had: a kernel without 2 MiB
+/// huge pages, no free one and no right to add one, or a kernel that found no contiguous
+/// memory for one.
+#[test]
+#[cfg(not(sonic_bytes_shm))]
+fn huge_page_buffers_where_the_system_has_them() {
+    testkit::in_subprocess(|| {
+        const HUGE: usize = 2 << 20;
+        /// Two buffers of one huge page each.
+        const NEED: u64 = 2;
+        if !std::path::Path::new(HUGE_POOL).exists() {
+            testkit::skip!("this kernel has no 2 MiB huge pages ({HUGE_POOL} is missing)");
+        }
+        let mut restore = PoolRestore(None);
+        let have = available_huge_pages();
+        if have < NEED {
+            let before = pool_count("nr_hugepages");
+            let want = before + (NEED - have);
+            if let Err(e) = std::fs::write(format!("{HUGE_POOL}/nr_hugepages"), want.to_string()) {
+                testkit::skip!(
+                    "{have} free 2 MiB huge pages, {NEED} needed, and the pool cannot be \
+                     raised here ({e}; it takes root)"
+                );
+            }
+            restore.0 = Some(before);
+            let now = available_huge_pages();
+            if now < NEED {
+                testkit::skip!(
+                    "the kernel found contiguous memory for only {now} of {NEED} 2 MiB huge \
+                     pages (memory too fragmented)"
+                );
+            }
+        }
+
+        let plain = MirrorOptions {
             huge_pages: true,
             ..MirrorOptions::default()
         };
-        match MirroredBuffer::with_options(1, o) {
-            Ok(mut m) => {
-                assert_eq!(m.capacity(), 2 << 20);
-                m.claim(4).copy_from_slice(b"huge");
-                m.commit(4);
-                assert_eq!(m.data(), b"huge");
-            }
-            Err(e) => {
-                if raised {
-                    let _ = std::fs::write("/proc/sys/vm/nr_hugepages", before.to_string());
-                }
-                testkit::skip!("no huge pages for a mirrored buffer here ({e})");
-            }
+        let all = MirrorOptions {
+            huge_pages: true,
+            prefault: true,
+            lock: true,
+            dont_fork: true,
+        };
+        let mut buffers = Vec::new();
+        for o in [plain, all] {
+            let mut m = MirroredBuffer::with_options(1, o)
+                .unwrap_or_else(|e| panic!("{NEED} huge pages are free, yet {o:?}: {e}"));
+            assert_eq!(m.capacity(), HUGE);
+            let at = m.claim(4).as_ptr() as usize;
+            assert_eq!(at % HUGE, 0, "the reservation is 2 MiB aligned ({at:#x})");
+            // A message across the wrap: one slice, through both views.
+            m.claim(HUGE - 2).fill(1);
+            m.commit(HUGE - 2);
+            m.consume(HUGE - 4);
+            m.claim(6).copy_from_slice(b"huge!!");
+            assert_eq!(m.commit(6), 6);
+            assert_eq!(m.data(), b"\x01\x01huge!!");
+            buffers.push(m);
         }
-        if raised {
-            std::fs::write("/proc/sys/vm/nr_hugepages", before.to_string()).unwrap();
-        }
+        assert_eq!(
+            mirror_page_sizes(),
+            [2048; 4],
+            "two views of each buffer, all on 2 MiB pages"
+        );
+        drop(buffers);
+        assert_eq!(mirror_mappings(HUGE), 0, "everything was unmapped on drop");
     });
+}
+
+/// The `shm_open` mapping (macOS, FreeBSD) has no huge pages: a clear `Unsupported`.
+#[test]
+#[cfg(sonic_bytes_shm)]
+fn huge_pages_are_unsupported_by_the_shm_mapping() {
+    let o = MirrorOptions {
+        huge_pages: true,
+        ..MirrorOptions::default()
+    };
+    let e = MirroredBuffer::with_options(1, o).unwrap_err();
+    assert_eq!(e.kind(), iox::ErrorKind::Unsupported);
+    assert!(e.to_string().contains("Linux-only"), "{e}");
 }
 
 /// The descriptor behind the mapping is gone once the buffer exists: nothing leaks, and
