@@ -43,13 +43,14 @@ pub struct NeedMore {
 ///   they stay, addressed by a [`Slot`], until [`discard`](Self::discard).
 /// * Growing never invalidates a slice handed out: every slice borrows the buffer, so the
 ///   borrow checker forbids growing while one is alive.
-/// * An outstanding claim (claimed, not yet committed) stays where it was written while
-///   bytes are consumed, saved or discarded, and across compaction and growth: its bytes
-///   move with it, and an emptying `consume` does not rewind the positions until it is
-///   committed. Only the write-area calls ([`write_area`](Self::write_area),
-///   [`advance_write`](Self::advance_write), [`write_pending`](Self::write_pending),
-///   [`shrink_by`](Self::shrink_by), [`shrink_to`](Self::shrink_to)) end it, since they
-///   use the same space at the end.
+/// * An outstanding claim (claimed, not yet committed), or an open write area (handed out
+///   by [`write_area`](Self::write_area), not all recorded by
+///   [`advance_write`](Self::advance_write)), stays where it was written while bytes are
+///   consumed, saved or discarded, and across compaction and growth: its bytes move with
+///   it, and an emptying `consume` does not rewind the positions while it is open. A claim
+///   and the write area use the same space at the end, so taking one ends the other;
+///   [`write_pending`](Self::write_pending), [`shrink_by`](Self::shrink_by) and
+///   [`shrink_to`](Self::shrink_to) end both.
 ///
 /// ```
 /// use sonic_bytes::{ByteBuffer, Fifo};
@@ -64,8 +65,9 @@ pub struct NeedMore {
 /// assert_eq!(b.data(), b"llo");
 /// ```
 ///
-/// Invariant: `save <= read <= pending <= write` and `write + claimed <= buf.len()`; the
-/// outstanding claim is `[write, write + claimed)`.
+/// Invariant: `save <= read <= pending <= write`, `write + claimed + area <= buf.len()`,
+/// and at most one of `claimed` and `area` is not 0: the outstanding claim is
+/// `[write, write + claimed)`, the open write area `[write, write + area)`.
 #[derive(Debug, Clone, Default)]
 pub struct ByteBuffer {
     buf: Vec<u8>,
@@ -74,6 +76,7 @@ pub struct ByteBuffer {
     pending: usize,
     write: usize,
     claimed: usize,
+    area: usize,
 }
 
 /// Capacity of [`ByteBuffer::new`] (the seed's default).
@@ -120,12 +123,17 @@ impl ByteBuffer {
         }
     }
 
-    /// Moves the live bytes (readable, pending and an outstanding claim) down to the end of
-    /// the save area.
+    /// The end of the bytes in use: the outstanding claim or open write area included.
+    fn in_use(&self) -> usize {
+        self.write + self.claimed + self.area
+    }
+
+    /// Moves the live bytes (readable, pending, and an outstanding claim or open write area)
+    /// down to the end of the save area.
     fn compact(&mut self) {
         if self.read > self.save {
-            self.buf
-                .copy_within(self.read..self.write + self.claimed, self.save);
+            let end = self.in_use();
+            self.buf.copy_within(self.read..end, self.save);
             let shift = self.read - self.save;
             self.read -= shift;
             self.pending -= shift;
@@ -204,18 +212,33 @@ impl ByteBuffer {
     /// The seed's write area: up to `n` bytes at the end to write into (fewer only when a
     /// claim of `n` would get fewer: see [`CLAIM_GROWTH`]), not readable until committed
     /// with [`commit_pending`](Self::commit_pending). Follow with
-    /// [`advance_write`](Self::advance_write).
+    /// [`advance_write`](Self::advance_write). It replaces an earlier write area and ends an
+    /// outstanding claim.
+    ///
+    /// ```
+    /// use sonic_bytes::{ByteBuffer, Fifo};
+    /// let mut b = ByteBuffer::with_capacity(16);
+    /// b.write_area(5).copy_from_slice(b"hello");
+    /// assert_eq!(b.advance_write(9), 5); // clamped to the area
+    /// assert_eq!(b.data(), b"");         // pending, not readable yet
+    /// assert_eq!(b.commit_pending(2), 2);
+    /// assert_eq!(b.data(), b"he");
+    /// ```
     pub fn write_area(&mut self, n: usize) -> &mut [u8] {
         self.claimed = 0;
+        self.area = 0;
         let n = self.room_for_claim(n);
+        self.area = n;
         &mut self.buf[self.write..self.write + n]
     }
 
-    /// Records `n` bytes written into the write area (clamped to the space there).
+    /// Records `n` bytes written at the front of the open write area as pending, clamped
+    /// to what is left of it (0 when none is open: a claim or the calls that end it closed
+    /// it); returns how many. Several calls may record one area in steps.
     pub fn advance_write(&mut self, n: usize) -> usize {
-        self.claimed = 0;
-        let n = n.min(self.buf.len() - self.write);
+        let n = n.min(self.area);
         self.write += n;
+        self.area -= n;
         n
     }
 
@@ -223,6 +246,7 @@ impl ByteBuffer {
     /// [`reserve`](Self::reserve) does; on its error nothing is appended.
     pub fn write_pending(&mut self, bytes: &[u8]) -> iox::Result<()> {
         self.claimed = 0;
+        self.area = 0;
         self.reserve(bytes.len())?;
         self.buf[self.write..self.write + bytes.len()].copy_from_slice(bytes);
         self.write += bytes.len();
@@ -261,6 +285,7 @@ impl ByteBuffer {
     /// seed's `ClaimFixed`: never allocates).
     pub fn claim_fixed(&mut self, n: usize) -> Option<&mut [u8]> {
         self.claimed = 0;
+        self.area = 0;
         if self.buf.len() - self.write < n {
             if self.read > self.save && self.buf.len() - self.write + (self.read - self.save) >= n {
                 self.compact();
@@ -275,6 +300,7 @@ impl ByteBuffer {
     /// Drops the last `n` pending bytes; returns how many.
     pub fn shrink_by(&mut self, n: usize) -> usize {
         self.claimed = 0;
+        self.area = 0;
         let n = n.min(self.pending_len());
         self.write -= n;
         n
@@ -283,6 +309,7 @@ impl ByteBuffer {
     /// Keeps only the first `n` pending bytes.
     pub fn shrink_to(&mut self, n: usize) {
         self.claimed = 0;
+        self.area = 0;
         let keep = n.min(self.pending_len());
         self.write = self.pending + keep;
     }
@@ -323,8 +350,8 @@ impl ByteBuffer {
         {
             return;
         }
-        self.buf
-            .copy_within(s.index + s.length..self.write + self.claimed, s.index);
+        let end = self.in_use();
+        self.buf.copy_within(s.index + s.length..end, s.index);
         self.save -= s.length;
         self.read -= s.length;
         self.pending -= s.length;
@@ -345,8 +372,10 @@ impl Fifo for ByteBuffer {
     /// would grow the buffer by more than the larger of its size and [`CLAIM_GROWTH`], or
     /// the allocator refuses: then fewer (all the free space there is, maybe none).
     fn claim(&mut self, n: usize) -> &mut [u8] {
-        // The earlier claim is replaced: compaction need not carry its bytes.
+        // The earlier claim (or write area) is replaced: compaction need not carry its
+        // bytes.
         self.claimed = 0;
+        self.area = 0;
         let n = self.room_for_claim(n);
         self.claimed = n;
         &mut self.buf[self.write..self.write + n]
@@ -367,9 +396,10 @@ impl Fifo for ByteBuffer {
     fn consume(&mut self, n: usize) -> usize {
         let n = n.min(self.pending - self.read);
         self.read += n;
-        if self.read == self.write && self.claimed == 0 {
-            // Nothing live and no claim outstanding: rewind for free. (An outstanding claim
-            // must stay where it was written, or its commit would publish stale bytes.)
+        if self.read == self.write && self.claimed == 0 && self.area == 0 {
+            // Nothing live, no claim outstanding and no write area open: rewind for free.
+            // (An outstanding claim or open area must stay where it was written, or its
+            // commit would publish stale bytes.)
             self.read = self.save;
             self.pending = self.save;
             self.write = self.save;
@@ -395,5 +425,6 @@ impl Fifo for ByteBuffer {
         self.pending = 0;
         self.write = 0;
         self.claimed = 0;
+        self.area = 0;
     }
 }

@@ -1,5 +1,5 @@
-//! After construction, claim / commit / consume / read_from / write_to, and the sequencer's
-//! push / pop, allocate nothing.
+//! After construction, claim / commit / consume / read_from / write_to, `ByteBuffer`'s write
+//! area and `claim_fixed`, and the sequencer's push / pop, allocate nothing.
 
 use std::io::Cursor;
 
@@ -36,6 +36,28 @@ fn byte_and_bip_buffers() {
             exercise(&mut bip);
             let s = bb.save(0);
             bb.discard(s);
+        },
+    );
+}
+
+#[test]
+fn byte_buffer_write_area_and_claim_fixed() {
+    let mut b = ByteBuffer::with_capacity(1024);
+    testkit::assert_no_alloc_reported(
+        "ByteBuffer write_area / advance_write / prepare_read / commit_pending / claim_fixed, one round",
+        ROUNDS,
+        || {
+            for _ in 0..ROUNDS {
+                b.write_area(64).fill(2);
+                assert_eq!(b.advance_write(64), 64);
+                b.write_pending(&[3; 16]).unwrap();
+                assert_eq!(b.prepare_read(70).unwrap().len(), 70);
+                assert_eq!(b.commit_pending(usize::MAX), 10);
+                b.claim_fixed(100).unwrap().fill(4);
+                b.commit(100);
+                b.shrink_by(0);
+                assert_eq!(b.consume(usize::MAX), 180);
+            }
         },
     );
 }
