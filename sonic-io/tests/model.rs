@@ -360,10 +360,9 @@ fn peer_write(m: &Shared, c: usize, size: usize) {
     }
     let Some(p) = conn.peer.as_mut() else { return };
     let data: Vec<u8> = (0..size).map(|k| pat(c, 0, conn.p_sent + k)).collect();
-    match p.write(&data) {
-        Ok(n) => conn.p_sent += n,
-        // Full buffers, or the Io's side is gone.
-        Err(_) => {}
+    // An error: full buffers, or the Io's side is gone.
+    if let Ok(n) = p.write(&data) {
+        conn.p_sent += n;
     }
 }
 
