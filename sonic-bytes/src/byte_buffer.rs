@@ -281,6 +281,22 @@ impl ByteBuffer {
         Ok(&self.buf[self.read..self.pending])
     }
 
+    /// The committed, unconsumed bytes ([`Fifo::data`]), writable where they lie: for a
+    /// layer that transforms received bytes in place (a TLS record layer decrypts records
+    /// in the receive FIFO). Positions and lengths do not change.
+    ///
+    /// ```
+    /// use sonic_bytes::{ByteBuffer, Fifo};
+    /// let mut b = ByteBuffer::with_capacity(8);
+    /// b.claim(3).copy_from_slice(b"abc");
+    /// b.commit(3);
+    /// b.data_mut().make_ascii_uppercase();
+    /// assert_eq!(b.data(), b"ABC");
+    /// ```
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.read..self.pending]
+    }
+
     /// `n` bytes at the end to write into, or `None` when that would need growing (the
     /// seed's `ClaimFixed`: never allocates).
     pub fn claim_fixed(&mut self, n: usize) -> Option<&mut [u8]> {
