@@ -21,6 +21,7 @@
 //! | [`Poster`] | run closures on the Io from other threads |
 //! | [`Region`], [`BytesId`] | Io-owned blocks that several armed reads target |
 //! | [`codec`] | [`Decoder`](codec::Decoder)/[`Encoder`](codec::Encoder), [`CodecConn`](codec::CodecConn), the 4-byte length [`Frame`](codec::Frame) |
+//! | [`ByteStream`], [`StreamId`] | the byte-stream seam: codecs run over a stream, an adapter or a type built on one (TLS) alike |
 //! | [`Stats`] | syscalls and completions, counted by the Io itself |
 //!
 //! `sonic-io/DESIGN.md` explains the choices: ownership, readiness, the dispatch depth,
@@ -91,7 +92,7 @@ pub use packet::{PacketConn, PacketSock, UdpSocket};
 pub use post::Poster;
 pub use raw::payload::PAYLOAD_BYTES;
 pub use stats::Stats;
-pub use stream::{Stream, StreamSock, TcpStream, UnixStream};
+pub use stream::{ByteStream, Stream, StreamId, StreamSock, TcpStream, UnixStream};
 pub use timer::Timer;
 
 pub use iox::{Error, ErrorKind, Result};

@@ -32,6 +32,8 @@ pub trait AdapterIo: Read + Write + AsFd + Any {
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
     #[doc(hidden)]
     fn as_any(&self) -> &dyn Any;
+    #[doc(hidden)]
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<T: Read + Write + AsFd + Any> AdapterIo for T {
@@ -39,6 +41,9 @@ impl<T: Read + Write + AsFd + Any> AdapterIo for T {
         self
     }
     fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
 }
@@ -195,6 +200,15 @@ impl Object {
 
     pub(crate) fn owned(&self) -> &Owned {
         &self.owned
+    }
+
+    /// The adapter's stream, if this object is an adapter over a `T`.
+    pub(crate) fn adapter_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        match &mut self.owned {
+            // `Box<dyn AdapterIo>` is an `AdapterIo` itself: reach the one inside.
+            Owned::Adapter(a) => (**a).as_any_mut().downcast_mut::<T>(),
+            _ => None,
+        }
     }
 
     pub(crate) fn into_owned(self) -> Owned {

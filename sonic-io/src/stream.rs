@@ -42,6 +42,61 @@ handle! {
 
 /// A TCP connection owned by an [`Io`].
 pub type TcpStream = Stream<TcpConn>;
+
+/// Names the object of an [`Io`] that carries a [`ByteStream`]'s bytes. Only this crate
+/// makes one (from a live handle), so a `ByteStream` implemented elsewhere can only
+/// delegate to a stream the Io really holds.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StreamId(pub(crate) Key);
+
+impl std::fmt::Debug for StreamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StreamId({}#{})", self.0.idx, self.0.generation)
+    }
+}
+
+/// The byte-stream seam: a stream of bytes the reactor drives, whatever carries it. A TCP
+/// or Unix [`Stream`], an [`Adapter`](crate::Adapter) over a user stream, and types built on
+/// an adapter in other crates (a TLS stream) implement it, and codecs
+/// ([`CodecConn`](crate::codec::CodecConn)) run over any of them without knowing which. A
+/// type outside this crate implements it by naming the stream it wraps.
+///
+/// ```
+/// use sonic_io::codec::{CodecConn, Frame};
+/// use sonic_io::{Adapter, ByteStream, Io, StreamId};
+///
+/// /// A stream of one's own, over an adapter.
+/// #[derive(Clone, Copy)]
+/// struct Mine(Adapter<sock::UnixConn>);
+/// impl ByteStream for Mine {
+///     fn stream_id(self) -> StreamId {
+///         self.0.stream_id()
+///     }
+/// }
+///
+/// let mut io = Io::new().unwrap();
+/// let [a, b] = sock::UnixConn::pair().unwrap();
+/// let (a, b) = (Adapter::new(&mut io, a).unwrap(), Adapter::new(&mut io, b).unwrap());
+/// let mut tx = CodecConn::new(Mine(a), Frame::default());
+/// tx.write_next(&mut io, &b"over an adapter"[..]).unwrap();
+/// let rx = CodecConn::new(b, Frame::default());
+/// rx.async_read_next(&mut io, |_, r, mut rx| {
+///     r.unwrap();
+///     assert_eq!(rx.item().unwrap(), Some(&b"over an adapter"[..]));
+/// })
+/// .unwrap();
+/// io.run_pending().unwrap();
+/// ```
+pub trait ByteStream: Copy + 'static {
+    /// The Io object that carries the bytes.
+    fn stream_id(self) -> StreamId;
+}
+
+impl<C: StreamSock> ByteStream for Stream<C> {
+    fn stream_id(self) -> StreamId {
+        StreamId(self.key)
+    }
+}
 /// A Unix stream connection owned by an [`Io`].
 pub type UnixStream = Stream<UnixConn>;
 

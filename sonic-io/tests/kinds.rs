@@ -234,7 +234,7 @@ fn frames_from_empty_to_one_mebibyte_round_trip_split_at_every_boundary() {
     let got = Rc::new(std::cell::RefCell::new(Vec::new()));
     fn next(
         io: &mut Io,
-        rx: CodecConn<Frame, sock::UnixConn>,
+        rx: CodecConn<Frame, sonic_io::UnixStream>,
         got: Rc<std::cell::RefCell<Vec<usize>>>,
         left: usize,
     ) {

@@ -10,7 +10,7 @@ use sonic_bytes::{ByteBuffer, Fifo};
 
 use crate::io::Io;
 use crate::op::{Dir, Key, OpLogic};
-use crate::stream::{Stream, StreamSock};
+use crate::stream::{ByteStream, TcpStream};
 
 /// What a decoder found at the front of the buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,22 +75,23 @@ struct Inner<C, R, W> {
 /// .unwrap();
 /// io.run_pending().unwrap();
 /// ```
-pub struct CodecConn<C, S = sock::TcpConn, R = ByteBuffer, W = ByteBuffer> {
-    stream: Stream<S>,
+pub struct CodecConn<C, S = TcpStream, R = ByteBuffer, W = ByteBuffer> {
+    stream: S,
     inner: Box<Inner<C, R, W>>,
 }
 
-impl<C, S, R, W> std::fmt::Debug for CodecConn<C, S, R, W> {
+impl<C, S: ByteStream, R, W> std::fmt::Debug for CodecConn<C, S, R, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CodecConn")
-            .field("stream", &self.stream.key)
+            .field("stream", &self.stream.stream_id())
             .finish_non_exhaustive()
     }
 }
 
-impl<C: Decoder + 'static, S: StreamSock> CodecConn<C, S, ByteBuffer, ByteBuffer> {
-    /// A connection over `stream` with two growable [`ByteBuffer`]s.
-    pub fn new(stream: Stream<S>, codec: C) -> Self {
+impl<C: Decoder + 'static, S: ByteStream> CodecConn<C, S, ByteBuffer, ByteBuffer> {
+    /// A connection over `stream` (a TCP or Unix stream, an [`Adapter`](crate::Adapter), any
+    /// [`ByteStream`]) with two growable [`ByteBuffer`]s.
+    pub fn new(stream: S, codec: C) -> Self {
         CodecConn::with_buffers(
             stream,
             codec,
@@ -100,11 +101,11 @@ impl<C: Decoder + 'static, S: StreamSock> CodecConn<C, S, ByteBuffer, ByteBuffer
     }
 }
 
-impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static>
+impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
     CodecConn<C, S, R, W>
 {
     /// A connection over `stream` with the given buffers.
-    pub fn with_buffers(stream: Stream<S>, codec: C, src: R, dst: W) -> Self {
+    pub fn with_buffers(stream: S, codec: C, src: R, dst: W) -> Self {
         CodecConn {
             stream,
             inner: Box::new(Inner {
@@ -118,8 +119,13 @@ impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static>
     }
 
     /// The stream underneath.
-    pub fn next_layer(&self) -> Stream<S> {
+    pub fn next_layer(&self) -> S {
         self.stream
+    }
+
+    /// The Io object the bytes go through.
+    fn key(&self) -> Key {
+        self.stream.stream_id().0
     }
 
     /// The codec.
@@ -165,7 +171,7 @@ impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static>
             let dst = inner
                 .src
                 .claim(claim_size(need, inner.read_size, inner.src.len()));
-            let n = match self.stream.read(io, dst) {
+            let n = match io.sync_io(self.stream.stream_id().0, Dir::Read, |o| o.recv(dst)) {
                 Ok(n) => n,
                 Err(e) => {
                     inner.src.commit(0);
@@ -192,7 +198,8 @@ impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static>
         let inner = &mut *self.inner;
         inner.codec.encode(item, &mut inner.dst)?;
         while !inner.dst.is_empty() {
-            match self.stream.write(io, inner.dst.data()) {
+            let key = self.stream.stream_id().0;
+            match io.sync_io(key, Dir::Write, |o| o.send(inner.dst.data())) {
                 Ok(n) => {
                     inner.dst.consume(n);
                 }
@@ -214,7 +221,7 @@ impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static>
     where
         F: FnOnce(&mut Io, Result<()>, Self) + 'static,
     {
-        let key = self.stream.key;
+        let key = self.key();
         io.submit(
             key,
             Dir::Read,
@@ -241,7 +248,7 @@ impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static>
         if let Err(error) = inner.codec.encode(item, &mut inner.dst) {
             return Err(crate::Rejected { error, buf: self });
         }
-        let key = self.stream.key;
+        let key = self.key();
         io.submit(
             key,
             Dir::Write,
@@ -253,9 +260,17 @@ impl<C: Decoder + 'static, S: StreamSock, R: Fifo + 'static, W: Fifo + 'static>
         )
     }
 
-    /// Closes the stream (pending operations complete with `Cancelled`).
+    /// Closes the stream at once (pending operations complete with `Cancelled`): no
+    /// orderly shutdown of a layer that has one (a TLS close_notify). For that, take the
+    /// stream back with [`into_next_layer`](CodecConn::into_next_layer) and close it
+    /// through its own API.
     pub fn close(self, io: &mut Io) -> Result<()> {
-        self.stream.close(io)
+        io.remove_object(self.key(), false)?.close()
+    }
+
+    /// The stream underneath, giving up the codec and its buffers.
+    pub fn into_next_layer(self) -> S {
+        self.stream
     }
 }
 
@@ -276,7 +291,7 @@ struct ReadNextOp<CC, F> {
 impl<C, S, R, W, F> OpLogic for ReadNextOp<CodecConn<C, S, R, W>, F>
 where
     C: Decoder + 'static,
-    S: StreamSock,
+    S: ByteStream,
     R: Fifo + 'static,
     W: Fifo + 'static,
     F: FnOnce(&mut Io, Result<()>, CodecConn<C, S, R, W>) + 'static,
@@ -366,7 +381,7 @@ struct WriteNextOp<CC, F> {
 impl<C, S, R, W, F> OpLogic for WriteNextOp<CodecConn<C, S, R, W>, F>
 where
     C: Decoder + 'static,
-    S: StreamSock,
+    S: ByteStream,
     R: Fifo + 'static,
     W: Fifo + 'static,
     F: FnOnce(&mut Io, Result<()>, CodecConn<C, S, R, W>) + 'static,
