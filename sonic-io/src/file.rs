@@ -30,6 +30,22 @@ impl Sealed for iofd::Fd {
 }
 impl Register for iofd::Fd {}
 
+/// The refusal of a descriptor a [`File`] cannot drive.
+const NOT_A_FILE: Error = Error::invalid_input(
+    "not a regular file or block device: a socket, pipe, terminal or other device is \
+     never registered as a File and would wait forever (use its socket handle or an Adapter)",
+);
+
+/// `Ok` for a regular file or a block device: descriptors whose reads and writes never
+/// wait for readiness, so a [`File`] may skip the poller. `fstat(2)`.
+pub(crate) fn check_always_ready(fd: std::os::fd::RawFd) -> Result<()> {
+    let st = zcall::fstat(fd)?;
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFBLK => Ok(()),
+        _ => Err(NOT_A_FILE),
+    }
+}
+
 /// Descriptors a [`FileOf`] can own (sealed): [`iofd::Fd`] of a regular file.
 pub trait FileSock: Register {}
 impl FileSock for iofd::Fd {}
@@ -39,6 +55,10 @@ handle! {
     /// with the poller (epoll refuses them) and are always ready: every async operation
     /// makes its syscall at once and completes inline (or, past the dispatch depth, on the
     /// next turn). Reads and writes move the file offset, as `read(2)`/`write(2)` do.
+    /// `add` and `open` take a regular file or a block device and refuse anything else
+    /// (a socket, pipe or terminal) with `InvalidInput`: nothing would ever wake its
+    /// parked operations. Drive those with their socket handles or an
+    /// [`Adapter`](crate::Adapter).
     ///
     /// ```
     /// use sonic_io::{File, Io};
@@ -63,15 +83,12 @@ byte_ops!(FileOf<D: FileSock>);
 
 impl FileOf<iofd::Fd> {
     /// Opens `path` with `opts` (close-on-exec, as std does) and gives it to `io`. Fails
-    /// with `InvalidInput` if it is not a regular file (use an [`Adapter`](crate::Adapter)
-    /// for pipes and terminals).
+    /// with `InvalidInput` if it is not a regular file or a block device (use an
+    /// [`Adapter`](crate::Adapter) for pipes and terminals).
     pub fn open(io: &mut Io, path: impl AsRef<Path>, opts: &std::fs::OpenOptions) -> Result<File> {
         let f = opts.open(path).map_err(|e| Error::from_io(&e))?;
         let fd = iofd::Fd::from(std::os::fd::OwnedFd::from(f));
-        let st = zcall::fstat(fd.raw())?;
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            return Err(Error::invalid_input("not a regular file"));
-        }
+        check_always_ready(fd.raw())?;
         File::add(io, fd)
     }
 

@@ -304,6 +304,10 @@ impl Io {
         }
         let fd = owned.raw_fd();
         let register = class != Class::File;
+        if !register {
+            // A File is never registered: only a descriptor that is always ready may be one.
+            crate::file::check_always_ready(fd)?;
+        }
         let key = self.objects.next_key();
         if register {
             let writes = class != Class::Datagram;
