@@ -296,6 +296,15 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static>
                     self.fail(TRUNCATED_ERROR);
                     return true;
                 }
+                // A Unix datagram from an unnamed socket (a `pair()`, say) has no source:
+                // the kernel reports a length of 0.
+                Ok((n, 0)) => {
+                    self.res = Some(Ok((
+                        n,
+                        SockaddrAny::Unix(sockaddr::SockaddrUnix::unnamed()),
+                    )));
+                    return true;
+                }
                 Ok((n, len)) => {
                     self.res = Some(
                         from.set_len(len)

@@ -417,3 +417,27 @@ fn batch_reads_take_every_queued_datagram_in_recvmmsg_chunks() {
     assert_eq!((d.bytes(), d.truncated()), (&[9u8; 8][..], true));
     assert!(batch.get(1).is_none());
 }
+
+/// A datagram from an unnamed Unix socket (either end of a `pair()`) has no source: the
+/// kernel reports a length of 0, which `async_read_from` failed to decode ("address length
+/// is shorter than its family field") before; it is the unnamed address now.
+#[test]
+fn a_datagram_from_an_unnamed_unix_socket_has_the_unnamed_source() {
+    let mut io = Io::new().unwrap();
+    let [a, b] = sock::UnixDatagram::pair().unwrap();
+    let b = PacketConn::add(&mut io, b).unwrap();
+    a.send(b"hi").unwrap();
+    let got = Rc::new(std::cell::RefCell::new(None));
+    let g = got.clone();
+    b.async_read_from(&mut io, vec![0u8; 8], move |_, r, _| {
+        *g.borrow_mut() = Some(r.unwrap())
+    })
+    .unwrap();
+    run_until(&mut io, || got.borrow().is_some());
+    let (n, from) = got.take().unwrap();
+    assert_eq!(n, 2);
+    match from {
+        sock::SockaddrAny::Unix(u) => assert!(u.is_unnamed(), "{u:?}"),
+        other => panic!("{other:?}"),
+    }
+}
