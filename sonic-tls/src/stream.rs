@@ -1,0 +1,235 @@
+//! [`TlsStream`]: a [`TlsConn`] owned by an [`Io`], through an [`Adapter`].
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use iox::Result;
+use rustls::{ClientConfig, ServerConfig};
+use sock::{TcpConn, UnixConn};
+use sonic_io::{Adapter, ByteStream, Io, Stream, StreamId, StreamSock};
+
+use crate::conn::TlsConn;
+
+/// A TLS connection owned by an [`Io`]: a `Copy` handle over an
+/// [`Adapter`]`<`[`TlsConn`]`<S>>`.
+///
+/// It derefs to that adapter, so it has the reactor's byte operations, with their rules:
+/// [`async_read`](Adapter::async_read), [`async_read_exact`](Adapter::async_read_exact),
+/// [`async_write`](Adapter::async_write), [`async_write_all`](Adapter::async_write_all),
+/// [`async_read_into`](Adapter::async_read_into) and
+/// [`async_write_from`](Adapter::async_write_from) a FIFO, non-blocking
+/// [`read`](Adapter::read)/[`write`](Adapter::write), [`cancel`](Adapter::cancel). Each
+/// tries at once and completes inline when the plaintext is already decrypted or the
+/// socket takes the records (under the dispatch-depth rule); otherwise it is retried on
+/// every edge of the socket, read or write, since TLS may need one to make progress on the
+/// other. Closing completes each pending operation once with `Cancelled`. A write
+/// completes when its records are in the socket (see [`TlsConn`]'s rules). It is a
+/// [`ByteStream`], so a [`CodecConn`](sonic_io::codec::CodecConn) runs over it.
+///
+/// ```no_run
+/// use sonic_io::Io;
+/// use sonic_tls::{ClientOptions, TlsStream};
+/// # fn main() -> iox::Result<()> {
+/// let mut io = Io::new()?;
+/// let config = ClientOptions::new().pem_roots(&std::fs::read("ca.pem").unwrap())?.build()?;
+/// let tcp = sock::TcpConn::connect("127.0.0.1:8443")?;
+/// TlsStream::connect(&mut io, tcp, config, "localhost", |io, r| {
+///     let tls = r.unwrap();
+///     tls.async_write_all(io, b"ping", |_, r, _| r.map(drop).unwrap()).unwrap();
+/// })?;
+/// io.run()?;
+/// # Ok(()) }
+/// ```
+pub struct TlsStream<S = TcpConn>(Adapter<TlsConn<S>>);
+
+impl<S> Clone for TlsStream<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S> Copy for TlsStream<S> {}
+impl<S> PartialEq for TlsStream<S> {
+    fn eq(&self, o: &Self) -> bool {
+        self.0 == o.0
+    }
+}
+impl<S> Eq for TlsStream<S> {}
+impl<S> std::fmt::Debug for TlsStream<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TlsStream({:?})", self.0)
+    }
+}
+
+impl<S> std::ops::Deref for TlsStream<S> {
+    type Target = Adapter<TlsConn<S>>;
+
+    fn deref(&self) -> &Adapter<TlsConn<S>> {
+        &self.0
+    }
+}
+
+/// A connected socket a TLS stream can start from: the socket itself, or a
+/// [`Stream`] of the same Io, taken back (deregistered) first.
+pub trait IntoConn<S> {
+    /// The socket, out of `io` if it was registered there.
+    fn into_conn(self, io: &mut Io) -> Result<S>;
+}
+
+impl<S: Read + Write + AsFd> IntoConn<S> for S {
+    fn into_conn(self, _: &mut Io) -> Result<S> {
+        Ok(self)
+    }
+}
+
+impl<C: StreamSock> IntoConn<C> for Stream<C> {
+    fn into_conn(self, io: &mut Io) -> Result<C> {
+        self.take(io)
+    }
+}
+
+impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
+    /// Starts a client handshake with `server_name` over `sock` (a connected socket, or a
+    /// [`Stream`] of this Io, which is taken back first) and completes `cb` once: with the
+    /// stream when the handshake is over, or with its error (see
+    /// [`tls_error`](crate::tls_error)), the socket then closed. A refusal to start (a bad
+    /// name, a stale handle) is returned and `cb` dropped unrun.
+    pub fn connect<F>(
+        io: &mut Io,
+        sock: impl IntoConn<S>,
+        config: Arc<ClientConfig>,
+        server_name: &str,
+        cb: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
+    {
+        let sock = sock.into_conn(io)?;
+        let conn = TlsConn::client(sock, config, server_name)?;
+        TlsStream::start(io, conn, cb)
+    }
+
+    /// Starts a server handshake over the accepted `sock` (or a [`Stream`] of this Io) and
+    /// completes `cb` once, as [`connect`](Self::connect) does.
+    pub fn accept<F>(
+        io: &mut Io,
+        sock: impl IntoConn<S>,
+        config: Arc<ServerConfig>,
+        cb: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
+    {
+        let sock = sock.into_conn(io)?;
+        let conn = TlsConn::server(sock, config)?;
+        TlsStream::start(io, conn, cb)
+    }
+
+    /// Registers `conn` and drives its handshake (`conn` may already be past it: then `cb`
+    /// completes at once).
+    pub fn start<F>(io: &mut Io, conn: TlsConn<S>, cb: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
+    {
+        let a = Adapter::new(io, conn)?;
+        let r = a.async_drive(
+            io,
+            |c: &mut TlsConn<S>| c.handshake_step(),
+            move |io, r| match r {
+                Ok(()) => cb(io, Ok(TlsStream(a))),
+                Err(e) => {
+                    let _ = a.close(io);
+                    cb(io, Err(e))
+                }
+            },
+        );
+        if let Err(e) = r {
+            let _ = a.close(io);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The adapter underneath.
+    pub fn adapter(self) -> Adapter<TlsConn<S>> {
+        self.0
+    }
+
+    /// Lends the connection: ALPN, version, SNI, peer certificates.
+    pub fn get(self, io: &Io) -> Result<&TlsConn<S>> {
+        self.0.get(io)
+    }
+
+    /// Sends close_notify (waiting for room in the socket as long as needed), then closes
+    /// the connection, and completes `cb` once with the first error of the two. Pending
+    /// reads complete with `Cancelled` at the close; a pending write makes the call fail at
+    /// once (finish or cancel it first).
+    pub fn close<F>(self, io: &mut Io, cb: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<()>) + 'static,
+    {
+        let a = self.0;
+        a.async_drive(
+            io,
+            |c: &mut TlsConn<S>| c.send_close_notify(),
+            move |io, r| {
+                let closed = a.close(io);
+                cb(io, r.and(closed))
+            },
+        )
+    }
+
+    /// Sends close_notify and completes `cb` once it is in the socket, keeping the stream
+    /// open to read the rest of what the peer sends (until its own close_notify, `Ok(0)`).
+    /// No write may follow.
+    pub fn async_close_notify<F>(self, io: &mut Io, cb: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<()>) + 'static,
+    {
+        self.0
+            .async_drive(io, |c: &mut TlsConn<S>| c.send_close_notify(), cb)
+    }
+
+    /// Closes at once, without close_notify (the peer sees a truncation): pending
+    /// operations complete with `Cancelled`.
+    pub fn abort(self, io: &mut Io) -> Result<()> {
+        self.0.close(io)
+    }
+
+    /// Removes the connection from `io` (pending operations complete with `Cancelled`) and
+    /// hands it back.
+    pub fn take(self, io: &mut Io) -> Result<TlsConn<S>> {
+        self.0.take(io)
+    }
+}
+
+macro_rules! shutdown {
+    ($t:ty) => {
+        impl TlsStream<$t> {
+            /// Sends close_notify, then shuts the socket's writing side down (the TLS and
+            /// TCP half-close), and completes `cb` once; reads go on until the peer's
+            /// close_notify. See `shutdown(2)`.
+            pub fn shutdown<F>(self, io: &mut Io, cb: F) -> Result<()>
+            where
+                F: FnOnce(&mut Io, Result<()>) + 'static,
+            {
+                self.0.async_drive(
+                    io,
+                    |c: &mut TlsConn<$t>| {
+                        c.send_close_notify()?;
+                        c.get_ref().shutdown(std::net::Shutdown::Write)
+                    },
+                    cb,
+                )
+            }
+        }
+    };
+}
+shutdown!(TcpConn);
+shutdown!(UnixConn);
+
+impl<S: Read + Write + AsFd + 'static> ByteStream for TlsStream<S> {
+    fn stream_id(self) -> StreamId {
+        self.0.stream_id()
+    }
+}
