@@ -29,6 +29,27 @@ macro_rules! connected_io {
                 crate::deadline::run(&self.sock.deadlines.write, || self.sock.send_once(buf, 0))
             }
 
+            /// One read that ignores the deadlines: `WouldBlock` at once when there is no
+            /// data. For an event loop that does its own waiting (a TLS layer under a
+            /// reactor) and must never block or spin in a call. See `recv(2)`.
+            #[inline]
+            pub fn try_read(&self, buf: &mut [u8]) -> iox::Result<usize> {
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                self.sock.recv_once(buf, 0)
+            }
+
+            /// One write that ignores the deadlines (`MSG_NOSIGNAL`): `WouldBlock` at once
+            /// when the send buffer is full. See `send(2)`.
+            #[inline]
+            pub fn try_write(&self, buf: &[u8]) -> iox::Result<usize> {
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                self.sock.send_once(buf, 0)
+            }
+
             /// Writes all of `buf`, continuing after partial writes, under the write deadline
             /// (without one, `WouldBlock` can come after some bytes went out: the count is
             /// lost, so use a deadline or [`write`](Self::write)).

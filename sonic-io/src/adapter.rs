@@ -17,7 +17,9 @@ const PENDING: Error = Error::invalid_input("an operation of the adapter is pend
 /// new operation always tries `T` at once, and an armed one is retried on *any* edge, read
 /// or write. So a stream whose read first needs a write (TLS renegotiation, a handshake
 /// message) makes progress on the writable edge. `T` must be non-blocking: a blocking `T`
-/// would block the whole loop. [`take`](Adapter::take) hands `T` back for its orderly
+/// would block the whole loop. That includes a sock socket with a read or write deadline
+/// set: its `Read`/`Write` run sock's deadline loop, which waits; leave its deadlines unset,
+/// or build `T` on sock's `try_read`/`try_write`, which never wait. [`take`](Adapter::take) hands `T` back for its orderly
 /// shutdown (a TLS close_notify, say). Creating an adapter boxes `T` once (cold path).
 ///
 /// ```

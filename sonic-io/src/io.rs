@@ -347,10 +347,40 @@ impl Io {
             (Dir::Write, std::mem::take(&mut obj.write)),
         ];
         let owned = obj.into_owned();
+        self.cancel_taken(key, ops);
+        result.map(|()| owned)
+    }
+
+    /// Completes the armed operations of the chosen directions with `Cancelled`, both even
+    /// if the first one's callback panics.
+    pub(crate) fn cancel_ops(&mut self, key: Key, read: bool, write: bool) -> Result<usize> {
+        let o = self.object_mut(key)?;
+        let mut take = |dir: Dir, on: bool| {
+            let slot = o.slot_mut(dir);
+            if on && matches!(slot, OpSlot::Armed(_)) {
+                (dir, std::mem::take(slot))
+            } else {
+                (dir, OpSlot::Idle)
+            }
+        };
+        let ops = [take(Dir::Read, read), take(Dir::Write, write)];
+        Ok(self.cancel_taken(key, ops))
+    }
+
+    /// Completes operations already taken out of their object with `Cancelled`; how many.
+    /// Their count leaves `armed` before any callback runs, and nothing of the Io is
+    /// touched between callbacks but the delivery itself: a callback may replace `*io`,
+    /// and the next operation still completes once. The first panic goes on unwinding
+    /// after the rest completed.
+    fn cancel_taken(&mut self, key: Key, ops: [(Dir, OpSlot); 2]) -> usize {
+        let n = ops
+            .iter()
+            .filter(|(_, s)| matches!(s, OpSlot::Armed(_)))
+            .count();
+        self.armed -= n;
         let mut panic = None;
         for (dir, slot) in ops {
             if let OpSlot::Armed(mut p) = slot {
-                self.armed -= 1;
                 p.fail(Error::CANCELLED);
                 first_panic(&mut panic, self.try_deliver(key, dir, p));
             }
@@ -358,20 +388,7 @@ impl Io {
         if let Some(panic) = panic {
             resume_unwind(panic);
         }
-        result.map(|()| owned)
-    }
-
-    /// Completes the armed operations of the chosen directions with `Cancelled`.
-    pub(crate) fn cancel_ops(&mut self, key: Key, read: bool, write: bool) -> Result<usize> {
-        self.object(key)?;
-        let mut n = 0;
-        if read {
-            n += self.fail_armed(key, Dir::Read, Error::CANCELLED);
-        }
-        if write {
-            n += self.fail_armed(key, Dir::Write, Error::CANCELLED);
-        }
-        Ok(n)
+        n
     }
 
     /// Completes the armed operation of `dir`, if any, with `e`; 1 if there was one.
@@ -918,28 +935,9 @@ impl Io {
         }
         self.closed = true;
         self.shared.shut();
-        // Every operation completes once, even when a callback panics: the first panic
-        // goes on unwinding after the rest are done.
-        let mut panic = None;
-        let keys: Vec<Key> = self.objects.keys().collect();
-        let mut first_err = Ok(());
-        for k in keys {
-            let removed = catch_unwind(AssertUnwindSafe(|| self.remove_object(k, false)));
-            match removed {
-                Ok(Ok(owned)) => {
-                    if let Err(e) = owned.close()
-                        && first_err.is_ok()
-                    {
-                        first_err = Err(e);
-                    }
-                }
-                Ok(Err(_)) => {}
-                Err(p) => first_panic(&mut panic, Some(p)),
-            }
-        }
-        while let Some(c) = self.ready.pop_front() {
-            first_panic(&mut panic, self.try_callback(move |io| c.op.complete(io)));
-        }
+        // Everything leaves the Io before any callback runs: a callback may replace `*io`,
+        // and must then neither lose the rest of this Io's operations nor see the new Io's
+        // posts and timers cleared. Unrun posts and timer closures are dropped now.
         self.timers.clear();
         self.local_posts.clear();
         self.local_running.clear();
@@ -947,6 +945,36 @@ impl Io {
         let mut dropped = Vec::new();
         self.shared.swap(&mut dropped);
         drop(dropped);
+        let keys: Vec<Key> = self.objects.keys().collect();
+        let mut ops = Vec::with_capacity(self.armed);
+        let mut first_err = Ok(());
+        for k in keys {
+            let Some(mut obj) = self.objects.remove(k) else {
+                continue;
+            };
+            for dir in [Dir::Read, Dir::Write] {
+                if let OpSlot::Armed(p) = std::mem::take(obj.slot_mut(dir)) {
+                    ops.push((k, p));
+                }
+            }
+            if let Err(e) = obj.into_owned().close()
+                && first_err.is_ok()
+            {
+                first_err = Err(e);
+            }
+        }
+        self.armed = 0;
+        let ready = std::mem::take(&mut self.ready);
+        // Every operation completes once, even when a callback panics: the first panic
+        // goes on unwinding after the rest are done.
+        let mut panic = None;
+        for (_, mut p) in ops {
+            p.fail(Error::CANCELLED);
+            first_panic(&mut panic, self.try_callback(move |io| p.complete(io)));
+        }
+        for c in ready {
+            first_panic(&mut panic, self.try_callback(move |io| c.op.complete(io)));
+        }
         if let Some(panic) = panic {
             resume_unwind(panic);
         }

@@ -362,7 +362,12 @@ impl Io {
                     n += 1;
                     let t = Timer { key };
                     let panic = self.try_callback(|io| p.call(io, t));
+                    // Closed from its own callback (or the Io closed or replaced): nothing to
+                    // put back, but a panic still goes on.
                     let Some(s) = self.timers.slots.get_mut(key) else {
+                        if let Some(panic) = panic {
+                            std::panic::resume_unwind(panic);
+                        }
                         continue;
                     };
                     // Cancelled or closed from its own callback: nothing to put back.

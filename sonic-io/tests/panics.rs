@@ -544,3 +544,174 @@ fn a_callback_may_replace_the_io_it_was_given() {
     assert_eq!(io.pending(), 0);
     assert_eq!(io.poll().unwrap(), 0);
 }
+
+// Found by review: a panic swallowed when a repeating timer's slot was gone, and close
+// paths that touched the Io between callbacks while a callback had replaced `*io`.
+
+/// A repeating timer whose callback closes its own timer and then panics: the panic must
+/// unwind out of the drive call (the contract), not vanish. `fire_timers` looks the slot up
+/// after the callback, finds it gone and `continue`s, dropping the caught panic.
+#[test]
+fn a_repeating_timer_that_closes_itself_and_panics_is_not_swallowed() {
+    let mut io = Io::new().unwrap();
+    let t = Timer::new(&mut io).unwrap();
+    let ran = counter();
+    let r = ran.clone();
+    t.schedule_repeating(&mut io, Duration::from_millis(1), move |io, t| {
+        r.set(r.get() + 1);
+        t.close(io);
+        panic!("repeating timer panics");
+    })
+    .unwrap();
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        while ran.get() == 0 {
+            io.run_one_for(BOUND).unwrap();
+        }
+    }));
+    assert_eq!(ran.get(), 1);
+    assert!(
+        res.is_err(),
+        "the timer callback's panic was swallowed: the drive call returned normally"
+    );
+    assert_eq!(io.pending(), 0);
+}
+
+/// The same through `Io::close` from inside the repeating timer's callback: the timers are
+/// cleared, the slot is gone, and the panic is dropped.
+#[test]
+fn a_repeating_timer_that_closes_the_io_and_panics_is_not_swallowed() {
+    let mut io = Io::new().unwrap();
+    let t = Timer::new(&mut io).unwrap();
+    let ran = counter();
+    let r = ran.clone();
+    t.schedule_repeating(&mut io, Duration::from_millis(1), move |io, _| {
+        r.set(r.get() + 1);
+        let _ = io.close();
+        panic!("repeating timer panics after close");
+    })
+    .unwrap();
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        while ran.get() == 0 && !io.closed() {
+            io.run_one_for(BOUND).unwrap();
+        }
+    }));
+    assert_eq!(ran.get(), 1);
+    assert!(
+        res.is_err(),
+        "the timer callback's panic was swallowed: the drive call returned normally"
+    );
+}
+
+/// `Io::close` runs each object's cancelled callbacks; one of them replaces `*io` (which
+/// the contract allows: tests/panics.rs `a_callback_may_replace_the_io_it_was_given`).
+/// The old Io is dropped inside the callback, and its drop's `close` returns at once (its
+/// `closed` flag is already up), so the objects `close` had not reached yet are dropped with
+/// their operations unrun; `close` then goes on against the NEW Io and clears its
+/// posts and timers although that Io is open.
+#[test]
+fn replacing_the_io_from_a_callback_of_close_loses_no_operation_and_no_new_post() {
+    let mut io = Io::new().unwrap();
+    let (a, _pa) = pair(&mut io);
+    let (b, _pb) = pair(&mut io);
+    let posted = counter();
+    let p = posted.clone();
+    a.async_read(&mut io, vec![0u8; 8], move |io, r, _| {
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::Cancelled);
+        *io = Io::new().unwrap();
+        let p = p.clone();
+        io.post(move |_| p.set(p.get() + 1)).unwrap();
+    })
+    .unwrap();
+    let b_res = slot();
+    let br = b_res.clone();
+    b.async_read(&mut io, vec![0u8; 8], move |_, r, _| {
+        *br.borrow_mut() = Some(r.map_err(|e| e.kind()));
+    })
+    .unwrap();
+    let _ = io.close();
+    assert_eq!(
+        b_res.take(),
+        Some(Err(ErrorKind::Cancelled)),
+        "the second object's read never completed"
+    );
+    assert!(!io.closed(), "the callback's new Io");
+    assert_eq!(
+        io.pending(),
+        1,
+        "the post made on the new Io is still there"
+    );
+    io.run_pending().unwrap();
+    assert_eq!(posted.get(), 1, "the post accepted by the new Io ran");
+}
+
+/// Closing one stream with a read and a write armed: the read's `Cancelled` callback
+/// replaces `*io`. `remove_object` then decrements `armed` of the NEW Io for the write
+/// (underflow: a panic in debug, a wrapped `pending()` in release) and the write's callback
+/// is dropped unrun by that panic.
+#[test]
+fn replacing_the_io_from_a_cancelled_read_still_completes_the_write_once() {
+    let mut io = Io::new().unwrap();
+    let (s, _peer) = pair(&mut io);
+    let wrote = slot();
+    let w = wrote.clone();
+    s.async_write_all(&mut io, vec![1u8; 4 << 20], move |_, r, _| {
+        *w.borrow_mut() = Some(r.map_err(|e| e.error.kind()).map(|_| ()));
+    })
+    .unwrap();
+    assert!(wrote.borrow().is_none(), "the write waits for room");
+    s.async_read(&mut io, vec![0u8; 8], |io, r, _| {
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::Cancelled);
+        *io = Io::new().unwrap();
+    })
+    .unwrap();
+    let res = catch_unwind(AssertUnwindSafe(|| s.close(&mut io)));
+    assert!(res.is_ok(), "closing the stream panicked");
+    assert_eq!(
+        wrote.take(),
+        Some(Err(ErrorKind::Cancelled)),
+        "the write completed once with Cancelled"
+    );
+    assert_eq!(io.pending(), 0, "the new Io's count did not move");
+}
+
+/// With one object only: `Io::close` runs its read's `Cancelled` callback, which replaces
+/// `*io` and posts to and schedules a timer on the new Io. `close` then goes on with
+/// `self` being the NEW, open Io: it clears its timers and local posts (and swaps its
+/// shared queue out and drops it), so what the new Io accepted is dropped unrun.
+static REMOTE_RAN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[test]
+fn io_close_does_not_clear_the_posts_and_timers_of_an_io_a_callback_put_in_its_place() {
+    let mut io = Io::new().unwrap();
+    let (a, _pa) = pair(&mut io);
+    let ran = counter();
+    let r = ran.clone();
+    a.async_read(&mut io, vec![0u8; 8], move |io, res, _| {
+        assert_eq!(res.unwrap_err().kind(), ErrorKind::Cancelled);
+        *io = Io::new().unwrap();
+        let p = r.clone();
+        io.post(move |_| p.set(p.get() + 1)).unwrap();
+        io.poster()
+            .post(|_| {
+                REMOTE_RAN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+            .unwrap();
+        let p = r.clone();
+        Timer::new(io)
+            .unwrap()
+            .schedule_once(io, Duration::ZERO, move |_, _| p.set(p.get() + 100))
+            .unwrap();
+        assert_eq!(io.pending(), 3);
+    })
+    .unwrap();
+    let _ = io.close();
+    assert!(!io.closed(), "the callback's new Io is open");
+    assert_eq!(io.pending(), 3, "what the new Io accepted is still pending");
+    let start = std::time::Instant::now();
+    let remote = || REMOTE_RAN.load(std::sync::atomic::Ordering::SeqCst);
+    while (ran.get() != 101 || remote() != 1) && start.elapsed() < BOUND {
+        io.run_one_for(Duration::from_millis(100)).unwrap();
+    }
+    assert_eq!(ran.get(), 101, "the new Io's local post and its timer ran");
+    assert_eq!(remote(), 1, "the new Io's post from a Poster ran");
+}
