@@ -1,0 +1,1109 @@
+//! The connection: a [`WebSocket`] over any byte stream of the reactor, its [`Sender`],
+//! and the [`Message`]s it hands out.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use iox::{Error, ErrorKind, Result};
+use sonic_bytes::ByteBuffer;
+use sonic_io::codec::CodecConn;
+use sonic_io::{ByteStream, Io, TcpStream, Timer};
+
+use crate::close::{CloseCode, parse_close};
+use crate::codec::{Inbound, Mode, Out, RxCodec, TxCodec};
+use crate::config::{ClientConfig, Limits, ServerConfig};
+use crate::deflate::{InflateError, Inflater, contexts};
+use crate::frame::{MAX_CONTROL_PAYLOAD, Opcode};
+use crate::handshake::{Handshake, check_response, client_request, new_key, server_response};
+use crate::mask::{apply_mask, mask_copy};
+use crate::rng::Rng;
+use crate::utf8::Utf8Validator;
+
+/// A message, borrowed from the connection: from its receive FIFO when it arrived in one
+/// unmasked, uncompressed frame, otherwise from the connection's reassembly buffer (reused
+/// from message to message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Message<'a> {
+    /// A text message (validated UTF-8).
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+    /// A ping (delivered only with automatic pongs switched off).
+    Ping(&'a [u8]),
+    /// A pong.
+    Pong(&'a [u8]),
+    /// The peer's close frame: its code ([`CloseCode::NO_STATUS`] if it had none) and
+    /// reason. The connection has answered it; finish with
+    /// [`async_close`](WebSocket::async_close) or [`close`](WebSocket::close).
+    Close(CloseCode, &'a str),
+}
+
+impl<'a> Message<'a> {
+    /// The payload's bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        match *self {
+            Message::Text(s) => s.as_bytes(),
+            Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b,
+            Message::Close(_, r) => r.as_bytes(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Binary,
+}
+
+/// Where the message of the last completed read is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Current {
+    None,
+    /// The frame at the front of the receive FIFO (held there).
+    InPlace(Kind),
+    /// `State::buf`.
+    Buffered(Kind),
+    /// `State::ctrl`.
+    Ping,
+    Pong,
+    Close(CloseCode),
+}
+
+struct State {
+    client: bool,
+    limits: Limits,
+    auto_pong: bool,
+    handshake: Handshake,
+    inflater: Option<Inflater>,
+    /// Reassembled, unmasked or inflated messages (reused).
+    buf: Vec<u8>,
+    utf8: Utf8Validator,
+    /// The kind of the fragmented message under way and whether it is compressed.
+    frag: Option<(Kind, bool)>,
+    current: Current,
+    /// A delivered frame is held at the front of the receive FIFO.
+    held: bool,
+    ctrl: [u8; MAX_CONTROL_PAYLOAD],
+    ctrl_len: usize,
+    close_received: bool,
+    failed: Option<Error>,
+    close_timeout: Duration,
+}
+
+/// The sending half of a [`WebSocket`]: frames are serialized into its send FIFO and
+/// written at once as far as the socket takes them; the rest stays buffered
+/// ([`unsent`](Sender::unsent)) and goes first with the next write or
+/// [`async_flush`](WebSocket::async_flush).
+pub struct Sender<S: ByteStream = TcpStream> {
+    cc: CodecConn<TxCodec, S>,
+    close_sent: bool,
+}
+
+impl<S: ByteStream> std::fmt::Debug for Sender<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("unsent", &self.cc.unsent())
+            .field("close_sent", &self.close_sent)
+            .finish()
+    }
+}
+
+const CLOSE_SENT: Error =
+    Error::with_context(ErrorKind::Closed, "websocket close frame already sent");
+const FINISHED: Error = Error::with_context(
+    ErrorKind::Closed,
+    "websocket connection is closing or failed",
+);
+
+fn bad(what: &'static str) -> Error {
+    Error::with_context(ErrorKind::InvalidInput, what)
+}
+
+impl<S: ByteStream> Sender<S> {
+    fn write(&mut self, io: &mut Io, out: Out<'_>) -> Result<usize> {
+        if self.close_sent {
+            return Err(CLOSE_SENT);
+        }
+        self.cc.write_next(io, out)
+    }
+
+    /// Sends a text message; returns the bytes still buffered (0 when all went out).
+    pub fn send_text(&mut self, io: &mut Io, text: &str) -> Result<usize> {
+        self.send(io, Opcode::Text, text.as_bytes(), true)
+    }
+
+    /// Sends a binary message; returns the bytes still buffered.
+    pub fn send_binary(&mut self, io: &mut Io, data: &[u8]) -> Result<usize> {
+        self.send(io, Opcode::Binary, data, true)
+    }
+
+    /// Sends a whole message of `opcode` (text or binary), compressed when
+    /// permessage-deflate was negotiated, compression is on
+    /// ([`set_compression`](Sender::set_compression)) and `compress` is set.
+    pub fn send(
+        &mut self,
+        io: &mut Io,
+        opcode: Opcode,
+        payload: &[u8],
+        compress: bool,
+    ) -> Result<usize> {
+        if !matches!(opcode, Opcode::Text | Opcode::Binary) {
+            return Err(Error::invalid_input(
+                "a websocket message is text or binary",
+            ));
+        }
+        self.write(
+            io,
+            Out::Frame {
+                opcode,
+                fin: true,
+                payload,
+                compress,
+            },
+        )
+    }
+
+    /// Sends one frame as given, never compressed: the pieces of a fragmented message
+    /// (`Text`/`Binary` then `Continuation`s, the last with `fin`).
+    pub fn send_frame(
+        &mut self,
+        io: &mut Io,
+        opcode: Opcode,
+        fin: bool,
+        payload: &[u8],
+    ) -> Result<usize> {
+        if opcode.is_control() && (!fin || payload.len() > MAX_CONTROL_PAYLOAD) {
+            return Err(Error::invalid_input(
+                "a control frame is unfragmented and carries at most 125 bytes",
+            ));
+        }
+        self.write(
+            io,
+            Out::Frame {
+                opcode,
+                fin,
+                payload,
+                compress: false,
+            },
+        )
+    }
+
+    /// Sends a ping (at most 125 bytes).
+    pub fn ping(&mut self, io: &mut Io, payload: &[u8]) -> Result<usize> {
+        self.send_frame(io, Opcode::Ping, true, payload)
+    }
+
+    /// Sends a pong (at most 125 bytes).
+    pub fn pong(&mut self, io: &mut Io, payload: &[u8]) -> Result<usize> {
+        self.send_frame(io, Opcode::Pong, true, payload)
+    }
+
+    /// Sends a close frame (the reason is cut to 123 bytes); nothing may be sent after it.
+    pub fn send_close(&mut self, io: &mut Io, code: CloseCode, reason: &str) -> Result<usize> {
+        if self.close_sent {
+            return Err(CLOSE_SENT);
+        }
+        self.close_sent = true;
+        self.cc.write_next(io, Out::Close(code, reason))
+    }
+
+    /// Switches compression of outgoing messages on or off (when negotiated; on by default).
+    pub fn set_compression(&mut self, on: bool) {
+        self.cc.codec().compress = on;
+    }
+
+    /// Whether outgoing messages are compressed: permessage-deflate was negotiated with a
+    /// window this side can compress with, and compression is on.
+    pub fn compressing(&mut self) -> bool {
+        let c = self.cc.codec();
+        c.compress && c.deflate.as_ref().is_some_and(|d| d.enabled)
+    }
+
+    /// Bytes serialized but not yet taken by the socket.
+    pub fn unsent(&self) -> usize {
+        self.cc.unsent()
+    }
+
+    /// Writes what is buffered, as far as the socket takes it now; returns what is left.
+    pub fn flush(&mut self, io: &mut Io) -> Result<usize> {
+        self.cc.write_next(io, Out::Flush)
+    }
+
+    /// Whether a close frame was sent.
+    pub fn close_sent(&self) -> bool {
+        self.close_sent
+    }
+}
+
+/// A WebSocket connection over a byte stream `S` of the reactor: a [`TcpStream`], a Unix
+/// stream, an [`Adapter`](sonic_io::Adapter), or any type implementing [`ByteStream`]
+/// (a TLS stream).
+///
+/// Like a buffer, the connection is a value the application owns: the async calls move it
+/// into the operation and hand it back to the callback. After
+/// [`async_read`](WebSocket::async_read) completes, [`message`](WebSocket::message) lends
+/// the message until the next read; [`split`](WebSocket::split) lends it together with the
+/// [`Sender`], so a message can be answered (echoed) without copying it first.
+///
+/// Control frames are handled inside the read: a ping is answered with a pong (unless
+/// switched off), a close is answered with a close and delivered as [`Message::Close`].
+/// A peer breaking the protocol gets a close frame with the matching code (1002, 1007,
+/// 1009), flushed before the read completes with an error naming what was wrong.
+pub struct WebSocket<S: ByteStream = TcpStream> {
+    rx: CodecConn<RxCodec, S>,
+    tx: Sender<S>,
+    st: Box<State>,
+}
+
+impl<S: ByteStream> std::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("stream", &self.rx.next_layer().stream_id())
+            .field("client", &self.st.client)
+            .field("tx", &self.tx)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Step {
+    Ready,
+    More,
+    Fail(CloseCode, Error),
+}
+
+/// Lets the frame held at the front of the receive FIFO go: the next `item()` consumes it.
+fn release<S: ByteStream>(rx: &mut CodecConn<RxCodec, S>) {
+    rx.codec().hold = false;
+    let _ = rx.item();
+    rx.codec().hold = true;
+}
+
+/// Closes a stream of which only the handle is at hand (through a throwaway codec
+/// connection: sonic-io closes any byte stream through `CodecConn::close`).
+fn close_stream<S: ByteStream>(io: &mut Io, s: S) -> Result<()> {
+    CodecConn::with_buffers(
+        s,
+        sonic_io::codec::Frame::default(),
+        ByteBuffer::with_capacity(0),
+        ByteBuffer::with_capacity(0),
+    )
+    .close(io)
+}
+
+fn message_of<'a, S: ByteStream>(
+    rx: &'a mut CodecConn<RxCodec, S>,
+    st: &'a State,
+) -> Option<Message<'a>> {
+    let of = |kind, b: &'a [u8]| match kind {
+        Kind::Binary => Message::Binary(b),
+        // Validated on arrival; checked again here to make the `&str` without unsafe.
+        Kind::Text => simdutf8::basic::from_utf8(b).map_or(Message::Binary(b), Message::Text),
+    };
+    match st.current {
+        Current::None => None,
+        Current::InPlace(kind) => {
+            rx.codec().hold = true;
+            match rx.item() {
+                Ok(Some(Inbound::Frame(f))) => Some(of(kind, f.payload_ref())),
+                _ => None,
+            }
+        }
+        Current::Buffered(kind) => Some(of(kind, &st.buf)),
+        Current::Ping => Some(Message::Ping(&st.ctrl[..st.ctrl_len])),
+        Current::Pong => Some(Message::Pong(&st.ctrl[..st.ctrl_len])),
+        Current::Close(code) => {
+            let reason = st.ctrl.get(2..st.ctrl_len).unwrap_or(&[]);
+            Some(Message::Close(
+                code,
+                std::str::from_utf8(reason).unwrap_or(""),
+            ))
+        }
+    }
+}
+
+impl<S: ByteStream> WebSocket<S> {
+    fn parts(stream: S, client: bool, limits: Limits, auto_pong: bool) -> WebSocket<S> {
+        let rx = CodecConn::with_buffers(
+            stream,
+            RxCodec {
+                mode: Mode::Head,
+                hold: false,
+                max_frame: limits.max_frame,
+                max_head: limits.max_head,
+            },
+            ByteBuffer::with_capacity(16 * 1024),
+            ByteBuffer::with_capacity(0),
+        );
+        let tx = CodecConn::with_buffers(
+            stream,
+            TxCodec {
+                mask: client,
+                rng: Rng::new(),
+                deflate: None,
+                scratch: Vec::new(),
+                compress: true,
+            },
+            ByteBuffer::with_capacity(0),
+            ByteBuffer::with_capacity(16 * 1024),
+        );
+        WebSocket {
+            rx,
+            tx: Sender {
+                cc: tx,
+                close_sent: false,
+            },
+            st: Box::new(State {
+                client,
+                limits,
+                auto_pong,
+                handshake: Handshake::default(),
+                inflater: None,
+                buf: Vec::new(),
+                utf8: Utf8Validator::new(),
+                frag: None,
+                current: Current::None,
+                held: false,
+                ctrl: [0; MAX_CONTROL_PAYLOAD],
+                ctrl_len: 0,
+                close_received: false,
+                failed: None,
+                close_timeout: Duration::from_secs(5),
+            }),
+        }
+    }
+
+    /// Switches from the handshake to frames and sets up what was negotiated.
+    fn established(&mut self, hs: Handshake, level: u32, min_size: usize) {
+        let c = self.rx.codec();
+        c.mode = Mode::Frames;
+        c.hold = true;
+        if let Some(p) = hs.deflate {
+            let (d, i) = contexts(p, self.st.client, level, min_size);
+            self.tx.cc.codec().deflate = Some(d);
+            self.st.inflater = Some(i);
+        }
+        self.st.handshake = hs;
+    }
+
+    /// Serializes `out` and writes until the send FIFO is empty, then calls `g`.
+    fn write_then<G>(self, io: &mut Io, out: Out<'_>, g: G) -> Result<()>
+    where
+        G: FnOnce(&mut Io, Result<()>, WebSocket<S>) + 'static,
+    {
+        let WebSocket { rx, tx, st } = self;
+        let Sender { cc, close_sent } = tx;
+        cc.async_write_next(io, out, move |io, r, cc| {
+            g(
+                io,
+                r,
+                WebSocket {
+                    rx,
+                    tx: Sender { cc, close_sent },
+                    st,
+                },
+            )
+        })
+        .map_err(|r| r.error)
+    }
+
+    /// The client's side of the opening handshake over `stream` (already connected, and for
+    /// `wss://` already through TLS): sends the upgrade request for `path` with
+    /// `Host: host`, checks the response, and hands the connection to `f`. On failure the
+    /// stream is closed and `f` gets the error.
+    pub fn client<F>(
+        io: &mut Io,
+        stream: S,
+        host: &str,
+        path: &str,
+        cfg: &ClientConfig,
+        f: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<WebSocket<S>>) + 'static,
+    {
+        let mut ws = WebSocket::parts(stream, true, cfg.limits, !cfg.manual_pong);
+        let key = new_key(&mut ws.tx.cc.codec().rng);
+        let req = client_request(host, path, &key, cfg);
+        let ctx = Box::new((key, cfg.clone()));
+        ws.write_then(io, Out::Raw(&req), move |io, r, ws| {
+            if let Err(e) = r {
+                let _ = close_stream(io, stream);
+                return f(io, Err(e));
+            }
+            let WebSocket { rx, tx, st } = ws;
+            let armed = rx.async_read_next(io, move |io, r, rx| {
+                let mut ws = WebSocket { rx, tx, st };
+                let r = r.and_then(|()| {
+                    let hs = match ws.rx.item()? {
+                        Some(Inbound::Head(h)) => check_response(h, &ctx.0, &ctx.1)?,
+                        Some(Inbound::Bad(_, what)) => return Err(bad(what)),
+                        _ => return Err(bad("no handshake response")),
+                    };
+                    let d = ctx.1.deflate.unwrap_or_default();
+                    ws.established(hs, d.level, d.min_size);
+                    Ok(())
+                });
+                match r {
+                    Ok(()) => f(io, Ok(ws)),
+                    Err(e) => {
+                        let _ = close_stream(io, stream);
+                        f(io, Err(e));
+                    }
+                }
+            });
+            if armed.is_err() {
+                let _ = close_stream(io, stream);
+            }
+        })
+    }
+
+    /// The server's side of the opening handshake over an accepted `stream`: reads the
+    /// upgrade request, answers `101 Switching Protocols` (choosing a subprotocol and
+    /// permessage-deflate parameters from `cfg`) and hands the connection to `f`. A bad
+    /// request is answered with 400 (426 for another WebSocket version), the stream is
+    /// closed and `f` gets the error.
+    pub fn accept<F>(io: &mut Io, stream: S, cfg: &ServerConfig, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<WebSocket<S>>) + 'static,
+    {
+        let WebSocket { rx, tx, st } =
+            WebSocket::parts(stream, false, cfg.limits, !cfg.manual_pong);
+        let cfg = Box::new(cfg.clone());
+        rx.async_read_next(io, move |io, r, rx| {
+            let mut ws = WebSocket { rx, tx, st };
+            if let Err(e) = r {
+                let _ = close_stream(io, stream);
+                return f(io, Err(e));
+            }
+            let answer = match ws.rx.item() {
+                Ok(Some(Inbound::Head(h))) => server_response(h, &cfg),
+                _ => Err(crate::handshake::Refusal {
+                    response: crate::handshake::BAD_REQUEST,
+                    error: bad("handshake head exceeds the limit"),
+                }),
+            };
+            let r = match answer {
+                Ok((resp, hs)) => {
+                    let d = cfg.deflate.unwrap_or_default();
+                    ws.established(hs, d.level, d.min_size);
+                    ws.write_then(io, Out::Raw(&resp), move |io, r, ws| match r {
+                        Ok(()) => f(io, Ok(ws)),
+                        Err(e) => {
+                            let _ = close_stream(io, stream);
+                            f(io, Err(e));
+                        }
+                    })
+                }
+                Err(refusal) => ws.write_then(io, Out::Raw(refusal.response), move |io, _, _| {
+                    let _ = close_stream(io, stream);
+                    f(io, Err(refusal.error));
+                }),
+            };
+            if r.is_err() {
+                let _ = close_stream(io, stream);
+            }
+        })
+        .map_err(|r| r.error)
+    }
+
+    /// Reads until a whole message (or a pong, a close, or a ping with automatic pongs
+    /// off) is there, then hands the connection back; [`message`](WebSocket::message)
+    /// lends it. An error ends the connection: a protocol violation has then been
+    /// answered with a close frame (flushed), and the error names what was wrong; finish
+    /// with [`close`](WebSocket::close).
+    ///
+    /// A refused submission (the stream already closed, the Io closed) returns the error
+    /// and drops the connection.
+    pub fn async_read<F>(mut self, io: &mut Io, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<()>, WebSocket<S>) + 'static,
+    {
+        if self.st.close_received || self.st.failed.is_some() {
+            return Err(self.st.failed.unwrap_or(FINISHED));
+        }
+        if self.st.held {
+            release(&mut self.rx);
+            self.st.held = false;
+        }
+        self.st.current = Current::None;
+        self.arm(io, f)
+    }
+
+    fn arm<F>(self, io: &mut Io, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<()>, WebSocket<S>) + 'static,
+    {
+        let WebSocket { rx, tx, st } = self;
+        rx.async_read_next(io, move |io, r, rx| {
+            on_read(io, r, WebSocket { rx, tx, st }, f)
+        })
+        .map_err(|r| r.error)
+    }
+
+    /// The message the last read completed with, borrowed until the next read.
+    pub fn message(&mut self) -> Option<Message<'_>> {
+        message_of(&mut self.rx, &self.st)
+    }
+
+    /// The message and the sender together, to answer a message without copying it.
+    pub fn split(&mut self) -> (Option<Message<'_>>, &mut Sender<S>) {
+        let WebSocket { rx, tx, st } = self;
+        (message_of(rx, st), tx)
+    }
+
+    /// The sending half.
+    pub fn sender(&mut self) -> &mut Sender<S> {
+        &mut self.tx
+    }
+
+    /// Sends a text message ([`Sender::send_text`]).
+    pub fn send_text(&mut self, io: &mut Io, text: &str) -> Result<usize> {
+        self.tx.send_text(io, text)
+    }
+
+    /// Sends a binary message ([`Sender::send_binary`]).
+    pub fn send_binary(&mut self, io: &mut Io, data: &[u8]) -> Result<usize> {
+        self.tx.send_binary(io, data)
+    }
+
+    /// Writes until the send FIFO is empty, then hands the connection back.
+    pub fn async_flush<F>(self, io: &mut Io, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<()>, WebSocket<S>) + 'static,
+    {
+        self.write_then(io, Out::Flush, f)
+    }
+
+    /// The closing handshake: sends a close frame (unless one was sent), flushes, waits for
+    /// the peer's close (unless it came already), then closes the stream and calls `f`.
+    /// A peer that does not answer within the close timeout (5 s,
+    /// [`set_close_timeout`](WebSocket::set_close_timeout)) has its stream closed and `f`
+    /// gets `TimedOut`.
+    pub fn async_close<F>(mut self, io: &mut Io, code: CloseCode, reason: &str, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<()>) + 'static,
+    {
+        if !self.tx.close_sent
+            && let Err(e) = self.tx.send_close(io, code, reason)
+        {
+            let _ = self.close(io);
+            return Err(e);
+        }
+        let stream = self.next_layer();
+        let timer = Timer::new(io)?;
+        timer.schedule_once(io, self.st.close_timeout, move |io, _| {
+            let _ = close_stream(io, stream);
+        })?;
+        self.write_then(io, Out::Flush, move |io, r, ws| {
+            if r.is_err() || ws.st.close_received || ws.st.failed.is_some() {
+                finish_close(io, ws, timer, r, f);
+            } else {
+                drain(io, ws, timer, f);
+            }
+        })
+    }
+
+    /// Closes the stream at once, without a closing handshake.
+    pub fn close(self, io: &mut Io) -> Result<()> {
+        self.rx.close(io)
+    }
+
+    /// Sets how long [`async_close`](WebSocket::async_close) waits for the peer's close.
+    pub fn set_close_timeout(&mut self, d: Duration) {
+        self.st.close_timeout = d;
+    }
+
+    /// What the opening handshake settled: path, subprotocol, permessage-deflate, headers.
+    pub fn handshake(&self) -> &Handshake {
+        &self.st.handshake
+    }
+
+    /// The subprotocol chosen in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.st.handshake.protocol.as_deref()
+    }
+
+    /// Whether this is the client end.
+    pub fn is_client(&self) -> bool {
+        self.st.client
+    }
+
+    /// Whether the peer's close frame has arrived.
+    pub fn close_received(&self) -> bool {
+        self.st.close_received
+    }
+
+    /// The stream underneath.
+    pub fn next_layer(&self) -> S {
+        self.rx.next_layer()
+    }
+
+    fn fail<F>(mut self, io: &mut Io, code: CloseCode, e: Error, f: F)
+    where
+        F: FnOnce(&mut Io, Result<()>, WebSocket<S>) + 'static,
+    {
+        self.st.failed = Some(e);
+        if !self.tx.close_sent {
+            let _ = self.tx.send_close(io, code, e.context_str().unwrap_or(""));
+        }
+        if self.tx.unsent() == 0 {
+            return f(io, Err(e), self);
+        }
+        let _ = self.write_then(io, Out::Flush, move |io, _, ws| f(io, Err(e), ws));
+    }
+
+    /// Looks at the frames at the front of the receive FIFO until a message is whole.
+    fn process(&mut self, io: &mut Io) -> Step {
+        let WebSocket { rx, tx, st } = self;
+        if st.held {
+            release(rx);
+            st.held = false;
+        }
+        st.current = Current::None;
+        loop {
+            rx.codec().hold = true;
+            let f = match rx.item() {
+                Ok(Some(Inbound::Frame(f))) => f,
+                Ok(Some(Inbound::Bad(code, what))) => {
+                    let kind = if code == CloseCode::TOO_BIG {
+                        ErrorKind::MessageTooLarge
+                    } else {
+                        ErrorKind::InvalidInput
+                    };
+                    return Step::Fail(code, Error::with_context(kind, what));
+                }
+                Ok(Some(Inbound::Head(_))) => {
+                    return Step::Fail(CloseCode::PROTOCOL, bad("unexpected head"));
+                }
+                Ok(None) => return Step::More,
+                Err(e) => return Step::Fail(CloseCode::PROTOCOL, e),
+            };
+            let proto = |what| Step::Fail(CloseCode::PROTOCOL, bad(what));
+            if f.rsv2() || f.rsv3() {
+                return proto("frame has RSV2 or RSV3 set");
+            }
+            let Some(op) = f.opcode() else {
+                return proto("frame has a reserved opcode");
+            };
+            if f.masked() == st.client {
+                return proto(if st.client {
+                    "server sent a masked frame"
+                } else {
+                    "client sent an unmasked frame"
+                });
+            }
+            let key = f.mask_key();
+            if op.is_control() {
+                if !f.fin() {
+                    return proto("control frame is fragmented");
+                }
+                if f.payload_len() > MAX_CONTROL_PAYLOAD {
+                    return proto("control frame carries more than 125 bytes");
+                }
+                if f.rsv1() {
+                    return proto("control frame has RSV1 set");
+                }
+                let p = f.payload();
+                let n = p.len();
+                match key {
+                    Some(k) => mask_copy(&mut st.ctrl[..n], p, k, 0),
+                    None => st.ctrl[..n].copy_from_slice(p),
+                }
+                st.ctrl_len = n;
+                release(rx);
+                match op {
+                    Opcode::Ping if st.auto_pong => {
+                        if !tx.close_sent {
+                            let _ = tx.pong(io, &st.ctrl[..n]);
+                        }
+                    }
+                    Opcode::Ping => {
+                        st.current = Current::Ping;
+                        return Step::Ready;
+                    }
+                    Opcode::Pong => {
+                        st.current = Current::Pong;
+                        return Step::Ready;
+                    }
+                    _ => {
+                        let code = match parse_close(&st.ctrl[..n]) {
+                            Ok((code, _)) => code,
+                            Err(CloseCode::INVALID_DATA) => {
+                                return Step::Fail(
+                                    CloseCode::INVALID_DATA,
+                                    bad("close reason is not valid UTF-8"),
+                                );
+                            }
+                            Err(_) => return proto("close frame has an invalid code or length"),
+                        };
+                        st.close_received = true;
+                        if !tx.close_sent {
+                            let _ = tx.send_close(io, code, "");
+                        }
+                        st.current = Current::Close(code);
+                        return Step::Ready;
+                    }
+                }
+                continue;
+            }
+            let (kind, compressed) = match (op, st.frag) {
+                (Opcode::Continuation, None) => {
+                    return proto("continuation frame without a message to continue");
+                }
+                (Opcode::Continuation, Some(k)) => {
+                    if f.rsv1() {
+                        return proto("continuation frame has RSV1 set");
+                    }
+                    k
+                }
+                (_, Some(_)) => return proto("new message inside a fragmented message"),
+                (op, None) => {
+                    if f.rsv1() && st.inflater.is_none() {
+                        return proto("RSV1 set without permessage-deflate");
+                    }
+                    (
+                        if op == Opcode::Text {
+                            Kind::Text
+                        } else {
+                            Kind::Binary
+                        },
+                        f.rsv1(),
+                    )
+                }
+            };
+            let max = st.limits.max_message;
+            let too_big = || {
+                Step::Fail(
+                    CloseCode::TOO_BIG,
+                    Error::with_context(
+                        ErrorKind::MessageTooLarge,
+                        "message exceeds the message limit",
+                    ),
+                )
+            };
+            let not_utf8 = || {
+                Step::Fail(
+                    CloseCode::INVALID_DATA,
+                    bad("text message is not valid UTF-8"),
+                )
+            };
+            if f.fin() && op != Opcode::Continuation && !compressed && key.is_none() {
+                // The message is this one frame, as it should be read: hand it out in place.
+                if f.payload_len() > max {
+                    return too_big();
+                }
+                if kind == Kind::Text && simdutf8::basic::from_utf8(f.payload()).is_err() {
+                    return not_utf8();
+                }
+                st.current = Current::InPlace(kind);
+                st.held = true;
+                return Step::Ready;
+            }
+            if op != Opcode::Continuation {
+                st.frag = Some((kind, compressed));
+            }
+            let State {
+                buf,
+                utf8,
+                inflater,
+                ..
+            } = &mut **st;
+            if op != Opcode::Continuation {
+                buf.clear();
+                utf8.reset();
+            }
+            let start = buf.len();
+            let p = f.payload();
+            if compressed {
+                let Some(inf) = inflater.as_mut() else {
+                    return proto("RSV1 set without permessage-deflate");
+                };
+                let r = match key {
+                    None => inf.inflate(p, buf, max),
+                    Some(k) => {
+                        let mut tmp = [0u8; 4096];
+                        let mut r = Ok(());
+                        for (i, c) in p.chunks(tmp.len()).enumerate() {
+                            let t = &mut tmp[..c.len()];
+                            mask_copy(t, c, k, i * 4096);
+                            r = inf.inflate(t, buf, max);
+                            if r.is_err() {
+                                break;
+                            }
+                        }
+                        r
+                    }
+                };
+                let r = r.and_then(|()| {
+                    if f.fin() {
+                        inf.finish(buf, max)
+                    } else {
+                        Ok(())
+                    }
+                });
+                match r {
+                    Ok(()) => {}
+                    Err(InflateError::TooBig) => return too_big(),
+                    Err(InflateError::Corrupt) => {
+                        return Step::Fail(
+                            CloseCode::INVALID_DATA,
+                            bad("compressed message does not inflate"),
+                        );
+                    }
+                }
+            } else {
+                if buf.len() + p.len() > max {
+                    return too_big();
+                }
+                buf.extend_from_slice(p);
+                if let Some(k) = key {
+                    apply_mask(&mut buf[start..], k, 0);
+                }
+            }
+            if kind == Kind::Text && utf8.feed(&buf[start..]).is_err() {
+                return not_utf8();
+            }
+            let fin = f.fin();
+            release(rx);
+            if fin {
+                if kind == Kind::Text && utf8.finish().is_err() {
+                    return not_utf8();
+                }
+                st.frag = None;
+                st.current = Current::Buffered(kind);
+                return Step::Ready;
+            }
+        }
+    }
+}
+
+fn on_read<S, F>(io: &mut Io, r: Result<()>, mut ws: WebSocket<S>, f: F)
+where
+    S: ByteStream,
+    F: FnOnce(&mut Io, Result<()>, WebSocket<S>) + 'static,
+{
+    if let Err(e) = r {
+        ws.st.failed = Some(e);
+        return f(io, Err(e), ws);
+    }
+    match ws.process(io) {
+        Step::Ready => {
+            if ws.tx.unsent() > 0 {
+                let _ = ws.tx.flush(io);
+            }
+            f(io, Ok(()), ws)
+        }
+        Step::More => {
+            let _ = ws.arm(io, f);
+        }
+        Step::Fail(code, e) => ws.fail(io, code, e, f),
+    }
+}
+
+fn drain<S, F>(io: &mut Io, ws: WebSocket<S>, timer: Timer, f: F)
+where
+    S: ByteStream,
+    F: FnOnce(&mut Io, Result<()>) + 'static,
+{
+    let stream = ws.next_layer();
+    let r = ws.async_read(io, move |io, r, ws| match r {
+        Ok(()) if !ws.st.close_received => drain(io, ws, timer, f),
+        r => finish_close(io, ws, timer, r, f),
+    });
+    if r.is_err() {
+        timer.close(io);
+        let _ = close_stream(io, stream);
+    }
+}
+
+fn finish_close<S, F>(io: &mut Io, ws: WebSocket<S>, timer: Timer, r: Result<()>, f: F)
+where
+    S: ByteStream,
+    F: FnOnce(&mut Io, Result<()>) + 'static,
+{
+    let fired = !timer.cancel(io);
+    timer.close(io);
+    let _ = ws.close(io);
+    let r = match r {
+        Err(_) if fired => Err(Error::with_context(
+            ErrorKind::TimedOut,
+            "the peer did not answer the close in time",
+        )),
+        // The peer closed after our close frame: the handshake is over either way.
+        Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(()),
+        r => r,
+    };
+    f(io, r)
+}
+
+/// The parts of a `ws://` or `wss://` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Url {
+    /// `wss://`.
+    pub secure: bool,
+    /// The host, without brackets for IPv6.
+    pub host: String,
+    /// The port (80 or 443 when not given).
+    pub port: u16,
+    /// The request target, `/` at least.
+    pub path: String,
+    /// The `Host` header's value: the authority as written.
+    pub authority: String,
+}
+
+impl Url {
+    /// Parses `ws://host[:port][/path][?query]` or `wss://...`.
+    ///
+    /// ```
+    /// let u = sonic_websocket::Url::parse("ws://[::1]:9001/feed?x=1").unwrap();
+    /// assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("::1", 9001, "/feed?x=1"));
+    /// ```
+    pub fn parse(url: &str) -> Result<Url> {
+        let invalid = Error::invalid_input;
+        let lower = url.get(..6).unwrap_or("").to_ascii_lowercase();
+        let (secure, rest) = if lower.starts_with("ws://") {
+            (false, &url[5..])
+        } else if lower.starts_with("wss://") {
+            (true, &url[6..])
+        } else {
+            return Err(invalid("websocket URL does not start with ws:// or wss://"));
+        };
+        let (auth, path) = match rest.find(['/', '?', '#']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let path = path.split('#').next().unwrap_or("");
+        let path = if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        };
+        let hostport = auth.rsplit('@').next().unwrap_or(auth);
+        let (host, port) = if let Some(r) = hostport.strip_prefix('[') {
+            let (h, after) = r
+                .split_once(']')
+                .ok_or(invalid("websocket URL has an unclosed IPv6 bracket"))?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(invalid("websocket URL has no host"));
+        }
+        let port = match port {
+            None => {
+                if secure {
+                    443
+                } else {
+                    80
+                }
+            }
+            Some(p) => p
+                .parse()
+                .map_err(|_| invalid("websocket URL has an invalid port"))?,
+        };
+        Ok(Url {
+            secure,
+            host: host.to_owned(),
+            port,
+            path,
+            authority: hostport.to_owned(),
+        })
+    }
+
+    /// `host:port` for the resolver (`[v6]:port` for IPv6).
+    pub fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+struct Dial {
+    stream: Cell<Option<TcpStream>>,
+    timed_out: Cell<bool>,
+}
+
+impl WebSocket<TcpStream> {
+    /// Dials a `ws://host:port/path` URL: resolves the host (blocking on the resolver, as
+    /// `TcpStream::dial` does), connects, and runs the client handshake; `cfg.timeout`
+    /// bounds the connect and the upgrade together (`TimedOut`). `wss://` is refused with
+    /// `Unsupported` until sonic-tls is wired in: run
+    /// [`client`](WebSocket::client) over a TLS stream meanwhile.
+    pub fn dial<F>(io: &mut Io, url: &str, cfg: &ClientConfig, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<WebSocket<TcpStream>>) + 'static,
+    {
+        let u = Url::parse(url)?;
+        if u.secure {
+            return Err(Error::unsupported(
+                "wss:// needs a TLS stream: use WebSocket::client over one",
+            ));
+        }
+        let shared = Rc::new(Dial {
+            stream: Cell::new(None),
+            timed_out: Cell::new(false),
+        });
+        let timer = match cfg.timeout {
+            Some(t) => {
+                let timer = Timer::new(io)?;
+                let sh = shared.clone();
+                timer.schedule_once(io, t, move |io, _| {
+                    sh.timed_out.set(true);
+                    if let Some(s) = sh.stream.get() {
+                        let _ = s.close(io);
+                    }
+                })?;
+                Some(timer)
+            }
+            None => None,
+        };
+        let dialer = sock::TcpDialer {
+            timeout: cfg.timeout,
+            nodelay: !cfg.nagle,
+            ..sock::TcpDialer::default()
+        };
+        let ctx = Box::new((u, cfg.clone()));
+        let done = move |io: &mut Io, timer: Option<Timer>| {
+            if let Some(t) = timer {
+                t.cancel(io);
+                t.close(io);
+            }
+        };
+        TcpStream::dial_with(io, &dialer, ctx.0.addr().as_str(), move |io, r| {
+            let s = match r {
+                Ok(s) => s,
+                Err(e) => {
+                    done(io, timer);
+                    return f(io, Err(e));
+                }
+            };
+            shared.stream.set(Some(s));
+            let (u, cfg) = &*ctx;
+            let sh = shared.clone();
+            let r = WebSocket::client(io, s, &u.authority, &u.path, cfg, move |io, r| {
+                done(io, timer);
+                let timed_out = sh.timed_out.get();
+                f(
+                    io,
+                    r.map_err(|e| {
+                        if timed_out {
+                            Error::with_context(ErrorKind::TimedOut, "websocket dial timed out")
+                        } else {
+                            e
+                        }
+                    }),
+                )
+            });
+            if r.is_err() {
+                let _ = s.close(io);
+            }
+        })
+    }
+}
