@@ -335,6 +335,11 @@ impl Deflater {
         if out.ends_with(&TAIL) {
             out.truncate(out.len() - 4);
         }
+        if out.is_empty() {
+            // A sync flush right after another emits nothing; an empty message is then the
+            // one byte of an empty stored block (RFC 7692 section 7.2.3.6).
+            out.push(0x00);
+        }
         if self.reset_each {
             self.comp.reset();
         }
@@ -483,8 +488,10 @@ mod tests {
                 assert_eq!(d.enabled, bits >= 9);
                 let mut z = Vec::new();
                 let mut out = Vec::new();
-                for round in 0..4 {
-                    let msg: Vec<u8> = (0..3000).map(|k| ((k * round) % 17) as u8).collect();
+                for round in 0..6 {
+                    // Two empty messages in a row among the others.
+                    let len = if round == 1 || round == 2 { 0 } else { 3000 };
+                    let msg: Vec<u8> = (0..len).map(|k| ((k * round) % 17) as u8).collect();
                     d.compress(&msg, &mut z).unwrap();
                     out.clear();
                     let (a, b) = z.split_at(z.len() / 2);

@@ -1,0 +1,87 @@
+//! Shared by the integration tests: a listener on 127.0.0.1, an echo server, a bounded
+//! drive loop.
+#![allow(dead_code, unreachable_pub)]
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use sonic_io::{ByteStream, Io, Listener, TcpAcceptor};
+use sonic_websocket::{CloseCode, Message, ServerConfig, WebSocket};
+
+/// How long a test waits for anything before calling it a hang.
+pub const HANG: Duration = Duration::from_secs(20);
+
+/// Runs the Io until `done` says so; panics after [`HANG`] (a hang guard, not a timing
+/// assertion).
+pub fn drive(io: &mut Io, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < HANG, "the test hung");
+        io.run_one_for(Duration::from_millis(100)).unwrap();
+    }
+}
+
+/// A listener on an ephemeral port of 127.0.0.1 and its `ws://` URL.
+pub fn listen(io: &mut Io) -> (TcpAcceptor, String) {
+    let l = Listener::add(io, sock::TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    let addr = l.get(io).unwrap().local_addr().unwrap();
+    (l, format!("ws://{addr}/echo"))
+}
+
+/// Accepts connections forever and echoes every text and binary message.
+pub fn serve_echo(io: &mut Io, l: TcpAcceptor, cfg: Rc<ServerConfig>) {
+    let again = cfg.clone();
+    l.async_accept(io, move |io, r| {
+        if let Ok((conn, _)) = r {
+            WebSocket::accept(io, conn, &again, |io, ws| {
+                if let Ok(ws) = ws {
+                    echo(io, ws);
+                }
+            })
+            .unwrap();
+            serve_echo(io, l, again);
+        }
+    })
+    .unwrap();
+    drop(cfg);
+}
+
+/// Echoes messages until the peer closes.
+pub fn echo<S: ByteStream>(io: &mut Io, ws: WebSocket<S>) {
+    let _ = ws.async_read(io, |io, r, mut ws| {
+        if r.is_err() {
+            let _ = ws.close(io);
+            return;
+        }
+        let (m, tx) = ws.split();
+        match m {
+            Some(Message::Text(t)) => drop(tx.send_text(io, t)),
+            Some(Message::Binary(b)) => drop(tx.send_binary(io, b)),
+            Some(Message::Close(..)) => {
+                let _ = ws.async_close(io, CloseCode::NORMAL, "", |_, _| {});
+                return;
+            }
+            _ => {}
+        }
+        if ws.sender().unsent() > 0 {
+            let _ = ws.async_flush(io, |io, r, ws| {
+                if r.is_ok() {
+                    echo(io, ws)
+                }
+            });
+        } else {
+            echo(io, ws);
+        }
+    });
+}
+
+/// A slot a callback leaves a value in for the test to pick up.
+pub fn slot<T>() -> Rc<RefCell<Option<T>>> {
+    Rc::new(RefCell::new(None))
+}
+
+/// A flag.
+pub fn flag() -> Rc<Cell<bool>> {
+    Rc::new(Cell::new(false))
+}
