@@ -1,0 +1,331 @@
+//! A peer that breaks the protocol (a raw TCP peer on another thread writing hand-made
+//! frames) gets a close frame with the right code, and our side's read fails with an
+//! error naming what was wrong; never a panic, a hang or a buffer the size of a forged
+//! header.
+
+mod common;
+use common::*;
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+
+use sonic_io::{ErrorKind, Io};
+use sonic_websocket::{ClientConfig, CloseCode, Limits, ServerConfig, WebSocket};
+
+const REQUEST: &[u8] =
+    b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// A frame as a client sends it (masked with a fixed key), with the first byte as given.
+fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [0x11, 0x22, 0x33, 0x44];
+    let mut f = vec![first];
+    let n = payload.len();
+    if n < 126 {
+        f.push(0x80 | n as u8);
+    } else if n <= 0xFFFF {
+        f.push(0x80 | 126);
+        f.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        f.push(0x80 | 127);
+        f.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    f.extend_from_slice(&key);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    f
+}
+
+fn read_head(s: &mut std::net::TcpStream) {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            s.read(&mut b).unwrap(),
+            1,
+            "connection ended inside the head"
+        );
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+}
+
+/// Upgrades, writes `bytes` (then half-closes if `then_shut`), and returns everything the
+/// server sent until it closed.
+fn raw_client(addr: std::net::SocketAddr, bytes: Vec<u8>, then_shut: bool) -> Vec<u8> {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(HANG)).unwrap();
+    s.write_all(REQUEST).unwrap();
+    read_head(&mut s);
+    s.write_all(&bytes).unwrap();
+    if then_shut {
+        s.shutdown(Shutdown::Write).unwrap();
+    }
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    rest
+}
+
+/// Runs one case: our server with `limits` reads until it fails; returns the error it got
+/// and the close code the peer saw (None if no close frame came).
+fn case(bytes: Vec<u8>, then_shut: bool, limits: Limits) -> (sonic_io::Error, Option<u16>) {
+    let mut io = Io::new().unwrap();
+    let (l, _) = listen(&mut io);
+    let addr = l.get(&io).unwrap().local_addr().unwrap();
+    let peer = std::thread::spawn(move || raw_client(addr.try_into().unwrap(), bytes, then_shut));
+    let got = slot();
+    let g = got.clone();
+    l.async_accept(&mut io, move |io, r| {
+        let (conn, _) = r.unwrap();
+        WebSocket::accept(
+            io,
+            conn,
+            &ServerConfig::default().limits(limits),
+            move |io, ws| {
+                read_until_error(io, ws.unwrap(), g);
+            },
+        )
+        .unwrap();
+    })
+    .unwrap();
+    drive(&mut io, || got.borrow().is_some());
+    let rest = peer.join().unwrap();
+    let err = got.borrow_mut().take().unwrap();
+    let code = match rest.as_slice() {
+        [0x88, len, a, b, ..] if *len >= 2 => Some(u16::from_be_bytes([*a, *b])),
+        [] => None,
+        other => panic!("not a close frame: {other:x?}"),
+    };
+    (err, code)
+}
+
+fn read_until_error(
+    io: &mut Io,
+    ws: WebSocket,
+    got: std::rc::Rc<std::cell::RefCell<Option<sonic_io::Error>>>,
+) {
+    ws.async_read(io, move |io, r, ws| match r {
+        Ok(()) => read_until_error(io, ws, got),
+        Err(e) => {
+            *got.borrow_mut() = Some(e);
+            ws.close(io).unwrap();
+        }
+    })
+    .unwrap();
+}
+
+fn expect(bytes: Vec<u8>, code: CloseCode, kind: ErrorKind, what: &str) {
+    let (e, seen) = case(bytes, false, Limits::default());
+    assert_eq!(seen, Some(code.0), "{what}: {e}");
+    assert_eq!(e.kind(), kind, "{what}: {e}");
+    assert_eq!(e.context_str(), Some(what));
+}
+
+#[test]
+fn protocol_errors_close_with_1002() {
+    let p = CloseCode::PROTOCOL;
+    let k = ErrorKind::InvalidInput;
+    expect(masked(0x83, b"x"), p, k, "frame has a reserved opcode");
+    expect(masked(0xA1, b"x"), p, k, "frame has RSV2 or RSV3 set");
+    expect(
+        masked(0xC1, b"x"),
+        p,
+        k,
+        "RSV1 set without permessage-deflate",
+    );
+    expect(
+        vec![0x81, 0x01, b'x'],
+        p,
+        k,
+        "client sent an unmasked frame",
+    );
+    expect(
+        masked(0x80, b"x"),
+        p,
+        k,
+        "continuation frame without a message to continue",
+    );
+    let mut two_starts = masked(0x01, b"a");
+    two_starts.extend(masked(0x81, b"b"));
+    expect(two_starts, p, k, "new message inside a fragmented message");
+    expect(
+        masked(0x89, &[0; 126]),
+        p,
+        k,
+        "control frame carries more than 125 bytes",
+    );
+    expect(masked(0x09, b"x"), p, k, "control frame is fragmented");
+    expect(
+        masked(0x88, &[0x03]),
+        p,
+        k,
+        "close frame has an invalid code or length",
+    );
+    expect(
+        masked(0x88, &1005u16.to_be_bytes()),
+        p,
+        k,
+        "close frame has an invalid code or length",
+    );
+    expect(
+        masked(0x88, &999u16.to_be_bytes()),
+        p,
+        k,
+        "close frame has an invalid code or length",
+    );
+}
+
+#[test]
+fn invalid_utf8_closes_with_1007_as_soon_as_it_is_seen() {
+    let d = CloseCode::INVALID_DATA;
+    let k = ErrorKind::InvalidInput;
+    expect(
+        masked(0x81, &[b'a', 0xFF]),
+        d,
+        k,
+        "text message is not valid UTF-8",
+    );
+    // The second fragment breaks it; no final fragment ever comes, so the server must
+    // not wait for one.
+    let mut frags = masked(0x01, "κ".as_bytes());
+    frags.extend(masked(0x00, &[0xED, 0xA0, 0x80]));
+    expect(frags, d, k, "text message is not valid UTF-8");
+    // A message ending inside a character.
+    let mut cut = masked(0x01, b"ok");
+    cut.extend(masked(0x80, &[0xE2, 0x82]));
+    expect(cut, d, k, "text message is not valid UTF-8");
+    let mut reason = vec![0x03, 0xE8];
+    reason.push(0xC0);
+    expect(
+        masked(0x88, &reason),
+        d,
+        k,
+        "close reason is not valid UTF-8",
+    );
+}
+
+#[test]
+fn oversized_frames_and_messages_close_with_1009_before_buffering() {
+    let limits = Limits {
+        max_frame: 1 << 20,
+        max_message: 1000,
+        ..Limits::default()
+    };
+    // A header announcing 1 GiB and nothing after it: refused from the header alone.
+    let mut huge = vec![0x82, 0x80 | 127];
+    huge.extend_from_slice(&(1u64 << 30).to_be_bytes());
+    huge.extend_from_slice(&[1, 2, 3, 4]);
+    let (e, code) = case(huge, false, limits);
+    assert_eq!(code, Some(1009));
+    assert_eq!(e.kind(), ErrorKind::MessageTooLarge);
+    assert_eq!(e.context_str(), Some("frame exceeds the frame limit"));
+    // Two fragments of 600 bytes: the message passes its limit.
+    let mut frags = masked(0x02, &[7; 600]);
+    frags.extend(masked(0x80, &[7; 600]));
+    let (e, code) = case(frags, false, limits);
+    assert_eq!(code, Some(1009));
+    assert_eq!(e.context_str(), Some("message exceeds the message limit"));
+    // One frame over the message limit but under the frame limit.
+    let (e, code) = case(masked(0x82, &[7; 1001]), false, limits);
+    assert_eq!(code, Some(1009));
+    assert_eq!(e.kind(), ErrorKind::MessageTooLarge);
+}
+
+#[test]
+fn a_peer_vanishing_mid_frame_ends_the_read_with_eof() {
+    let mut half = masked(0x82, &[9; 300]);
+    half.truncate(100);
+    let (e, code) = case(half, true, Limits::default());
+    assert_eq!(e.kind(), ErrorKind::UnexpectedEof);
+    assert_eq!(code, None);
+}
+
+#[test]
+fn a_client_refuses_a_masked_frame_from_the_server() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", l.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(HANG)).unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let key = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap();
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n\r\n",
+            sonic_websocket::accept_key(key.as_bytes())
+        );
+        s.write_all(resp.as_bytes()).unwrap();
+        s.write_all(&masked(0x81, b"masked by a server")).unwrap();
+        // The client's close frame is masked: 0x88, 0x80 | len, key, code.
+        let mut close = [0u8; 8];
+        s.read_exact(&mut close).unwrap();
+        assert_eq!(close[0], 0x88);
+        let code = u16::from_be_bytes([close[6] ^ close[2], close[7] ^ close[3]]);
+        code
+    });
+    let mut io = Io::new().unwrap();
+    let got = slot();
+    let g = got.clone();
+    WebSocket::dial(&mut io, &url, &ClientConfig::default(), move |io, ws| {
+        ws.unwrap()
+            .async_read(io, move |io, r, ws| {
+                *g.borrow_mut() = Some(r);
+                ws.close(io).unwrap();
+            })
+            .unwrap();
+    })
+    .unwrap();
+    drive(&mut io, || got.borrow().is_some());
+    let e = got.borrow_mut().take().unwrap().unwrap_err();
+    assert_eq!(e.context_str(), Some("server sent a masked frame"));
+    assert_eq!(server.join().unwrap(), 1002);
+}
+
+#[test]
+fn a_bad_upgrade_request_gets_400_and_the_accept_fails() {
+    let mut io = Io::new().unwrap();
+    let (l, _) = listen(&mut io);
+    let addr = l.get(&io).unwrap().local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let addr: std::net::SocketAddr = addr.try_into().unwrap();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(HANG)).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).unwrap();
+        resp
+    });
+    let got = slot();
+    let g = got.clone();
+    l.async_accept(&mut io, move |io, r| {
+        let (conn, _) = r.unwrap();
+        WebSocket::accept(io, conn, &ServerConfig::default(), move |_, ws| {
+            *g.borrow_mut() = Some(ws.map(drop));
+        })
+        .unwrap();
+    })
+    .unwrap();
+    drive(&mut io, || got.borrow().is_some());
+    let e = got.borrow_mut().take().unwrap().unwrap_err();
+    assert_eq!(
+        e.context_str(),
+        Some("handshake request lacks Upgrade: websocket")
+    );
+    assert!(
+        peer.join()
+            .unwrap()
+            .starts_with(b"HTTP/1.1 400 Bad Request")
+    );
+}
