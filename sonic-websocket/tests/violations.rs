@@ -272,8 +272,7 @@ fn a_client_refuses_a_masked_frame_from_the_server() {
         let mut close = [0u8; 8];
         s.read_exact(&mut close).unwrap();
         assert_eq!(close[0], 0x88);
-        let code = u16::from_be_bytes([close[6] ^ close[2], close[7] ^ close[3]]);
-        code
+        u16::from_be_bytes([close[6] ^ close[2], close[7] ^ close[3]])
     });
     let mut io = Io::new().unwrap();
     let got = slot();
