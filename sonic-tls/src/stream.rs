@@ -160,15 +160,17 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
         self.0.get(io)
     }
 
-    /// Sends close_notify (waiting for room in the socket as long as needed), then closes
-    /// the connection, and completes `cb` once with the first error of the two. Pending
-    /// reads complete with `Cancelled` at the close; a pending write makes the call fail at
-    /// once (finish or cancel it first).
+    /// Closes with close_notify: first each pending operation completes once with
+    /// `Cancelled` (a write cancelled half-way still sends the rest of its last record, so
+    /// the stream stays well-formed), then close_notify is sent (waiting for room in the
+    /// socket as long as needed), then the connection is closed; `cb` completes once with
+    /// the first error. The handle is stale afterwards.
     pub fn close<F>(self, io: &mut Io, cb: F) -> Result<()>
     where
         F: FnOnce(&mut Io, Result<()>) + 'static,
     {
         let a = self.0;
+        a.cancel(io)?;
         a.async_drive(
             io,
             |c: &mut TlsConn<S>| c.send_close_notify(),
