@@ -34,6 +34,9 @@ pub fn serve_echo(io: &mut Io, l: TcpAcceptor, cfg: Rc<ServerConfig>) {
     let again = cfg.clone();
     l.async_accept(io, move |io, r| {
         if let Ok((conn, _)) = r {
+            // A pong and an echo go out as two sends: without TCP_NODELAY the second
+            // would wait for the client's delayed ACK.
+            conn.get(io).unwrap().set_nodelay(true).unwrap();
             WebSocket::accept(io, conn, &again, |io, ws| {
                 if let Ok(ws) = ws {
                     echo(io, ws);
