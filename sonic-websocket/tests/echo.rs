@@ -8,59 +8,10 @@ use common::*;
 use std::rc::Rc;
 use std::time::Duration;
 
-use sonic_io::{Io, TcpStream};
+use sonic_io::Io;
 use sonic_websocket::{
     ClientConfig, CloseCode, DeflateConfig, Message, Opcode, ServerConfig, WebSocket,
 };
-
-fn dial(io: &mut Io, url: &str, cfg: &ClientConfig) -> WebSocket<TcpStream> {
-    let got = slot();
-    let g = got.clone();
-    WebSocket::dial(io, url, cfg, move |_, r| *g.borrow_mut() = Some(r)).unwrap();
-    drive(io, || got.borrow().is_some());
-    got.borrow_mut().take().unwrap().unwrap()
-}
-
-/// Reads the next message and hands back an owned copy of it with the connection.
-fn next(io: &mut Io, ws: WebSocket<TcpStream>) -> (WebSocket<TcpStream>, Owned) {
-    let got = slot();
-    let g = got.clone();
-    ws.async_read(io, move |_, r, mut ws| {
-        r.unwrap();
-        let m = match ws.message().unwrap() {
-            Message::Text(t) => Owned::Text(t.to_owned()),
-            Message::Binary(b) => Owned::Binary(b.to_vec()),
-            Message::Ping(b) => Owned::Ping(b.to_vec()),
-            Message::Pong(b) => Owned::Pong(b.to_vec()),
-            Message::Close(c, r) => Owned::Close(c, r.to_owned()),
-        };
-        *g.borrow_mut() = Some((ws, m));
-    })
-    .unwrap();
-    drive(io, || got.borrow().is_some());
-    got.borrow_mut().take().unwrap()
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Owned {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(CloseCode, String),
-}
-
-fn flush(io: &mut Io, ws: WebSocket<TcpStream>) -> WebSocket<TcpStream> {
-    let got = slot();
-    let g = got.clone();
-    ws.async_flush(io, move |_, r, ws| {
-        r.unwrap();
-        *g.borrow_mut() = Some(ws);
-    })
-    .unwrap();
-    drive(io, || got.borrow().is_some());
-    got.borrow_mut().take().unwrap()
-}
 
 fn round_trips(deflate: bool) {
     let mut io = Io::new().unwrap();

@@ -6,8 +6,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use sonic_io::{ByteStream, Io, Listener, TcpAcceptor};
-use sonic_websocket::{CloseCode, Message, ServerConfig, WebSocket};
+use sonic_io::{ByteStream, Io, Listener, TcpAcceptor, TcpStream};
+use sonic_websocket::{ClientConfig, CloseCode, Message, ServerConfig, WebSocket};
 
 /// How long a test waits for anything before calling it a hang.
 pub const HANG: Duration = Duration::from_secs(20);
@@ -87,4 +87,54 @@ pub fn slot<T>() -> Rc<RefCell<Option<T>>> {
 /// A flag.
 pub fn flag() -> Rc<Cell<bool>> {
     Rc::new(Cell::new(false))
+}
+
+/// Dials `url` and waits for the connection.
+pub fn dial(io: &mut Io, url: &str, cfg: &ClientConfig) -> WebSocket<TcpStream> {
+    let got = slot();
+    let g = got.clone();
+    WebSocket::dial(io, url, cfg, move |_, r| *g.borrow_mut() = Some(r)).unwrap();
+    drive(io, || got.borrow().is_some());
+    got.borrow_mut().take().unwrap().unwrap()
+}
+
+/// Reads the next message and hands back an owned copy of it with the connection.
+pub fn next(io: &mut Io, ws: WebSocket<TcpStream>) -> (WebSocket<TcpStream>, Owned) {
+    let got = slot();
+    let g = got.clone();
+    ws.async_read(io, move |_, r, mut ws| {
+        r.unwrap();
+        let m = match ws.message().unwrap() {
+            Message::Text(t) => Owned::Text(t.to_owned()),
+            Message::Binary(b) => Owned::Binary(b.to_vec()),
+            Message::Ping(b) => Owned::Ping(b.to_vec()),
+            Message::Pong(b) => Owned::Pong(b.to_vec()),
+            Message::Close(c, r) => Owned::Close(c, r.to_owned()),
+        };
+        *g.borrow_mut() = Some((ws, m));
+    })
+    .unwrap();
+    drive(io, || got.borrow().is_some());
+    got.borrow_mut().take().unwrap()
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Owned {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(CloseCode, String),
+}
+
+pub fn flush(io: &mut Io, ws: WebSocket<TcpStream>) -> WebSocket<TcpStream> {
+    let got = slot();
+    let g = got.clone();
+    ws.async_flush(io, move |_, r, ws| {
+        r.unwrap();
+        *g.borrow_mut() = Some(ws);
+    })
+    .unwrap();
+    drive(io, || got.borrow().is_some());
+    got.borrow_mut().take().unwrap()
 }
