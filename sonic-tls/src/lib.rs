@@ -22,3 +22,8 @@ pub use conn::{MAX_RECORD_PLAINTEXT, MAX_WRITE, TlsConn};
 pub use error::{HANDSHAKE_EOF, TRUNCATED, tls_error};
 pub use rustls;
 pub use stream::{IntoConn, TlsStream};
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;
