@@ -63,3 +63,8 @@ pub use deflate::{DeflateConfig, DeflateParams};
 pub use frame::{Frame, Opcode};
 pub use handshake::{GUID, Handshake, accept_key};
 pub use utf8::Utf8Validator;
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;
