@@ -328,3 +328,33 @@ fn a_bad_upgrade_request_gets_400_and_the_accept_fails() {
             .starts_with(b"HTTP/1.1 400 Bad Request")
     );
 }
+
+#[test]
+fn a_peer_ignoring_our_close_is_cut_off_after_the_close_timeout() {
+    let mut io = Io::new().unwrap();
+    let (l, _) = listen(&mut io);
+    let addr = l.get(&io).unwrap().local_addr().unwrap();
+    // The peer upgrades, then only reads: it never answers the close.
+    let peer = std::thread::spawn(move || raw_client(addr.try_into().unwrap(), Vec::new(), false));
+    let got = slot();
+    let g = got.clone();
+    l.async_accept(&mut io, move |io, r| {
+        let (conn, _) = r.unwrap();
+        WebSocket::accept(io, conn, &ServerConfig::default(), move |io, ws| {
+            let mut ws = ws.unwrap();
+            ws.set_close_timeout(std::time::Duration::from_millis(100));
+            ws.async_close(io, CloseCode::GOING_AWAY, "shutting down", move |_, r| {
+                *g.borrow_mut() = Some(r)
+            })
+            .unwrap();
+        })
+        .unwrap();
+    })
+    .unwrap();
+    drive(&mut io, || got.borrow().is_some());
+    let e = got.borrow_mut().take().unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    let rest = peer.join().unwrap();
+    assert_eq!(&rest[..4], &[0x88, 15, 0x03, 0xE9]);
+    assert_eq!(&rest[4..], b"shutting down");
+}
