@@ -2,7 +2,7 @@
 //! `ws_echo_server`): sends `--count` messages of `--size` bytes one after another and
 //! prints the round-trip latency percentiles. With `--autobahn URL` it instead runs every
 //! case of an Autobahn fuzzing server (`kosoku` or the original) and asks it to write its
-//! report.
+//! report (`--cases FIRST-LAST` runs a range of them).
 //!
 //! ```text
 //! cargo run --release -p sonic-websocket --example ws_client -- --url ws://127.0.0.1:9001/ --count 10000 --size 64
@@ -21,6 +21,7 @@ type Ws = WebSocket<TcpStream>;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut url = String::from("ws://127.0.0.1:9001/");
     let (mut count, mut size, mut deflate, mut autobahn) = (10_000usize, 64usize, false, None);
+    let mut cases = (1usize, usize::MAX);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
@@ -30,6 +31,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--size" => size = val()?.parse()?,
             "--deflate" => deflate = true,
             "--autobahn" => autobahn = Some(val()?),
+            "--cases" => {
+                let v = val()?;
+                let (a, b) = v.split_once('-').ok_or("--cases takes FIRST-LAST")?;
+                cases = (a.parse()?, b.parse()?);
+            }
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -43,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut io = Io::new()?;
     match autobahn {
-        Some(base) => run_autobahn(&mut io, &base, &cfg),
+        Some(base) => run_autobahn(&mut io, &base, &cfg, cases),
         None => run_latency(&mut io, &url, &cfg, count, size),
     }
 }
@@ -129,6 +135,7 @@ fn run_autobahn(
     io: &mut Io,
     base: &str,
     cfg: &ClientConfig,
+    (first, last): (usize, usize),
 ) -> Result<(), Box<dyn std::error::Error>> {
     let base = base.trim_end_matches('/');
     let agent = "sonic-websocket";
@@ -148,7 +155,8 @@ fn run_autobahn(
     }
     let count = count.get().unwrap();
     println!("{count} cases");
-    for case in 1..=count {
+    for case in first.max(1)..=last.min(count) {
+        eprint!("\rcase {case}");
         let ws = match connect(
             io,
             &format!("{base}/runCase?case={case}&agent={agent}"),
