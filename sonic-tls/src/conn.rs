@@ -445,14 +445,19 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
     }
 
     /// After an error: encodes the alert rustls queued, if any, and tries once to send it.
-    /// rustls is given no received bytes here: processing the bad bytes again would make it
-    /// raise a second fatal alert, which it refuses with a panic.
+    /// rustls is asked only while it holds a record to send: it hands that out before it
+    /// looks at the received bytes, so the bad bytes are not processed again (that would
+    /// raise a second fatal alert, which rustls refuses with a panic; and an empty buffer
+    /// instead panics when a handshake message was half-joined in the receive FIFO).
     fn send_alert(&mut self) {
-        let TlsConn { side, tx, .. } = self;
         for _ in 0..4 {
+            if !self.common_state().wants_write() {
+                break;
+            }
+            let TlsConn { side, rx, tx, .. } = self;
             let more = match side {
-                Side::Client(c) => encode_pending(c.process_tls_records(&mut []), tx),
-                Side::Server(c) => encode_pending(c.process_tls_records(&mut []), tx),
+                Side::Client(c) => encode_pending(c.process_tls_records(rx.data_mut()), tx),
+                Side::Server(c) => encode_pending(c.process_tls_records(rx.data_mut()), tx),
             };
             if !more {
                 break;
