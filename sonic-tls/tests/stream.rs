@@ -242,3 +242,29 @@ fn a_handshake_with_a_closed_socket_completes_once_with_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn shutdown_half_closes_and_the_peer_can_still_answer() {
+    let pki = Pki::new();
+    let mut io = Io::new().unwrap();
+    let (c, s) = pair(&mut io, &pki, Versions::Tls13);
+    let done = slot::<iox::Result<()>>();
+    let d2 = done.clone();
+    c.shutdown(&mut io, move |_, r| *d2.borrow_mut() = Some(r))
+        .unwrap();
+    run_until(&mut io, |_| done.borrow().is_some());
+    done.borrow_mut().take().unwrap().unwrap();
+    // The server sees close_notify: a clean end of its reading side.
+    let (got, end) = common::talk::read_to_end(&mut io, s);
+    assert!(got.is_empty());
+    end.unwrap();
+    assert!(s.get(&io).unwrap().peer_closed());
+    // It may still answer, and the client still reads.
+    common::talk::write_all(&mut io, s, b"after your close_notify");
+    let got = common::talk::read_exact(&mut io, c, 23).unwrap();
+    assert_eq!(&got[..], b"after your close_notify");
+    common::talk::close(&mut io, s).unwrap();
+    let (rest, end) = common::talk::read_to_end(&mut io, c);
+    assert!(rest.is_empty());
+    end.expect("the server's close_notify ends the client's reading side cleanly");
+}
