@@ -124,30 +124,40 @@ fn parse(element: &str) -> Option<std::result::Result<Raw, ()>> {
 }
 
 impl DeflateConfig {
-    /// The client's offer, the value of a `Sec-WebSocket-Extensions` header.
+    /// The client's offer, the value of a `Sec-WebSocket-Extensions` header. Unless
+    /// `client_no_context_takeover` is set, a second offer follows the first that adds it,
+    /// for a server that accepts only clients without context takeover (it picks the first
+    /// offer it can accept; the response says which).
     pub fn offer(&self) -> String {
-        let mut s = String::from(EXTENSION);
-        if self.server_no_context_takeover {
-            s.push_str("; server_no_context_takeover");
-        }
+        let one = |cnct: bool| {
+            let mut s = String::from(EXTENSION);
+            if self.server_no_context_takeover {
+                s.push_str("; server_no_context_takeover");
+            }
+            if cnct {
+                s.push_str("; client_no_context_takeover");
+            }
+            if self.server_max_window_bits < 15 {
+                s.push_str(&format!(
+                    "; server_max_window_bits={}",
+                    self.server_max_window_bits.max(8)
+                ));
+            }
+            if self.client_max_window_bits < 15 {
+                s.push_str(&format!(
+                    "; client_max_window_bits={}",
+                    self.client_max_window_bits.max(8)
+                ));
+            } else {
+                s.push_str("; client_max_window_bits");
+            }
+            s
+        };
         if self.client_no_context_takeover {
-            s.push_str("; client_no_context_takeover");
-        }
-        if self.server_max_window_bits < 15 {
-            s.push_str(&format!(
-                "; server_max_window_bits={}",
-                self.server_max_window_bits.max(8)
-            ));
-        }
-        if self.client_max_window_bits < 15 {
-            s.push_str(&format!(
-                "; client_max_window_bits={}",
-                self.client_max_window_bits.max(8)
-            ));
+            one(true)
         } else {
-            s.push_str("; client_max_window_bits");
+            format!("{}, {}", one(false), one(true))
         }
-        s
     }
 
     /// The server's answer to a client's `Sec-WebSocket-Extensions` values: the first
@@ -449,6 +459,14 @@ mod tests {
             server_max_window_bits: 10,
             ..DeflateConfig::default()
         };
+        assert_eq!(
+            client.offer(),
+            "permessage-deflate; server_max_window_bits=10; client_max_window_bits, \
+             permessage-deflate; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits"
+        );
+        // A server that takes the first offer grants context takeover.
+        let (p, _) = server.accept([client.offer().as_str()]).unwrap();
+        assert!(!p.client_no_context_takeover);
         assert_eq!(client.check_response(&s).unwrap(), p);
         // Invalid offers are skipped; the next acceptable one is taken.
         let (p, s) = server
