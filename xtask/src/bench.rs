@@ -35,6 +35,7 @@ const BENCHES: &[Bench] = &[
     Bench::latency("sonic-io", "pingpong"),
     Bench::latency("sonic-io", "syscalls"),
     Bench::latency("sonic-multicast", "multicast"),
+    Bench::latency("sonic-tls", "echo"),
 ];
 
 /// The crates whose `tests/alloc.rs` report their figures, in the table's order.
@@ -45,6 +46,7 @@ const ALLOC_CRATES: &[&str] = &[
     "sonic-bytes",
     "sonic-io",
     "sonic-multicast",
+    "sonic-tls",
 ];
 
 /// The ping-pong subjects, in the plot's and the tables' order.

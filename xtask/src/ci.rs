@@ -181,9 +181,11 @@ pub(crate) fn deny(inst: &mut Installer) -> Result<String, String> {
     .map(|()| "bans licenses sources (advisories: GitHub workflow)".into())
 }
 
-/// The apt packages of the peers that tests run against: socat, netcat-openbsd (`nc -N`)
-/// and python3 (its standard library's `socket` module, so no virtual environment).
-pub(crate) const PEER_TOOLS: &[&str] = &["socat", "netcat-openbsd", "python3"];
+/// The apt packages of the peers that tests run against: socat, netcat-openbsd (`nc -N`),
+/// python3 (its `socket`, `ssl` and `venv` modules: sonic-websocket's tests install Python's
+/// `websockets` into a virtual environment under the target directory) and openssl
+/// (`s_server`, `s_client`, for sonic-tls's tests).
+pub(crate) const PEER_TOOLS: &[&str] = &["socat", "netcat-openbsd", "python3", "openssl"];
 
 /// The workspace members that declare Cargo features of their own (besides `default`),
 /// from `cargo metadata`.
@@ -235,8 +237,8 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
             ],
         ))
     });
-    // The real peers the tests talk to (sonic-io's tests/peers.rs): socat, `nc -N`, Python's
-    // socket module.
+    // The real peers the tests talk to (sonic-io's tests/peers.rs, sonic-tls's and
+    // sonic-websocket's interop tests).
     report.step("peer tools", || inst.ensure_apt(PEER_TOOLS));
     test_step(
         report,

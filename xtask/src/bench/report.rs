@@ -249,6 +249,73 @@ pub(super) fn alloc_table(rows: &[AllocRow]) -> String {
     out
 }
 
+/// The TLS subjects of `sonic-tls/benches/echo.rs`, in the tables' order.
+const TLS_SUBJECTS: &[&str] = &["sonic-tls hot", "sonic-tls blocking", "tokio-rustls"];
+
+/// TLS 1.3 echo round trips against tokio-rustls, and the handshake rate.
+fn tls_section(o: &mut String, figs: &Figures) -> Result<(), String> {
+    let _ = writeln!(o, "## TLS: echo round trips and handshakes\n");
+    let _ = writeln!(
+        o,
+        "`sonic-tls/benches/echo.rs`: TLS 1.3 (rustls with ring on both sides), one message in \
+         flight on loopback, client and server on threads of their own; sonic-tls's hot and \
+         blocking loops against tokio's current-thread runtime with tokio-rustls. \"/ tokio-rustls\" \
+         divides by tokio-rustls's figure at the same percentile.\n"
+    );
+    let mut any = false;
+    for size in ["64 B", "16384 B"] {
+        let mut rows = Vec::new();
+        for s in TLS_SUBJECTS {
+            let mut row = vec![format!("{s}")];
+            for p in ["p50", "p99", "p99.9"] {
+                let name = format!("TLS 1.3 echo {size} {p}");
+                let v = figs.get("sonic-tls", &name, s, "ns");
+                let peer = figs.get("sonic-tls", &name, "tokio-rustls", "ns");
+                any |= v.is_some();
+                row.push(opt(v, ns));
+                if p != "p99.9" {
+                    row.push(opt(v.zip(peer), |(a, b)| ratio(a / b)));
+                }
+            }
+            rows.push(row);
+        }
+        let _ = writeln!(o, "### {size}\n");
+        table(
+            o,
+            &[
+                "subject",
+                "p50",
+                "p50 / tokio-rustls",
+                "p99",
+                "p99 / tokio-rustls",
+                "p99.9",
+            ],
+            &rows,
+        );
+    }
+    if !any {
+        return Err("no TLS echo figures".into());
+    }
+    let rows: Vec<Vec<String>> = ["sonic-tls", "tokio-rustls"]
+        .iter()
+        .map(|s| {
+            vec![
+                (*s).to_string(),
+                opt(
+                    figs.get("sonic-tls", "TLS 1.3 handshakes", s, "per s"),
+                    |v| format!("{v:.0}"),
+                ),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        o,
+        "Full TLS 1.3 handshakes per second, one at a time (same bench):\n"
+    );
+    table(o, &["subject", "handshakes/s"], &rows);
+    Ok(())
+}
+
 /// Writes the plots under `plots` and returns BENCHMARKS.md.
 pub(super) fn write_report(
     figs: &Figures,
@@ -358,6 +425,9 @@ pub(super) fn write_report(
         );
         table(&mut o, &["case", "per message"], &sweep);
     }
+
+    // ---- TLS
+    tls_section(&mut o, figs)?;
 
     // ---- UDP batching
     let _ = writeln!(o, "## UDP: one datagram per syscall against batches\n");
