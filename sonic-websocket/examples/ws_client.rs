@@ -2,7 +2,8 @@
 //! `ws_echo_server`): sends `--count` messages of `--size` bytes one after another and
 //! prints the round-trip latency percentiles. With `--autobahn URL` it instead runs every
 //! case of an Autobahn fuzzing server (`kosoku` or the original) and asks it to write its
-//! report (`--cases FIRST-LAST` runs a range of them).
+//! report (`--cases FIRST-LAST` runs a range of them). `--level` sets the compression
+//! level (0-9, default 6).
 //!
 //! ```text
 //! cargo run --release -p sonic-websocket --example ws_client -- --url ws://127.0.0.1:9001/ --count 10000 --size 64
@@ -22,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut url = String::from("ws://127.0.0.1:9001/");
     let (mut count, mut size, mut deflate, mut autobahn) = (10_000usize, 64usize, false, None);
     let mut cases = (1usize, usize::MAX);
+    let mut level = 6u32;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
@@ -30,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--count" => count = val()?.parse()?,
             "--size" => size = val()?.parse()?,
             "--deflate" => deflate = true,
+            "--level" => level = val()?.parse()?,
             "--autobahn" => autobahn = Some(val()?),
             "--cases" => {
                 let v = val()?;
@@ -45,7 +48,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Limits::default()
     });
     if deflate || autobahn.is_some() {
-        cfg = cfg.deflate(DeflateConfig::default());
+        cfg = cfg.deflate(DeflateConfig {
+            level,
+            ..DeflateConfig::default()
+        });
     }
     let mut io = Io::new()?;
     match autobahn {

@@ -1,6 +1,7 @@
 //! A WebSocket echo server: echoes every text and binary message, accepts
 //! permessage-deflate, answers pings, closes cleanly. Prints the address it listens on
-//! first (on its own line), then serves until killed.
+//! first (on its own line), then serves until killed. `--level` sets the compression
+//! level (0-9, default 6).
 //!
 //! ```text
 //! cargo run --release -p sonic-websocket --example ws_echo_server -- --port 9001
@@ -16,15 +17,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut port = 9001u16;
     let mut host = String::from("127.0.0.1");
     let mut deflate = true;
+    let mut level = 6u32;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--port" => port = args.next().ok_or("--port needs a value")?.parse()?,
             "--host" => host = args.next().ok_or("--host needs a value")?,
             "--no-deflate" => deflate = false,
+            "--level" => level = args.next().ok_or("--level needs a value")?.parse()?,
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --port P [--host H] [--no-deflate]"
+                    "unknown argument {other}; use --port P [--host H] [--no-deflate] [--level 0-9]"
                 )
                 .into());
             }
@@ -42,7 +45,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Limits::default()
     });
     if deflate {
-        cfg = cfg.deflate(DeflateConfig::default());
+        cfg = cfg.deflate(DeflateConfig {
+            level,
+            ..DeflateConfig::default()
+        });
     }
     accept(&mut io, l, Rc::new(cfg));
     io.run()?;
