@@ -12,6 +12,7 @@ use crate::deflate::Deflater;
 use crate::frame::{self, Frame, Opcode};
 use crate::mask::mask_copy;
 use crate::rng::Rng;
+use crate::utf8::Utf8Validator;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -31,6 +32,12 @@ pub(crate) struct RxCodec {
     pub(crate) hold: bool,
     pub(crate) max_frame: usize,
     pub(crate) max_head: usize,
+    /// The UTF-8 state of the uncompressed text message under way, when a continuation
+    /// frame may come (set by the connection).
+    pub(crate) text_so_far: Option<Utf8Validator>,
+    /// Fail-fast UTF-8 of a text frame still arriving: the state after the payload bytes
+    /// checked so far, and how many those are. Reset when a frame is consumed.
+    pub(crate) probe: Option<(Utf8Validator, usize)>,
 }
 
 /// What the receive decoder found.
@@ -47,6 +54,47 @@ pub(crate) enum Inbound<'a> {
 impl RxCodec {
     fn span(&self, n: usize) -> usize {
         if self.hold { 0 } else { n }
+    }
+
+    /// Checks the payload of an incomplete text frame as far as it has arrived, so that
+    /// invalid UTF-8 fails before the frame's end comes (RFC 6455 section 8.1: fail fast).
+    /// `false` if the bytes so far cannot begin valid UTF-8.
+    fn probe_text(&mut self, src: &[u8], header: usize) -> bool {
+        let (b0, b1) = (src[0], src[1]);
+        if b0 & 0x70 != 0 {
+            return true; // reserved bits or compressed: judged when whole
+        }
+        let start = match (b0 & 0x0F, self.text_so_far) {
+            (0x1, _) => Utf8Validator::new(),
+            (0x0, Some(v)) => v,
+            _ => return true,
+        };
+        let (mut v, done) = self.probe.unwrap_or((start, 0));
+        let have = &src[header..];
+        let mut at = done;
+        let mut tmp = [0u8; 256];
+        while at < have.len() {
+            let n = (have.len() - at).min(tmp.len());
+            let piece = &have[at..at + n];
+            let piece = if b1 & 0x80 != 0 {
+                let key = [
+                    src[header - 4],
+                    src[header - 3],
+                    src[header - 2],
+                    src[header - 1],
+                ];
+                mask_copy(&mut tmp[..n], piece, key, at);
+                &tmp[..n]
+            } else {
+                piece
+            };
+            if v.feed(piece).is_err() {
+                return false;
+            }
+            at += n;
+        }
+        self.probe = Some((v, at));
+        true
     }
 }
 
@@ -87,6 +135,15 @@ impl Decoder for RxCodec {
                 }
                 let total = h + p as usize;
                 if src.len() < total {
+                    if src.len() > h && !self.probe_text(src, h) {
+                        return Ok(Decoded::Item(
+                            Inbound::Bad(
+                                CloseCode::INVALID_DATA,
+                                "text message is not valid UTF-8",
+                            ),
+                            0,
+                        ));
+                    }
                     return Ok(Decoded::NeedMore(total - src.len()));
                 }
                 Ok(Decoded::Item(

@@ -276,7 +276,9 @@ enum Step {
 fn release<S: ByteStream>(rx: &mut CodecConn<RxCodec, S>) {
     rx.codec().hold = false;
     let _ = rx.item();
-    rx.codec().hold = true;
+    let c = rx.codec();
+    c.hold = true;
+    c.probe = None;
 }
 
 /// Closes a stream of which only the handle is at hand (through a throwaway codec
@@ -331,6 +333,8 @@ impl<S: ByteStream> WebSocket<S> {
                 hold: false,
                 max_frame: limits.max_frame,
                 max_head: limits.max_head,
+                text_so_far: None,
+                probe: None,
             },
             ByteBuffer::with_capacity(16 * 1024),
             ByteBuffer::with_capacity(0),
@@ -866,6 +870,7 @@ impl<S: ByteStream> WebSocket<S> {
             }
             let fin = f.fin();
             release(rx);
+            rx.codec().text_so_far = (kind == Kind::Text && !compressed && !fin).then_some(*utf8);
             if fin {
                 if kind == Kind::Text && utf8.finish().is_err() {
                     return not_utf8();

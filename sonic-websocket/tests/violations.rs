@@ -197,6 +197,18 @@ fn invalid_utf8_closes_with_1007_as_soon_as_it_is_seen() {
     let mut cut = masked(0x01, b"ok");
     cut.extend(masked(0x80, &[0xE2, 0x82]));
     expect(cut, d, k, "text message is not valid UTF-8");
+    // Inside one frame whose end never comes: the bad byte is enough (a character
+    // split across the frames before it does not fool the check).
+    let mut partial = masked(0x81, &[b'a'; 100]);
+    partial.truncate(2 + 4 + 10);
+    let key = [0x11, 0x22, 0x33, 0x44];
+    partial[6 + 9] = 0xFF ^ key[9 % 4];
+    expect(partial, d, k, "text message is not valid UTF-8");
+    let mut partial = masked(0x01, &"aκ".as_bytes()[..2]);
+    let mut cont = masked(0x00, &[0xBA, b'b', 0xC0, 0xAF, b'c', b'd']);
+    cont.truncate(6 + 4);
+    partial.extend(cont);
+    expect(partial, d, k, "text message is not valid UTF-8");
     let mut reason = vec![0x03, 0xE8];
     reason.push(0xC0);
     expect(
