@@ -37,6 +37,19 @@ pub(crate) fn limit() -> Duration {
     Duration::from_secs(secs)
 }
 
+/// How long a child under a runner (qemu-user) may print nothing before it is taken for a
+/// fork that never reached exec, killed and started again: 30 s, or [`ENV_START`] seconds.
+fn start_limit() -> Duration {
+    let secs = std::env::var(ENV_START)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+/// Overrides [`start_limit`], in whole seconds.
+pub(crate) const ENV_START: &str = "TESTKIT_SUBPROCESS_START_SECS";
+
 /// What the child prints when `f` returned.
 const DONE_MARKER: &str = "testkit: subprocess closure completed";
 
@@ -128,47 +141,94 @@ fn run_within(name: &str, netns: bool, limit: Duration, f: impl FnOnce()) {
     );
     argv.extend([name, "--exact", "--nocapture", "--test-threads=1"].map(OsString::from));
 
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]).env(ENV_TEST, name);
-    if netns {
-        cmd.env(ENV_NETNS, "1");
-    }
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(e) => panic!("testkit: cannot start {:?}: {e}", argv[0]),
+    // Under qemu-user, a process forked by a multithreaded one can deadlock inside qemu
+    // before it execs (qemu 7.2's fork emulation; seen in CI: both threads of the forked
+    // copy waiting on a futex). Such a child never starts the test binary, so it prints
+    // nothing: a child that has printed nothing after START is killed and spawned again,
+    // twice at most. Natively there is no such deadlock and no retry.
+    let retries = if std::env::var_os(ENV_RUNNER).is_some() {
+        2
+    } else {
+        0
     };
-    // Drained on their own threads so a chatty child never blocks on a full pipe.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
+    let mut attempt = 0;
+    let (waited, out_reader, err_reader) = loop {
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]).env(ENV_TEST, name);
+        if netns {
+            cmd.env(ENV_NETNS, "1");
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => panic!("testkit: cannot start {:?}: {e}", argv[0]),
+        };
+        // Drained on their own threads so a chatty child never blocks on a full pipe; the
+        // first bytes of stdout (libtest's "running 1 test") tell that the child started.
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let drain = |mut pipe: Box<dyn Read + Send>,
+                     started: Option<std::sync::mpsc::Sender<()>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    match pipe.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            bytes.extend_from_slice(&chunk[..n]);
+                            if let Some(tx) = &started {
+                                let _ = tx.send(());
+                            }
+                        }
+                    }
+                }
+                bytes
+            })
+        };
+        let out_reader = drain(
+            Box::new(child.stdout.take().expect("piped stdout")),
+            Some(started_tx),
+        );
+        let err_reader = drain(Box::new(child.stderr.take().expect("piped stderr")), None);
+        // The exit is waited for on a thread that owns the child; this thread waits for that
+        // event with a bound. Until the waiter reaps it, the child's pid cannot be reused, so
+        // the kill below reaches the right process.
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let out_reader = drain(Box::new(child.stdout.take().expect("piped stdout")));
-    let err_reader = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    // The exit is waited for on a thread that owns the child; this thread waits for that
-    // event with a bound. Until the waiter reaps it, the child's pid cannot be reused, so
-    // the kill below reaches the right process.
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
-    let waited = match rx.recv_timeout(limit) {
-        Ok(waited) => waited,
-        Err(_) => {
+            let _ = tx.send(child.wait());
+        });
+        let kill = || {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .status();
+        };
+        let start = start_limit();
+        if attempt < retries && started_rx.recv_timeout(start).is_err() && rx.try_recv().is_err() {
+            kill();
             let _ = rx.recv();
-            panic!(
-                "testkit: the subprocess running {name} was still running after {} s and \
-                 was killed (a hang; raise {ENV_LIMIT} if it is only slow)",
-                limit.as_secs()
+            attempt += 1;
+            let _ = writeln!(
+                std::io::stderr(),
+                "testkit: the subprocess for {name} printed nothing in {} s (a fork that \
+                 never reached exec under qemu-user): killed, starting it again",
+                start.as_secs()
             );
+            continue;
         }
+        let waited = match rx.recv_timeout(limit) {
+            Ok(waited) => waited,
+            Err(_) => {
+                kill();
+                let _ = rx.recv();
+                panic!(
+                    "testkit: the subprocess running {name} was still running after {} s and \
+                     was killed (a hang; raise {ENV_LIMIT} if it is only slow)",
+                    limit.as_secs()
+                );
+            }
+        };
+        break (waited, out_reader, err_reader);
     };
     let status = match waited {
         Ok(status) => status,

@@ -104,3 +104,57 @@ fn a_hanging_child_is_killed_and_fails_the_parent() {
         || unreachable!(),
     );
 }
+
+/// Under a runner (qemu-user), a child that prints nothing (a fork that deadlocked before
+/// exec) is killed and started again. Here the runner is a script that stalls silently the
+/// first time and runs the test binary the second: the helper test must pass, after one
+/// restart said on stderr.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_child_that_never_starts_under_a_runner_is_started_again() {
+    if testkit::is_subprocess() || std::env::var_os("TESTKIT_RUNNER").is_some() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("testkit-runner-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = dir.join("stalled-once");
+    let script = dir.join("runner.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif [ -e {m} ]; then exec \"$@\"; fi\ntouch {m}\nexec sleep 3600\n",
+            m = marker.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "helper_runs_through_a_runner_that_stalls_once",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("TESTKIT_RUNNER", format!("sh {}", script.display()))
+        .env("TESTKIT_SUBPROCESS_START_SECS", "1")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    assert_eq!(
+        stderr.matches("starting it again").count(),
+        1,
+        "one restart: {stderr}"
+    );
+}
+
+/// Run by the test above with its stalling runner.
+#[test]
+fn helper_runs_through_a_runner_that_stalls_once() {
+    if std::env::var_os("TESTKIT_SUBPROCESS_START_SECS").is_none() {
+        return;
+    }
+    testkit::in_subprocess(|| {});
+}
