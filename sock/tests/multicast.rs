@@ -194,15 +194,21 @@ fn errors_say_what_was_wrong() {
     assert_eq!(e.kind(), ErrorKind::AddressFamilyNotSupported, "{e}");
 
     // A missing interface index, or an address no interface holds.
-    for s in [&s4, &s6] {
-        let g = if std::ptr::eq(s, &s4) { g4 } else { g6 };
-        let e = mcast::join(s, g, Interface::Index(999_999)).unwrap_err();
+    if let Some(what) = testkit::qemu::behaviour_unsupported("multicast interface index") {
+        eprintln!(
+            "testkit: SKIPPED the missing-interface checks: qemu-user does not emulate {what} faithfully"
+        );
+    } else {
+        for s in [&s4, &s6] {
+            let g = if std::ptr::eq(s, &s4) { g4 } else { g6 };
+            let e = mcast::join(s, g, Interface::Index(999_999)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::AddressNotAvailable, "{e}");
+            assert!(ctx(e).contains("no interface has that index"), "{e}");
+        }
+        let e = mcast::join(&s4, g4, Interface::Addr(Ipv4Addr::new(192, 0, 2, 254))).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::AddressNotAvailable, "{e}");
-        assert!(ctx(e).contains("no interface has that index"), "{e}");
+        assert!(ctx(e).contains("no interface holds"), "{e}");
     }
-    let e = mcast::join(&s4, g4, Interface::Addr(Ipv4Addr::new(192, 0, 2, 254))).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::AddressNotAvailable, "{e}");
-    assert!(ctx(e).contains("no interface holds"), "{e}");
     if testkit::qemu::sockopt_unsupported(libc::IPPROTO_IP, libc::IP_MULTICAST_IF).is_none() {
         let e = mcast::set_interface_v4(&s4, Interface::Index(999_999)).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::AddressNotAvailable, "{e}");
