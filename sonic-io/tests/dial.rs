@@ -7,7 +7,7 @@ use common::{Manual, run_until, slot};
 use std::io::Read;
 use std::time::Duration;
 
-use sonic_io::{ErrorKind, Io, TcpStream};
+use sonic_io::{Io, TcpStream};
 
 /// The reproduction: the dialer's timeout timer was never cancelled when the
 /// connect succeeded, and when it fired it failed whatever write was pending then with
@@ -101,7 +101,7 @@ fn dial_with_a_timeout_into_a_blackhole_times_out() {
                 .take()
                 .expect("the timeout completed the dial")
                 .unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+            assert_eq!(e.kind(), sonic_io::ErrorKind::TimedOut, "{e}");
             assert_eq!(io.objects(), 0, "the socket is closed");
             assert_eq!(io.pending(), 0);
         });
