@@ -213,7 +213,10 @@ impl TxCodec {
         parts: [&[u8]; 2],
     ) -> Result<()> {
         let len = parts[0].len() + parts[1].len();
-        let key = self.mask.then(|| self.rng.mask_key());
+        let key = match self.mask {
+            true => Some(self.rng.mask_key()?),
+            false => None,
+        };
         let hl = frame::header_len(len as u64, key.is_some());
         let c = put(dst, hl + len)?;
         let n = frame::write_header(c, fin, rsv1, opcode, key, len as u64);

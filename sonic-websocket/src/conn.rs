@@ -427,7 +427,7 @@ impl<S: ByteStream> WebSocket<S> {
         F: FnOnce(&mut Io, Result<WebSocket<S>>) + 'static,
     {
         let mut ws = WebSocket::parts(stream, true, cfg.limits, !cfg.manual_pong);
-        let key = new_key(&mut ws.tx.cc.codec().rng);
+        let key = new_key(&mut ws.tx.cc.codec().rng)?;
         let req = client_request(host, path, &key, cfg);
         let ctx = Box::new((key, cfg.clone()));
         ws.write_then(io, Out::Raw(&req), move |io, r, ws| {

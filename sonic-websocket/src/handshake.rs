@@ -31,12 +31,11 @@ pub fn accept_key(key: &[u8]) -> String {
     STANDARD.encode(h.finalize())
 }
 
-/// A fresh `Sec-WebSocket-Key`: 16 bytes from `rng`, base64.
-pub(crate) fn new_key(rng: &mut crate::rng::Rng) -> String {
+/// A fresh `Sec-WebSocket-Key`: 16 bytes of OS randomness from `rng`, base64.
+pub(crate) fn new_key(rng: &mut crate::rng::Rng) -> iox::Result<String> {
     let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&rng.next_u64().to_ne_bytes());
-    k[8..].copy_from_slice(&rng.next_u64().to_ne_bytes());
-    STANDARD.encode(k)
+    rng.fill(&mut k)?;
+    Ok(STANDARD.encode(k))
 }
 
 /// What the handshake settled, kept by the connection.
