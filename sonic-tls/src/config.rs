@@ -183,6 +183,9 @@ impl ClientOptions {
         if self.key_log {
             config.key_log = Arc::new(rustls::KeyLogFile::new());
         }
+        // rustls hands the traffic keys over after the handshake: TlsConn's own record
+        // layer seals and opens records in place, with no allocation.
+        config.enable_secret_extraction = true;
         Ok(Arc::new(config))
     }
 }
@@ -279,6 +282,9 @@ impl ServerOptions {
         if self.key_log {
             config.key_log = Arc::new(rustls::KeyLogFile::new());
         }
+        // rustls hands the traffic keys over after the handshake: TlsConn's own record
+        // layer seals and opens records in place, with no allocation.
+        config.enable_secret_extraction = true;
         Ok(Arc::new(config))
     }
 }

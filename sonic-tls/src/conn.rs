@@ -16,6 +16,9 @@ use rustls::{ClientConfig, ProtocolVersion, ServerConfig};
 use sonic_bytes::{ByteBuffer, Fifo};
 
 use crate::error::{HANDSHAKE_EOF, TRUNCATED, tls_error};
+use crate::records::{
+    ALERT, APPLICATION_DATA, AlertAction, Fatal, HANDSHAKE, Keeper, Opened, Records,
+};
 
 /// The most plaintext one TLS record carries (2^14 bytes).
 pub const MAX_RECORD_PLAINTEXT: usize = 16 * 1024;
@@ -51,6 +54,10 @@ const NO_ROOM: Error = Error::with_context(
     ErrorKind::OutOfMemory,
     "TLS: could not size the send buffer for a record",
 );
+const NO_KEY_UPDATE: Error = Error::with_context(
+    ErrorKind::Unsupported,
+    "TLS: key updates need TLS 1.3 and a config that allows secret extraction",
+);
 const SHORT_RETRY: Error = Error::invalid_input(
     "TLS: write retried with fewer bytes than its queued record holds (retry the same bytes)",
 );
@@ -65,6 +72,28 @@ thread_local! {
 enum Side {
     Client(Box<UnbufferedClientConnection>),
     Server(Box<UnbufferedServerConnection>),
+    /// After the handshake: rustls handed the keys over; records are done here.
+    Records(Box<Offloaded>),
+    /// The handover failed (the error is sticky).
+    Gone,
+}
+
+/// The record layer of a connection past its handshake, and what the handshake settled.
+struct Offloaded {
+    records: Records,
+    suite: rustls::SupportedCipherSuite,
+    alpn: Option<Vec<u8>>,
+    peer_certificates: Option<Vec<CertificateDer<'static>>>,
+    resumed: bool,
+}
+
+/// The plaintext of an opened application-data record at the front of the receive FIFO,
+/// not yet read: `pos..end` of the FIFO's data; the record spans `len` bytes.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    pos: usize,
+    end: usize,
+    len: usize,
 }
 
 /// What the caller of one processing step wants from the `WriteTraffic` state.
@@ -92,15 +121,28 @@ enum Step {
     Queued,
     /// Both sides sent close_notify.
     Closed,
+    /// The handshake is over and nothing is left in the receive FIFO: rustls may hand
+    /// the record layer over.
+    Ready,
 }
 
 /// A non-blocking TLS connection (client or server) over a non-blocking socket `S`.
 ///
 /// Built on rustls's unbuffered API: ciphertext from the socket is read into the
-/// connection's receive FIFO (a [`ByteBuffer`]) and rustls decrypts each record where it
-/// lies there; outgoing records are encrypted into the send FIFO and written to the socket
-/// from it. All three buffers (receive, send, and a plaintext FIFO for the part of a
-/// record the caller's buffer could not take) are sized once, at creation.
+/// connection's receive FIFO (a [`ByteBuffer`]) and decrypted where it lies there;
+/// outgoing records are encrypted into the send FIFO and written to the socket from it.
+/// All three buffers (receive, send, and a plaintext FIFO for the part of a record the
+/// caller's buffer could not take during the handshake) are sized once, at creation.
+///
+/// **The record layer after the handshake.** When the config allows secret extraction
+/// (`enable_secret_extraction`, which [`ClientOptions`](crate::ClientOptions) and
+/// [`ServerOptions`](crate::ServerOptions) set), rustls hands the traffic keys over once
+/// the handshake is done, and this crate seals and opens records itself with ring's AEADs,
+/// in place in the two FIFOs: **no allocation per record** (rustls's own record path
+/// allocates two buffers per record) and no copy beyond the plaintext into or out of the
+/// FIFOs. rustls keeps deriving keys for TLS 1.3 key updates (both ways; see
+/// [`update_keys`](Self::update_keys)) and storing the session tickets a server sends.
+/// With a config that does not allow it, rustls's record path is used throughout.
 ///
 /// Rules of the non-blocking calls:
 ///
@@ -147,12 +189,19 @@ pub struct TlsConn<S> {
     peer_closed: bool,
     sent_close_notify: bool,
     sni: Option<Box<str>>,
+    /// The config allows secret extraction: the record layer moves here after the
+    /// handshake.
+    offload: bool,
+    /// Plaintext of the record at the front of `rx`, opened but not all read.
+    window: Option<Window>,
+    server: bool,
 }
 
 impl<S> std::fmt::Debug for TlsConn<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsConn")
-            .field("server", &matches!(self.side, Side::Server(_)))
+            .field("server", &self.server)
+            .field("owns_record_layer", &self.owns_record_layer())
             .field("handshaking", &self.is_handshaking())
             .field("version", &self.protocol_version())
             .field("rx", &self.rx.len())
@@ -173,19 +222,20 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
         let name = ServerName::try_from(server_name)
             .map_err(|_| Error::invalid_input("TLS: invalid server name"))?
             .to_owned();
+        let offload = config.enable_secret_extraction;
         let conn = UnbufferedClientConnection::new(config, name).map_err(|e| tls_error(&e))?;
-        Ok(TlsConn::new(Side::Client(Box::new(conn)), sock))
+        Ok(TlsConn::new(Side::Client(Box::new(conn)), sock, offload))
     }
 
     /// A server connection over the accepted socket `sock`.
     pub fn server(sock: S, config: Arc<ServerConfig>) -> Result<TlsConn<S>> {
+        let offload = config.enable_secret_extraction;
         let conn = UnbufferedServerConnection::new(config).map_err(|e| tls_error(&e))?;
-        Ok(TlsConn::new(Side::Server(Box::new(conn)), sock))
+        Ok(TlsConn::new(Side::Server(Box::new(conn)), sock, offload))
     }
 
-    fn new(side: Side, sock: S) -> TlsConn<S> {
+    fn new(side: Side, sock: S, offload: bool) -> TlsConn<S> {
         TlsConn {
-            side,
             sock,
             rx: ByteBuffer::with_capacity(RX_CAPACITY),
             tx: ByteBuffer::with_capacity(TX_CAPACITY),
@@ -195,6 +245,10 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
             peer_closed: false,
             sent_close_notify: false,
             sni: None,
+            offload,
+            window: None,
+            server: matches!(side, Side::Server(_)),
+            side,
         }
     }
 
@@ -216,7 +270,7 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
                 }
                 Step::Idle => self.fill(true)?,
                 Step::Closed => return Err(HANDSHAKE_EOF),
-                Step::Again | Step::Plain(_) | Step::Queued => {}
+                Step::Again | Step::Plain(_) | Step::Queued | Step::Ready => {}
             }
         }
     }
@@ -242,7 +296,7 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
                 Step::Plain(n) if n > 0 => return Ok(n),
                 Step::Idle => self.fill(self.is_handshaking())?,
                 Step::Closed => self.peer_closed = true,
-                Step::Again | Step::Plain(_) | Step::Queued => {}
+                Step::Again | Step::Plain(_) | Step::Queued | Step::Ready => {}
             }
         }
     }
@@ -278,7 +332,7 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
                 Step::Queued => break,
                 Step::Idle => return Err(NOT_CONNECTED),
                 Step::Closed => return Err(WRITE_AFTER_CLOSE),
-                Step::Again | Step::Plain(_) => {}
+                Step::Again | Step::Plain(_) | Step::Ready => {}
             }
         }
         if self.flush_tx()? {
@@ -313,7 +367,7 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
                 match self.process(Want::CloseNotify)? {
                     Step::Queued | Step::Closed => break,
                     Step::Idle => return Err(NOT_CONNECTED),
-                    Step::Again | Step::Plain(_) => {}
+                    Step::Again | Step::Plain(_) | Step::Ready => {}
                 }
             }
             self.sent_close_notify = true;
@@ -406,8 +460,14 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
         }
     }
 
-    /// One call of rustls's `process_tls_records` over the receive FIFO, its state handled.
+    /// One processing step: during the handshake (and throughout when the config does not
+    /// allow secret extraction) one call of rustls's `process_tls_records` over the receive
+    /// FIFO, its state handled; after the handover, the crate's own record layer.
     fn process(&mut self, mut want: Want<'_>) -> Result<Step> {
+        if !matches!(self.side, Side::Client(_) | Side::Server(_)) {
+            return self.process_records(want);
+        }
+        let offload = self.offload;
         let TlsConn {
             side,
             rx,
@@ -420,6 +480,8 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
             tx,
             plain,
             peer_closed,
+            offload,
+            rx_len: rx.len(),
         };
         let record_sni = matches!(side, Side::Server(c) if c.is_handshaking());
         if record_sni {
@@ -428,12 +490,17 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
         let (discard, step) = match side {
             Side::Client(c) => parts.handle(c.process_tls_records(rx.data_mut()), &mut want),
             Side::Server(c) => parts.handle(c.process_tls_records(rx.data_mut()), &mut want),
+            Side::Records(_) | Side::Gone => (0, Err(rustls::Error::HandshakeNotComplete)),
         };
         rx.consume(discard);
         if record_sni && let Some(name) = LAST_SNI.with(|s| s.borrow_mut().take()) {
             self.sni = Some(name);
         }
         match step {
+            Ok(Step::Ready) => {
+                self.hand_over()?;
+                Ok(Step::Again)
+            }
             Ok(s) => Ok(s),
             Err(e) => {
                 let e = tls_error(&e);
@@ -444,6 +511,137 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
         }
     }
 
+    /// Takes the traffic keys from rustls (the handshake is over and the receive FIFO
+    /// empty, so no record is half processed) and moves to the crate's record layer.
+    fn hand_over(&mut self) -> Result<()> {
+        let side = std::mem::replace(&mut self.side, Side::Gone);
+        let settled = match &side {
+            Side::Client(c) => settled(c),
+            Side::Server(c) => settled(c),
+            Side::Records(_) | Side::Gone => None,
+        };
+        let handed = match side {
+            Side::Client(c) => (*c)
+                .dangerous_into_kernel_connection()
+                .map(|(s, k)| (s, Keeper::Client(k))),
+            Side::Server(c) => (*c)
+                .dangerous_into_kernel_connection()
+                .map(|(s, k)| (s, Keeper::Server(k))),
+            other => {
+                self.side = other;
+                return Ok(());
+            }
+        };
+        let Some((suite, alpn, peer_certificates, resumed)) = settled else {
+            return Err(self.fail_with(tls_error(&rustls::Error::HandshakeNotComplete)));
+        };
+        let records = match handed {
+            Ok((secrets, keeper)) => Records::new(secrets, keeper, suite),
+            Err(e) => return Err(self.fail_with(tls_error(&e))),
+        };
+        match records {
+            Ok(records) => {
+                self.side = Side::Records(Box::new(Offloaded {
+                    records,
+                    suite,
+                    alpn,
+                    peer_certificates,
+                    resumed,
+                }));
+                Ok(())
+            }
+            Err(f) => Err(self.fail_with(f.error)),
+        }
+    }
+
+    /// One step of the crate's record layer (after the handover).
+    fn process_records(&mut self, want: Want<'_>) -> Result<Step> {
+        let TlsConn {
+            side: Side::Records(off),
+            rx,
+            tx,
+            window,
+            peer_closed,
+            ..
+        } = self
+        else {
+            return Err(self.error.unwrap_or(NOT_CONNECTED));
+        };
+        let records = &mut off.records;
+        let result = match want {
+            Want::Drive => Ok(Step::Idle),
+            Want::Write(data) => records
+                .seal(tx, APPLICATION_DATA, data)
+                .map(|()| Step::Queued),
+            Want::CloseNotify => records.seal_close_notify(tx).map(|()| Step::Queued),
+            Want::Read(out) => read_records(records, rx, tx, window, peer_closed, out),
+        };
+        result.map_err(|f| self.fail(f))
+    }
+
+    /// Makes a record-layer failure sticky, seals its alert and tries once to send it.
+    fn fail(&mut self, f: Fatal) -> Error {
+        let e = f.error;
+        self.error = Some(e);
+        if let (Some(alert), Side::Records(off)) = (f.alert, &mut self.side) {
+            off.records.seal_fatal_alert(&mut self.tx, alert);
+            self.send_queued_once();
+        }
+        e
+    }
+
+    fn fail_with(&mut self, e: Error) -> Error {
+        self.error = Some(e);
+        e
+    }
+
+    /// TLS 1.3, after the handshake: sends a KeyUpdate that asks the peer to update its
+    /// keys too, and switches to the next sending keys (RFC 8446 4.6.3). Records already
+    /// queued keep the old keys; the update is flushed like the handshake's records.
+    /// Sending keys are also updated by themselves before AES-GCM's confidentiality limit,
+    /// and a peer's request is answered; this call is for a policy of your own (e.g.
+    /// hourly). `Unsupported` on TLS 1.2, or with a config that does not allow secret
+    /// extraction (rustls's unbuffered API offers no key update).
+    pub fn update_keys(&mut self) -> Result<()> {
+        self.check()?;
+        if self.sent_close_notify {
+            return Err(WRITE_AFTER_CLOSE);
+        }
+        if self.is_handshaking() {
+            return Err(NOT_CONNECTED);
+        }
+        let Side::Records(off) = &mut self.side else {
+            return Err(NO_KEY_UPDATE);
+        };
+        if off.records.version() != ProtocolVersion::TLSv1_3 {
+            return Err(NO_KEY_UPDATE);
+        }
+        if let Err(f) = off.records.send_key_update(&mut self.tx, true) {
+            return Err(self.fail(f));
+        }
+        self.flush_unowned().map(drop)
+    }
+
+    /// TLS 1.3, after the handshake: updates the sending keys by themselves (a KeyUpdate
+    /// that does not ask the peer for one) every `records` records, `records` at least 1.
+    /// By default, and at most, the cipher's confidentiality limit (2^24 records for
+    /// AES-128-GCM, 2^23 for AES-256-GCM; ChaCha20-Poly1305 has none). `Unsupported` as for
+    /// [`update_keys`](Self::update_keys).
+    pub fn set_records_per_key(&mut self, records: u64) -> Result<()> {
+        self.check()?;
+        if self.is_handshaking() {
+            return Err(NOT_CONNECTED);
+        }
+        match &mut self.side {
+            Side::Records(off) if off.records.version() == ProtocolVersion::TLSv1_3 => {
+                let limit = Records::cipher_limit(off.suite);
+                off.records.set_records_per_key(records, limit);
+                Ok(())
+            }
+            _ => Err(NO_KEY_UPDATE),
+        }
+    }
+
     /// After an error: encodes the alert rustls queued, if any, and tries once to send it.
     /// rustls is asked only while it holds a record to send: it hands that out before it
     /// looks at the received bytes, so the bad bytes are not processed again (that would
@@ -451,18 +649,24 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
     /// instead panics when a handshake message was half-joined in the receive FIFO).
     fn send_alert(&mut self) {
         for _ in 0..4 {
-            if !self.common_state().wants_write() {
+            if !self.common_state().is_some_and(|c| c.wants_write()) {
                 break;
             }
             let TlsConn { side, rx, tx, .. } = self;
             let more = match side {
                 Side::Client(c) => encode_pending(c.process_tls_records(rx.data_mut()), tx),
                 Side::Server(c) => encode_pending(c.process_tls_records(rx.data_mut()), tx),
+                Side::Records(_) | Side::Gone => false,
             };
             if !more {
                 break;
             }
         }
+        self.send_queued_once();
+    }
+
+    /// Writes what the send FIFO holds until the socket takes no more (after an error).
+    fn send_queued_once(&mut self) {
         while !self.tx.is_empty() {
             match self.tx.write_to(&mut self.sock) {
                 Ok(n) if n > 0 => {}
@@ -473,42 +677,69 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
 }
 
 impl<S> TlsConn<S> {
-    fn common_state(&self) -> &rustls::CommonState {
+    /// rustls's state, until the handover.
+    fn common_state(&self) -> Option<&rustls::CommonState> {
         match &self.side {
-            Side::Client(c) => c,
-            Side::Server(c) => c,
+            Side::Client(c) => Some(c),
+            Side::Server(c) => Some(c),
+            Side::Records(_) | Side::Gone => None,
+        }
+    }
+
+    fn offloaded(&self) -> Option<&Offloaded> {
+        match &self.side {
+            Side::Records(o) => Some(o),
+            _ => None,
         }
     }
 
     /// `true` until the handshake is complete.
     pub fn is_handshaking(&self) -> bool {
-        self.common_state().is_handshaking()
+        self.common_state().is_some_and(|c| c.is_handshaking())
     }
 
     /// `true` for a server connection.
     pub fn is_server(&self) -> bool {
-        matches!(self.side, Side::Server(_))
+        self.server
+    }
+
+    /// `true` once the record layer runs in this crate (see [`TlsConn`]): after the
+    /// handshake, with a config that allows secret extraction.
+    pub fn owns_record_layer(&self) -> bool {
+        self.offloaded().is_some()
     }
 
     /// The negotiated application protocol (ALPN), once the handshake chose one.
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
-        self.common_state().alpn_protocol()
+        match self.offloaded() {
+            Some(o) => o.alpn.as_deref(),
+            None => self.common_state()?.alpn_protocol(),
+        }
     }
 
     /// The negotiated protocol version (`TLSv1_2` or `TLSv1_3`), once known.
     pub fn protocol_version(&self) -> Option<ProtocolVersion> {
-        self.common_state().protocol_version()
+        match self.offloaded() {
+            Some(o) => Some(o.records.version()),
+            None => self.common_state()?.protocol_version(),
+        }
     }
 
     /// The negotiated cipher suite, once known.
     pub fn cipher_suite(&self) -> Option<rustls::SupportedCipherSuite> {
-        self.common_state().negotiated_cipher_suite()
+        match self.offloaded() {
+            Some(o) => Some(o.suite),
+            None => self.common_state()?.negotiated_cipher_suite(),
+        }
     }
 
     /// The peer's certificate chain, end-entity first (a server's always; a client's when
     /// the server asked for one).
     pub fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
-        self.common_state().peer_certificates()
+        match self.offloaded() {
+            Some(o) => o.peer_certificates.as_deref(),
+            None => self.common_state()?.peer_certificates(),
+        }
     }
 
     /// Server side: the server name the client sent (SNI), when it sent one and the
@@ -526,9 +757,13 @@ impl<S> TlsConn<S> {
     /// Whether this connection was resumed from an earlier session (`Some(true)`), made
     /// with a full handshake (`Some(false)`), or is still handshaking (`None`).
     pub fn is_resumed(&self) -> Option<bool> {
-        self.common_state()
-            .handshake_kind()
-            .map(|k| k == rustls::HandshakeKind::Resumed)
+        match self.offloaded() {
+            Some(o) => Some(o.resumed),
+            None => self
+                .common_state()?
+                .handshake_kind()
+                .map(|k| k == rustls::HandshakeKind::Resumed),
+        }
     }
 
     /// Ciphertext queued for the socket.
@@ -538,7 +773,7 @@ impl<S> TlsConn<S> {
 
     /// Decrypted bytes waiting for [`read`](Self::read) (no syscall needed to get them).
     pub fn buffered_plaintext(&self) -> usize {
-        self.plain.len()
+        self.plain.len() + self.window.map_or(0, |w| w.end - w.pos)
     }
 
     /// The sticky error, if the connection failed.
@@ -553,6 +788,10 @@ struct Parts<'a> {
     tx: &'a mut ByteBuffer,
     plain: &'a mut ByteBuffer,
     peer_closed: &'a mut bool,
+    /// The config allows secret extraction.
+    offload: bool,
+    /// Bytes in the receive FIFO handed to rustls.
+    rx_len: usize,
 }
 
 impl Parts<'_> {
@@ -627,6 +866,11 @@ impl Parts<'_> {
             }
             ConnectionState::Closed => Step::Closed,
             ConnectionState::BlockedHandshake => Step::Idle,
+            // rustls returns WriteTraffic only once it processed every complete record;
+            // with nothing left at all, no record or handshake message is half done.
+            ConnectionState::WriteTraffic(_) if self.offload && discard == self.rx_len => {
+                Step::Ready
+            }
             ConnectionState::WriteTraffic(mut w) => match want {
                 Want::Write(data) => {
                     match encrypt(self.tx, data.len(), |out| w.encrypt(data, out)) {
@@ -646,6 +890,93 @@ impl Parts<'_> {
             _ => Step::Idle,
         };
         (discard, Ok(step))
+    }
+}
+
+/// What the handshake settled, kept for the accessors after rustls hands over: the
+/// suite, ALPN, the peer's certificates, and whether the session was resumed.
+type Settled = (
+    rustls::SupportedCipherSuite,
+    Option<Vec<u8>>,
+    Option<Vec<CertificateDer<'static>>>,
+    bool,
+);
+
+fn settled(c: &rustls::CommonState) -> Option<Settled> {
+    Some((
+        c.negotiated_cipher_suite()?,
+        c.alpn_protocol().map(<[u8]>::to_vec),
+        c.peer_certificates()
+            .map(<[CertificateDer<'static>]>::to_vec),
+        c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+    ))
+}
+
+/// Reads plaintext from the records in the receive FIFO into `out`, opening each in
+/// place: application data is copied out (what `out` cannot take stays in the window, in
+/// the FIFO), alerts and post-handshake messages are handled. `Idle` when no complete
+/// record is left and nothing was copied.
+fn read_records(
+    records: &mut Records,
+    rx: &mut ByteBuffer,
+    tx: &mut ByteBuffer,
+    window: &mut Option<Window>,
+    peer_closed: &mut bool,
+    out: &mut [u8],
+) -> std::result::Result<Step, Fatal> {
+    let mut copied = 0;
+    loop {
+        if let Some(w) = window {
+            let n = (w.end - w.pos).min(out.len() - copied);
+            out[copied..copied + n].copy_from_slice(&rx.data()[w.pos..w.pos + n]);
+            copied += n;
+            w.pos += n;
+            if w.pos < w.end {
+                return Ok(Step::Plain(copied));
+            }
+            rx.consume(w.len);
+            *window = None;
+            if copied == out.len() {
+                return Ok(Step::Plain(copied));
+            }
+        }
+        if *peer_closed {
+            return Ok(Step::Plain(copied));
+        }
+        let Some(Opened {
+            typ,
+            start,
+            end,
+            len,
+        }) = records.open(rx.data_mut())?
+        else {
+            return Ok(if copied > 0 {
+                Step::Plain(copied)
+            } else {
+                Step::Idle
+            });
+        };
+        match typ {
+            APPLICATION_DATA => {
+                *window = Some(Window {
+                    pos: start,
+                    end,
+                    len,
+                })
+            }
+            ALERT => {
+                let action = records.alert(&rx.data()[start..end])?;
+                rx.consume(len);
+                if action == AlertAction::CloseNotify {
+                    *peer_closed = true;
+                }
+            }
+            HANDSHAKE => {
+                records.handshake(tx, &rx.data()[start..end])?;
+                rx.consume(len);
+            }
+            _ => return Err(Fatal::unexpected()),
+        }
     }
 }
 

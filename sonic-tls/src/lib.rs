@@ -13,6 +13,7 @@
 mod config;
 mod conn;
 mod error;
+mod records;
 mod stream;
 
 pub use config::{

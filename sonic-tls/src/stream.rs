@@ -155,6 +155,16 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
         self.0
     }
 
+    /// TLS 1.3: sends a KeyUpdate asking the peer to update too and switches to the next
+    /// sending keys (see [`TlsConn::update_keys`]). The update is written at once when the
+    /// socket has room, else with the stream's next operation.
+    pub fn update_keys(self, io: &mut Io) -> Result<()> {
+        match self.0.get_mut(io)?.update_keys() {
+            Err(e) if e.is_would_block() => Ok(()),
+            r => r,
+        }
+    }
+
     /// Lends the connection: ALPN, version, SNI, peer certificates.
     pub fn get(self, io: &Io) -> Result<&TlsConn<S>> {
         self.0.get(io)

@@ -5,6 +5,7 @@ mod common;
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use common::{Pki, run_until};
 use sonic_io::Io;
@@ -13,18 +14,18 @@ use sonic_tls::{TlsStream, Versions};
 #[global_allocator]
 static ALLOC: testkit::CountingAlloc = testkit::CountingAlloc;
 
-fn pair(io: &mut Io, pki: &Pki, v: Versions) -> (TlsStream, TlsStream) {
+fn pair(io: &mut Io, configs: &Configs) -> (TlsStream, TlsStream) {
     let (l, port) = common::listener();
     let c = sock::TcpConn::connect(std::net::SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
     let (s, _) = l.accept().unwrap();
     let cs = common::slot();
     let ss = common::slot();
     let (c2, s2) = (cs.clone(), ss.clone());
-    TlsStream::connect(io, c, pki.client(v), "localhost", move |_, r| {
+    TlsStream::connect(io, c, configs.0.clone(), "localhost", move |_, r| {
         *c2.borrow_mut() = Some(r.unwrap())
     })
     .unwrap();
-    TlsStream::accept(io, s, pki.server(v), move |_, r| {
+    TlsStream::accept(io, s, configs.1.clone(), move |_, r| {
         *s2.borrow_mut() = Some(r.unwrap())
     })
     .unwrap();
@@ -73,57 +74,132 @@ fn echo_rounds(io: &mut Io, c: TlsStream, s: TlsStream, size: usize, rounds: usi
     s.cancel(io).unwrap();
 }
 
-fn measure(v: Versions, size: usize) -> testkit::AllocStats {
-    let pki = Pki::new();
+/// A client and a server config.
+type Configs = (Arc<rustls::ClientConfig>, Arc<rustls::ServerConfig>);
+
+/// Configs like the crate's (secret extraction allowed) for version `v`, keeping only
+/// the cipher suites whose name contains `suite` (e.g. "CHACHA20").
+fn configs(pki: &Pki, v: Versions, suite: &str) -> Configs {
+    let mut p = (*sonic_tls::provider()).clone();
+    p.cipher_suites
+        .retain(|c| format!("{:?}", c.suite()).contains(suite));
+    assert!(!p.cipher_suites.is_empty());
+    let p = Arc::new(p);
+    let version: &[&rustls::SupportedProtocolVersion] = if v == Versions::Tls12 {
+        &[&rustls::version::TLS12]
+    } else {
+        &[&rustls::version::TLS13]
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for c in sonic_tls::certs_from_pem(pki.ca_pem.as_bytes()).unwrap() {
+        roots.add(c).unwrap();
+    }
+    let mut client = rustls::ClientConfig::builder_with_provider(p.clone())
+        .with_protocol_versions(version)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.enable_secret_extraction = true;
+    let mut server = rustls::ServerConfig::builder_with_provider(p)
+        .with_protocol_versions(version)
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(pki.server(v).cert_resolver.clone());
+    server.enable_secret_extraction = true;
+    (Arc::new(client), Arc::new(server))
+}
+
+/// Allocations of 9,990 round trips of `size` bytes beyond those of 10, after warm-up.
+fn measure(configs: &Configs, size: usize) -> testkit::AllocStats {
     let mut io = Io::new().unwrap();
-    let (c, s) = pair(&mut io, &pki, v);
+    let (c, s) = pair(&mut io, configs);
     // Warm-up: TLS 1.3 session tickets arrive and are stored after the handshake.
     echo_rounds(&mut io, c, s, size, 200);
     let ((), long) = testkit::count_allocs(|| echo_rounds(&mut io, c, s, size, 10_000));
     let ((), short) = testkit::count_allocs(|| echo_rounds(&mut io, c, s, size, 10));
     let extra = long.beyond(short);
-    eprintln!(
-        "{v:?} {size} B: long {long:?} short {short:?} per 9,990 extra round trips {extra:?}"
-    );
+    eprintln!("{size} B: long {long:?} short {short:?} per 9,990 extra round trips {extra:?}");
     extra
 }
 
-/// After warm-up, a round trip allocates exactly what rustls 0.23's unbuffered API
-/// allocates inside itself for the two records (one each way), and nothing of this crate's
-/// or the reactor's: per record, one `Vec` for the ciphertext its encrypter builds before
-/// copying it into our send FIFO (`overhead` bytes of header, nonce and tag beyond the
-/// plaintext) and one `Vec` for the plaintext it copies out of our receive FIFO after
-/// decrypting there. So 4 blocks per round trip, of exactly those sizes.
-fn assert_only_rustls_record_buffers(v: Versions, size: usize, overhead: usize) {
-    let extra = measure(v, size);
-    let rounds = 10_000 - 10;
+const ROUNDS: u64 = 10_000 - 10;
+
+/// With the crate's configs (secret extraction allowed) the record layer runs in this
+/// crate after the handshake: a round trip allocates nothing, whatever the AEAD.
+fn assert_no_allocation(v: Versions, suite: &str, size: usize) {
+    let pki = Pki::new();
+    let configs = configs(&pki, v, suite);
+    let extra = measure(&configs, size);
     testkit::bench::report_allocs(
-        &format!("TLS echo round trip, {size} B, {v:?} (rustls 0.23's two blocks per record)"),
-        rounds,
+        &format!("TLS echo round trip, {size} B, {v:?} {suite}"),
+        ROUNDS,
         extra,
     );
-    assert_eq!(extra.allocs, 4 * rounds, "{extra:?}");
-    assert_eq!(extra.deallocs, 4 * rounds, "{extra:?}");
-    let per_record = size + (size + overhead);
-    assert_eq!(extra.bytes, rounds * 2 * per_record as u64, "{extra:?}");
+    assert_eq!(extra.allocs, 0, "{extra:?}");
+    assert_eq!(extra.deallocs, 0, "{extra:?}");
 }
 
 #[test]
-fn echo_64_bytes_over_tls13_allocates_only_rustls_record_buffers() {
+fn echo_64_bytes_over_tls13_allocates_nothing() {
+    assert_no_allocation(Versions::Tls13, "AES_128_GCM", 64);
+}
+
+#[test]
+fn echo_16_kib_over_tls13_allocates_nothing() {
+    assert_no_allocation(Versions::Tls13, "AES_256_GCM", 16 << 10);
+}
+
+#[test]
+fn echo_over_tls13_chacha20_allocates_nothing() {
+    assert_no_allocation(Versions::Tls13, "CHACHA20", 64);
+    assert_no_allocation(Versions::Tls13, "CHACHA20", 16 << 10);
+}
+
+#[test]
+fn echo_64_bytes_over_tls12_allocates_nothing() {
+    assert_no_allocation(Versions::Tls12, "AES_128_GCM", 64);
+}
+
+#[test]
+fn echo_16_kib_over_tls12_allocates_nothing() {
+    assert_no_allocation(Versions::Tls12, "AES_256_GCM", 16 << 10);
+}
+
+#[test]
+fn echo_over_tls12_chacha20_allocates_nothing() {
+    assert_no_allocation(Versions::Tls12, "CHACHA20", 64);
+    assert_no_allocation(Versions::Tls12, "CHACHA20", 16 << 10);
+}
+
+/// With a config that does not allow secret extraction, rustls 0.23's unbuffered record
+/// path runs throughout: per record, one `Vec` for the ciphertext its encrypter builds
+/// before copying it into our send FIFO (`overhead` bytes of header, nonce and tag beyond
+/// the plaintext) and one `Vec` for the plaintext it copies out of our receive FIFO after
+/// decrypting there. So 4 blocks per round trip, of exactly those sizes, and nothing of
+/// this crate's or the reactor's.
+fn assert_only_rustls_record_buffers(v: Versions, size: usize, overhead: usize) {
+    let pki = Pki::new();
+    let (mut client, mut server) = ((*pki.client(v)).clone(), (*pki.server(v)).clone());
+    client.enable_secret_extraction = false;
+    server.enable_secret_extraction = false;
+    let extra = measure(&(Arc::new(client), Arc::new(server)), size);
+    testkit::bench::report_allocs(
+        &format!("TLS echo round trip, {size} B, {v:?}, rustls's record path"),
+        ROUNDS,
+        extra,
+    );
+    assert_eq!(extra.allocs, 4 * ROUNDS, "{extra:?}");
+    assert_eq!(extra.deallocs, 4 * ROUNDS, "{extra:?}");
+    let per_record = size + (size + overhead);
+    assert_eq!(extra.bytes, ROUNDS * 2 * per_record as u64, "{extra:?}");
+}
+
+#[test]
+fn without_secret_extraction_tls13_allocates_only_rustls_record_buffers() {
     assert_only_rustls_record_buffers(Versions::Tls13, 64, 5 + 1 + 16);
 }
 
 #[test]
-fn echo_16_kib_over_tls13_allocates_only_rustls_record_buffers() {
-    assert_only_rustls_record_buffers(Versions::Tls13, 16 << 10, 5 + 1 + 16);
-}
-
-#[test]
-fn echo_64_bytes_over_tls12_allocates_only_rustls_record_buffers() {
-    assert_only_rustls_record_buffers(Versions::Tls12, 64, 5 + 8 + 16);
-}
-
-#[test]
-fn echo_16_kib_over_tls12_allocates_only_rustls_record_buffers() {
+fn without_secret_extraction_tls12_allocates_only_rustls_record_buffers() {
     assert_only_rustls_record_buffers(Versions::Tls12, 16 << 10, 5 + 8 + 16);
 }

@@ -35,6 +35,10 @@ fn client_against_python(versions: Versions, ver: &str, want: rustls::ProtocolVe
     let mut io = Io::new().unwrap();
     let shook = talk::connect(&mut io, port, pki.client(versions), "localhost").unwrap();
     assert_eq!(shook.version, Some(want));
+    assert!(
+        shook.records,
+        "the crate's record layer took over after the handshake"
+    );
     talk::client_conversation(&mut io, &mut peer, &shook, "CLEAN");
     assert_eq!(peer.wait(), 0);
 }
@@ -63,6 +67,10 @@ fn server_against_python(ver: &str, want: rustls::ProtocolVersion) {
     let mut peer = py_client(&pki, port, ver, "plain");
     let shook = talk::accept(&mut io, l, config).unwrap();
     assert_eq!(shook.version, Some(want));
+    assert!(
+        shook.records,
+        "the crate's record layer took over after the handshake"
+    );
     assert_eq!(shook.alpn.as_deref(), Some(&b"http/1.1"[..]));
     assert_eq!(shook.sni.as_deref(), Some("localhost"));
     talk::server_conversation(&mut io, &mut peer, &shook, "ping from the peer\n");

@@ -21,6 +21,8 @@ pub struct Shook {
     pub sni: Option<String>,
     pub resumed: Option<bool>,
     pub peer_certs: usize,
+    /// The crate's record layer took over from rustls's at the end of the handshake.
+    pub records: bool,
 }
 
 fn shook(io: &Io, tls: TlsStream) -> Shook {
@@ -32,6 +34,7 @@ fn shook(io: &Io, tls: TlsStream) -> Shook {
         sni: c.server_name().map(str::to_string),
         resumed: c.is_resumed(),
         peer_certs: c.peer_certificates().map_or(0, <[_]>::len),
+        records: c.owns_record_layer(),
     }
 }
 
