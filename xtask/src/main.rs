@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `ci` | everything CI checks, in order, with a summary table of step, result and seconds |
 //! | `cross [--target T]... [--install]` | tests under qemu-user for aarch64/riscv64, checks for macOS/FreeBSD, the loongarch64 asm build |
+//! | `autobahn [--cases PATTERN] [--jobs N] [--full]` | the Autobahn cases through kosoku against sonic-websocket's examples, both directions, in parallel; fails on a case not OK, NON-STRICT or INFORMATIONAL (default: sections 1-11 and a spread of 12-13; `--full`: every case) |
 //! | `miri` | `cargo +nightly miri test` on the crates whose tests make no raw syscall (iox, sockaddr, sonic-bytes) |
 //! | `fuzz [--seconds N] [--merge]` | every cargo-fuzz target for N seconds (60) from its committed corpus; `--merge` adds what reached new coverage |
 //! | `load [--seconds N] [--clients N]` | sonic-io's echo server example under N clients (200) on loopback for N seconds (30), every byte checked, its memory sampled |
@@ -21,6 +22,7 @@
 //! printed and the step fails.
 #![forbid(unsafe_code)]
 
+mod autobahn;
 mod bench;
 mod ci;
 mod cross;
@@ -34,7 +36,7 @@ mod sanitize;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | actionlint | bench [--quick] | allocs> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | actionlint | bench [--quick] | allocs> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -77,6 +79,13 @@ fn main() -> ExitCode {
             }),
             Err(e) => {
                 eprintln!("xtask bench: {e}\n{USAGE}");
+                return ExitCode::FAILURE;
+            }
+        },
+        "autobahn" => match autobahn::parse_args(&args[1..]) {
+            Ok(o) => report.step_noted("autobahn", || autobahn::autobahn(&mut inst, &o)),
+            Err(e) => {
+                eprintln!("xtask autobahn: {e}\n{USAGE}");
                 return ExitCode::FAILURE;
             }
         },
