@@ -642,6 +642,21 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
         }
     }
 
+    /// Fuzzing only (feature `fuzzing`): seals `payload` as records of content type `typ`
+    /// with this connection's keys, after the handover, and queues them for the next call to
+    /// flush. It lets a fuzz target reach the peer's record handling past authentication.
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn fuzz_seal_record(&mut self, typ: u8, payload: &[u8]) -> Result<()> {
+        match &mut self.side {
+            Side::Records(off) => off
+                .records
+                .seal(&mut self.tx, typ, payload)
+                .map_err(|f| f.error),
+            _ => Err(NOT_CONNECTED),
+        }
+    }
+
     /// After an error: encodes the alert rustls queued, if any, and tries once to send it.
     /// rustls is asked only while it holds a record to send: it hands that out before it
     /// looks at the received bytes, so the bad bytes are not processed again (that would
