@@ -301,6 +301,17 @@ fn random_conversations_with_key_updates_keep_both_streams_intact() {
     }
 }
 
+/// Reads on the side that sent a bad record until the alert sent back arrives.
+fn alert_received(s: &mut TlsConn<Cut>) -> iox::Error {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        match s.read(&mut [0u8; 64]) {
+            Err(e) if e.is_would_block() => assert!(Instant::now() < deadline),
+            r => return r.unwrap_err(),
+        }
+    }
+}
+
 /// A record that fails authentication gets a bad_record_mac alert back; the peer reports
 /// it by name.
 #[test]
@@ -315,13 +326,7 @@ fn a_forged_record_is_answered_with_bad_record_mac() {
             end.unwrap_err().context_str(),
             Some("TLS: bad record from the peer (decryption failed)")
         );
-        let deadline = Instant::now() + BOUND;
-        let e = loop {
-            match s.read(&mut [0u8; 64]) {
-                Err(e) if e.is_would_block() => assert!(Instant::now() < deadline),
-                r => break r.unwrap_err(),
-            }
-        };
+        let e = alert_received(&mut s);
         assert_eq!(
             (e.kind(), e.context_str()),
             (
@@ -346,13 +351,7 @@ fn an_oversized_record_is_refused_from_its_header() {
             Some("TLS: bad record from the peer (oversized record)"),
             "{v:?}"
         );
-        let deadline = Instant::now() + BOUND;
-        let e = loop {
-            match s.read(&mut [0u8; 64]) {
-                Err(e) if e.is_would_block() => assert!(Instant::now() < deadline),
-                r => break r.unwrap_err(),
-            }
-        };
+        let e = alert_received(&mut s);
         assert_eq!(
             e.context_str(),
             Some("TLS: peer sent alert record_overflow"),

@@ -110,6 +110,18 @@ fn server_talks_tls12_to_openssl_s_client() {
     server_against_s_client("-tls1_2", rustls::ProtocolVersion::TLSv1_2);
 }
 
+/// `openssl s_client -tls1_3 -msg` with its command letters (a line "K" asks it for a key
+/// update with update_requested; it then prints KEYUPDATE on stderr) and stderr merged into
+/// stdout, so a test can wait for the command to be taken (a line read together with the
+/// command would be dropped with it) and see the handshake messages it receives.
+fn s_client_tls13_msg(pki: &Pki, port: u16) -> Peer {
+    let cmd = format!(
+        "exec openssl s_client -connect 127.0.0.1:{port} -CAfile {} -servername localhost -tls1_3 -msg 2>&1",
+        pki.path("ca.pem")
+    );
+    Peer::spawn("sh", &["-c", &cmd])
+}
+
 /// OpenSSL's s_client sends a KeyUpdate that requests ours (its `K` command) in the middle
 /// of the conversation: our server takes the new receiving keys, answers with its own
 /// KeyUpdate before its next record, and both directions go on under the new keys.
@@ -119,14 +131,7 @@ fn server_answers_a_key_update_request_from_openssl_s_client() {
     let mut io = Io::new().unwrap();
     let (l, port) = listener();
     let l = Listener::add(&mut io, l).unwrap();
-    // Without -nocommands: a line "K" asks s_client for a key update with update_requested
-    // (it then prints KEYUPDATE on stderr, merged here so the test can wait for it: a
-    // line read together with the command would be dropped with it).
-    let cmd = format!(
-        "exec openssl s_client -connect 127.0.0.1:{port} -CAfile {} -servername localhost -tls1_3 -msg 2>&1",
-        pki.path("ca.pem")
-    );
-    let mut peer = Peer::spawn("sh", &["-c", &cmd]);
+    let mut peer = s_client_tls13_msg(&pki, port);
     peer.send(PING);
     let shook = talk::accept(&mut io, l, pki.server(Versions::Tls13)).unwrap();
     assert!(shook.records);
@@ -207,11 +212,7 @@ fn a_records_per_key_limit_updates_keys_that_openssl_follows() {
     let mut io = Io::new().unwrap();
     let (l, port) = listener();
     let l = Listener::add(&mut io, l).unwrap();
-    let cmd = format!(
-        "exec openssl s_client -connect 127.0.0.1:{port} -CAfile {} -servername localhost -tls1_3 -msg 2>&1",
-        pki.path("ca.pem")
-    );
-    let mut peer = Peer::spawn("sh", &["-c", &cmd]);
+    let mut peer = s_client_tls13_msg(&pki, port);
     peer.send(PING);
     let shook = talk::accept(&mut io, l, pki.server(Versions::Tls13)).unwrap();
     assert_eq!(
