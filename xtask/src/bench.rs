@@ -36,6 +36,7 @@ const BENCHES: &[Bench] = &[
     Bench::latency("sonic-io", "syscalls"),
     Bench::latency("sonic-multicast", "multicast"),
     Bench::latency("sonic-tls", "echo"),
+    Bench::latency("sonic-websocket", "echo"),
 ];
 
 /// The crates whose `tests/alloc.rs` report their figures, in the table's order.
@@ -47,6 +48,7 @@ const ALLOC_CRATES: &[&str] = &[
     "sonic-io",
     "sonic-multicast",
     "sonic-tls",
+    "sonic-websocket",
 ];
 
 /// The ping-pong subjects, in the plot's and the tables' order.

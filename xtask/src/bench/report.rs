@@ -316,6 +316,166 @@ fn tls_section(o: &mut String, figs: &Figures) -> Result<(), String> {
     Ok(())
 }
 
+/// The round-trip subjects of `sonic-websocket/benches/echo.rs`, in the tables' order: the
+/// two peers first, then ours.
+const WS_SUBJECTS: &[&str] = &[
+    "tokio-tungstenite",
+    "fastwebsockets",
+    "sonic-websocket hot",
+    "sonic-websocket blocking",
+    "sonic-websocket hot, deflate",
+    "sonic-websocket blocking, deflate",
+];
+const WS_PEERS: &[&str] = &["tokio-tungstenite", "fastwebsockets"];
+const WS_SIZES: &[&str] = &["64 B", "1 KiB", "16 KiB"];
+const WS_SHAPES: &[&str] = &["100 connections x 20 B", "200 connections x 16 KiB"];
+const WS_LOAD_SUBJECTS: &[&str] = &[
+    "tokio-tungstenite",
+    "fastwebsockets",
+    "sonic-websocket hot",
+    "sonic-websocket blocking",
+];
+
+/// The lower of the peers' figures (latency: the best peer).
+fn ws_best_peer(figs: &Figures, name: &str) -> Option<f64> {
+    WS_PEERS
+        .iter()
+        .filter_map(|p| figs.get("sonic-websocket", name, p, "ns"))
+        .reduce(f64::min)
+}
+
+/// WebSocket echo round trips and throughput against tokio-tungstenite and fastwebsockets.
+fn ws_section(o: &mut String, figs: &Figures) -> Result<(), String> {
+    let _ = writeln!(o, "## WebSocket: echo round trips and throughput\n");
+    let _ = writeln!(
+        o,
+        "`sonic-websocket/benches/echo.rs`: binary messages of JSON-like text on loopback, one \
+         in flight, each client against a server of its own stack on a thread of its own \
+         (server pinned to CPU 0, client to CPU 1); sonic-websocket's hot and blocking loops, \
+         with and without permessage-deflate (no peer has it: those rows stand alone), against \
+         tokio-tungstenite and fastwebsockets (its plain `WebSocket`, upgrade written by hand) \
+         on tokio's current-thread runtime. \"/ best peer\" divides by the lower of the two \
+         peers' figures at the same percentile (the issue's goal: p99 at most 0.80×). \
+         Allocations: the client thread's, per round trip, over the measured round trips \
+         (testkit's per-thread counting allocator is the bench's global allocator, for every \
+         stack).\n"
+    );
+    let mut any = false;
+    for size in WS_SIZES {
+        let mut rows = Vec::new();
+        for s in WS_SUBJECTS {
+            let mut row = vec![(*s).to_string()];
+            let mut has = false;
+            for p in ["p50", "p99", "p99.9"] {
+                let name = format!("WebSocket echo {size} {p}");
+                let v = figs.get("sonic-websocket", &name, s, "ns");
+                has |= v.is_some();
+                row.push(opt(v, ns));
+                if p != "p99.9" {
+                    row.push(opt(v.zip(ws_best_peer(figs, &name)), |(a, b)| ratio(a / b)));
+                }
+            }
+            row.push(opt(
+                figs.get(
+                    "sonic-websocket",
+                    &format!("WebSocket echo {size} client allocations"),
+                    s,
+                    "per round trip",
+                ),
+                |v| format!("{v:.2}"),
+            ));
+            if has {
+                any = true;
+                rows.push(row);
+            }
+        }
+        let _ = writeln!(o, "### {size}\n");
+        table(
+            o,
+            &[
+                "subject",
+                "p50",
+                "p50 / best peer",
+                "p99",
+                "p99 / best peer",
+                "p99.9",
+                "client allocations / RT",
+            ],
+            &rows,
+        );
+    }
+    if !any {
+        return Err("no WebSocket echo figures".into());
+    }
+    let server: Vec<String> = WS_SIZES
+        .iter()
+        .flat_map(|size| {
+            WS_SUBJECTS.iter().filter_map(move |s| {
+                figs.get(
+                    "sonic-websocket",
+                    &format!("WebSocket echo {size} server allocations"),
+                    s,
+                    "per message",
+                )
+                .map(|v| format!("{size} {s}: {v:.2}"))
+            })
+        })
+        .collect();
+    if !server.is_empty() {
+        let _ = writeln!(
+            o,
+            "sonic-websocket's server thread, allocations per echoed message after its warm-up \
+             (same bench): {}.\n",
+            server.join("; ")
+        );
+    }
+    let _ = writeln!(
+        o,
+        "Throughput (same bench): one common client for every server, sonic-websocket in a \
+         blocking loop on its own pinned thread, one message in flight per connection (the \
+         next sent when its echo is back); messages echoed per second. A server faster than \
+         that client shows the client's rate. \"/ fastwebsockets\" is the issue's goal (at \
+         least 1.10×).\n"
+    );
+    let mut rows = Vec::new();
+    for shape in WS_SHAPES {
+        let name = format!("WebSocket throughput {shape}");
+        let fws = figs.get("sonic-websocket", &name, "fastwebsockets", "msg/s");
+        let best = WS_PEERS
+            .iter()
+            .filter_map(|p| figs.get("sonic-websocket", &name, p, "msg/s"))
+            .reduce(f64::max);
+        for s in WS_LOAD_SUBJECTS {
+            let v = figs.get("sonic-websocket", &name, s, "msg/s");
+            if v.is_none() {
+                continue;
+            }
+            rows.push(vec![
+                (*shape).to_string(),
+                (*s).to_string(),
+                opt(v, |v| format!("{v:.0}")),
+                opt(v.zip(fws), |(a, b)| ratio(a / b)),
+                opt(v.zip(best), |(a, b)| ratio(a / b)),
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        return Err("no WebSocket throughput figures".into());
+    }
+    table(
+        o,
+        &[
+            "case",
+            "subject",
+            "messages/s",
+            "/ fastwebsockets",
+            "/ best peer",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
 /// Writes the plots under `plots` and returns BENCHMARKS.md.
 pub(super) fn write_report(
     figs: &Figures,
@@ -428,6 +588,9 @@ pub(super) fn write_report(
 
     // ---- TLS
     tls_section(&mut o, figs)?;
+
+    // ---- WebSocket
+    ws_section(&mut o, figs)?;
 
     // ---- UDP batching
     let _ = writeln!(o, "## UDP: one datagram per syscall against batches\n");
@@ -746,6 +909,48 @@ mod tests {
             format!("a\n{BEGIN}\nnewer\n{END}\nb\n")
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_websocket_section_has_ratios_to_the_best_peer() {
+        let mut f = Figures::default();
+        let mut lines = String::new();
+        for (subject, p99) in [
+            ("tokio-tungstenite", 100.0),
+            ("fastwebsockets", 80.0),
+            ("sonic-websocket hot", 40.0),
+        ] {
+            for size in WS_SIZES {
+                for (p, v) in [("p50", p99 / 2.0), ("p99", p99), ("p99.9", p99 * 2.0)] {
+                    lines.push_str(&format!(
+                        "{{\"crate\":\"sonic-websocket\",\"name\":\"WebSocket echo {size} {p}\",\"subject\":\"{subject}\",\"unit\":\"ns\",\"value\":{}}}\n",
+                        v * 1e3
+                    ));
+                }
+            }
+            for (shape, v) in [
+                ("100 connections x 20 B", 10.0),
+                ("200 connections x 16 KiB", 4.0),
+            ] {
+                lines.push_str(&format!(
+                    "{{\"crate\":\"sonic-websocket\",\"name\":\"WebSocket throughput {shape}\",\"subject\":\"{subject}\",\"unit\":\"msg/s\",\"value\":{}}}\n",
+                    v * p99
+                ));
+            }
+        }
+        f.parse_into(&lines);
+        let mut o = String::new();
+        ws_section(&mut o, &f).unwrap();
+        // p99 40 µs against the best peer's 80 µs; 400 msg/s against fastwebsockets's 800.
+        assert!(
+            o.contains("| sonic-websocket hot | 20.0 µs | 0.50× | 40.0 µs | 0.50× | 80.0 µs | – |"),
+            "{o}"
+        );
+        assert!(
+            o.contains("| 100 connections x 20 B | sonic-websocket hot | 400 | 0.50× | 0.40× |"),
+            "{o}"
+        );
+        assert!(ws_section(&mut String::new(), &Figures::default()).is_err());
     }
 
     #[test]
