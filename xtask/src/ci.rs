@@ -35,7 +35,7 @@ pub(crate) fn package() -> Result<(), String> {
 /// temporary local registry) and reuses what it finds there for the same name and version:
 /// a crate changed since the last run would be verified against its siblings as they were
 /// then. Removes those unpacked copies of this workspace's crates first.
-fn forget_unpacked_packages() -> Result<(), String> {
+pub(crate) fn forget_unpacked_packages() -> Result<(), String> {
     let home = std::env::var_os("CARGO_HOME")
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")))

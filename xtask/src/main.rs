@@ -12,6 +12,7 @@
 //! | `deny` | `cargo deny check bans licenses sources` |
 //! | `layers` | fails if a crate depends on a crate of the same or a higher layer |
 //! | `package` | `cargo package --workspace`: every crate can be released on its own |
+//! | `release CRATE LEVEL` | a crate's release prepared offline (LEVEL: patch, minor, major): semver check against its last tag, version and requirement bumps, changelog, `cargo package`; prints the tag and `cargo publish` to run by hand |
 //! | `actionlint` | lints `.github/workflows/` with actionlint |
 //! | `bench [--quick]` | every crate's benchmarks, the allocation and syscall reports: `BENCHMARKS.md`, `benchmarks/*.svg`, the README's headline section (`--quick`: under `target/bench-quick/`) |
 //! | `allocs` | the allocation tests, their measured figures as a table |
@@ -31,12 +32,13 @@ mod install;
 mod layers;
 mod load;
 mod plot;
+mod release;
 mod run;
 mod sanitize;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | actionlint | bench [--quick] | allocs> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -94,6 +96,13 @@ fn main() -> ExitCode {
         "deny" => report.step_noted("deny", || ci::deny(&mut inst)),
         "layers" => report.step("layers", || layers::check_workspace().map(|_| ())),
         "package" => report.step("package", ci::package),
+        "release" => match release::parse_args(&args[1..]) {
+            Ok(o) => report.step_noted("release", || release::release(&mut inst, &o)),
+            Err(e) => {
+                eprintln!("xtask release: {e}\n{USAGE}");
+                return ExitCode::FAILURE;
+            }
+        },
         "miri" => ci::miri_step(&mut inst, &mut report),
         "loom" => ci::test_step(&mut report, "loom", ci::loom_command()),
         "actionlint" => report.step_noted("actionlint", || ci::actionlint(&mut inst)),
