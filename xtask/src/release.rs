@@ -479,11 +479,18 @@ pub(crate) fn release(inst: &mut Installer, o: &Options) -> Result<String, Strin
             return Err(format!("cargo package failed: {e} (every file put back)"));
         }
     };
+    // `cargo package` updates the lock file with the new version.
+    let mut changed = changed;
+    if let Some((_, before)) = saved.iter().find(|(p, _)| *p == lock)
+        && read(&lock).is_ok_and(|now| now != *before)
+    {
+        changed.push(rel(&lock));
+    }
     let tag = format!("{}-v{new}", o.krate);
     println!("semver: {semver}");
     println!("package: {} verified", rel(&krate_file));
     println!(
-        "\nNext, by hand (a release of {} first for any dependency whose requirement is not on crates.io yet):",
+        "\nNext, by hand (cargo publish needs the workspace crates {} requires on crates.io at those versions: release them first):",
         o.krate
     );
     println!("    git commit -am \"{} {new}\"", o.krate);
