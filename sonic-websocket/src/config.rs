@@ -47,8 +47,9 @@ pub struct ClientConfig {
     pub deflate: Option<DeflateConfig>,
     /// Frame, message and head limits.
     pub limits: Limits,
-    /// One timeout over name resolution's result, the TCP connect and the upgrade
-    /// ([`dial`](crate::WebSocket::dial)); `None`: none.
+    /// One timeout over name resolution, the TCP connect, the TLS handshake (`wss://`) and
+    /// the upgrade ([`dial`](crate::WebSocket::dial)): the dial fails with `TimedOut`
+    /// naming the stage it was in; `None`: none.
     pub timeout: Option<Duration>,
     /// Do not answer pings automatically (they are then delivered as messages).
     pub manual_pong: bool,

@@ -1,8 +1,6 @@
 //! The connection: a [`WebSocket`] over any byte stream of the reactor, its [`Sender`],
 //! and the [`Message`]s it hands out.
 
-use std::cell::Cell;
-use std::rc::Rc;
 use std::time::Duration;
 
 use iox::{Error, ErrorKind, Result};
@@ -283,7 +281,7 @@ fn release<S: ByteStream>(rx: &mut CodecConn<RxCodec, S>) {
 
 /// Closes a stream of which only the handle is at hand (through a throwaway codec
 /// connection: sonic-io closes any byte stream through `CodecConn::close`).
-fn close_stream<S: ByteStream>(io: &mut Io, s: S) -> Result<()> {
+pub(crate) fn close_stream<S: ByteStream>(io: &mut Io, s: S) -> Result<()> {
     CodecConn::with_buffers(
         s,
         sonic_io::codec::Frame::default(),
@@ -940,175 +938,4 @@ where
         r => r,
     };
     f(io, r)
-}
-
-/// The parts of a `ws://` or `wss://` URL.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Url {
-    /// `wss://`.
-    pub secure: bool,
-    /// The host, without brackets for IPv6.
-    pub host: String,
-    /// The port (80 or 443 when not given).
-    pub port: u16,
-    /// The request target, `/` at least.
-    pub path: String,
-    /// The `Host` header's value: the authority as written.
-    pub authority: String,
-}
-
-impl Url {
-    /// Parses `ws://host[:port][/path][?query]` or `wss://...`.
-    ///
-    /// ```
-    /// let u = sonic_websocket::Url::parse("ws://[::1]:9001/feed?x=1").unwrap();
-    /// assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("::1", 9001, "/feed?x=1"));
-    /// ```
-    pub fn parse(url: &str) -> Result<Url> {
-        let invalid = Error::invalid_input;
-        let lower = url.get(..6).unwrap_or("").to_ascii_lowercase();
-        let (secure, rest) = if lower.starts_with("ws://") {
-            (false, &url[5..])
-        } else if lower.starts_with("wss://") {
-            (true, &url[6..])
-        } else {
-            return Err(invalid("websocket URL does not start with ws:// or wss://"));
-        };
-        let (auth, path) = match rest.find(['/', '?', '#']) {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        let path = path.split('#').next().unwrap_or("");
-        let path = if path.starts_with('/') {
-            path.to_owned()
-        } else {
-            format!("/{path}")
-        };
-        let hostport = auth.rsplit('@').next().unwrap_or(auth);
-        let (host, port) = if let Some(r) = hostport.strip_prefix('[') {
-            let (h, after) = r
-                .split_once(']')
-                .ok_or(invalid("websocket URL has an unclosed IPv6 bracket"))?;
-            (h, after.strip_prefix(':'))
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (hostport, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(invalid("websocket URL has no host"));
-        }
-        let port = match port {
-            None => {
-                if secure {
-                    443
-                } else {
-                    80
-                }
-            }
-            Some(p) => p
-                .parse()
-                .map_err(|_| invalid("websocket URL has an invalid port"))?,
-        };
-        Ok(Url {
-            secure,
-            host: host.to_owned(),
-            port,
-            path,
-            authority: hostport.to_owned(),
-        })
-    }
-
-    /// `host:port` for the resolver (`[v6]:port` for IPv6).
-    pub fn addr(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
-
-struct Dial {
-    stream: Cell<Option<TcpStream>>,
-    timed_out: Cell<bool>,
-}
-
-impl WebSocket<TcpStream> {
-    /// Dials a `ws://host:port/path` URL: resolves the host (blocking on the resolver, as
-    /// `TcpStream::dial` does), connects, and runs the client handshake; `cfg.timeout`
-    /// bounds the connect and the upgrade together (`TimedOut`). `wss://` is refused with
-    /// `Unsupported` until sonic-tls is wired in: run
-    /// [`client`](WebSocket::client) over a TLS stream meanwhile.
-    pub fn dial<F>(io: &mut Io, url: &str, cfg: &ClientConfig, f: F) -> Result<()>
-    where
-        F: FnOnce(&mut Io, Result<WebSocket<TcpStream>>) + 'static,
-    {
-        let u = Url::parse(url)?;
-        if u.secure {
-            return Err(Error::unsupported(
-                "wss:// needs a TLS stream: use WebSocket::client over one",
-            ));
-        }
-        let shared = Rc::new(Dial {
-            stream: Cell::new(None),
-            timed_out: Cell::new(false),
-        });
-        let timer = match cfg.timeout {
-            Some(t) => {
-                let timer = Timer::new(io)?;
-                let sh = shared.clone();
-                timer.schedule_once(io, t, move |io, _| {
-                    sh.timed_out.set(true);
-                    if let Some(s) = sh.stream.get() {
-                        let _ = s.close(io);
-                    }
-                })?;
-                Some(timer)
-            }
-            None => None,
-        };
-        let dialer = sock::TcpDialer {
-            timeout: cfg.timeout,
-            nodelay: !cfg.nagle,
-            ..sock::TcpDialer::default()
-        };
-        let ctx = Box::new((u, cfg.clone()));
-        let done = move |io: &mut Io, timer: Option<Timer>| {
-            if let Some(t) = timer {
-                t.cancel(io);
-                t.close(io);
-            }
-        };
-        TcpStream::dial_with(io, &dialer, ctx.0.addr().as_str(), move |io, r| {
-            let s = match r {
-                Ok(s) => s,
-                Err(e) => {
-                    done(io, timer);
-                    return f(io, Err(e));
-                }
-            };
-            shared.stream.set(Some(s));
-            let (u, cfg) = &*ctx;
-            let sh = shared.clone();
-            let r = WebSocket::client(io, s, &u.authority, &u.path, cfg, move |io, r| {
-                done(io, timer);
-                let timed_out = sh.timed_out.get();
-                f(
-                    io,
-                    r.map_err(|e| {
-                        if timed_out {
-                            Error::with_context(ErrorKind::TimedOut, "websocket dial timed out")
-                        } else {
-                            e
-                        }
-                    }),
-                )
-            });
-            if r.is_err() {
-                let _ = s.close(io);
-            }
-        })
-    }
 }

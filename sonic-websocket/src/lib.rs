@@ -3,7 +3,7 @@
 //!
 //! | item | what |
 //! |---|---|
-//! | [`WebSocket`] | a connection over any [`ByteStream`](sonic_io::ByteStream): [`dial`](WebSocket::dial) a `ws://` URL, [`client`](WebSocket::client) / [`accept`](WebSocket::accept) over a connected stream, [`async_read`](WebSocket::async_read) then [`message`](WebSocket::message), [`async_close`](WebSocket::async_close) |
+//! | [`WebSocket`] | a connection over any [`ByteStream`](sonic_io::ByteStream): [`dial`](WebSocket::dial) a `ws://` URL (`dial_tls`: `wss://`, feature `tls`), [`client`](WebSocket::client) / [`accept`](WebSocket::accept) over a connected stream, [`async_read`](WebSocket::async_read) then [`message`](WebSocket::message), [`async_close`](WebSocket::async_close) |
 //! | [`Sender`] | messages and frames serialized straight into the send FIFO: text, binary, fragments, ping, pong, close |
 //! | [`Message`] | a message borrowed from the receive FIFO (or the reassembly buffer) |
 //! | [`ClientConfig`], [`ServerConfig`], [`Limits`] | subprotocols, extra headers, permessage-deflate, size limits, the dial timeout |
@@ -50,6 +50,7 @@ mod codec;
 mod config;
 mod conn;
 mod deflate;
+mod dial;
 pub mod frame;
 mod handshake;
 pub mod mask;
@@ -58,11 +59,17 @@ mod utf8;
 
 pub use close::{CloseCode, parse_close};
 pub use config::{ClientConfig, Limits, ServerConfig};
-pub use conn::{Message, Sender, Url, WebSocket};
+pub use conn::{Message, Sender, WebSocket};
 pub use deflate::{DeflateConfig, DeflateParams};
+pub use dial::Url;
 pub use frame::{Frame, Opcode};
 pub use handshake::{GUID, Handshake, accept_key};
 pub use utf8::Utf8Validator;
+
+/// sonic-tls, for the `wss://` dial's client config ([`sonic_tls::ClientOptions`]) and
+/// [`TlsStream`](sonic_tls::TlsStream) (feature `tls`).
+#[cfg(feature = "tls")]
+pub use sonic_tls;
 
 /// The README's example, compiled as a doctest.
 #[cfg(doctest)]

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use sonic_io::{ByteStream, Io, Listener, TcpAcceptor, TcpStream};
 use sonic_websocket::{ClientConfig, CloseCode, Message, ServerConfig, WebSocket};
 
+#[cfg(all(feature = "tls", target_os = "linux"))]
+pub mod tls;
+
 /// How long a test waits for anything before calling it a hang.
 pub const HANG: Duration = Duration::from_secs(20);
 
@@ -99,7 +102,7 @@ pub fn dial(io: &mut Io, url: &str, cfg: &ClientConfig) -> WebSocket<TcpStream> 
 }
 
 /// Reads the next message and hands back an owned copy of it with the connection.
-pub fn next(io: &mut Io, ws: WebSocket<TcpStream>) -> (WebSocket<TcpStream>, Owned) {
+pub fn next<S: ByteStream>(io: &mut Io, ws: WebSocket<S>) -> (WebSocket<S>, Owned) {
     let got = slot();
     let g = got.clone();
     ws.async_read(io, move |_, r, mut ws| {
@@ -127,7 +130,7 @@ pub enum Owned {
     Close(CloseCode, String),
 }
 
-pub fn flush(io: &mut Io, ws: WebSocket<TcpStream>) -> WebSocket<TcpStream> {
+pub fn flush<S: ByteStream>(io: &mut Io, ws: WebSocket<S>) -> WebSocket<S> {
     let got = slot();
     let g = got.clone();
     ws.async_flush(io, move |_, r, ws| {
