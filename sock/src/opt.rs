@@ -17,6 +17,12 @@
 //! | `SO_BUSY_POLL` | get/set | `CAP_NET_ADMIN` above `net.core.busy_read` | exact | Linux |
 //! | `SO_PREFER_BUSY_POLL` | get/set | — | exact | Linux |
 //! | `SO_BUSY_POLL_BUDGET` | set only | `CAP_NET_ADMIN` | — | Linux |
+//! | `SO_INCOMING_NAPI_ID` | get only | — | — | Linux |
+//!
+//! The busy-poll options (and `sonic_io::IoBuilder::busy_poll`, the epoll-wide form) act
+//! only on traffic that arrives through a NAPI device, a real NIC's driver: loopback and
+//! veth have none, so on them the options are set and read back but change nothing, and
+//! `SO_INCOMING_NAPI_ID` reads 0.
 //! | `SO_ERROR`, `SO_TYPE` | get only | — | — | all |
 //! | `SO_DOMAIN`, `SO_PROTOCOL` | get only | — | — | Linux, FreeBSD |
 //! | `TCP_NODELAY`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT` | get/set | — | exact | all (`TCP_KEEPALIVE` on macOS) |
@@ -302,6 +308,15 @@ pub const TABLE: &[OptionInfo] = &[
         "CAP_NET_ADMIN",
         Readback::None,
         16,
+    ),
+    row(
+        "SO_INCOMING_NAPI_ID",
+        SOL_SOCKET,
+        linux!(libc::SO_INCOMING_NAPI_ID),
+        GetOnly,
+        "",
+        Readback::None,
+        0,
     ),
     row(
         "SO_ZEROCOPY",
@@ -630,7 +645,8 @@ bool_options! {
     keepalive, set_keepalive, "SO_KEEPALIVE";
     /// Allow sending to broadcast addresses.
     broadcast, set_broadcast, "SO_BROADCAST";
-    /// Prefer busy polling over interrupts for this socket.
+    /// Prefer busy polling over interrupts for this socket (traffic from a NAPI device only:
+    /// see the module docs).
     prefer_busy_poll, set_prefer_busy_poll, "SO_PREFER_BUSY_POLL";
     /// Allow `MSG_ZEROCOPY` sends.
     zerocopy, set_zerocopy, "SO_ZEROCOPY";
@@ -668,7 +684,8 @@ int_options! {
     mark, set_mark, "SO_MARK", u32;
     /// The CPU whose queue this socket's packets arrive on.
     incoming_cpu, set_incoming_cpu, "SO_INCOMING_CPU", i32;
-    /// Busy-poll for this many microseconds before sleeping in a blocking read.
+    /// Busy-poll for this many microseconds before sleeping in a blocking read (traffic
+    /// from a NAPI device only: see the module docs).
     busy_poll, set_busy_poll, "SO_BUSY_POLL", u32;
     /// `SOF_TIMESTAMPING_*` flags.
     timestamping, set_timestamping, "SO_TIMESTAMPING", u32;
@@ -703,8 +720,15 @@ int_options! {
     udp_segment, set_udp_segment, "UDP_SEGMENT", u32;
 }
 
+/// The id of the NAPI context (the NIC receive queue) the socket's last packet came
+/// through (`SO_INCOMING_NAPI_ID`, read-only): 0 when it came through a device without NAPI
+/// (loopback, veth) or nothing arrived yet. Busy polling needs a non-zero id to act.
+pub fn incoming_napi_id(fd: &impl AsFd) -> iox::Result<u32> {
+    get_named(fd, "SO_INCOMING_NAPI_ID").map(|v| v as u32)
+}
+
 /// How many packets one busy-poll round processes (`SO_BUSY_POLL_BUDGET`, `CAP_NET_ADMIN`).
-/// Write-only.
+/// Write-only. Acts only on traffic from a NAPI device (see the module docs).
 pub fn set_busy_poll_budget(fd: &impl AsFd, packets: u32) -> iox::Result<()> {
     let v = i32::try_from(packets)
         .map_err(|_| iox::Error::invalid_input("SO_BUSY_POLL_BUDGET value exceeds i32::MAX"))?;

@@ -147,3 +147,25 @@ fn typed_accessors_and_special_options() {
         );
     }
 }
+
+/// Loopback has no NAPI context: busy polling has nothing to poll there, and the socket's
+/// NAPI id reads 0 once traffic arrived (the module docs say so).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn loopback_traffic_carries_no_napi_id() {
+    testkit::skip_unless_sockopt!(libc::SOL_SOCKET, libc::SO_INCOMING_NAPI_ID);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpConn::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    c.write_all(b"napi?").unwrap();
+    let mut buf = [0u8; 8];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match s.read(&mut buf) {
+            Ok(n) if n > 0 => break,
+            Err(e) if e.is_would_block() => assert!(std::time::Instant::now() < deadline),
+            r => panic!("{r:?}"),
+        }
+    }
+    assert_eq!(opt::incoming_napi_id(&s).unwrap(), 0);
+}

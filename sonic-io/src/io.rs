@@ -63,6 +63,36 @@ pub struct IoBuilder {
     posts: usize,
     blocks: usize,
     clock: Option<Box<dyn iox::Clock>>,
+    busy_poll: Option<BusyPoll>,
+}
+
+/// Kernel busy polling for an Io's waits (Linux 6.9+: the epoll ioctl `EPIOCSPARAMS`).
+///
+/// While the Io waits, the kernel polls the NIC receive queues (NAPI contexts) of its
+/// sockets for up to `usecs` microseconds before it sleeps, processing up to `budget`
+/// packets a round (above 64, the kernel's `NAPI_POLL_WEIGHT`, needs `CAP_NET_ADMIN`);
+/// `prefer` asks the driver to defer its interrupts while the Io polls
+/// (`SO_PREFER_BUSY_POLL` for the whole Io). It acts only on traffic from a NAPI device,
+/// a real NIC: loopback and veth have none, so there it is accepted and read back but
+/// changes nothing. See `sock::opt`'s busy-poll options for the per-socket form.
+///
+/// ```
+/// use sonic_io::{BusyPoll, Io};
+/// let bp = BusyPoll { usecs: 50, budget: 8, prefer: true };
+/// match Io::builder().busy_poll(bp).build() {
+///     Ok(io) => assert_eq!(io.busy_poll().unwrap(), bp),
+///     // Kernels before 6.9 (and macOS, FreeBSD) say so rather than ignore it.
+///     Err(e) => assert_eq!(e.kind(), iox::ErrorKind::Unsupported),
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusyPoll {
+    /// Microseconds to busy-poll before sleeping (0: off; at most `i32::MAX`).
+    pub usecs: u32,
+    /// Packets per busy-poll round (0: the kernel's default).
+    pub budget: u16,
+    /// Defer the device's interrupts while busy polling.
+    pub prefer: bool,
 }
 
 impl std::fmt::Debug for IoBuilder {
@@ -75,6 +105,7 @@ impl std::fmt::Debug for IoBuilder {
             .field("posts", &self.posts)
             .field("blocks", &self.blocks)
             .field("custom_clock", &self.clock.is_some())
+            .field("busy_poll", &self.busy_poll)
             .finish()
     }
 }
@@ -89,6 +120,7 @@ impl Default for IoBuilder {
             posts: 64,
             blocks: 8,
             clock: None,
+            busy_poll: None,
         }
     }
 }
@@ -131,11 +163,23 @@ impl IoBuilder {
         self
     }
 
-    /// Creates the poller, the wait timer and the posters' waker.
+    /// Busy-polls in the Io's waits ([`BusyPoll`]). [`build`](Self::build) fails with
+    /// `Unsupported` where the kernel lacks it (Linux before 6.9, macOS, FreeBSD), with
+    /// `PermissionDenied` for a budget above 64 without `CAP_NET_ADMIN`, and with
+    /// `InvalidInput` for `usecs` above `i32::MAX`: never silently ignored.
+    pub fn busy_poll(mut self, params: BusyPoll) -> IoBuilder {
+        self.busy_poll = Some(params);
+        self
+    }
+
+    /// Creates the poller, the wait timer and the posters' waker (and sets busy polling).
     pub fn build(self) -> Result<Io> {
         let id = IoId::next();
         let shared = Arc::new(Shared::new(self.posts)?);
         let poller = Poller::new(self.events, shared.waker())?;
+        if let Some(bp) = self.busy_poll {
+            poller.set_busy_poll(bp)?;
+        }
         let clock = match self.clock {
             None => Clock::Real(Instant::now()),
             Some(c) => {
@@ -242,6 +286,13 @@ impl Io {
             Clock::Custom { clock, epoch } => clock.now().saturating_duration_since(*epoch),
         };
         d.as_nanos().min(u128::from(u64::MAX / 2)) as u64
+    }
+
+    /// The busy-poll parameters of the Io's waits, as the kernel reports them
+    /// (`EPIOCGPARAMS`; all zero unless [`IoBuilder::busy_poll`] set them). `Unsupported`
+    /// where the kernel lacks the ioctl.
+    pub fn busy_poll(&self) -> Result<BusyPoll> {
+        self.poller.busy_poll()
     }
 
     /// What the Io has done so far.

@@ -85,7 +85,7 @@ pub use batch::{Datagram, Datagrams};
 pub use buf::{BytesId, IoBuf, IoBufMut, Region};
 pub use error::{Partial, Rejected};
 pub use file::{File, FileOf, FileSock};
-pub use io::{Io, IoBuilder, MAX_DEPTH};
+pub use io::{BusyPoll, Io, IoBuilder, MAX_DEPTH};
 pub use listener::{Listener, ListenerSock, TcpAcceptor};
 pub use object::{AdapterIo, Register};
 pub use packet::{PacketConn, PacketSock, UdpSocket};

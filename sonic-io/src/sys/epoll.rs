@@ -55,6 +55,25 @@ impl Waker {
     }
 }
 
+/// `struct epoll_params` (include/uapi/linux/eventpoll.h).
+#[repr(C)]
+#[derive(Default)]
+struct EpollParams {
+    busy_poll_usecs: u32,
+    busy_poll_budget: u16,
+    prefer_busy_poll: u8,
+    pad: u8,
+}
+
+/// `_IOW(0x8A, 0x01, struct epoll_params)` and `_IOR(0x8A, 0x02, struct epoll_params)`.
+const EPIOCSPARAMS: u32 = 0x4008_8a01;
+const EPIOCGPARAMS: u32 = 0x8008_8a02;
+
+const NO_BUSY_POLL: iox::Error = iox::Error::with_context(
+    iox::ErrorKind::Unsupported,
+    "epoll busy polling needs Linux 6.9 (EPIOCSPARAMS)",
+);
+
 const READ_INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
 const INTEREST: u32 = READ_INTEREST | libc::EPOLLOUT as u32;
 
@@ -78,6 +97,56 @@ impl Poller {
             (libc::EPOLLIN | libc::EPOLLET) as u32,
         )?;
         Ok(p)
+    }
+
+    /// Sets busy polling on the epoll instance (`EPIOCSPARAMS`, Linux 6.9+).
+    pub(crate) fn set_busy_poll(&self, bp: crate::BusyPoll) -> iox::Result<()> {
+        let params = EpollParams {
+            busy_poll_usecs: bp.usecs,
+            busy_poll_budget: bp.budget,
+            prefer_busy_poll: u8::from(bp.prefer),
+            pad: 0,
+        };
+        // SAFETY: EPIOCSPARAMS reads one `struct epoll_params` (8 bytes, the layout of
+        // EpollParams) from the pointer, which is valid for the call; a bad descriptor or an
+        // unknown request is reported as an errno.
+        let r = unsafe { libc::ioctl(self.epfd.raw(), EPIOCSPARAMS as _, &params) };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        Err(match e.raw_os_error() {
+            Some(libc::ENOTTY) => NO_BUSY_POLL,
+            Some(libc::EINVAL) if bp.usecs > i32::MAX as u32 => {
+                iox::Error::invalid_input("busy-poll usecs exceeds i32::MAX")
+            }
+            Some(libc::EPERM) => iox::Error::with_context(
+                iox::ErrorKind::PermissionDenied,
+                "a busy-poll budget above 64 needs CAP_NET_ADMIN",
+            ),
+            _ => iox::Error::from(e),
+        })
+    }
+
+    /// The epoll instance's busy-poll parameters (`EPIOCGPARAMS`, Linux 6.9+).
+    pub(crate) fn busy_poll(&self) -> iox::Result<crate::BusyPoll> {
+        let mut params = EpollParams::default();
+        // SAFETY: EPIOCGPARAMS writes one `struct epoll_params` (8 bytes, the layout of
+        // EpollParams) through the pointer, which is valid and exclusive for the call.
+        let r = unsafe { libc::ioctl(self.epfd.raw(), EPIOCGPARAMS as _, &mut params) };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(if e.raw_os_error() == Some(libc::ENOTTY) {
+                NO_BUSY_POLL
+            } else {
+                iox::Error::from(e)
+            });
+        }
+        Ok(crate::BusyPoll {
+            usecs: params.busy_poll_usecs,
+            budget: params.busy_poll_budget,
+            prefer: params.prefer_busy_poll != 0,
+        })
     }
 
     fn add(&self, fd: RawFd, token: u64, events: u32) -> iox::Result<()> {

@@ -62,7 +62,22 @@ fn last_error() -> Error {
     Error::from(std::io::Error::last_os_error())
 }
 
+const NO_BUSY_POLL: iox::Error = iox::Error::with_context(
+    iox::ErrorKind::Unsupported,
+    "busy polling is a Linux epoll feature (EPIOCSPARAMS)",
+);
+
 impl Poller {
+    /// Busy polling is Linux's.
+    pub(crate) fn set_busy_poll(&self, _: crate::BusyPoll) -> iox::Result<()> {
+        Err(NO_BUSY_POLL)
+    }
+
+    /// Busy polling is Linux's.
+    pub(crate) fn busy_poll(&self) -> iox::Result<crate::BusyPoll> {
+        Err(NO_BUSY_POLL)
+    }
+
     pub(crate) fn new(events: usize, waker: &Waker) -> iox::Result<Poller> {
         // SAFETY: kqueue takes no arguments; a failure is reported as -1.
         let kq = unsafe { libc::kqueue() };

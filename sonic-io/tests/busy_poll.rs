@@ -1,0 +1,173 @@
+//! Kernel busy polling on an Io's epoll instance (`EPIOCSPARAMS`, Linux 6.9+): the
+//! parameters are set when the Io is built and the kernel reads them back
+//! (`EPIOCGPARAMS`); refusals are errors naming the reason, never ignored. Loopback has no
+//! NAPI context, so busy polling changes nothing there, and traffic still flows.
+#![cfg(any(target_os = "linux", target_os = "android"))]
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use sonic_io::{BusyPoll, Io, TcpStream};
+
+/// The kernel's release, e.g. (6, 18).
+fn kernel() -> (u32, u32) {
+    let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut it = r.trim().split(['.', '-']).map(|p| p.parse().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+fn supported() -> bool {
+    if kernel() < (6, 9) {
+        let e = Io::builder()
+            .busy_poll(BusyPoll {
+                usecs: 10,
+                budget: 8,
+                prefer: false,
+            })
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), iox::ErrorKind::Unsupported);
+        assert_eq!(
+            e.context_str(),
+            Some("epoll busy polling needs Linux 6.9 (EPIOCSPARAMS)")
+        );
+        eprintln!(
+            "busy_poll: kernel {:?} lacks EPIOCSPARAMS (Unsupported, as asserted)",
+            kernel()
+        );
+        return false;
+    }
+    if testkit::qemu::under_qemu() {
+        eprintln!("busy_poll: skipped: qemu-user does not pass the epoll ioctls through");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn the_kernel_reads_back_what_the_builder_set() {
+    if !supported() {
+        return;
+    }
+    assert_eq!(
+        Io::new().unwrap().busy_poll().unwrap(),
+        BusyPoll::default(),
+        "off unless asked"
+    );
+    for bp in [
+        BusyPoll {
+            usecs: 50,
+            budget: 8,
+            prefer: true,
+        },
+        BusyPoll {
+            usecs: 1,
+            budget: 64,
+            prefer: false,
+        },
+        BusyPoll {
+            usecs: i32::MAX as u32,
+            budget: 0,
+            prefer: true,
+        },
+    ] {
+        let io = Io::builder().busy_poll(bp).build().unwrap();
+        assert_eq!(io.busy_poll().unwrap(), bp);
+    }
+}
+
+#[test]
+fn out_of_range_parameters_are_refused_by_name() {
+    if !supported() {
+        return;
+    }
+    let e = Io::builder()
+        .busy_poll(BusyPoll {
+            usecs: i32::MAX as u32 + 1,
+            budget: 8,
+            prefer: false,
+        })
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.context_str()),
+        (
+            iox::ErrorKind::InvalidInput,
+            Some("busy-poll usecs exceeds i32::MAX")
+        )
+    );
+}
+
+/// A budget above 64 needs CAP_NET_ADMIN: granted to root, refused by name otherwise.
+#[test]
+fn a_large_budget_needs_cap_net_admin() {
+    if !supported() {
+        return;
+    }
+    let bp = BusyPoll {
+        usecs: 20,
+        budget: 256,
+        prefer: false,
+    };
+    match Io::builder().busy_poll(bp).build() {
+        Ok(io) => assert_eq!(io.busy_poll().unwrap(), bp),
+        Err(e) => assert_eq!(
+            (e.kind(), e.context_str()),
+            (
+                iox::ErrorKind::PermissionDenied,
+                Some("a busy-poll budget above 64 needs CAP_NET_ADMIN")
+            )
+        ),
+    }
+}
+
+/// An echo through a busy-polling Io (loopback: nothing to poll, the waits sleep as usual).
+#[test]
+fn a_busy_polling_io_still_echoes() {
+    if !supported() {
+        return;
+    }
+    let mut io = Io::builder()
+        .busy_poll(BusyPoll {
+            usecs: 50,
+            budget: 8,
+            prefer: true,
+        })
+        .build()
+        .unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).unwrap();
+        s.write_all(&buf).unwrap();
+    });
+    let done = Rc::new(Cell::new(false));
+    let d = done.clone();
+    TcpStream::dial(&mut io, addr, move |io, r| {
+        let s = r.unwrap();
+        s.async_write_all(io, b"hello".to_vec(), move |io, r, buf| {
+            r.unwrap();
+            s.async_read_exact(io, buf, move |_, r, buf| {
+                r.unwrap();
+                assert_eq!(&buf, b"hello");
+                d.set(true);
+            })
+            .unwrap();
+        })
+        .unwrap();
+    })
+    .unwrap();
+    for _ in 0..300 {
+        if done.get() {
+            break;
+        }
+        io.run_one_for(Duration::from_millis(100)).unwrap();
+    }
+    assert!(done.get());
+    peer.join().unwrap();
+}
