@@ -312,6 +312,10 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
     });
     report.step_noted("deny", || deny(inst));
     report.step("package", package);
+    // Each published crate against its last release tag (skipped, without installing
+    // anything, while there is none), and each checked with the Rust it declares.
+    report.step_noted("semver", || crate::release::semver_step(inst));
+    report.step_noted("msrv", || crate::release::msrv_step(inst));
     cross::cross(inst, report, cross::TARGETS);
     report.step_noted("actionlint", || actionlint(inst));
     report.all_ok()

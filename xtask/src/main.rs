@@ -12,6 +12,8 @@
 //! | `deny` | `cargo deny check bans licenses sources` |
 //! | `layers` | fails if a crate depends on a crate of the same or a higher layer |
 //! | `package` | `cargo package --workspace`: every crate can be released on its own |
+//! | `semver` | `cargo semver-checks` of every published crate against its last `CRATE-vX.Y.Z` tag (skipped, saying so, where there is none) |
+//! | `msrv` | `cargo +<rust-version> check --lib --all-features` of every published crate in `target/msrv` (the toolchain installed with rustup when missing) |
 //! | `release CRATE LEVEL` | a crate's release prepared offline (LEVEL: patch, minor, major): semver check against its last tag, version and requirement bumps, changelog, `cargo package`; prints the tag and `cargo publish` to run by hand |
 //! | `actionlint` | lints `.github/workflows/` with actionlint |
 //! | `bench [--quick]` | every crate's benchmarks, the allocation and syscall reports: `BENCHMARKS.md`, `benchmarks/*.svg`, the README's headline section (`--quick`: under `target/bench-quick/`) |
@@ -38,7 +40,7 @@ mod sanitize;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | semver | msrv | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -96,6 +98,8 @@ fn main() -> ExitCode {
         "deny" => report.step_noted("deny", || ci::deny(&mut inst)),
         "layers" => report.step("layers", || layers::check_workspace().map(|_| ())),
         "package" => report.step("package", ci::package),
+        "semver" => report.step_noted("semver", || release::semver_step(&mut inst)),
+        "msrv" => report.step_noted("msrv", || release::msrv_step(&mut inst)),
         "release" => match release::parse_args(&args[1..]) {
             Ok(o) => report.step_noted("release", || release::release(&mut inst, &o)),
             Err(e) => {

@@ -161,6 +161,114 @@ fn members() -> Result<Vec<Member>, String> {
         .collect())
 }
 
+/// The published workspace members (all but `publish = false`) and the `rust-version` each
+/// declares.
+pub(crate) fn published() -> Result<Vec<(String, Option<String>)>, String> {
+    let json = output(cmd(
+        "cargo",
+        &["metadata", "--format-version", "1", "--no-deps"],
+    ))
+    .ok_or("cargo metadata failed")?;
+    let meta: serde_json::Value =
+        serde_json::from_str(&json).map_err(|e| format!("cargo metadata: {e}"))?;
+    Ok(published_in(&meta))
+}
+
+fn published_in(meta: &serde_json::Value) -> Vec<(String, Option<String>)> {
+    meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["publish"].as_array().is_none_or(|r| !r.is_empty()))
+        .filter_map(|p| {
+            Some((
+                p["name"].as_str()?.to_owned(),
+                p["rust_version"].as_str().map(String::from),
+            ))
+        })
+        .collect()
+}
+
+/// The `semver` step of `cargo xtask ci`: every published crate that has a release tag is
+/// checked against its newest one, the release type taken from the version in its
+/// manifest. Where no crate has a tag there is nothing to compare, and cargo-semver-checks
+/// is not even installed.
+pub(crate) fn semver_step(inst: &mut Installer) -> Result<String, String> {
+    let crates = published()?;
+    let tagged: Vec<(String, String)> = crates
+        .iter()
+        .filter_map(|(c, _)| last_tag(c).map(|(t, _)| (c.clone(), t)))
+        .collect();
+    let untagged: Vec<&str> = crates
+        .iter()
+        .map(|(c, _)| c.as_str())
+        .filter(|c| !tagged.iter().any(|(t, _)| t == c))
+        .collect();
+    let shallow = output(cmd("git", &["rev-parse", "--is-shallow-repository"]))
+        .is_some_and(|s| s.trim() == "true");
+    let why = if shallow {
+        "no CRATE-vX.Y.Z tag in this shallow clone (fetch the tags to compare)"
+    } else {
+        "no CRATE-vX.Y.Z tag yet (never released)"
+    };
+    if !untagged.is_empty() {
+        println!("semver: skipped, {why}: {}", untagged.join(" "));
+    }
+    if tagged.is_empty() {
+        return Ok(format!(
+            "skipped: {why} for any of the {} published crates",
+            crates.len()
+        ));
+    }
+    let mut failed = Vec::new();
+    for (c, tag) in &tagged {
+        if let Err(e) = semver_checks(inst, c, tag, None) {
+            eprintln!("xtask: semver: {c} against {tag}: {e}");
+            failed.push(format!("{c} against {tag}"));
+        }
+    }
+    if failed.is_empty() {
+        Ok(format!(
+            "{} checked against their tags, {} without a tag",
+            tagged.len(),
+            untagged.len()
+        ))
+    } else {
+        Err(format!("semver violations: {}", failed.join(", ")))
+    }
+}
+
+/// The `msrv` step of `cargo xtask ci`: `cargo +<rust-version> check --lib --all-features`
+/// of every published crate, with the toolchain each declares (installed with rustup,
+/// minimal profile, when missing), in `target/msrv` so the main build stays as it is.
+pub(crate) fn msrv_step(inst: &mut Installer) -> Result<String, String> {
+    let crates = published()?;
+    let mut by_version: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (c, v) in &crates {
+        let v = v
+            .as_deref()
+            .ok_or_else(|| format!("{c} declares no rust-version"))?;
+        by_version.entry(v).or_default().push(c);
+    }
+    let mut notes = Vec::new();
+    for (v, cs) in &by_version {
+        inst.ensure_toolchain(v, &[])?;
+        let mut args = vec![
+            "check",
+            "--lib",
+            "--all-features",
+            "--target-dir",
+            "target/msrv",
+        ];
+        for c in cs {
+            args.extend(["-p", c]);
+        }
+        status(crate::run::toolchain_cargo(v, &args))?;
+        notes.push(format!("{} crates check with Rust {v}", cs.len()));
+    }
+    Ok(notes.join("; "))
+}
+
 /// The highest `CRATE-vX.Y.Z` tag in the repository, if any.
 pub(crate) fn last_tag(krate: &str) -> Option<(String, Version)> {
     let tags = output(cmd("git", &["tag", "--list", &format!("{krate}-v*")]))?;
@@ -541,6 +649,19 @@ mod tests {
         );
         assert!(a(&["sock"]).is_err());
         assert!(a(&["sock", "huge"]).is_err());
+    }
+
+    #[test]
+    fn only_published_crates_are_released_and_checked() {
+        let meta = serde_json::json!({"packages": [
+            {"name": "zcall", "publish": null, "rust_version": "1.88"},
+            {"name": "testkit", "publish": [], "rust_version": "1.88"},
+            {"name": "sock", "publish": ["crates-io"]},
+        ]});
+        assert_eq!(
+            published_in(&meta),
+            [("zcall".into(), Some("1.88".into())), ("sock".into(), None)]
+        );
     }
 
     #[test]

@@ -42,7 +42,12 @@ fn short(c: &Command) -> String {
 
 /// `cargo +nightly <args>`, without the outer (stable) cargo's environment leaking in.
 pub(crate) fn nightly_cargo(args: &[&str]) -> Command {
-    let mut c = cmd("cargo", &["+nightly"]);
+    toolchain_cargo("nightly", args)
+}
+
+/// `cargo +<toolchain> <args>`, without the outer cargo's environment leaking in.
+pub(crate) fn toolchain_cargo(toolchain: &str, args: &[&str]) -> Command {
+    let mut c = cmd("cargo", &[&format!("+{toolchain}")]);
     c.args(args);
     for v in [
         "RUSTUP_TOOLCHAIN",
