@@ -973,6 +973,7 @@ fn read_records(
         };
         match typ {
             APPLICATION_DATA => {
+                records.received_data();
                 *window = Some(Window {
                     pos: start,
                     end,

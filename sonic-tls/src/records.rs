@@ -17,7 +17,11 @@
 //!   NewSessionTicket (client: handed to rustls's session store) and KeyUpdate (both
 //!   directions; a request is answered before the next record is sent);
 //! * in TLS 1.2, a HelloRequest is refused with a `no_renegotiation` warning, as rustls
-//!   does; any other handshake message after the handshake is fatal;
+//!   does (once: a second is fatal); any other handshake message after the handshake is
+//!   fatal;
+//! * at most 32 key updates in a row without application data between them (rustls's and
+//!   BoringSSL's limit): each is answered with a record, so a peer sending them without
+//!   end, and not reading, would otherwise grow the send FIFO without end;
 //! * AES-GCM's confidentiality limit: TLS 1.3 updates its sending keys before reaching it,
 //!   TLS 1.2 (which cannot) fails the write instead;
 //! * oversized records (`record_overflow`), records that fail authentication
@@ -198,7 +202,16 @@ pub(crate) struct Records {
     keeper: Keeper,
     /// A post-handshake handshake message split across records (rare; allocated only then).
     joiner: Vec<u8>,
+    /// Key updates the peer may still send before its next application data, and
+    /// renegotiation requests (TLS 1.2) it may still send at all: each is answered with a
+    /// record of ours, so a peer that sent them without end (and did not read) would grow
+    /// the send FIFO without end. The limits are rustls's (and BoringSSL's).
+    key_updates_left: u8,
+    renegotiations_left: u8,
 }
+
+/// Key updates accepted in a row without application data between them.
+const KEY_UPDATES_IN_A_ROW: u8 = 32;
 
 impl Records {
     /// The record layer rustls hands over for a connection that negotiated `suite`.
@@ -221,6 +234,8 @@ impl Records {
             tx_limit: Records::cipher_limit(suite),
             keeper,
             joiner: Vec::new(),
+            key_updates_left: KEY_UPDATES_IN_A_ROW,
+            renegotiations_left: 1,
         })
     }
 
@@ -368,6 +383,11 @@ impl Records {
         Ok(HEADER + len)
     }
 
+    /// Application data arrived: the peer may send key updates again.
+    pub(crate) fn received_data(&mut self) {
+        self.key_updates_left = KEY_UPDATES_IN_A_ROW;
+    }
+
     /// Opens the record at the start of `buf` in place: `None` while it is incomplete.
     pub(crate) fn open(&mut self, buf: &mut [u8]) -> Result<Option<Opened>, Fatal> {
         if buf.len() < HEADER {
@@ -510,11 +530,14 @@ impl Records {
     pub(crate) fn handshake(&mut self, tx: &mut ByteBuffer, payload: &[u8]) -> Result<(), Fatal> {
         if !self.tls13 {
             return match (&self.keeper, payload) {
-                (Keeper::Client(_), [HELLO_REQUEST, 0, 0, 0]) => self.seal(
-                    tx,
-                    ALERT,
-                    &[WARNING, u8::from(AlertDescription::NoRenegotiation)],
-                ),
+                (Keeper::Client(_), [HELLO_REQUEST, 0, 0, 0]) if self.renegotiations_left > 0 => {
+                    self.renegotiations_left -= 1;
+                    self.seal(
+                        tx,
+                        ALERT,
+                        &[WARNING, u8::from(AlertDescription::NoRenegotiation)],
+                    )
+                }
                 _ => Err(Fatal::unexpected()),
             };
         }
@@ -578,6 +601,13 @@ impl Records {
 
     /// The peer's KeyUpdate: new receiving keys, and our own update if it asked.
     fn key_update(&mut self, tx: &mut ByteBuffer, msg: &[u8]) -> Result<(), Fatal> {
+        let Some(left) = self.key_updates_left.checked_sub(1) else {
+            return Err(Fatal::new(
+                rustls::Error::PeerMisbehaved(PeerMisbehaved::TooManyKeyUpdateRequests),
+                AlertDescription::UnexpectedMessage,
+            ));
+        };
+        self.key_updates_left = left;
         let requested = match msg {
             [0] => false,
             [1] => true,

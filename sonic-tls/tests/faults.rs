@@ -359,3 +359,37 @@ fn an_oversized_record_is_refused_from_its_header() {
         );
     }
 }
+
+/// Key updates are answered with records of ours, so a peer may send only 32 in a row
+/// without application data between them (rustls's and BoringSSL's limit): the 33rd is a
+/// protocol violation, and the reader says so instead of answering without end.
+#[test]
+fn a_peer_sending_key_updates_without_end_is_cut_off() {
+    let (mut c, mut s, _) = handshaken(Versions::Tls13);
+    let read_some = |s: &mut TlsConn<Cut>| {
+        let deadline = Instant::now() + BOUND;
+        let mut buf = [0u8; 64];
+        loop {
+            match s.read(&mut buf) {
+                Err(e) if e.is_would_block() => assert!(Instant::now() < deadline),
+                r => return r.map(|n| buf[..n].to_vec()),
+            }
+        }
+    };
+    for _ in 0..32 {
+        c.update_keys().unwrap();
+    }
+    assert_eq!(c.write(b"data").unwrap(), 4);
+    assert_eq!(read_some(&mut s).unwrap(), b"data", "32 in a row are fine");
+    for _ in 0..33 {
+        c.update_keys().unwrap();
+    }
+    let e = read_some(&mut s).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.context_str()),
+        (
+            ErrorKind::InvalidInput,
+            Some("TLS: the peer broke the protocol")
+        )
+    );
+}
