@@ -5,8 +5,13 @@
 //! report (`--cases FIRST-LAST` runs a range of them). `--level` sets the compression
 //! level (0-9, default 6).
 //!
+//! A `wss://` URL (feature `tls`) is dialled through sonic-tls, trusting the PEM roots of
+//! `--ca FILE` (for `ws_echo_server --tls`, the path it prints), or Mozilla's without it
+//! (`webpki-roots`, not built here: `--ca` is needed).
+//!
 //! ```text
 //! cargo run --release -p sonic-websocket --example ws_client -- --url ws://127.0.0.1:9001/ --count 10000 --size 64
+//! cargo run --release -p sonic-websocket --features tls --example ws_client -- --url wss://localhost:9443/ --ca /tmp/ws_echo_server-1234.pem
 //! cargo run --release -p sonic-websocket --example ws_client -- --autobahn ws://127.0.0.1:9001
 //! ```
 
@@ -14,7 +19,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Instant;
 
-use sonic_io::{Io, TcpStream};
+use sonic_io::{ByteStream, Io, TcpStream};
 use sonic_websocket::{ClientConfig, CloseCode, DeflateConfig, Limits, Message, WebSocket};
 
 type Ws = WebSocket<TcpStream>;
@@ -24,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut count, mut size, mut deflate, mut autobahn) = (10_000usize, 64usize, false, None);
     let mut cases = (1usize, usize::MAX);
     let mut level = 6u32;
+    let mut ca = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
@@ -34,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--deflate" => deflate = true,
             "--level" => level = val()?.parse()?,
             "--autobahn" => autobahn = Some(val()?),
+            "--ca" => ca = Some(val()?),
             "--cases" => {
                 let v = val()?;
                 let (a, b) = v.split_once('-').ok_or("--cases takes FIRST-LAST")?;
@@ -56,7 +63,61 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut io = Io::new()?;
     match autobahn {
         Some(base) => run_autobahn(&mut io, &base, &cfg, cases),
-        None => run_latency(&mut io, &url, &cfg, count, size),
+        None if url
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("wss://")) =>
+        {
+            let ws = tls::connect(&mut io, &url, &cfg, ca.as_deref())?;
+            run_latency(&mut io, ws, &url, count, size)
+        }
+        None => {
+            let ws = connect(&mut io, &url, &cfg)?;
+            run_latency(&mut io, ws, &url, count, size)
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+mod tls {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use sonic_io::Io;
+    use sonic_websocket::sonic_tls::{ClientOptions, TlsStream};
+    use sonic_websocket::{ClientConfig, WebSocket};
+
+    pub(crate) fn connect(
+        io: &mut Io,
+        url: &str,
+        cfg: &ClientConfig,
+        ca: Option<&str>,
+    ) -> Result<WebSocket<TlsStream>, Box<dyn std::error::Error>> {
+        let ca = ca.ok_or("a wss:// URL needs --ca FILE (the PEM roots to trust)")?;
+        let tls = ClientOptions::new()
+            .pem_roots(&std::fs::read(ca)?)?
+            .build()?;
+        let got = Rc::new(RefCell::new(None));
+        let g = got.clone();
+        WebSocket::dial_tls(io, url, cfg, tls, move |_, r| *g.borrow_mut() = Some(r))?;
+        while got.borrow().is_none() {
+            io.run_one()?;
+        }
+        Ok(got.borrow_mut().take().unwrap()?)
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+mod tls {
+    pub(crate) fn connect(
+        _: &mut sonic_io::Io,
+        _: &str,
+        _: &sonic_websocket::ClientConfig,
+        _: Option<&str>,
+    ) -> Result<super::Ws, Box<dyn std::error::Error>> {
+        Err(
+            "a wss:// URL needs the tls feature: cargo run --features tls --example ws_client"
+                .into(),
+        )
     }
 }
 
@@ -70,14 +131,13 @@ fn connect(io: &mut Io, url: &str, cfg: &ClientConfig) -> Result<Ws, sonic_io::E
     got.borrow_mut().take().unwrap()
 }
 
-fn run_latency(
+fn run_latency<S: ByteStream>(
     io: &mut Io,
+    ws: WebSocket<S>,
     url: &str,
-    cfg: &ClientConfig,
     count: usize,
     size: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let ws = connect(io, url, cfg)?;
     println!(
         "connected to {url} (permessage-deflate: {})",
         ws.handshake().deflate.is_some()
@@ -104,9 +164,9 @@ fn run_latency(
     Ok(())
 }
 
-fn round(
+fn round<S: ByteStream>(
     io: &mut Io,
-    mut ws: Ws,
+    mut ws: WebSocket<S>,
     payload: Rc<[u8]>,
     left: usize,
     samples: Rc<RefCell<Vec<u64>>>,

@@ -3,9 +3,15 @@
 //! first (on its own line), then serves until killed. `--level` sets the compression
 //! level (0-9, default 6).
 //!
+//! `--tls` serves wss:// (feature `tls`): with `--cert FILE --key FILE` (PEM), or else with a
+//! self-signed certificate for `localhost` and 127.0.0.1 made at start (rcgen, Linux), whose
+//! PEM file's path it prints on the second line (`cert PATH`): give it to
+//! `ws_client --ca PATH`.
+//!
 //! ```text
 //! cargo run --release -p sonic-websocket --example ws_echo_server -- --port 9001
 //! cargo run --release -p sonic-websocket --example ws_echo_server -- --port 0 --host 0.0.0.0
+//! cargo run --release -p sonic-websocket --features tls --example ws_echo_server -- --port 9443 --tls
 //! ```
 
 use std::rc::Rc;
@@ -18,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut host = String::from("127.0.0.1");
     let mut deflate = true;
     let mut level = 6u32;
+    let (mut tls, mut cert, mut key) = (false, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -25,9 +32,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--host" => host = args.next().ok_or("--host needs a value")?,
             "--no-deflate" => deflate = false,
             "--level" => level = args.next().ok_or("--level needs a value")?.parse()?,
+            "--tls" => tls = true,
+            "--cert" => cert = Some(args.next().ok_or("--cert needs a file")?),
+            "--key" => key = Some(args.next().ok_or("--key needs a file")?),
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --port P [--host H] [--no-deflate] [--level 0-9]"
+                    "unknown argument {other}; use --port P [--host H] [--no-deflate] [--level 0-9] \
+                     [--tls [--cert FILE --key FILE]]"
                 )
                 .into());
             }
@@ -39,6 +50,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sock::TcpListener::bind(format!("{host}:{port}").as_str())?,
     )?;
     println!("{}", l.get(&io)?.local_addr()?);
+    let tls = if tls {
+        Some(tls::server_config(cert, key)?)
+    } else {
+        None
+    };
     let mut cfg = ServerConfig::default().limits(Limits {
         max_frame: 64 << 20,
         max_message: 64 << 20,
@@ -50,9 +66,93 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..DeflateConfig::default()
         });
     }
-    accept(&mut io, l, Rc::new(cfg));
+    match tls {
+        #[cfg(feature = "tls")]
+        Some(t) => tls::accept(&mut io, l, Rc::new(cfg), t),
+        _ => accept(&mut io, l, Rc::new(cfg)),
+    }
     io.run()?;
     Ok(())
+}
+
+/// wss://: a TLS handshake (sonic-tls) before the upgrade.
+#[cfg(feature = "tls")]
+mod tls {
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    use sonic_io::{Io, TcpAcceptor};
+    use sonic_websocket::sonic_tls::{ServerOptions, TlsStream, rustls};
+    use sonic_websocket::{ServerConfig, WebSocket};
+
+    pub(crate) type Config = Arc<rustls::ServerConfig>;
+
+    /// From `--cert`/`--key`, or self-signed (its PEM written to a file whose path is
+    /// printed).
+    pub(crate) fn server_config(
+        cert: Option<String>,
+        key: Option<String>,
+    ) -> Result<Config, Box<dyn std::error::Error>> {
+        let (chain, key) = match (cert, key) {
+            (Some(c), Some(k)) => (std::fs::read(c)?, std::fs::read(k)?),
+            (None, None) => self_signed()?,
+            _ => return Err("--cert and --key go together".into()),
+        };
+        Ok(ServerOptions::from_pem(&chain, &key)?.build()?)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn self_signed() -> Result<(Vec<u8>, Vec<u8>), Box<dyn std::error::Error>> {
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])?;
+        let pem = c.cert.pem();
+        let path = std::env::temp_dir().join(format!("ws_echo_server-{}.pem", std::process::id()));
+        std::fs::write(&path, &pem)?;
+        println!("cert {}", path.display());
+        Ok((pem.into_bytes(), c.signing_key.serialize_pem().into_bytes()))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn self_signed() -> Result<(Vec<u8>, Vec<u8>), Box<dyn std::error::Error>> {
+        Err(
+            "a self-signed certificate needs rcgen (a Linux dev-dependency): give --cert and --key"
+                .into(),
+        )
+    }
+
+    pub(crate) fn accept(io: &mut Io, l: TcpAcceptor, cfg: Rc<ServerConfig>, tls: Config) {
+        let again = cfg.clone();
+        let r = l.async_accept(io, move |io, r| {
+            if let Ok((conn, _)) = r {
+                let _ = conn.get(io).map(|c| c.set_nodelay(true));
+                let c = again.clone();
+                let _ = TlsStream::accept(io, conn, tls.clone(), move |io, s| {
+                    if let Ok(s) = s {
+                        let _ = WebSocket::accept(io, s, &c, |io, ws| {
+                            if let Ok(ws) = ws {
+                                super::echo(io, ws);
+                            }
+                        });
+                    }
+                });
+            }
+            accept(io, l, again, tls);
+        });
+        if let Err(e) = r {
+            eprintln!("accept: {e}");
+        }
+        drop(cfg);
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+mod tls {
+    pub(crate) enum Config {}
+    pub(crate) fn server_config(
+        _: Option<String>,
+        _: Option<String>,
+    ) -> Result<Config, Box<dyn std::error::Error>> {
+        Err("--tls needs the tls feature: cargo run --features tls --example ws_echo_server".into())
+    }
 }
 
 fn accept(io: &mut Io, l: TcpAcceptor, cfg: Rc<ServerConfig>) {

@@ -1,5 +1,6 @@
 //! Interop with a peer nobody here wrote: Python's `websockets` package, as server and as
-//! client, with and without permessage-deflate. The test installs it (pinned) into a
+//! client, with and without permessage-deflate, over ws:// and (feature `tls`, Linux)
+//! wss:// with Python's `ssl` and certificates made by rcgen. The test installs it (pinned) into a
 //! virtual environment under the target directory on first use: it needs `python3` with
 //! the `venv` module and access to PyPI (or a pip mirror) the first time.
 
@@ -12,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
-use sonic_io::Io;
-use sonic_websocket::{ClientConfig, CloseCode, DeflateConfig, Opcode, ServerConfig};
+use sonic_io::{ByteStream, Io};
+use sonic_websocket::{ClientConfig, CloseCode, DeflateConfig, Opcode, ServerConfig, WebSocket};
 
 /// The version the tests were written against.
 const PIN: &str = "websockets==17.4";
@@ -74,12 +75,16 @@ impl Drop for Reaped {
     }
 }
 
-fn our_client_against_python_server(mode: &str) {
+/// The Python echo server for `mode`, serving wss:// with `cert` and `key` if given; and
+/// its port.
+fn python_server(mode: &str, tls: Option<(&str, &str)>) -> (Reaped, u16) {
+    let mut cmd = Command::new(python());
+    cmd.arg(script("echo_server.py")).arg(mode);
+    if let Some((cert, key)) = tls {
+        cmd.arg(cert).arg(key);
+    }
     let mut server = Reaped(
-        Command::new(python())
-            .arg(script("echo_server.py"))
-            .arg(mode)
-            .stdin(Stdio::piped())
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -89,13 +94,31 @@ fn our_client_against_python_server(mode: &str) {
         .read_line(&mut line)
         .unwrap();
     let port: u16 = line.trim().parse().expect("the server prints its port");
-    let deflate = mode == "deflate";
+    (server, port)
+}
+
+fn client_config(mode: &str) -> ClientConfig {
     let mut cfg = ClientConfig::default();
-    if deflate {
+    if mode == "deflate" {
         cfg = cfg.deflate(DeflateConfig::default());
     }
+    cfg
+}
+
+fn our_client_against_python_server(mode: &str) {
+    let (_server, port) = python_server(mode, None);
     let mut io = Io::new().unwrap();
-    let mut ws = dial(&mut io, &format!("ws://127.0.0.1:{port}/"), &cfg);
+    let ws = dial(
+        &mut io,
+        &format!("ws://127.0.0.1:{port}/"),
+        &client_config(mode),
+    );
+    exchange(&mut io, ws, mode == "deflate");
+}
+
+/// Text, binary (1 MiB), a fragmented message, a ping, then our close, each echo checked.
+fn exchange<S: ByteStream>(io: &mut Io, mut ws: WebSocket<S>, deflate: bool) {
+    let io = &mut *io;
     assert_eq!(
         ws.handshake().deflate.is_some(),
         deflate,
@@ -105,38 +128,37 @@ fn our_client_against_python_server(mode: &str) {
     let big: String = "κόσμε ".repeat(50_000);
     let bin: Vec<u8> = (0..(1 << 20)).map(|i| (i % 253) as u8).collect();
     for text in ["hello", "", big.as_str()] {
-        ws.send_text(&mut io, text).unwrap();
-        ws = flush(&mut io, ws);
-        let (w, m) = next(&mut io, ws);
+        ws.send_text(io, text).unwrap();
+        ws = flush(io, ws);
+        let (w, m) = next(io, ws);
         assert_eq!(m, Owned::Text(text.into()));
         ws = w;
     }
     for data in [&b""[..], &bin] {
-        ws.send_binary(&mut io, data).unwrap();
-        ws = flush(&mut io, ws);
-        let (w, m) = next(&mut io, ws);
+        ws.send_binary(io, data).unwrap();
+        ws = flush(io, ws);
+        let (w, m) = next(io, ws);
         assert_eq!(m, Owned::Binary(data.to_vec()));
         ws = w;
     }
     let tx = ws.sender();
-    tx.send_frame(&mut io, Opcode::Binary, false, b"frag")
+    tx.send_frame(io, Opcode::Binary, false, b"frag").unwrap();
+    tx.send_frame(io, Opcode::Continuation, false, b"men")
         .unwrap();
-    tx.send_frame(&mut io, Opcode::Continuation, false, b"men")
+    tx.send_frame(io, Opcode::Continuation, true, b"ted")
         .unwrap();
-    tx.send_frame(&mut io, Opcode::Continuation, true, b"ted")
-        .unwrap();
-    let (mut ws, m) = next(&mut io, ws);
+    let (mut ws, m) = next(io, ws);
     assert_eq!(m, Owned::Binary(b"fragmented".to_vec()));
-    ws.sender().ping(&mut io, b"ping from rust").unwrap();
-    let (ws, m) = next(&mut io, ws);
+    ws.sender().ping(io, b"ping from rust").unwrap();
+    let (ws, m) = next(io, ws);
     assert_eq!(m, Owned::Pong(b"ping from rust".to_vec()));
     let done = slot();
     let d = done.clone();
-    ws.async_close(&mut io, CloseCode::NORMAL, "done", move |_, r| {
+    ws.async_close(io, CloseCode::NORMAL, "done", move |_, r| {
         *d.borrow_mut() = Some(r)
     })
     .unwrap();
-    drive(&mut io, || done.borrow().is_some());
+    drive(io, || done.borrow().is_some());
     assert_eq!(done.borrow_mut().take().unwrap(), Ok(()));
 }
 
@@ -145,16 +167,19 @@ fn python_client_against_our_server(mode: &str, expect: &str) {
     let (l, url) = listen(&mut io);
     let cfg = ServerConfig::default().deflate(DeflateConfig::default());
     serve_echo(&mut io, l, Rc::new(cfg));
-    let mut client = Reaped(
-        Command::new(python())
-            .arg(script("client.py"))
-            .arg(&url)
-            .arg(mode)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    drive(&mut io, || client.0.try_wait().unwrap().is_some());
+    python_client(&mut io, &url, mode, None, expect);
+}
+
+/// Runs the Python client against `url` (trusting `ca` for wss://) while `io` serves it;
+/// it must print `expect`.
+fn python_client(io: &mut Io, url: &str, mode: &str, ca: Option<&str>, expect: &str) {
+    let mut cmd = Command::new(python());
+    cmd.arg(script("client.py")).arg(url).arg(mode);
+    if let Some(ca) = ca {
+        cmd.arg(ca);
+    }
+    let mut client = Reaped(cmd.stdout(Stdio::piped()).spawn().unwrap());
+    drive(io, || client.0.try_wait().unwrap().is_some());
     let status = client.0.wait().unwrap();
     let mut out = String::new();
     std::io::Read::read_to_string(client.0.stdout.as_mut().unwrap(), &mut out).unwrap();
@@ -188,4 +213,59 @@ fn python_websockets_client_talks_to_our_server_compressed() {
 #[test]
 fn python_websockets_client_with_small_windows_and_no_context_takeover() {
     python_client_against_our_server("deflate-params", "ok permessage-deflate 1000");
+}
+
+/// wss:// against Python's `ssl`: certificates made by rcgen at test time.
+#[cfg(all(feature = "tls", target_os = "linux"))]
+mod wss {
+    use super::*;
+    use common::tls::{Pki, serve_echo_tls};
+
+    fn our_client_against_python_wss_server(mode: &str) {
+        let pki = Pki::new();
+        let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
+        let (_server, port) = python_server(mode, Some((&cert, &key)));
+        let mut io = Io::new().unwrap();
+        let got = slot();
+        let g = got.clone();
+        let url = format!("wss://localhost:{port}/");
+        let cfg = client_config(mode).timeout(HANG);
+        WebSocket::dial_tls(&mut io, &url, &cfg, pki.client(), move |_, r| {
+            *g.borrow_mut() = Some(r)
+        })
+        .unwrap();
+        drive(&mut io, || got.borrow().is_some());
+        let ws = got.borrow_mut().take().unwrap().unwrap();
+        exchange(&mut io, ws, mode == "deflate");
+    }
+
+    fn python_wss_client_against_our_server(mode: &str, expect: &str) {
+        let pki = Pki::new();
+        let mut io = Io::new().unwrap();
+        let (l, url) = listen(&mut io);
+        let cfg = ServerConfig::default().deflate(DeflateConfig::default());
+        serve_echo_tls(&mut io, l, Rc::new(cfg), pki.server());
+        let url = url.replacen("ws://127.0.0.1", "wss://localhost", 1);
+        python_client(&mut io, &url, mode, Some(&pki.path("ca.pem")), expect);
+    }
+
+    #[test]
+    fn our_wss_client_talks_to_python_websockets_server() {
+        our_client_against_python_wss_server("none");
+    }
+
+    #[test]
+    fn our_wss_client_talks_to_python_websockets_server_compressed() {
+        our_client_against_python_wss_server("deflate");
+    }
+
+    #[test]
+    fn python_websockets_wss_client_talks_to_our_server() {
+        python_wss_client_against_our_server("none", "ok - 1000");
+    }
+
+    #[test]
+    fn python_websockets_wss_client_talks_to_our_server_compressed() {
+        python_wss_client_against_our_server("deflate", "ok permessage-deflate 1000");
+    }
 }

@@ -1,11 +1,13 @@
 """A client of Python's `websockets` for sonic-websocket's interop tests.
 
-Usage: client.py URL none|deflate|deflate-params
+Usage: client.py URL none|deflate|deflate-params [CA]
+With a wss:// URL, CA (a PEM file) is the root the server's certificate must chain to.
 Sends text and binary messages (one fragmented), checks each echo, pings, closes, and
 prints one line: "ok <extensions> <close code>". Any mismatch raises (non-zero exit).
 """
 
 import asyncio
+import ssl
 import sys
 
 from websockets.asyncio.client import connect
@@ -15,6 +17,8 @@ from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFact
 async def main():
     url, mode = sys.argv[1], sys.argv[2]
     kwargs = {"max_size": 2**24, "compression": None}
+    if len(sys.argv) > 3:
+        kwargs["ssl"] = ssl.create_default_context(cafile=sys.argv[3])
     if mode == "deflate":
         kwargs["compression"] = "deflate"
     elif mode == "deflate-params":
