@@ -9,6 +9,7 @@
 //! | [`sctp`] | SCTP one-to-one and one-to-many, the option structs (Linux) |
 //! | `rawsock` (feature `raw`) | raw IP sockets and ICMP echo helpers |
 //! | [`opt`] | every socket option, typed, with its table |
+//! | `bpf` (Linux) | classic BPF programs for an `SO_REUSEPORT` group: `Program::index_by_cpu`, `attach_reuseport_cbpf` |
 //! | [`ToSockaddr`], [`Family`] | addresses from `std::net`, kernel types or text |
 //!
 //! # Semantics
@@ -53,6 +54,8 @@
 mod addr;
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 pub mod batch;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub mod bpf;
 pub mod cmsg;
 mod deadline;
 pub mod mcast;

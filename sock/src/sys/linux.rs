@@ -68,3 +68,39 @@ pub(crate) const IPV6_LEAVE: i32 = libc::IPV6_DROP_MEMBERSHIP;
 pub(crate) const IP_PKTINFO: Option<i32> = Some(libc::IP_PKTINFO);
 /// `IP_RECVDSTADDR` (BSD only).
 pub(crate) const IP_RECVDSTADDR: Option<i32> = None;
+
+/// `SO_ATTACH_REUSEPORT_CBPF` (51 in `asm-generic/socket.h`, which every architecture built
+/// here uses; libc names it for Android only).
+const SO_ATTACH_REUSEPORT_CBPF: i32 = 51;
+/// `SO_DETACH_REUSEPORT_BPF` (Linux 5.8).
+pub(crate) const SO_DETACH_REUSEPORT_BPF: i32 = 68;
+
+/// Attaches a classic BPF program to the socket's `SO_REUSEPORT` group. The option's value
+/// is a `struct sock_fprog`, which carries a pointer to the instructions: zcall's byte-slice
+/// `setsockopt` cannot express it, so it is built and passed here.
+pub(crate) fn attach_reuseport_cbpf(fd: RawFd, filters: &[libc::sock_filter]) -> iox::Result<()> {
+    let len = u16::try_from(filters.len())
+        .map_err(|_| iox::Error::invalid_input("a BPF program exceeds 65535 instructions"))?;
+    let prog = libc::sock_fprog {
+        len,
+        filter: filters.as_ptr().cast_mut(),
+    };
+    // SAFETY: `prog` is a valid `sock_fprog` of the size passed, live for the call; its
+    // `filter` points at `len` initialised instructions borrowed for the call. The kernel
+    // only reads through the pointer (it copies the program) and never writes through it,
+    // so the `cast_mut` is never used to write.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_ATTACH_REUSEPORT_CBPF,
+            (&raw const prog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(iox::Error::from(std::io::Error::last_os_error()))
+    }
+}
