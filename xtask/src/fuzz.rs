@@ -223,7 +223,14 @@ mod tests {
     #[test]
     fn the_workspace_has_fuzz_targets_with_corpora() {
         let names = targets(&fuzz_dir().join("fuzz_targets")).unwrap();
-        assert!(names.contains(&"cmsg_parse".to_string()), "{names:?}");
+        for t in [
+            "cmsg_parse",
+            "tls_server_records",
+            "ws_frames",
+            "ws_handshake",
+        ] {
+            assert!(names.contains(&t.to_string()), "{t} missing from {names:?}");
+        }
         for n in &names {
             assert!(
                 count_files(&fuzz_dir().join("corpus").join(n)) > 0,
