@@ -5,7 +5,7 @@
 //! | `ci` | everything CI checks, in order, with a summary table of step, result and seconds |
 //! | `cross [--target T]... [--install]` | tests under qemu-user for aarch64/riscv64, checks for macOS/FreeBSD, the loongarch64 asm build |
 //! | `autobahn [--cases PATTERN] [--jobs N] [--full]` | the Autobahn cases through kosoku against sonic-websocket's examples, both directions, in parallel; fails on a case not OK, NON-STRICT or INFORMATIONAL (default: sections 1-11 and a spread of 12-13; `--full`: every case) |
-//! | `miri` | `cargo +nightly miri test` on the crates whose tests make no raw syscall (iox, sockaddr, sonic-bytes) |
+//! | `miri` | `cargo +nightly miri test` on the tests that reach the `unsafe` outside the `sys` modules (sockaddr, sonic-bytes, sonic-io's lib) |
 //! | `fuzz [--seconds N] [--merge]` | every cargo-fuzz target for N seconds (60) from its committed corpus; `--merge` adds what reached new coverage |
 //! | `load [--seconds N] [--clients N]` | sonic-io's echo server example under N clients (200) on loopback for N seconds (30), every byte checked, its memory sampled |
 //! | `sanitize` | the workspace's tests under AddressSanitizer with leak detection (nightly, build-std) |
