@@ -23,6 +23,7 @@
 //! | [`codec`] | [`Decoder`](codec::Decoder)/[`Encoder`](codec::Encoder), [`CodecConn`](codec::CodecConn), the 4-byte length [`Frame`](codec::Frame) |
 //! | [`ByteStream`], [`StreamId`] | the byte-stream seam: codecs run over a stream, an adapter or a type built on one (TLS) alike |
 //! | [`Stats`] | syscalls and completions, counted by the Io itself |
+//! | [`shard`] | scale-out: N Ios on N pinned threads, one `SO_REUSEPORT` socket each, placed by hash, `SO_INCOMING_CPU` or a CPU-aware BPF program; orderly shutdown |
 //!
 //! `sonic-io/DESIGN.md` explains the choices: ownership, readiness, the dispatch depth,
 //! close, timers, posts.
@@ -73,6 +74,7 @@ mod ops;
 mod packet;
 mod post;
 mod raw;
+pub mod shard;
 mod slab;
 mod stats;
 mod stream;

@@ -127,3 +127,27 @@ pub(crate) fn pin_thread(_cpu: usize) -> iox::Result<()> {
         "thread pinning is implemented for Linux only",
     ))
 }
+
+/// The CPUs the calling thread may run on, in ascending order (Linux: `sched_getaffinity`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn allowed_cpus() -> iox::Result<Vec<usize>> {
+    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, writable cpu_set_t of the size passed; pid 0 is the
+    // calling thread.
+    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if r != 0 {
+        return Err(iox::Error::from(std::io::Error::last_os_error()));
+    }
+    Ok((0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `cpu` is below CPU_SETSIZE, so the bit is inside `set`.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
+
+/// Elsewhere: CPUs `0..available_parallelism`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn allowed_cpus() -> iox::Result<Vec<usize>> {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok((0..n).collect())
+}
