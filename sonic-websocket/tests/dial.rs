@@ -141,3 +141,27 @@ fn a_huge_timeout_is_no_timeout_and_no_panic() {
     let ws = dial_result(&mut io, &url, &cfg).unwrap();
     ws.close(&mut io).unwrap();
 }
+
+/// A zero timeout over a host name: the dial fails with `TimedOut` in whichever stage the
+/// deadline found it (resolving, as a rule: the resolver thread has barely started), at
+/// once, and leaves nothing on the Io; the thread's late answer is dropped.
+#[test]
+fn a_zero_timeout_fails_the_dial_in_its_stage_and_leaves_nothing() {
+    let mut io = Io::new().unwrap();
+    let (_l, url) = listen(&mut io);
+    let port = url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/echo")
+        .to_owned();
+    let cfg = ClientConfig::default().timeout(Duration::ZERO);
+    let e = dial_result(&mut io, &format!("ws://localhost:{port}/"), &cfg).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+    let stages = [
+        "websocket dial timed out resolving the host name",
+        "websocket dial timed out in the TCP connect",
+    ];
+    assert!(stages.contains(&e.context_str().unwrap()), "{e}");
+    assert_eq!(io.objects(), 1, "only the listener is left");
+}
