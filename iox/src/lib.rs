@@ -24,6 +24,7 @@
 //! assert_eq!(std::io::Error::from(e).kind(), std::io::ErrorKind::WouldBlock);
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;
 mod copy;

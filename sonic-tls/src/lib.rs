@@ -9,6 +9,7 @@
 //!
 //! `sonic-tls/README.md` says what is measured and what is not supported.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod conn;

@@ -44,6 +44,7 @@
 //! io.run().unwrap();
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod close;
 mod codec;

@@ -12,6 +12,7 @@
 //! | `deny` | `cargo deny check bans licenses sources` |
 //! | `layers` | fails if a crate depends on a crate of the same or a higher layer |
 //! | `package` | `cargo package --workspace`: every crate can be released on its own |
+//! | `doc` | the published crates' docs as docs.rs builds them: nightly, `--cfg docsrs`, all features, every target of their docs.rs metadata, warnings denied |
 //! | `semver` | `cargo semver-checks` of every published crate against its last `CRATE-vX.Y.Z` tag (skipped, saying so, where there is none) |
 //! | `msrv` | `cargo +<rust-version> check --lib --all-features` of every published crate in `target/msrv` (the toolchain installed with rustup when missing) |
 //! | `release CRATE LEVEL` | a crate's release prepared offline (LEVEL: patch, minor, major): semver check against its last tag, version and requirement bumps, changelog, `cargo package`; prints the tag and `cargo publish` to run by hand |
@@ -29,6 +30,7 @@ mod autobahn;
 mod bench;
 mod ci;
 mod cross;
+mod doc;
 mod fuzz;
 mod install;
 mod layers;
@@ -40,7 +42,7 @@ mod sanitize;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | semver | msrv | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | doc | semver | msrv | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -98,6 +100,7 @@ fn main() -> ExitCode {
         "deny" => report.step_noted("deny", || ci::deny(&mut inst)),
         "layers" => report.step("layers", || layers::check_workspace().map(|_| ())),
         "package" => report.step("package", ci::package),
+        "doc" => doc::doc(&mut inst, &mut report),
         "semver" => report.step_noted("semver", || release::semver_step(&mut inst)),
         "msrv" => report.step_noted("msrv", || release::msrv_step(&mut inst)),
         "release" => match release::parse_args(&args[1..]) {
