@@ -174,10 +174,12 @@ fn estimate(id: &str) -> f64 {
                 (12, 4) => 1.8,
                 _ => 1.0,
             };
-            0.3 + f64::from(len) / 131072.0 * 3.5 * factor
+            // Auto-fragmented 128 KiB messages (shapes 15-18) cost more per byte.
+            let frames = if i >= 15 { 1.6 } else { 1.0 };
+            0.3 + f64::from(len) / 131072.0 * 3.5 * factor * frames
         }
         [5, 19] | [5, 20] | [6, 4, _] => 1.1,
-        [9, ..] => 0.6,
+        [9, ..] => 0.3,
         _ => 0.05,
     }
 }

@@ -281,14 +281,16 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
     report.step_noted("load", || {
         crate::load::load(&crate::load::Options::default())
     });
-    // The Autobahn cases through kosoku, both directions, in parallel: sections 1 to 11 and
-    // a spread of 12 and 13 (`cargo xtask autobahn --full` runs all of them).
-    report.step_noted("autobahn", || {
-        crate::autobahn::autobahn(inst, &crate::autobahn::Options::default())
-    });
     // Every benchmark in its short form and the reports built from them, written under
     // target/bench-quick/: fails when a benchmark fails or a report is empty.
     report.step_noted("bench --quick", || crate::bench::bench(inst, true));
+    // The Autobahn cases through kosoku, both directions, in parallel: sections 1 to 11 and
+    // a spread of 12 and 13 (`cargo xtask autobahn --full` runs all of them). After the
+    // benchmarks, whose release build of sonic-websocket's dev-dependencies the examples
+    // share.
+    report.step_noted("autobahn", || {
+        crate::autobahn::autobahn(inst, &crate::autobahn::Options::default())
+    });
     // The mirrored buffer's shm_open path (macOS, FreeBSD) run for real on Linux.
     let mut shm = cmd(
         "cargo",
