@@ -34,6 +34,7 @@ const BENCHES: &[Bench] = &[
     Bench::criterion("sonic-bytes", "decode"),
     Bench::latency("sonic-io", "pingpong"),
     Bench::latency("sonic-io", "syscalls"),
+    Bench::latency("sonic-io", "shards"),
     Bench::latency("sonic-multicast", "multicast"),
     Bench::latency("sonic-tls", "echo"),
     Bench::latency("sonic-websocket", "echo"),
