@@ -506,6 +506,7 @@ impl WebSocket<TcpStream> {
 }
 
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 impl WebSocket<sonic_tls::TlsStream> {
     /// Dials a `wss://host[:port]/path` URL (port 443 by default) as
     /// [`dial`](WebSocket::dial) does a `ws://` one, with a TLS handshake between the

@@ -70,6 +70,7 @@ pub use utf8::Utf8Validator;
 /// sonic-tls, for the `wss://` dial's client config ([`sonic_tls::ClientOptions`]) and
 /// [`TlsStream`](sonic_tls::TlsStream) (feature `tls`).
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use sonic_tls;
 
 /// The README's example, compiled as a doctest.
