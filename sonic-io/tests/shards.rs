@@ -132,6 +132,17 @@ fn placement_skip() -> Option<&'static str> {
     None
 }
 
+/// `SO_INCOMING_CPU` places reuseport connections only since Linux 6.2.
+fn kernel_before_6_2() -> bool {
+    let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = r
+        .trim()
+        .split(['.', '-'])
+        .map(|x| x.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+    (major, minor) < (6, 2)
+}
+
 /// Clients pinned to each shard's CPU in turn: every connection must be answered by the
 /// shard on the client's CPU (on loopback the CPU that sends a SYN is the one that
 /// receives it).
@@ -164,6 +175,9 @@ fn clients_on_cpu_k_land_on_shard_k(placement: Placement) {
 
 #[test]
 fn with_incoming_cpu_clients_on_cpu_k_are_accepted_by_the_shard_on_cpu_k() {
+    if kernel_before_6_2() {
+        testkit::skip!("SO_INCOMING_CPU places reuseport connections only since Linux 6.2");
+    }
     clients_on_cpu_k_land_on_shard_k(Placement::IncomingCpu);
 }
 
@@ -332,6 +346,27 @@ fn shutdown_under_load_loses_no_accepted_connection() {
         ends.len(),
         replies.load(Ordering::Acquire)
     );
+}
+
+#[test]
+fn a_connection_no_shard_accepted_is_reset_at_shutdown_and_never_answered() {
+    // One shard that never accepts: its connections complete their handshake in the
+    // kernel and wait in the accept queue until the listener closes.
+    let shards = Shards::builder()
+        .shards(1)
+        .serve_tcp("127.0.0.1:0", |_, _, _| Ok(()))
+        .unwrap();
+    let addr = addr(&shards);
+    let mut clients: Vec<StdTcp> = (0..4).map(|_| connect(addr)).collect();
+    for c in &mut clients {
+        c.write_all(&[0xff; 8]).unwrap();
+    }
+    shards.shutdown().unwrap();
+    for mut c in clients {
+        let mut r = [0u8; 8];
+        let e = c.read(&mut r).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}");
+    }
 }
 
 #[test]
