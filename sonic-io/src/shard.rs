@@ -114,7 +114,8 @@ impl std::fmt::Debug for Stopper {
 }
 
 /// What one shard's setup sees: its index and CPU, and a [`Poster`] to every shard's Io.
-/// Clone it into callbacks that need it.
+/// Callbacks that need it hold an `Rc<Shard>` (8 bytes of the operation record's
+/// [`PAYLOAD_BYTES`](crate::PAYLOAD_BYTES)); the `Shard` itself is larger, since it holds the address.
 #[derive(Clone, Debug)]
 pub struct Shard {
     index: usize,
