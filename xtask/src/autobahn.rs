@@ -889,6 +889,21 @@ mod tests {
     }
 
     #[test]
+    fn a_process_past_its_limit_is_killed_and_reported() {
+        let mut child = Command::new("sleep").arg("600").spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let e = wait_until(&mut child, deadline, "sleep").unwrap_err();
+        assert!(e.contains("time limit"), "{e}");
+        // Killed and reaped: it has an exit status, from the signal.
+        assert!(child.try_wait().unwrap().is_some_and(|st| !st.success()));
+        let mut ok = Command::new("true").spawn().unwrap();
+        assert_eq!(
+            wait_until(&mut ok, Instant::now() + Duration::from_secs(60), "true"),
+            Ok(())
+        );
+    }
+
+    #[test]
     fn results_parse_and_judge() {
         let json = r#"{"sonic-websocket": {
             "1.1.1": {"behavior": "OK", "behaviorClose": "OK", "duration": 2},
