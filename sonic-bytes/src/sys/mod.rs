@@ -101,7 +101,5 @@ impl Drop for Mapping {
 
 /// The system's page size.
 pub(crate) fn page_size() -> usize {
-    // SAFETY: sysconf only reads a system constant.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if n > 0 { n as usize } else { 4096 }
+    rustix::param::page_size()
 }

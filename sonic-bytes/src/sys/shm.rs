@@ -7,7 +7,11 @@
 
 use std::ffi::CString;
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use rustix::fs::Mode;
+use rustix::shm::OFlags;
 
 use super::Mapping;
 use crate::mirrored::MirrorOptions;
@@ -16,19 +20,14 @@ fn last(what: &'static str) -> iox::Error {
     iox::Error::from(io::Error::last_os_error()).context(what)
 }
 
-/// A closed-on-drop descriptor of the (already unlinked) shared-memory object.
-struct Shm(libc::c_int);
-
-impl Drop for Shm {
-    fn drop(&mut self) {
-        // SAFETY: the descriptor is owned by this value and closed once.
-        unsafe { libc::close(self.0) };
-    }
+fn failed(e: rustix::io::Errno, what: &'static str) -> iox::Error {
+    iox::Error::from(io::Error::from(e)).context(what)
 }
 
 /// Creates an anonymous shared-memory object: a fresh name, created exclusively, unlinked
-/// at once so nothing else can open it and nothing is left behind.
-fn anonymous_shm() -> iox::Result<Shm> {
+/// at once so nothing else can open it and nothing is left behind. Its descriptor closes
+/// when dropped.
+fn anonymous_shm() -> iox::Result<OwnedFd> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     for _ in 0..64 {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -36,27 +35,16 @@ fn anonymous_shm() -> iox::Result<Shm> {
         let name = CString::new(format!("/sonic.{:x}.{n:x}", std::process::id()))
             .map_err(|_| iox::Error::invalid_input("shm name"))?;
         // POSIX has shm_open set FD_CLOEXEC itself (glibc and FreeBSD do; macOS may refuse an
-        // explicit O_CLOEXEC), so it is not passed.
-        let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
-        // macOS declares shm_open variadic (the mode is promoted to an unsigned int);
-        // FreeBSD takes a mode_t.
-        #[cfg(target_vendor = "apple")]
-        let mode: libc::c_uint = 0o600;
-        #[cfg(not(target_vendor = "apple"))]
-        let mode: libc::mode_t = 0o600;
-        // SAFETY: `name` is a valid NUL-terminated string; `mode` has the type the
-        // platform's declaration expects.
-        let fd = unsafe { libc::shm_open(name.as_ptr(), flags, mode) };
-        if fd < 0 {
-            if io::Error::last_os_error().raw_os_error() == Some(libc::EEXIST) {
-                continue;
-            }
-            return Err(last("shm_open for the mirrored buffer"));
-        }
-        let shm = Shm(fd);
-        // SAFETY: `name` is valid; unlinking only removes the name, the object lives on
-        // through `fd`.
-        unsafe { libc::shm_unlink(name.as_ptr()) };
+        // explicit O_CLOEXEC), so it is not passed (rustix's flags have none; its
+        // declaration of shm_open matches each platform's, variadic on macOS).
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL;
+        let shm = match rustix::shm::open(name.as_c_str(), flags, Mode::RUSR | Mode::WUSR) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => return Err(failed(e, "shm_open for the mirrored buffer")),
+        };
+        // Unlinking only removes the name; the object lives on through `shm`.
+        let _ = rustix::shm::unlink(name.as_c_str());
         return Ok(shm);
     }
     Err(iox::Error::from(io::Error::from_raw_os_error(libc::EEXIST))
@@ -76,10 +64,8 @@ pub(super) fn map(len: usize, o: &MirrorOptions) -> iox::Result<Mapping> {
     let shm = anonymous_shm()?;
     let size = libc::off_t::try_from(len)
         .map_err(|_| iox::Error::invalid_input("mirrored buffer size overflows off_t"))?;
-    // SAFETY: resizing the descriptor this function owns.
-    if unsafe { libc::ftruncate(shm.0, size) } != 0 {
-        return Err(last("ftruncate of the mirrored buffer"));
-    }
+    rustix::fs::ftruncate(&shm, size as u64)
+        .map_err(|e| failed(e, "ftruncate of the mirrored buffer"))?;
     // SAFETY: a fresh anonymous reservation at an address of the kernel's choosing
     // replaces nothing.
     let base = unsafe {
@@ -108,7 +94,7 @@ pub(super) fn map(len: usize, o: &MirrorOptions) -> iox::Result<Mapping> {
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED | libc::MAP_FIXED,
-                shm.0,
+                shm.as_raw_fd(),
                 0,
             )
         };

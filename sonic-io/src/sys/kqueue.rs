@@ -79,12 +79,9 @@ impl Poller {
     }
 
     pub(crate) fn new(events: usize, waker: &Waker) -> iox::Result<Poller> {
-        // SAFETY: kqueue takes no arguments; a failure is reported as -1.
-        let kq = unsafe { libc::kqueue() };
-        if kq < 0 {
-            return Err(last_error());
-        }
-        let kq = iofd::Fd::from(super::owned(kq));
+        let kq = rustix::event::kqueue::kqueue()
+            .map_err(|e| iox::Error::from(std::io::Error::from(e)))?;
+        let kq = iofd::Fd::from(kq);
         kq.set_cloexec(true)?;
         let mut p = Poller {
             kq,

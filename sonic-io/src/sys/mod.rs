@@ -3,7 +3,7 @@
 //! Linux uses edge-triggered epoll ([`epoll`]); macOS and FreeBSD use kqueue with `EV_CLEAR`
 //! ([`kqueue`]). Everything above this module is the same on every platform.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll;
@@ -83,11 +83,14 @@ impl core::ops::BitOrAssign for Ready {
     }
 }
 
-/// Takes ownership of a descriptor the kernel just returned.
-pub(crate) fn owned(fd: RawFd) -> OwnedFd {
+/// Takes ownership of a descriptor the kernel just returned (epoll's; kqueue's comes from
+/// rustix already owned).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn owned(fd: RawFd) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
     // SAFETY: `fd` was just returned by a successful syscall that created it, and nothing
     // else owns it.
-    unsafe { OwnedFd::from_raw_fd(fd) }
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
 }
 
 /// Moves a file's offset. See `lseek(2)`.
@@ -104,20 +107,14 @@ pub(crate) fn lseek(fd: RawFd, offset: i64, whence: libc::c_int) -> iox::Result<
 /// Pins the calling thread to `cpu` (Linux: `sched_setaffinity`).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn pin_thread(cpu: usize) -> iox::Result<()> {
-    if cpu >= libc::CPU_SETSIZE as usize {
+    if cpu >= rustix::thread::CpuSet::MAX_CPU {
         return Err(iox::Error::invalid_input("cpu index exceeds CPU_SETSIZE"));
     }
-    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` is below CPU_SETSIZE (checked above), so the bit is inside `set`.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is the calling thread.
-    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(iox::Error::from(std::io::Error::last_os_error()))
-    }
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    // None: the calling thread.
+    rustix::thread::sched_setaffinity(None, &set)
+        .map_err(|e| iox::Error::from(std::io::Error::from(e)))
 }
 
 /// Pinning is not offered on this platform.
