@@ -90,6 +90,23 @@ impl std::fmt::Debug for StreamId {
 pub trait ByteStream: Copy + 'static {
     /// The Io object that carries the bytes.
     fn stream_id(self) -> StreamId;
+
+    /// Ends the stream the way its protocol ends it, then closes it; a layer-agnostic
+    /// user (a codec, a WebSocket's closing handshake) calls this to close any stream.
+    /// Pending operations complete with `Cancelled`. By default the object is closed at
+    /// once (a socket's close sends its FIN); a stream with an orderly ending of its own
+    /// overrides it (a TLS stream sends close_notify first, waiting for room in the socket
+    /// as long as needed, and closes after). The handle is stale once this returns `Ok`.
+    fn close_gracefully(self, io: &mut Io) -> Result<()> {
+        self.close_now(io)
+    }
+
+    /// Closes the stream at once, without its protocol's ending (no TLS close_notify: the
+    /// peer sees a truncation): for errors, and for a peer that stopped reading, to which an
+    /// orderly ending could wait forever. Pending operations complete with `Cancelled`.
+    fn close_now(self, io: &mut Io) -> Result<()> {
+        io.remove_object(self.stream_id().0, false)?.close()
+    }
 }
 
 impl<C: StreamSock> ByteStream for Stream<C> {

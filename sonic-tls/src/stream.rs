@@ -244,4 +244,11 @@ impl<S: Read + Write + AsFd + 'static> ByteStream for TlsStream<S> {
     fn stream_id(self) -> StreamId {
         self.0.stream_id()
     }
+
+    /// [`close`](TlsStream::close) with nothing to call back: pending operations complete
+    /// with `Cancelled`, close_notify is sent (waiting for room as long as needed), then the
+    /// socket is closed.
+    fn close_gracefully(self, io: &mut Io) -> Result<()> {
+        self.close(io, |_, _| {})
+    }
 }

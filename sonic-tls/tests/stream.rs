@@ -268,3 +268,42 @@ fn shutdown_half_closes_and_the_peer_can_still_answer() {
     assert!(rest.is_empty());
     end.expect("the server's close_notify ends the client's reading side cleanly");
 }
+
+/// The byte-stream seam closes a TLS stream the way TLS ends: `close_gracefully` (what a
+/// layer-agnostic codec or WebSocket calls) sends close_notify, so the peer reads a clean
+/// end of stream; `close_now` does not, and the peer never sees a clean end.
+#[test]
+fn the_byte_stream_seam_closes_tls_with_close_notify_or_at_once() {
+    use sonic_io::ByteStream;
+    let pki = Pki::new();
+    let mut io = Io::new().unwrap();
+    for graceful in [true, false] {
+        let (c, s) = pair(&mut io, &pki, Versions::Tls13);
+        let codec = CodecConn::new(c, Frame::default());
+        if graceful {
+            codec.close_gracefully(&mut io).unwrap();
+        } else {
+            codec.into_next_layer().close_now(&mut io).unwrap();
+        }
+        let end = slot::<iox::Result<usize>>();
+        let e = end.clone();
+        s.async_read(&mut io, vec![0u8; 64], move |_, r, _| {
+            *e.borrow_mut() = Some(r)
+        })
+        .unwrap();
+        run_until(&mut io, |_| end.borrow().is_some());
+        let r = end.borrow_mut().take().unwrap();
+        if graceful {
+            assert_eq!(r.unwrap(), 0, "close_notify: a clean end of stream");
+        } else {
+            // A truncation; or a reset, when the closed side had unread bytes (here the
+            // server's session tickets) and the kernel answered them with RST.
+            let e = r.unwrap_err();
+            assert!(
+                e == sonic_tls::TRUNCATED || e.kind() == ErrorKind::ConnectionReset,
+                "{e}"
+            );
+        }
+        s.abort(&mut io).unwrap();
+    }
+}

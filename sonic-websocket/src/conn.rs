@@ -279,16 +279,10 @@ fn release<S: ByteStream>(rx: &mut CodecConn<RxCodec, S>) {
     c.probe = None;
 }
 
-/// Closes a stream of which only the handle is at hand (through a throwaway codec
-/// connection: sonic-io closes any byte stream through `CodecConn::close`).
+/// Closes a stream of which only the handle is at hand, at once (failures, and a peer
+/// that did not answer the close in time: a TLS close_notify could wait for it forever).
 pub(crate) fn close_stream<S: ByteStream>(io: &mut Io, s: S) -> Result<()> {
-    CodecConn::with_buffers(
-        s,
-        sonic_io::codec::Frame::default(),
-        ByteBuffer::with_capacity(0),
-        ByteBuffer::with_capacity(0),
-    )
-    .close(io)
+    s.close_now(io)
 }
 
 fn message_of<'a, S: ByteStream>(
@@ -927,7 +921,15 @@ where
 {
     let fired = !timer.cancel(io);
     timer.close(io);
-    let _ = ws.close(io);
+    // The closing handshake is over (or failed): the stream ends the way its layer ends
+    // (a TLS stream sends close_notify), unless the peer did not answer in time.
+    let stream = ws.next_layer();
+    drop(ws);
+    let _ = if fired {
+        stream.close_now(io)
+    } else {
+        stream.close_gracefully(io)
+    };
     let r = match r {
         Err(_) if fired => Err(Error::with_context(
             ErrorKind::TimedOut,

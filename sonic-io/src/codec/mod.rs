@@ -261,11 +261,16 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
     }
 
     /// Closes the stream at once (pending operations complete with `Cancelled`): no
-    /// orderly shutdown of a layer that has one (a TLS close_notify). For that, take the
-    /// stream back with [`into_next_layer`](CodecConn::into_next_layer) and close it
-    /// through its own API.
+    /// orderly shutdown of a layer that has one (a TLS close_notify). For that, use
+    /// [`close_gracefully`](Self::close_gracefully).
     pub fn close(self, io: &mut Io) -> Result<()> {
         io.remove_object(self.key(), false)?.close()
+    }
+
+    /// Closes the stream the way its layer ends it ([`ByteStream::close_gracefully`]: a
+    /// TLS stream sends close_notify first), giving up the codec and its buffers.
+    pub fn close_gracefully(self, io: &mut Io) -> Result<()> {
+        self.stream.close_gracefully(io)
     }
 
     /// The stream underneath, giving up the codec and its buffers.
