@@ -322,20 +322,26 @@ mod linux {
         }
         ch.left.set(ch.left.get() - 1);
         let t0 = Instant::now();
-        if ws.send_binary(io, ch.payload).unwrap() > 0 {
-            ws.async_flush(io, move |io, r, ws| {
-                r.unwrap();
-                pong(io, ws, ch, t0)
-            })
-            .unwrap();
-        } else {
-            pong(io, ws, ch, t0);
+        // An error ends the chain (the case's deadline then ends the run, with the samples
+        // so far); so does the Io's drop, which cancels a read still pending.
+        match ws.send_binary(io, ch.payload) {
+            Ok(0) => pong(io, ws, ch, t0),
+            Ok(_) => {
+                let _ = ws.async_flush(io, move |io, r, ws| {
+                    if r.is_ok() {
+                        pong(io, ws, ch, t0)
+                    }
+                });
+            }
+            Err(_) => {}
         }
     }
 
     fn pong(io: &mut Io, ws: WebSocket<TcpStream>, ch: Rc<Chain>, t0: Instant) {
-        ws.async_read(io, move |io, r, mut ws| {
-            r.unwrap();
+        let _ = ws.async_read(io, move |io, r, mut ws| {
+            if r.is_err() {
+                return;
+            }
             match ws.message() {
                 Some(Message::Binary(b)) => assert_eq!(b.len(), ch.payload.len()),
                 other => panic!("unexpected {other:?}"),
@@ -344,8 +350,7 @@ mod linux {
                 ch.samples.borrow_mut().push(t0.elapsed().as_nanos() as u64);
             }
             ping(io, ws, ch)
-        })
-        .unwrap();
+        });
     }
 
     fn sonic_latency(size: usize, plan: Plan, hot: bool, deflate: bool, measured: usize) -> Lat {
@@ -702,7 +707,41 @@ mod linux {
 
     /// The common client: `conns` connections to `addr`, one message of `size` in flight on
     /// each; messages per second over the measured window.
-    fn load(addr: SocketAddr, conns: usize, size: usize, plan: Plan) -> Result<f64, String> {
+    /// Nanoseconds a thread of this process has run on a CPU (`/proc/.../schedstat`'s first
+    /// field): `None` for a thread that is gone or a kernel without schedstats.
+    fn cpu_ns(task: &str) -> Option<u64> {
+        std::fs::read_to_string(format!("/proc/{task}/schedstat"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    /// The echo server's thread (the one thread of this process whose name starts as a
+    /// server's does; only one runs at a time), as a `/proc` task path.
+    fn server_task() -> Option<String> {
+        std::fs::read_dir("/proc/self/task")
+            .ok()?
+            .flatten()
+            .find_map(|e| {
+                let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+                ["ws-server", "tungstenite-ser", "fastwebsockets-"]
+                    .iter()
+                    .any(|n| comm.starts_with(n))
+                    .then(|| format!("self/task/{}", e.file_name().to_string_lossy()))
+            })
+    }
+
+    /// What one throughput run measured: messages per second, and the CPU time per
+    /// message of the server's thread and of the client's, over the measured window.
+    struct Rate {
+        per_s: f64,
+        server_cpu: Option<f64>,
+        client_cpu: Option<f64>,
+    }
+
+    fn load(addr: SocketAddr, conns: usize, size: usize, plan: Plan) -> Result<Rate, String> {
         let h = spawn("ws-load", 1, move || {
             let mut io = Io::new().unwrap();
             let cfg = ClientConfig::default();
@@ -743,9 +782,11 @@ mod linux {
             let t0 = Instant::now();
             let warm_end = t0 + plan.load_warm;
             drive(&mut io, false, warm_end, || false);
-            let (n0, m0) = (ld.received.get(), Instant::now());
+            let server = server_task();
+            let cpu = || (server.as_deref().and_then(cpu_ns), cpu_ns("thread-self"));
+            let (c0, n0, m0) = (cpu(), ld.received.get(), Instant::now());
             drive(&mut io, false, m0 + plan.load_measured, || false);
-            let (n1, m1) = (ld.received.get(), Instant::now());
+            let (c1, n1, m1) = (cpu(), ld.received.get(), Instant::now());
             ld.stop.set(true);
             drive(&mut io, false, m1 + Duration::from_secs(5), || {
                 ld.parked.borrow().len() == conns
@@ -757,7 +798,13 @@ mod linux {
             if ld.failed.get() > 0 {
                 return Err(format!("{} connections failed", ld.failed.get()));
             }
-            Ok((n1 - n0) as f64 / (m1 - m0).as_secs_f64())
+            let n = (n1 - n0).max(1) as f64;
+            let per = |a: Option<u64>, b: Option<u64>| Some(b?.checked_sub(a?)? as f64 / n);
+            Ok(Rate {
+                per_s: (n1 - n0) as f64 / (m1 - m0).as_secs_f64(),
+                server_cpu: per(c0.0, c1.0),
+                client_cpu: per(c0.1, c1.1),
+            })
         });
         h.join()
             .map_err(|_| "the load client panicked".to_string())?
@@ -859,6 +906,12 @@ mod linux {
             let best = |q: usize| ps[0][q].min(ps[1][q]);
             for ((subject, l), p) in rows.iter().zip(&ps) {
                 let n = l.samples.len() as u64;
+                if (n as usize) < measured {
+                    println!(
+                        "  {:<7} {subject}: {n} of {measured} round trips within the case's cap",
+                        label(size)
+                    );
+                }
                 let ca = per(l.client_allocs, n);
                 let sa = l.server_allocs.map(|(a, m)| per(a, m));
                 println!(
@@ -906,7 +959,7 @@ mod linux {
         for (conns, size) in shapes.into_iter().filter(|_| part("throughput")) {
             let cap = plan.load_warm + plan.load_measured + Duration::from_secs(40);
             let shape = format!("{conns} connections x {}", label(size));
-            let mut rates: Vec<(&str, Result<f64, String>)> = Vec::new();
+            let mut rates: Vec<(&str, Result<Rate, String>)> = Vec::new();
             let (a, s) = tungstenite_server(conns, cap);
             rates.push((TUNGSTENITE, load(a, conns, size, plan)));
             s.join().expect("tokio-tungstenite server");
@@ -921,26 +974,42 @@ mod linux {
                 rates.push((name, load(a, conns, size, plan)));
                 s.join().expect("sonic-websocket server");
             }
-            let fws = rates[1].1.as_ref().ok().copied();
+            let fws = rates[1].1.as_ref().ok().map(|r| r.per_s);
             let best = rates[..2]
                 .iter()
-                .filter_map(|(_, r)| r.as_ref().ok().copied())
+                .filter_map(|(_, r)| r.as_ref().ok().map(|r| r.per_s))
                 .fold(f64::NAN, f64::max);
             for (subject, r) in &rates {
                 match r {
-                    Ok(v) => {
+                    Ok(r) => {
+                        let v = r.per_s;
+                        let cpu =
+                            |c: Option<f64>| c.map_or("–".into(), |c| format!("{:.2}", c / 1e3));
                         println!(
-                            "  {shape:<28} {subject:<22} {:>12.0} msg/s  {:>6.2}× fastwebsockets  {:>6.2}× best peer",
+                            "  {shape:<28} {subject:<26} {:>9.0} msg/s  {:>6.2}× fastwebsockets  {:>6.2}× best peer  CPU µs/msg server {:>6} client {:>6}",
                             v,
                             fws.map_or(f64::NAN, |f| v / f),
-                            v / best
+                            v / best,
+                            cpu(r.server_cpu),
+                            cpu(r.client_cpu)
                         );
-                        fig(
-                            format!("WebSocket throughput {shape}"),
-                            subject,
-                            "msg/s",
-                            *v,
-                        );
+                        fig(format!("WebSocket throughput {shape}"), subject, "msg/s", v);
+                        if let Some(c) = r.server_cpu {
+                            fig(
+                                format!("WebSocket throughput {shape} server CPU"),
+                                subject,
+                                "ns/msg",
+                                c,
+                            );
+                        }
+                        if let Some(c) = r.client_cpu {
+                            fig(
+                                format!("WebSocket throughput {shape} client CPU"),
+                                subject,
+                                "ns/msg",
+                                c,
+                            );
+                        }
                     }
                     Err(e) => println!("  {shape:<28} {subject:<22} failed: {e}"),
                 }

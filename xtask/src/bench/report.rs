@@ -407,7 +407,7 @@ fn ws_section(o: &mut String, figs: &Figures) -> Result<(), String> {
     if !any {
         return Err("no WebSocket echo figures".into());
     }
-    let server: Vec<String> = WS_SIZES
+    let server: Vec<(String, f64)> = WS_SIZES
         .iter()
         .flat_map(|size| {
             WS_SUBJECTS.iter().filter_map(move |s| {
@@ -417,16 +417,24 @@ fn ws_section(o: &mut String, figs: &Figures) -> Result<(), String> {
                     s,
                     "per message",
                 )
-                .map(|v| format!("{size} {s}: {v:.2}"))
+                .map(|v| (format!("{size} {s}: {v:.2}"), v))
             })
         })
         .collect();
     if !server.is_empty() {
+        let which = if server.iter().all(|(_, v)| *v == 0.0) {
+            format!("0 in all {} cases", server.len())
+        } else {
+            server
+                .iter()
+                .map(|(t, _)| t.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
         let _ = writeln!(
             o,
             "sonic-websocket's server thread, allocations per echoed message after its warm-up \
-             (same bench): {}.\n",
-            server.join("; ")
+             (same bench): {which}.\n"
         );
     }
     let _ = writeln!(
@@ -435,7 +443,10 @@ fn ws_section(o: &mut String, figs: &Figures) -> Result<(), String> {
          blocking loop on its own pinned thread, one message in flight per connection (the \
          next sent when its echo is back); messages echoed per second. A server faster than \
          that client shows the client's rate. \"/ fastwebsockets\" is the issue's goal (at \
-         least 1.10×).\n"
+         least 1.10×). CPU per message: the time the server's and the client's threads ran on \
+         a CPU over the measured window (`/proc/<tid>/schedstat`) divided by the messages, \
+         which depends less on what else runs on the machine than the rate does (a hot \
+         loop's server spins, so its figure is its whole window).\n"
     );
     let mut rows = Vec::new();
     for shape in WS_SHAPES {
@@ -450,12 +461,25 @@ fn ws_section(o: &mut String, figs: &Figures) -> Result<(), String> {
             if v.is_none() {
                 continue;
             }
+            let cpu = |side: &str| {
+                opt(
+                    figs.get(
+                        "sonic-websocket",
+                        &format!("{name} {side} CPU"),
+                        s,
+                        "ns/msg",
+                    ),
+                    ns,
+                )
+            };
             rows.push(vec![
                 (*shape).to_string(),
                 (*s).to_string(),
                 opt(v, |v| format!("{v:.0}")),
                 opt(v.zip(fws), |(a, b)| ratio(a / b)),
                 opt(v.zip(best), |(a, b)| ratio(a / b)),
+                cpu("server"),
+                cpu("client"),
             ]);
         }
     }
@@ -470,6 +494,8 @@ fn ws_section(o: &mut String, figs: &Figures) -> Result<(), String> {
             "messages/s",
             "/ fastwebsockets",
             "/ best peer",
+            "server CPU / message",
+            "client CPU / message",
         ],
         &rows,
     );
@@ -947,7 +973,9 @@ mod tests {
             "{o}"
         );
         assert!(
-            o.contains("| 100 connections x 20 B | sonic-websocket hot | 400 | 0.50× | 0.40× |"),
+            o.contains(
+                "| 100 connections x 20 B | sonic-websocket hot | 400 | 0.50× | 0.40× | – | – |"
+            ),
             "{o}"
         );
         assert!(ws_section(&mut String::new(), &Figures::default()).is_err());
