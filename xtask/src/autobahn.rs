@@ -7,7 +7,8 @@
 //! target directory ([`crate::install::Installer::ensure_python_venv`], the one
 //! sonic-websocket's interop tests make for `websockets`). Both examples are built in
 //! release. The selected cases are cut into chunks of about [`CHUNK_SECS`] estimated
-//! seconds, and `--jobs` workers (one per core by default) take the chunks, both directions
+//! seconds, and `--jobs` workers (by default one per core plus one: see [`default_jobs`])
+//! take the chunks, both directions
 //! mixed, longest first: a chunk is one kosoku process on its own case list, against the
 //! worker's own echo server (server direction), or a kosoku fuzzing server on a port of its
 //! own with one `ws_client` running every case it serves (client direction). A case is a
@@ -46,7 +47,7 @@ pub(crate) struct Options {
     pub(crate) cases: Vec<String>,
     /// Every case of sections 1 to 13 (otherwise sections 12 and 13 are sampled).
     pub(crate) full: bool,
-    /// Workers (0: one per core).
+    /// Workers (0: [`default_jobs`]).
     pub(crate) jobs: usize,
 }
 
@@ -617,6 +618,16 @@ fn select(all: &[String], o: &Options) -> Result<Vec<String>, String> {
     Ok(ids)
 }
 
+/// One worker per core plus one. A case's two processes hand the connection back and forth,
+/// so a worker keeps about one core busy, less in the hand-offs and in the cases that wait
+/// on a timer (5.19, 5.20, 6.4.x); the extra worker fills those gaps. The CI selection on
+/// this 2-core machine, shared with other builds (load average 9 to 13): 166 and 176 s of
+/// wall time with 2 workers, 124, 130 and 149 s with 3, 133 s with 4, for the same 167 to
+/// 186 CPU-seconds.
+pub(crate) fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) + 1
+}
+
 /// CPU seconds of this process's reaped children so far (`cutime` + `cstime` of
 /// `/proc/self/stat`, clock ticks of 1/100 s), or 0 where there is no such file.
 fn children_cpu_secs() -> f64 {
@@ -658,11 +669,7 @@ pub(crate) fn autobahn(inst: &mut Installer, o: &Options) -> Result<String, Stri
     let examples = target.join("release").join("examples");
     let all = case_ids(&python)?;
     let ids = select(&all, o)?;
-    let jobs = if o.jobs > 0 {
-        o.jobs
-    } else {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    };
+    let jobs = if o.jobs > 0 { o.jobs } else { default_jobs() };
     let out = target.join("autobahn-report");
     if out.exists() {
         std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
