@@ -374,6 +374,21 @@ mod linux {
             unit: "x",
             value: ratio,
         });
+        // Where the CPUs went with 2 Ios, and the most any other process took in either run:
+        // the report says from these whether the ratio measures the scaling.
+        for (subject, value) in [
+            ("server", server),
+            ("clients", clients),
+            ("other processes", others),
+            ("other processes, most in a run", stolen),
+        ] {
+            figs.push(Figure {
+                name: "sharded echo CPUs busy",
+                subject,
+                unit: "CPUs",
+                value,
+            });
+        }
         if let Err(e) = testkit::bench::record("sonic-io", &figs) {
             eprintln!("sonic-io shards: cannot record the figures: {e}");
         }
