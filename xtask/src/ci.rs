@@ -197,13 +197,7 @@ pub(crate) const PEER_TOOLS: &[&str] = &["socat", "netcat-openbsd", "python3", "
 /// The workspace members that declare Cargo features of their own (besides `default`),
 /// from `cargo metadata`.
 pub(crate) fn feature_crates() -> Result<Vec<String>, String> {
-    let json = output(cmd(
-        "cargo",
-        &["metadata", "--format-version", "1", "--no-deps"],
-    ))
-    .ok_or("cargo metadata failed")?;
-    let meta: serde_json::Value =
-        serde_json::from_str(&json).map_err(|e| format!("cargo metadata: {e}"))?;
+    let meta = crate::run::workspace_metadata()?;
     Ok(crates_with_features(&meta))
 }
 

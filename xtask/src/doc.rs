@@ -92,13 +92,7 @@ pub(crate) fn doc(inst: &mut Installer, report: &mut Report) -> bool {
     let prepared = (|| -> Result<(String, Batches), String> {
         inst.ensure_toolchain("nightly", &[])?;
         let host = host()?;
-        let json = output(cmd(
-            "cargo",
-            &["metadata", "--format-version", "1", "--no-deps"],
-        ))
-        .ok_or("cargo metadata failed")?;
-        let meta: serde_json::Value =
-            serde_json::from_str(&json).map_err(|e| format!("cargo metadata: {e}"))?;
+        let meta = crate::run::workspace_metadata()?;
         let b = batches(&plans(&meta, &host), &host);
         Ok((host, b))
     })();

@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::run::{cmd, output};
-
 /// One workspace package and its dependencies on other workspace packages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Package {
@@ -109,12 +107,7 @@ pub(crate) fn violations(ranks: &BTreeMap<String, i64>, pkgs: &[Package]) -> Vec
 
 /// Checks the real workspace; returns how many packages were checked.
 pub(crate) fn check_workspace() -> Result<usize, String> {
-    let json = output(cmd(
-        "cargo",
-        &["metadata", "--format-version", "1", "--no-deps"],
-    ))
-    .ok_or("cargo metadata failed")?;
-    let meta: Value = serde_json::from_str(&json).map_err(|e| format!("cargo metadata: {e}"))?;
+    let meta = crate::run::workspace_metadata()?;
     let (ranks, pkgs) = parse_metadata(&meta)?;
     let v = violations(&ranks, &pkgs);
     if v.is_empty() {

@@ -129,13 +129,7 @@ struct Member {
 }
 
 fn members() -> Result<Vec<Member>, String> {
-    let json = output(cmd(
-        "cargo",
-        &["metadata", "--format-version", "1", "--no-deps"],
-    ))
-    .ok_or("cargo metadata failed")?;
-    let meta: serde_json::Value =
-        serde_json::from_str(&json).map_err(|e| format!("cargo metadata: {e}"))?;
+    let meta = crate::run::workspace_metadata()?;
     let packages = meta["packages"].as_array().ok_or("no packages")?;
     let names: BTreeSet<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
     Ok(packages
@@ -164,13 +158,7 @@ fn members() -> Result<Vec<Member>, String> {
 /// The published workspace members (all but `publish = false`) and the `rust-version` each
 /// declares.
 pub(crate) fn published() -> Result<Vec<(String, Option<String>)>, String> {
-    let json = output(cmd(
-        "cargo",
-        &["metadata", "--format-version", "1", "--no-deps"],
-    ))
-    .ok_or("cargo metadata failed")?;
-    let meta: serde_json::Value =
-        serde_json::from_str(&json).map_err(|e| format!("cargo metadata: {e}"))?;
+    let meta = crate::run::workspace_metadata()?;
     Ok(published_in(&meta))
 }
 

@@ -268,6 +268,16 @@ impl Report {
     }
 }
 
+/// `cargo metadata --no-deps` of the workspace, parsed.
+pub(crate) fn workspace_metadata() -> Result<serde_json::Value, String> {
+    let json = output(cmd(
+        "cargo",
+        &["metadata", "--format-version", "1", "--no-deps"],
+    ))
+    .ok_or("cargo metadata failed")?;
+    serde_json::from_str(&json).map_err(|e| format!("cargo metadata: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
