@@ -34,6 +34,7 @@ const BENCHES: &[Bench] = &[
     Bench::criterion("sonic-bytes", "decode"),
     Bench::latency("sonic-io", "pingpong"),
     Bench::latency("sonic-io", "syscalls"),
+    Bench::latency("sonic-io", "instructions"),
     Bench::latency("sonic-io", "shards"),
     Bench::latency("sonic-multicast", "multicast"),
     Bench::latency("sonic-tls", "echo"),
@@ -318,7 +319,8 @@ pub(crate) fn allocs() -> Result<String, String> {
 pub(crate) fn bench(inst: &mut Installer, quick: bool) -> Result<String, String> {
     let started = Instant::now();
     let machine = Machine::read();
-    inst.ensure_apt(&["strace"])?;
+    // strace for the syscalls bench, valgrind (callgrind) for the instructions bench.
+    inst.ensure_apt(&["strace", "valgrind"])?;
     let summaries = summary_dir();
     if summaries.exists() {
         std::fs::remove_dir_all(&summaries)
@@ -326,6 +328,20 @@ pub(crate) fn bench(inst: &mut Installer, quick: bool) -> Result<String, String>
     }
     std::fs::create_dir_all(&summaries).map_err(|e| e.to_string())?;
     status(cmd("cargo", &["bench", "--workspace", "--no-run"]))?;
+    // The instructions bench counts the echo example as users run it: built in the same
+    // profile, beside the bench binary.
+    status(cmd(
+        "cargo",
+        &[
+            "build",
+            "--profile",
+            "bench",
+            "-p",
+            "sonic-io",
+            "--example",
+            "echo_server",
+        ],
+    ))?;
     let mut failed = Vec::new();
     let mut took = Vec::new();
     for b in BENCHES {

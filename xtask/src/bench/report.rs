@@ -556,6 +556,55 @@ fn ws_section(o: &mut String, figs: &Figures) -> Result<(), String> {
     Ok(())
 }
 
+/// The servers of `sonic-io/benches/instructions.rs`, in the table's order.
+const INSTRUCTION_SUBJECTS: &[&str] = &[
+    "sonic-io echo example",
+    "sonic-io minimal",
+    "mio",
+    "tokio current_thread",
+    "std blocking",
+];
+
+/// Server-side instructions per echoed message, counted by callgrind.
+fn instructions_section(o: &mut String, figs: &Figures) -> Result<(), String> {
+    const NAME: &str = "tcp echo 64B server instructions per message";
+    let _ = writeln!(o, "## Instructions per message\n");
+    let _ = writeln!(
+        o,
+        "`sonic-io/benches/instructions.rs`: each blocking echo server runs alone under \
+         `valgrind --tool=callgrind` and echoes one TCP connection; a client outside valgrind \
+         makes n and then m round trips of one 64-byte message against a fresh server; \
+         (Ir(m) − Ir(n)) / (m − n) is the server's user-space instructions per message, \
+         exact and unmoved by the machine's load (start-up, accept and exit cancel out; the \
+         kernel's work is not counted: the syscalls table is). \"sonic-io minimal\" is the \
+         reactor used as meant (the read and the write on a `Region` of an Io-owned block); \
+         the example is `sonic-io/examples/echo_server.rs` as users copy it, so the \
+         difference between the two rows is the example's own work. mio is a bare blocking \
+         loop (poll, one read, the write).\n"
+    );
+    let mio = figs.get("sonic-io", NAME, "mio", "instructions");
+    let mut rows = Vec::new();
+    for s in INSTRUCTION_SUBJECTS {
+        let Some(v) = figs.get("sonic-io", NAME, s, "instructions") else {
+            continue;
+        };
+        rows.push(vec![
+            (*s).to_string(),
+            format!("{v:.0}"),
+            opt(mio, |m| ratio(v / m)),
+        ]);
+    }
+    if rows.len() < INSTRUCTION_SUBJECTS.len() {
+        return Err(format!(
+            "instructions per message: {} of {} servers measured",
+            rows.len(),
+            INSTRUCTION_SUBJECTS.len()
+        ));
+    }
+    table(o, &["subject", "instructions per message", "/ mio"], &rows);
+    Ok(())
+}
+
 /// Writes the plots under `plots` and returns BENCHMARKS.md.
 pub(super) fn write_report(
     figs: &Figures,
@@ -831,6 +880,9 @@ pub(super) fn write_report(
         return Err("no syscall figures".into());
     }
 
+    // ---- instructions
+    instructions_section(&mut o, figs)?;
+
     // ---- allocations
     let _ = writeln!(o, "## Allocations on the hot paths\n");
     let _ = writeln!(
@@ -1036,6 +1088,34 @@ mod tests {
             "{o}"
         );
         assert!(ws_section(&mut String::new(), &Figures::default()).is_err());
+    }
+
+    #[test]
+    fn the_instructions_section_has_every_server_and_its_ratio_to_mio() {
+        let mut lines = String::new();
+        for (i, s) in INSTRUCTION_SUBJECTS.iter().enumerate() {
+            lines.push_str(&format!(
+                "{{\"crate\":\"sonic-io\",\"name\":\"tcp echo 64B server instructions per message\",\"subject\":\"{s}\",\"unit\":\"instructions\",\"value\":{}}}\n",
+                100.0 * (i + 1) as f64
+            ));
+        }
+        let mut f = Figures::default();
+        f.parse_into(&lines);
+        let mut o = String::new();
+        instructions_section(&mut o, &f).unwrap();
+        assert!(o.contains("| sonic-io minimal | 200 | 0.67× |"), "{o}");
+        assert!(o.contains("| mio | 300 | 1.00× |"), "{o}");
+        // One server missing fails the report rather than printing a short table.
+        let mut partial = Figures::default();
+        partial.parse_into(
+            lines
+                .lines()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .as_str(),
+        );
+        assert!(instructions_section(&mut String::new(), &partial).is_err());
     }
 
     #[test]
