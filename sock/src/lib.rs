@@ -9,6 +9,7 @@
 //! | [`sctp`] | SCTP one-to-one and one-to-many, the option structs (Linux) |
 //! | `rawsock` (feature `raw`) | raw IP sockets and ICMP echo helpers |
 //! | [`opt`] | every socket option, typed, with its table |
+//! | [`timestamp`] | kernel receive and transmit timestamps of datagrams: typed flags, the stamp read from the same receive, transmit stamps from the error queue matched by `OPT_ID` (Linux) |
 //! | `bpf` (Linux) | classic BPF programs for an `SO_REUSEPORT` group: `Program::index_by_cpu`, `attach_reuseport_cbpf` |
 //! | [`ToSockaddr`], [`Family`] | addresses from `std::net`, kernel types or text |
 //!
@@ -71,6 +72,7 @@ mod sys;
 mod tcp;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub mod tcpinfo;
+pub mod timestamp;
 mod udp;
 mod unix;
 

@@ -292,7 +292,7 @@ impl<'a> Received<'a> {
     /// Wraps the control bytes a `recvmsg` by this process just wrote (`buf` is exactly
     /// `msg_controllen` long): every non-negative descriptor number in them was installed by
     /// the kernel for this process and belongs to nobody else yet.
-    fn from_kernel(buf: &'a mut [u8]) -> Received<'a> {
+    pub(crate) fn from_kernel(buf: &'a mut [u8]) -> Received<'a> {
         Received { buf }
     }
 
