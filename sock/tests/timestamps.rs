@@ -20,6 +20,9 @@ use sock::timestamp::{
 };
 use sock::{SockaddrStorage, UdpConn, UnixDatagram};
 
+/// `SO_TIMESTAMPNS` (`SO_TIMESTAMPNS_OLD`), which libc does not name on Linux.
+const SO_TIMESTAMPNS: i32 = 35;
+
 #[global_allocator]
 static ALLOC: testkit::CountingAlloc = testkit::CountingAlloc;
 
@@ -84,6 +87,7 @@ fn so_timestamping_rx_software_stamps_every_loopback_datagram_v4_and_v6() {
 
 #[test]
 fn so_timestampns_alone_is_read_as_the_stamp_too() {
+    testkit::skip_unless_sockopt!(libc::SOL_SOCKET, SO_TIMESTAMPNS);
     let (tx, rx) = pair("127.0.0.1:0");
     rx.set_timestamp_ns(true).unwrap();
     warm(&tx, &rx);
@@ -253,6 +257,7 @@ fn an_icmp_error_on_the_queue_is_returned_as_that_error_not_a_stamp() {
 
 #[test]
 fn unix_datagrams_carry_so_timestampns_stamps_through_the_same_read() {
+    testkit::skip_unless_sockopt!(libc::SOL_SOCKET, SO_TIMESTAMPNS);
     let [a, b] = UnixDatagram::pair().unwrap();
     b.set_timestamp_ns(true).unwrap();
     b.set_read_deadline(common::soon());
@@ -275,6 +280,7 @@ fn unix_datagrams_carry_so_timestampns_stamps_through_the_same_read() {
 /// path handles the packet, still between the send and the receive.
 #[test]
 fn stamps_across_a_veth_pair_in_a_private_namespace() {
+    testkit::skip_unless_sockopt!(libc::SOL_SOCKET, libc::SO_TIMESTAMPING);
     testkit::in_netns(|ns| {
         let rx = UdpConn::bind(SocketAddr::from((ns.b.ipv4, 0))).unwrap();
         let tx = UdpConn::bind(SocketAddr::from((ns.a.ipv4, 0))).unwrap();

@@ -14,7 +14,7 @@
 //! | [`Io`], [`IoBuilder`] | the reactor and its drive calls: [`run`](Io::run), [`run_one`](Io::run_one), [`run_one_for`](Io::run_one_for), [`run_pending`](Io::run_pending), [`run_warm`](Io::run_warm), [`poll_one`](Io::poll_one), [`poll`](Io::poll) |
 //! | [`TcpStream`], [`UnixStream`] ([`Stream`]) | `dial`, `async_read`, `async_read_exact`, `async_write`, `async_write_all`, `async_read_into`/`async_write_from` a FIFO, `cancel`, `close`, `shutdown` |
 //! | [`Listener`] | `async_accept` (accept4, EMFILE does not kill it) |
-//! | [`PacketConn`] | `async_read_from`, `async_write_to`, connected reads and writes, batch reads into [`Datagrams`] (`recvmmsg`), ENOBUFS handling |
+//! | [`PacketConn`] | `async_read_from`, `async_write_to`, connected reads and writes, batch reads into [`Datagrams`] (`recvmmsg`), ENOBUFS handling; kernel receive stamps ([`Timestamp`]) with `async_read_from_timestamped` and [`Datagram::timestamp`] |
 //! | [`File`] | regular files: always ready, complete at once |
 //! | [`Adapter`] | any non-blocking `Read + Write + AsFd` (TLS) with the same API |
 //! | [`Timer`] | one-shot and drift-free repeating timers on one heap; no syscall to arm |
@@ -96,6 +96,9 @@ pub use raw::payload::PAYLOAD_BYTES;
 pub use stats::Stats;
 pub use stream::{ByteStream, Stream, StreamId, StreamSock, TcpStream, UnixStream};
 pub use timer::Timer;
+
+/// A kernel timestamp (`CLOCK_REALTIME`), as `sock::timestamp` reads it.
+pub use sock::timestamp::Timestamp;
 
 pub use iox::{Error, ErrorKind, Result};
 
