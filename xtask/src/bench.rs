@@ -61,6 +61,7 @@ const PING_SUBJECTS: &[&str] = &[
     "mio blocking",
     "tokio current_thread",
     "std blocking",
+    "raw busy-poll",
 ];
 
 /// The percentiles of the latency plot and tables.
@@ -101,8 +102,15 @@ impl Bench {
             criterion: false,
         }
     }
+    /// The bench's source: `benches/<name>.rs`, or `benches/<name>/` when it is split into
+    /// modules.
     fn source(&self) -> String {
-        format!("{}/benches/{}.rs", self.krate, self.name)
+        let dir = format!("{}/benches/{}", self.krate, self.name);
+        if root().join(&dir).join("main.rs").is_file() {
+            format!("{dir}/")
+        } else {
+            format!("{dir}.rs")
+        }
     }
 }
 

@@ -10,14 +10,16 @@ pub(crate) struct Curve {
     pub(crate) points: Vec<(f64, f64)>,
 }
 
-/// The fixed palette, in series order.
-const COLOURS: [RGBColor; 6] = [
+/// The fixed palette, in series order (seven: the ping-pong plot's subjects, its floor last
+/// in black).
+const COLOURS: [RGBColor; 7] = [
     RGBColor(0xd6, 0x27, 0x28),
     RGBColor(0xff, 0x7f, 0x0e),
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0x17, 0xbe, 0xcf),
     RGBColor(0x2c, 0xa0, 0x2c),
     RGBColor(0x7f, 0x7f, 0x7f),
+    RGBColor(0x00, 0x00, 0x00),
 ];
 
 fn colour(i: usize) -> RGBColor {

@@ -171,6 +171,39 @@ fn pingpong_table(out: &mut String, figs: &Figures, proto: &str) -> usize {
     n
 }
 
+/// The issue's latency goals for `proto`, as the bench recorded them: sonic-io's hot loop
+/// over the floor (p50 at most 1.05×, p99 at most 1.15×) and over mio's hot loop (at most
+/// 1× at both).
+fn pingpong_goals(figs: &Figures, proto: &str) -> String {
+    let mut parts = Vec::new();
+    for (peer, g50, g99) in [("raw busy-poll", 1.05, 1.15), ("mio hot", 1.0, 1.0)] {
+        let r = |p: &str| {
+            figs.get(
+                "sonic-io",
+                &format!("{proto} pingpong 64B {p}"),
+                &format!("sonic-io hot/{peer}"),
+                "ratio",
+            )
+        };
+        let cell = |v: Option<f64>, g: f64| {
+            opt(v, |v| {
+                format!(
+                    "{} (goal ≤ {}, {})",
+                    ratio(v),
+                    ratio(g),
+                    if v <= g { "met" } else { "not met" }
+                )
+            })
+        };
+        parts.push(format!(
+            "sonic-io hot / {peer}: p50 {}, p99 {}",
+            cell(r("p50"), g50),
+            cell(r("p99"), g99)
+        ));
+    }
+    format!("Goals, this run: {}.\n\n", parts.join("; "))
+}
+
 fn syscall_table(out: &mut String, figs: &Figures) -> usize {
     // Cases in the order the bench wrote them.
     let mut cases: Vec<(String, String, String)> = Vec::new();
@@ -663,11 +696,13 @@ pub(super) fn write_report(
     let _ = writeln!(o, "## Latency: 64-byte ping-pong on loopback\n");
     let _ = writeln!(
         o,
-        "`sonic-io/benches/pingpong.rs`: one message in flight, client and server threads \
+        "`sonic-io/benches/pingpong/`: one message in flight, client and server threads \
          pinned to their own cores where there are two, each subject against its own echo \
-         server. Percentiles of the round-trip time; \"/ hot\" divides by sonic-io's hot loop; \
-         syscalls per round trip as counted by `Io::stats` (sonic-io) or the bench (mio \
-         client).\n"
+         server; every round trip recorded in an `hdrhistogram`. Percentiles of the \
+         round-trip time; \"/ hot\" divides by sonic-io's hot loop; syscalls per round trip \
+         as counted by `Io::stats` (sonic-io) or the bench (mio and floor clients; the \
+         floor's reads include every empty `recv` of its spin). The raw busy-poll row is the \
+         floor: both ends spin on a non-blocking `recv`, with no reactor at all.\n"
     );
     for proto in ["tcp", "udp"] {
         let curves = pingpong_curves(figs, proto);
@@ -699,6 +734,7 @@ pub(super) fn write_report(
         if pingpong_table(&mut o, figs, proto) == 0 {
             return Err(format!("no {proto} ping-pong figures"));
         }
+        o.push_str(&pingpong_goals(figs, proto));
     }
     let mut sweep = Vec::new();
     for f in figs.of_crate("sonic-io") {
@@ -926,7 +962,7 @@ pub(super) fn readme_section(
         o,
         "From the last full `cargo xtask bench` ([BENCHMARKS.md](BENCHMARKS.md) has the \
          machine, every table and the other plots): 64-byte TCP round trips on loopback \
-         (`sonic-io/benches/pingpong.rs`); syscalls per round trip, both ends, from \
+         (`sonic-io/benches/pingpong/`); syscalls per round trip, both ends, from \
          `sonic-io/benches/syscalls.rs` under strace: its hot-loop case for the hot rows \
          (empty polls included, paced by the tracer), its scheduled case (threads blocked in \
          their waits) for the others.\n"
@@ -1116,6 +1152,22 @@ mod tests {
                 .as_str(),
         );
         assert!(instructions_section(&mut String::new(), &partial).is_err());
+    }
+
+    #[test]
+    fn the_goals_line_says_which_ratio_meets_its_goal() {
+        let mut f = Figures::default();
+        f.parse_into(
+            r#"{"crate":"sonic-io","name":"tcp pingpong 64B p50","subject":"sonic-io hot/raw busy-poll","unit":"ratio","value":1.04}
+{"crate":"sonic-io","name":"tcp pingpong 64B p99","subject":"sonic-io hot/raw busy-poll","unit":"ratio","value":1.2}
+{"crate":"sonic-io","name":"tcp pingpong 64B p50","subject":"sonic-io hot/mio hot","unit":"ratio","value":0.98}"#,
+        );
+        assert_eq!(
+            pingpong_goals(&f, "tcp"),
+            "Goals, this run: sonic-io hot / raw busy-poll: p50 1.04× (goal ≤ 1.05×, met), \
+             p99 1.20× (goal ≤ 1.15×, not met); sonic-io hot / mio hot: p50 0.98× (goal ≤ \
+             1.00×, met), p99 –.\n\n"
+        );
     }
 
     #[test]
