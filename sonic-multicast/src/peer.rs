@@ -11,7 +11,7 @@ use sock::{NetSocket, SockaddrAny, ToSockaddr, UdpConn, opt};
 use sockaddr::Sockaddr;
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 use sonic_io::Datagrams;
-use sonic_io::{Io, IoBuf, IoBufMut, Region, Rejected, UdpSocket};
+use sonic_io::{Io, IoBuf, IoBufMut, Region, Rejected, Timestamp, UdpSocket};
 
 use crate::iface::Iface;
 use crate::stats::Stats;
@@ -445,6 +445,42 @@ impl UdpPeer {
         }
     }
 
+    /// Kernel receive stamps on or off (`SO_TIMESTAMPING` with `RX_SOFTWARE | SOFTWARE`;
+    /// Linux, `Unsupported` elsewhere): each datagram then carries the time the kernel
+    /// received it, read by [`async_read_timestamped`](UdpPeer::async_read_timestamped) and
+    /// by batch reads into `Datagrams::with_timestamps`. The first datagrams after a host's
+    /// first socket asks may come unstamped (the kernel turns stamps on from a work queue).
+    /// Replaces transmit-stamp flags; for both, use
+    /// [`set_timestamping`](UdpPeer::set_timestamping).
+    pub fn set_rx_timestamps(&self, io: &mut Io, on: bool) -> Result<()> {
+        self.conn(io)?.set_rx_timestamps(on)
+    }
+
+    /// `SO_TIMESTAMPING` with any flags (`sock::timestamp::TimestampFlags`): receive and
+    /// transmit stamps together, say. Transmit stamps are read with
+    /// [`read_tx_timestamp`](UdpPeer::read_tx_timestamp).
+    pub fn set_timestamping(
+        &self,
+        io: &mut Io,
+        flags: sock::timestamp::TimestampFlags,
+    ) -> Result<()> {
+        self.conn(io)?.set_timestamping(flags)
+    }
+
+    /// The `SO_TIMESTAMPING` flags as the kernel has them.
+    pub fn timestamping(&self, io: &Io) -> Result<sock::timestamp::TimestampFlags> {
+        self.conn(io)?.timestamping()
+    }
+
+    /// The next transmit stamp of this peer's sends from the socket's error queue (never
+    /// blocks: `WouldBlock` when none is queued yet), matched to its send by
+    /// [`TxTimestamp::id`](sock::timestamp::TxTimestamp::id): with
+    /// `sock::timestamp::TX_SOFTWARE` flags set, 0 for the first send after stamps were
+    /// turned on, then one more per datagram. See `NetSocket::recv_tx_timestamp`.
+    pub fn read_tx_timestamp(&self, io: &Io) -> Result<sock::timestamp::TxTimestamp> {
+        self.conn(io)?.recv_tx_timestamp()
+    }
+
     /// Whether a wildcard-bound peer receives every group joined by any socket on the host
     /// (`IP_MULTICAST_ALL`, `IPV6_MULTICAST_ALL`; Linux). [`bind`](UdpPeer::bind) turns it
     /// off.
@@ -493,6 +529,52 @@ impl UdpPeer {
         })
     }
 
+    /// [`async_read`](UdpPeer::async_read) with the kernel's receive stamp of the datagram
+    /// (`CLOCK_REALTIME`, software): the callback gets its length, its source and the time
+    /// the kernel received it, `None` while stamps are off
+    /// ([`set_rx_timestamps`](UdpPeer::set_rx_timestamps)). One `recvmsg`, the stamp read
+    /// from control space on the stack: no extra syscall, no allocation
+    /// (`tests/timestamps.rs`). `now - stamp` in the callback is the time the datagram
+    /// spent between the kernel and the application (`benches/timestamps.rs`).
+    ///
+    /// ```no_run
+    /// use sonic_io::{Io, Timestamp};
+    /// use sonic_multicast::UdpPeer;
+    ///
+    /// let mut io = Io::new().unwrap();
+    /// let peer = UdpPeer::bind(&mut io, "0.0.0.0:5000").unwrap();
+    /// peer.join(&mut io, "239.1.2.3".parse().unwrap()).unwrap();
+    /// peer.set_rx_timestamps(&mut io, true).unwrap();
+    /// peer.async_read_timestamped(&mut io, vec![0u8; 1500], |_, r, _buf| {
+    ///     let (_n, _from, stamp) = r.unwrap();
+    ///     if let Some(t) = stamp {
+    ///         println!("in the kernel {:?} ago", Timestamp::now().since(t));
+    ///     }
+    /// })
+    /// .unwrap();
+    /// io.run_one().unwrap();
+    /// ```
+    pub fn async_read_timestamped<B, F>(
+        &self,
+        io: &mut Io,
+        buf: B,
+        f: F,
+    ) -> std::result::Result<(), Rejected<B>>
+    where
+        B: IoBufMut,
+        F: FnOnce(&mut Io, Result<(usize, SockaddrAny, Option<Timestamp>)>, B) + 'static,
+    {
+        let inner = self.inner.clone();
+        let sock = self.inner.sock;
+        self.inner.submit(|| {
+            sock.async_read_from_timestamped(io, buf, move |io, r, b| {
+                inner.count(true);
+                drop(inner);
+                f(io, r, b)
+            })
+        })
+    }
+
     /// Redirects the armed read to `region` of an Io-owned block: the seed's
     /// `SetAsyncReadBuffer`. Several peers may arm reads on the same region of one block;
     /// the first datagram fills it, and the application moves the others past it with this
@@ -506,7 +588,11 @@ impl UdpPeer {
     #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
     /// Receives every queued datagram, up to `batch`'s capacity, with one `recvmmsg` per 64
     /// slots; the callback gets how many arrived and the batch
-    /// ([`Datagrams::iter`](sonic_io::Datagrams::iter)).
+    /// ([`Datagrams::iter`](sonic_io::Datagrams::iter)). With a batch made by
+    /// [`Datagrams::with_timestamps`](sonic_io::Datagrams::with_timestamps) and stamps on
+    /// ([`set_rx_timestamps`](UdpPeer::set_rx_timestamps)), each datagram carries its kernel
+    /// receive stamp ([`Datagram::timestamp`](sonic_io::Datagram::timestamp)) from the same
+    /// `recvmmsg`.
     pub fn async_read_batch<F>(
         &self,
         io: &mut Io,
