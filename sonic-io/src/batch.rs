@@ -452,7 +452,8 @@ mod tests {
     }
 
     /// A fake `recvmmsg` that stamps slot `i` of each call with `base + i` seconds in an
-    /// `SCM_TIMESTAMPING` written into the slot's own control space.
+    /// `SCM_TIMESTAMPING` written into the slot's own control space (a Linux message).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]
     fn each_slot_reads_its_own_stamp_from_its_own_control_space_across_chunks() {
         let mut d = Datagrams::with_timestamps(BATCH + 5, 16);

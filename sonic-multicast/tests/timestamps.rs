@@ -141,6 +141,7 @@ fn batch_reads_of_a_group_give_each_datagram_its_own_stamp() {
 
 #[test]
 fn stamps_off_give_none() {
+    testkit::skip_unless_sockopt!(libc::SOL_SOCKET, libc::SO_TIMESTAMPING);
     testkit::in_netns(|ns| {
         let mut s = setup(ns, false);
         for _ in 0..4 {
