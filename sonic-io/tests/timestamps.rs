@@ -305,15 +305,41 @@ fn stamped_reads_allocate_nothing_per_datagram() {
 const CHILD_ENV: &str = "SONIC_IO_TIMESTAMPS_CHILD";
 
 /// The child's work, chosen by `SONIC_IO_TIMESTAMPS_CHILD=<mode>:<n>`: `n` datagrams, each
-/// sent with `sendto` and received with a read that completes at once.
+/// sent with `sendto` and received with a read that completes at once (`plain`,
+/// `stamped`), or sent in bursts of 16, each burst taken by one batch read (`batch`,
+/// `batch-stamped`).
 #[test]
 #[ignore = "the child of stamped_reads_cost_the_same_syscalls_as_plain_reads_under_strace"]
 fn strace_child() {
     let spec = std::env::var(CHILD_ENV).expect("run by the parent test");
     let (mode, n) = spec.split_once(':').unwrap();
     let n: usize = n.parse().unwrap();
-    let mut p = loopback(mode != "plain");
+    let mut p = loopback(mode.ends_with("stamped"));
     let done = Rc::new(Cell::new(0usize));
+    if mode.starts_with("batch") {
+        // Bursts of 16 datagrams, each burst taken by one batch read of 16 slots.
+        let slots = Rc::new(Cell::new(Some(if mode == "batch-stamped" {
+            Datagrams::with_timestamps(16, 64)
+        } else {
+            Datagrams::new(16, 64)
+        })));
+        let stamped = mode == "batch-stamped";
+        for _ in 0..n / 16 {
+            for _ in 0..16 {
+                p.tx.send_to(b"0123456789", &p.to).unwrap();
+            }
+            let (d, back) = (done.clone(), slots.clone());
+            p.rx.async_read_batch(&mut p.io, slots.take().unwrap(), move |_, r, b| {
+                assert_eq!(r.unwrap(), 16);
+                assert!(b.iter().all(|g| g.timestamp().is_some() == stamped));
+                d.set(d.get() + 16);
+                back.set(Some(b));
+            })
+            .unwrap();
+        }
+        assert_eq!(done.get(), n / 16 * 16, "every batch completed at once");
+        return;
+    }
     for _ in 0..n {
         p.tx.send_to(b"0123456789", &p.to).unwrap();
         let d = done.clone();
@@ -403,11 +429,11 @@ fn stamped_reads_cost_the_same_syscalls_as_plain_reads_under_strace() {
     // to ask switches them on from a work queue: this one holds them on (warmed) while the
     // children run, so each child's warm-up takes the same single datagram in both runs.
     let _held_on = loopback(true);
-    let n = 200;
+    let n = 320;
     let plain = per_datagram("plain", n);
     let stamped = per_datagram("stamped", n);
     println!("per datagram: plain {plain:?}, stamped {stamped:?}");
-    // Plain: one sendto and one recvfrom. Stamped: one sendto and one recvmsg.
+    // Single reads. Plain: one sendto and one recvfrom. Stamped: one sendto and one recvmsg.
     let total = |m: &std::collections::BTreeMap<String, f64>| m.values().sum::<f64>();
     assert_eq!(plain.get("recvfrom").copied(), Some(1.0), "{plain:?}");
     assert_eq!(stamped.get("recvmsg").copied(), Some(1.0), "{stamped:?}");
@@ -416,4 +442,14 @@ fn stamped_reads_cost_the_same_syscalls_as_plain_reads_under_strace() {
         (total(&stamped) - total(&plain)).abs() < 0.01,
         "a stamp costs no syscall: plain {plain:?}, stamped {stamped:?}"
     );
+    // Batches of 16: one sendto per datagram, one recvmmsg per 16, stamps or not.
+    let plain = per_datagram("batch", n);
+    let stamped = per_datagram("batch-stamped", n);
+    println!("per datagram, batches of 16: plain {plain:?}, stamped {stamped:?}");
+    assert_eq!(
+        plain.get("recvmmsg").copied(),
+        Some(1.0 / 16.0),
+        "{plain:?}"
+    );
+    assert_eq!(stamped, plain, "a stamp costs no syscall in a batch either");
 }
