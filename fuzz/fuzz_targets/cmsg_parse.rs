@@ -1,5 +1,7 @@
 //! Arbitrary bytes as a received control buffer: the walk never panics, never reads past
-//! the buffer, and stops after a malformed message.
+//! the buffer, and stops after a malformed message; the timestamp readers
+//! (`sock::timestamp::{rx_timestamp, tx_timestamp}`) never panic on it either, and a stamp
+//! they find is never zero.
 #![no_main]
 
 use sock::cmsg::{Cmsg, CmsgIter};
@@ -18,5 +20,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             Ok(_) => {}
             Err(_) => break,
         }
+    }
+    if let Some(t) = sock::timestamp::rx_timestamp(data) {
+        assert!(t.as_nanos() > 0, "a zero stamp means none");
+    }
+    if let Some(Ok(t)) = sock::timestamp::tx_timestamp(data) {
+        assert!(t.software.is_none_or(|s| s.as_nanos() > 0));
     }
 });
