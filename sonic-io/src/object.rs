@@ -150,6 +150,65 @@ const NOSIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
 const NOSIGNAL: libc::c_int = 0;
 
+/// How many bytes a stream read asks the kernel for beyond the caller's buffer.
+///
+/// With edge-triggered readiness a read that fills its buffer exactly cannot tell a drained
+/// socket from one that holds more, so the next read would make a syscall that finds
+/// nothing. Each stream read is one `readv` into the caller's buffer and this read-ahead:
+/// when the read-ahead is not filled too, the socket was drained and the next read waits
+/// for an edge (3 syscalls per scheduled message: `tests/syscalls.rs`); bytes that landed
+/// in it go first to the next read, without a syscall.
+pub(crate) const READ_AHEAD: usize = 16;
+
+/// Bytes read ahead of a stream's reader, and the error of the read that brought the last
+/// of them, if it failed after they were handed out.
+#[derive(Debug)]
+pub(crate) struct ReadAhead {
+    buf: [u8; READ_AHEAD],
+    start: u8,
+    end: u8,
+    /// The kernel's error from a read that also delivered read-ahead bytes: the bytes
+    /// went to the caller first, the error goes to the next read (a reset is reported by
+    /// the kernel once; it must not turn into an end of stream).
+    deferred: Option<zcall::Errno>,
+}
+
+impl ReadAhead {
+    const fn new() -> ReadAhead {
+        ReadAhead {
+            buf: [0; READ_AHEAD],
+            start: 0,
+            end: 0,
+            deferred: None,
+        }
+    }
+
+    /// Bytes held.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.end - self.start)
+    }
+
+    /// Whether the next read has something to deliver without a syscall.
+    #[inline]
+    fn pending(&self) -> bool {
+        self.end > self.start || self.deferred.is_some()
+    }
+
+    /// Moves held bytes to the front of `dst`; returns how many.
+    #[inline]
+    fn take_into(&mut self, dst: &mut [u8]) -> usize {
+        let k = self.len().min(dst.len());
+        if k > 0 {
+            let s = usize::from(self.start);
+            dst[..k].copy_from_slice(&self.buf[s..s + k]);
+            // `k <= end - start <= READ_AHEAD`, which fits a `u8`.
+            self.start += k as u8;
+        }
+        k
+    }
+}
+
 /// One object slot.
 #[derive(Debug)]
 pub(crate) struct Object {
@@ -165,6 +224,8 @@ pub(crate) struct Object {
     pub(crate) write_watch: bool,
     pub(crate) read: OpSlot,
     pub(crate) write: OpSlot,
+    /// Streams only: bytes read past the last reader's buffer.
+    pub(crate) ahead: ReadAhead,
 }
 
 impl Object {
@@ -179,6 +240,7 @@ impl Object {
             write_watch: class != Class::Datagram,
             read: OpSlot::Idle,
             write: OpSlot::Idle,
+            ahead: ReadAhead::new(),
         }
     }
 
@@ -231,7 +293,11 @@ impl Object {
         };
         match self.class {
             Class::File | Class::Adapter => true,
-            Class::Stream => self.ready.contains(ready) || self.ready.intersects(ended),
+            Class::Stream => {
+                self.ready.contains(ready)
+                    || self.ready.intersects(ended)
+                    || (dir == Dir::Read && self.ahead.pending())
+            }
             // One datagram's error says nothing about the next; a listener's queue is
             // read until `WouldBlock`.
             Class::Datagram | Class::Listener => self.ready.contains(ready),
@@ -251,14 +317,82 @@ impl Object {
         });
     }
 
-    /// One read-side syscall into `buf`.
+    /// One read into `buf`: at most one syscall. A stream's read also keeps its readiness
+    /// mark current (it clears it when the kernel had less than was asked for), so callers
+    /// must not infer drained-ness from a short count: read-ahead bytes alone make a short
+    /// read without a syscall.
+    /// `syscalls` counts the syscall when one is made.
     #[inline]
-    pub(crate) fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
+    pub(crate) fn recv(&mut self, buf: &mut [u8], syscalls: &mut u64) -> Result<usize> {
+        if self.class == Class::Stream && !buf.is_empty() {
+            return self.recv_stream(buf, syscalls);
+        }
+        *syscalls += 1;
         match &mut self.owned {
             Owned::File(f) => iofd::Fd::read(f, buf),
             Owned::Adapter(a) => a.read(buf).map_err(|e| Error::from_io(&e)),
             _ => zcall::recv(self.fd, buf, 0).map_err(Error::from),
         }
+    }
+
+    /// A stream read through the read-ahead (see [`READ_AHEAD`]).
+    fn recv_stream(&mut self, dst: &mut [u8], syscalls: &mut u64) -> Result<usize> {
+        let k = self.ahead.take_into(dst);
+        if k == dst.len() {
+            return Ok(k);
+        }
+        if k == 0 {
+            if let Some(e) = self.ahead.deferred.take() {
+                return Err(Error::from(e));
+            }
+        } else if !self.ready.contains(Ready::READABLE) {
+            // The read that brought these bytes drained the socket: the rest waits for an
+            // edge (or the end-of-stream mark, which the next read reports).
+            return Ok(k);
+        }
+        let rest = &mut dst[k..];
+        let want = rest.len();
+        *syscalls += 1;
+        let r = {
+            let mut iov = [
+                zcall::IoVecMut::new(rest),
+                zcall::IoVecMut::new(&mut self.ahead.buf),
+            ];
+            zcall::readv(self.fd, &mut iov)
+        };
+        match r {
+            Ok(0) => {
+                // The peer's end is consumed: every later read makes its syscall and sees it.
+                self.ready |= Ready::READ_CLOSED;
+                Ok(k)
+            }
+            Ok(n) => {
+                if n < want + READ_AHEAD {
+                    // The kernel had less than was asked for: drained.
+                    self.ready.remove(Ready::READABLE);
+                }
+                if n > want {
+                    self.ahead.start = 0;
+                    // `n - want <= READ_AHEAD`, which fits a `u8`.
+                    self.ahead.end = (n - want) as u8;
+                }
+                Ok(k + n.min(want))
+            }
+            Err(errno) => {
+                let e = Error::from(errno);
+                if e.is_would_block() {
+                    self.ready.remove(Ready::READABLE);
+                } else if k > 0 && e.kind() != iox::ErrorKind::Interrupted {
+                    self.ahead.deferred = Some(errno);
+                }
+                if k > 0 { Ok(k) } else { Err(e) }
+            }
+        }
+    }
+
+    /// Bytes read ahead and not yet delivered.
+    pub(crate) fn read_ahead(&self) -> usize {
+        self.ahead.len()
     }
 
     /// One write-side syscall from `buf`; never raises SIGPIPE.

@@ -105,9 +105,9 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
                 });
                 return true;
             }
-            stats.reads += 1;
             let class = obj.class;
-            match step(obj.recv(&mut dst[self.done..]), class, Dir::Read, obj) {
+            let r = obj.recv(&mut dst[self.done..], &mut stats.reads);
+            match step(r, class, Dir::Read, obj) {
                 Step::Moved(0) if class != Class::Datagram => {
                     self.res = Some(if self.exact {
                         Err(Partial {
@@ -120,12 +120,9 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
                     return true;
                 }
                 Step::Moved(n) => {
+                    // A stream's `recv` keeps its readiness mark itself (a short count may
+                    // be read-ahead bytes alone, with more in the socket).
                     self.done += n;
-                    // A short stream read drained the socket: the next read waits for an
-                    // edge instead of making a syscall that would find nothing.
-                    if n < want && class == Class::Stream {
-                        obj.not_ready(Dir::Read);
-                    }
                     if !self.exact || class == Class::Datagram || self.done == total {
                         self.res = Some(Ok(self.done));
                         return true;
@@ -331,15 +328,11 @@ impl<B: Fifo + 'static, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic
                 self.fifo.commit(0);
                 return false;
             }
-            let want = dst.len();
-            stats.reads += 1;
             let class = obj.class;
-            match step(obj.recv(dst), class, Dir::Read, obj) {
+            let r = obj.recv(dst, &mut stats.reads);
+            match step(r, class, Dir::Read, obj) {
                 Step::Moved(n) => {
                     self.fifo.commit(n);
-                    if n < want && class == Class::Stream {
-                        obj.not_ready(Dir::Read);
-                    }
                     self.res = Some(Ok(n));
                     return true;
                 }
@@ -589,7 +582,7 @@ macro_rules! byte_ops {
             /// One non-blocking read, outside the async machinery (`WouldBlock` when no
             /// data); refused while an async read is pending.
             pub fn read(self, io: &mut $crate::Io, buf: &mut [u8]) -> iox::Result<usize> {
-                io.sync_io(self.key, $crate::op::Dir::Read, |o| o.recv(buf))
+                io.sync_recv(self.key, buf)
             }
 
             /// One non-blocking write; refused while an async write is pending.
@@ -628,6 +621,28 @@ impl Io {
         dir: Dir,
         f: impl FnOnce(&mut crate::object::Object) -> Result<usize>,
     ) -> Result<usize> {
+        self.sync_io_counted(key, dir, |o, stats| {
+            match dir {
+                Dir::Read => stats.reads += 1,
+                Dir::Write => stats.writes += 1,
+            }
+            f(o)
+        })
+    }
+
+    /// One non-blocking read outside the async machinery, through the stream read-ahead;
+    /// counts the syscall only when it is made.
+    pub(crate) fn sync_recv(&mut self, key: Key, buf: &mut [u8]) -> Result<usize> {
+        self.sync_io_counted(key, Dir::Read, |o, stats| o.recv(buf, &mut stats.reads))
+    }
+
+    /// [`sync_io`](Self::sync_io) where `f` counts its own syscalls.
+    fn sync_io_counted(
+        &mut self,
+        key: Key,
+        dir: Dir,
+        f: impl FnOnce(&mut crate::object::Object, &mut crate::Stats) -> Result<usize>,
+    ) -> Result<usize> {
         if self.closed() {
             return Err(Error::CLOSED);
         }
@@ -638,11 +653,7 @@ impl Io {
                 "an async operation holds that direction",
             ));
         }
-        match dir {
-            Dir::Read => stats.reads += 1,
-            Dir::Write => stats.writes += 1,
-        }
-        let r = f(obj);
+        let r = f(obj, stats);
         if matches!(&r, Err(e) if e.is_would_block()) {
             obj.not_ready(dir);
         }

@@ -95,7 +95,11 @@ fn ping_pong_of_immediate_completions_hits_the_depth_limit_without_stack_growth(
                 })
                 .unwrap();
             }
-            a.write(&mut io, b"x").unwrap();
+            // A backlog both ways: each 1-byte read leaves bytes in the socket (a read
+            // that drains it would clear the readiness mark, and the next read would wait
+            // for its edge instead of completing inline).
+            a.write(&mut io, &[b'x'; 64]).unwrap();
+            b.write(&mut io, &[b'x'; 64]).unwrap();
             echo(&mut io, b, a, depth.clone());
             // Each stream's reads alternate with its own writes, so data is always waiting.
             io.run().unwrap();

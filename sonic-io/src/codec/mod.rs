@@ -171,7 +171,7 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
             let dst = inner
                 .src
                 .claim(claim_size(need, inner.read_size, inner.src.len()));
-            let n = match io.sync_io(self.stream.stream_id().0, Dir::Read, |o| o.recv(dst)) {
+            let n = match io.sync_recv(self.stream.stream_id().0, dst) {
                 Ok(n) => n,
                 Err(e) => {
                     inner.src.commit(0);
@@ -336,18 +336,15 @@ where
                 ));
                 return true;
             }
-            stats.reads += 1;
-            match obj.recv(dst) {
+            match obj.recv(dst, &mut stats.reads) {
                 Ok(0) => {
                     inner.src.commit(0);
                     self.fail(Error::new(ErrorKind::UnexpectedEof));
                     return true;
                 }
+                // A stream's `recv` keeps its readiness mark itself.
                 Ok(n) => {
                     inner.src.commit(n);
-                    if n < want {
-                        obj.not_ready(Dir::Read);
-                    }
                 }
                 Err(e) => {
                     inner.src.commit(0);
