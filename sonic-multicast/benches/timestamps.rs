@@ -24,10 +24,9 @@
 //! (`netif_rx`, with the default `net.core.netdev_tstamp_prequeue=1`): the figure includes
 //! the IP and UDP receive path and the socket queueing, then the wake-up and the read.
 //!
-//! `cargo bench -p sonic-multicast --bench timestamps`, quick with `SONIC_BENCH_QUICK=1`
-//! (an environment variable: the measurement runs in a child process inside the namespace,
-//! which gets the test harness's arguments, not the bench's). The table is printed and the
-//! figures appended to `target/bench-summary/sonic-multicast.jsonl`.
+//! `cargo bench -p sonic-multicast --bench timestamps [-- --quick]` (or
+//! `SONIC_BENCH_QUICK=1`). The table is printed and the figures appended to
+//! `target/bench-summary/sonic-multicast.jsonl`.
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -379,6 +378,16 @@ mod linux {
 
     pub(crate) fn main() {
         let quick = std::env::var("SONIC_BENCH_QUICK").is_ok_and(|v| v == "1");
+        if !quick && std::env::args().any(|a| a == "--quick") {
+            // The namespace child gets the test harness's arguments, not ours: run again
+            // with the environment variable, which it inherits.
+            let status = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(std::env::args_os().skip(1))
+                .env("SONIC_BENCH_QUICK", "1")
+                .status()
+                .unwrap();
+            std::process::exit(status.code().unwrap_or(1));
+        }
         testkit::in_netns(|ns| main_in(ns, quick));
     }
 }
