@@ -19,6 +19,7 @@
 //! | `actionlint` | lints `.github/workflows/` with actionlint |
 //! | `bench [--quick]` | every crate's benchmarks, the allocation and syscall reports: `BENCHMARKS.md`, `benchmarks/*.svg`, the README's headline section (`--quick`: under `target/bench-quick/`) |
 //! | `allocs` | the allocation tests, their measured figures as a table |
+//! | `vm [--kernel debian-6.1] [--suite sctp\|sock\|all] [--timeout SECS]` | the test binaries inside Debian 12's 6.1 kernel booted in qemu-system-x86_64 (KVM when it starts the guest, else TCG): SCTP against a real stack, the socket suites on the LTS kernel |
 //!
 //! Missing prerequisites (apt packages such as strace, rustup targets and components,
 //! cargo-fuzz, cargo-deny, actionlint) are
@@ -29,6 +30,7 @@
 mod autobahn;
 mod bench;
 mod ci;
+mod cpio;
 mod cross;
 mod doc;
 mod fuzz;
@@ -39,10 +41,11 @@ mod plot;
 mod release;
 mod run;
 mod sanitize;
+mod vm;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | doc | semver | msrv | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | doc | semver | msrv | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs | vm [--kernel debian-6.1] [--suite sctp|sock|all] [--timeout SECS]> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -96,6 +99,13 @@ fn main() -> ExitCode {
             }
         },
         "allocs" => report.step_noted("allocs", bench::allocs),
+        "vm" => match vm::parse_args(&args[1..]) {
+            Ok(o) => vm::vm_step(&mut inst, &mut report, &o),
+            Err(e) => {
+                eprintln!("xtask vm: {e}\n{USAGE}");
+                return ExitCode::FAILURE;
+            }
+        },
         "sanitize" => sanitize::sanitize(&mut inst, &mut report),
         "deny" => report.step_noted("deny", || ci::deny(&mut inst)),
         "layers" => report.step("layers", || layers::check_workspace().map(|_| ())),
