@@ -6,7 +6,7 @@
 //! | [`TcpConn`], [`TcpListener`], [`TcpDialer`] | TCP, IPv4 and IPv6, v4-only/v6-only variants, dual stack |
 //! | [`UdpConn`] | UDP, connected or not |
 //! | [`UnixConn`], [`UnixListener`], [`UnixDatagram`] | Unix stream, seqpacket, datagram; pathname and abstract addresses; pairs |
-//! | [`sctp`] | SCTP one-to-one and one-to-many, the option structs (Linux) |
+//! | [`sctp`] | SCTP one-to-one and one-to-many (SndInfo/RcvInfo control messages, notifications, peeloff), the option structs (Linux) |
 //! | `rawsock` (feature `raw`) | raw IP sockets and ICMP echo helpers |
 //! | [`opt`] | every socket option, typed, with its table |
 //! | [`timestamp`] | kernel receive and transmit timestamps of datagrams: typed flags, the stamp read from the same receive, transmit stamps from the error queue matched by `OPT_ID` (Linux) |
