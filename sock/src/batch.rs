@@ -86,6 +86,23 @@ fn is_gso_refusal(e: iox::Error) -> bool {
     )
 }
 
+/// Runs `f` over `k` (1 to [`BATCH`]) zeroed `mmsghdr`s on the stack, zeroing at most twice
+/// as many as it uses. The headers are rebuilt on every call: zeroing all 64 (4 KiB) for a
+/// call of 8 was most of the call's user-side instructions (`sock/benches/batch.rs` under
+/// callgrind).
+fn with_headers<R>(k: usize, f: impl FnOnce(&mut [libc::mmsghdr]) -> R) -> R {
+    fn on<const C: usize, R>(k: usize, f: impl FnOnce(&mut [libc::mmsghdr]) -> R) -> R {
+        let mut hdrs = [raw::zeroed_mmsghdr(); C];
+        f(&mut hdrs[..k])
+    }
+    match k {
+        0..=8 => on::<8, R>(k, f),
+        9..=16 => on::<16, R>(k, f),
+        17..=32 => on::<32, R>(k, f),
+        _ => on::<BATCH, R>(k, f),
+    }
+}
+
 fn gro_segment(control: &[u8]) -> Option<u16> {
     CmsgIter::new(control).find_map(|m| match m {
         Ok(Cmsg::UdpGro(n)) => Some(n),
@@ -106,22 +123,24 @@ impl UdpConn {
                     names[i] = self.checked(a)?;
                 }
             }
-            let mut hdrs = [raw::zeroed_mmsghdr(); BATCH];
-            for (i, m) in chunk.iter().enumerate() {
-                hdrs[i].msg_hdr = raw::send_header(m.bufs, names[i], m.control);
-            }
             let k = chunk.len();
-            let r = crate::deadline::run(&self.deadlines.write, || {
-                raw::sendmmsg(self.raw(), &mut hdrs[..k], sys::SEND_FLAGS)
+            let r: iox::Result<usize> = with_headers(k, |hdrs| {
+                for (i, (h, m)) in hdrs.iter_mut().zip(chunk.iter()).enumerate() {
+                    h.msg_hdr = raw::send_header(m.bufs, names[i], m.control);
+                }
+                let n = crate::deadline::run(&self.deadlines.write, || {
+                    raw::sendmmsg(self.raw(), hdrs, sys::SEND_FLAGS)
+                })?;
+                for (m, h) in chunk.iter_mut().zip(&hdrs[..n]) {
+                    m.sent = h.msg_len as usize;
+                }
+                Ok(n)
             });
             let n = match r {
                 Ok(n) => n,
                 Err(e) if total > 0 && e.is_would_block() => return Ok(total),
                 Err(e) => return Err(e),
             };
-            for (m, h) in chunk.iter_mut().zip(&hdrs[..n]) {
-                m.sent = h.msg_len as usize;
-            }
             total += n;
             if n < k {
                 break;
@@ -147,38 +166,41 @@ impl UdpConn {
     fn recv_messages_in(&self, msgs: &mut [RecvMsg<'_, '_>], wait: bool) -> iox::Result<usize> {
         let mut total = 0;
         for chunk in msgs.chunks_mut(BATCH) {
-            let mut hdrs = [raw::zeroed_mmsghdr(); BATCH];
             let k = chunk.len();
-            let r = if total == 0 && wait {
-                crate::deadline::run(&self.deadlines.read, || {
+            let first = total == 0;
+            let r: iox::Result<usize> = with_headers(k, |hdrs| {
+                let n = if first && wait {
+                    crate::deadline::run(&self.deadlines.read, || {
+                        for (h, m) in hdrs.iter_mut().zip(chunk.iter_mut()) {
+                            h.msg_hdr = raw::recv_header(m.bufs, Some(&mut m.addr), m.control);
+                        }
+                        raw::recvmmsg(self.raw(), hdrs, sys::RECV_CMSG_CLOEXEC)
+                    })?
+                } else {
                     for (h, m) in hdrs.iter_mut().zip(chunk.iter_mut()) {
                         h.msg_hdr = raw::recv_header(m.bufs, Some(&mut m.addr), m.control);
                     }
-                    raw::recvmmsg(self.raw(), &mut hdrs[..k], sys::RECV_CMSG_CLOEXEC)
-                })
-            } else {
-                for (h, m) in hdrs.iter_mut().zip(chunk.iter_mut()) {
-                    h.msg_hdr = raw::recv_header(m.bufs, Some(&mut m.addr), m.control);
+                    raw::recvmmsg(
+                        self.raw(),
+                        hdrs,
+                        libc::MSG_DONTWAIT | sys::RECV_CMSG_CLOEXEC,
+                    )?
+                };
+                for (m, h) in chunk.iter_mut().zip(&hdrs[..n]) {
+                    m.meta = RecvMeta {
+                        bytes: h.msg_len as usize,
+                        control_len: h.msg_hdr.msg_controllen as _,
+                        flags: h.msg_hdr.msg_flags,
+                    };
+                    m.addr.set_len(h.msg_hdr.msg_namelen as usize)?;
                 }
-                raw::recvmmsg(
-                    self.raw(),
-                    &mut hdrs[..k],
-                    libc::MSG_DONTWAIT | sys::RECV_CMSG_CLOEXEC,
-                )
-            };
+                Ok(n)
+            });
             let n = match r {
                 Ok(n) => n,
                 Err(e) if total > 0 && e.is_would_block() => return Ok(total),
                 Err(e) => return Err(e),
             };
-            for (m, h) in chunk.iter_mut().zip(&hdrs[..n]) {
-                m.meta = RecvMeta {
-                    bytes: h.msg_len as usize,
-                    control_len: h.msg_hdr.msg_controllen as _,
-                    flags: h.msg_hdr.msg_flags,
-                };
-                m.addr.set_len(h.msg_hdr.msg_namelen as usize)?;
-            }
             total += n;
             if n < k {
                 break;
