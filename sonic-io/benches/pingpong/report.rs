@@ -254,7 +254,7 @@ pub(crate) fn report(o: &Outcome) {
     // ---- the sweep table
     println!();
     println!(
-        "connection sweep, TCP, 64-byte messages, sonic-io hot loop on both ends (client and server Io on two threads); each round one message per connection, all in flight"
+        "connection sweep, TCP, 64-byte messages, sonic-io hot loop on both ends (client Io in a child process, server Io here, pinned to their own cores); each round one message per connection, all in flight"
     );
     println!(
         "{:>11} {:>8} {:>10} {:>10} {:>9} {:>10}   {:>13} {:>13} {:>13} {:>13} {:>8}",
