@@ -1038,7 +1038,10 @@ mod tests {
         assert_eq!(c.results.len(), 3);
         assert!(c.results[0].ok());
         assert_eq!(c.results[0].counts.ignored, 1);
-        assert_eq!(c.results[0].counts.passed, 2, "the binary's own line, not its child's");
+        assert_eq!(
+            c.results[0].counts.passed, 2,
+            "the binary's own line, not its child's"
+        );
         assert_eq!(c.results[0].skips.len(), 1);
         assert!(!c.results[1].ok());
         assert!(!c.results[2].ok(), "killed, no result line");
