@@ -609,7 +609,7 @@ fn batch_receive_section(o: &mut String, figs: &Figures) -> Result<(), String> {
          buffer is filled with 1,024 datagrams of 64 bytes (untimed), and the sample times \
          taking them all; every subject runs in turn within each round, so the machine's \
          drift touches them alike. Median per datagram; the kernel's share of the receive \
-         time from `getrusage`. `recvmsg` runs, one syscall per datagram, the per-message \
+         time from `getrusage` (sampled at the scheduler's tick: coarse in a `--quick` run). `recvmsg` runs, one syscall per datagram, the per-message \
          path `recvmmsg` runs for each of its slots, so recvmsg − recvmmsg_64 is what a \
          batch saves per datagram.\n"
     );
@@ -684,10 +684,11 @@ fn instructions_section(o: &mut String, figs: &Figures) -> Result<(), String> {
          (Ir(m) − Ir(n)) / (m − n) is the server's user-space instructions per message, \
          exact and unmoved by the machine's load (start-up, accept and exit cancel out; the \
          kernel's work is not counted: the syscalls table is). \"sonic-io minimal\" is the \
-         reactor used as meant (the read and the write on a `Region` of an Io-owned block); \
-         the example is `sonic-io/examples/echo_server.rs` as users copy it, so the \
-         difference between the two rows is the example's own work. mio is a bare blocking \
-         loop (poll, one read, the write).\n"
+         reactor with no work of its own around it (the read and the write on a `Region` of an \
+         Io-owned block, nothing copied or cleared); the example is \
+         `sonic-io/examples/echo_server.rs` as users copy it, so the gap between the two \
+         rows is the example's own per-message work, or the cost of its buffer type against \
+         a `Region`. mio is a bare blocking loop (poll, one read, the write).\n"
     );
     let mio = figs.get("sonic-io", NAME, "mio", "instructions");
     let mut rows = Vec::new();
