@@ -7,12 +7,14 @@
 //! and `qemu-system-x86`. The packages are downloaded once and unpacked with `dpkg-deb -x`
 //! under `<target>/vm/`. The test binaries are the ones `cargo test --workspace
 //! --all-features` builds (the native run's), copied with the shared libraries `ldd` names
-//! and their debug info stripped, beside iproute2's `ip` and `tc` and util-linux's `unshare`
-//! from this machine (`testkit::in_netns` needs them). They go into a `newc` initramfs whose
-//! `/init` mounts the pseudo file systems, brings `lo` up, loads the SCTP module and its
-//! dependencies with `insmod`, raises the descriptor limit to 65536 (the suites open
-//! thousands), runs each binary under a time limit and powers off. The guest
-//! has no network device (`-nic none`): nothing it sends leaves it.
+//! and their debug info stripped, beside iproute2's `ip` and `tc`, util-linux's `unshare`
+//! and strace from this machine (`testkit::in_netns` and the syscall-count tests need them).
+//! They go into a `newc` initramfs whose `/init` mounts the pseudo file systems, brings `lo`
+//! up, loads the SCTP module and its dependencies with `insmod`, raises the descriptor limit
+//! to 65536 (the suites open thousands), runs each binary under a time limit with
+//! `--nocapture` (so what a test says it skipped reaches the summary) and powers off. The
+//! guest has no network device (`-nic none`): nothing it sends leaves it. Test binaries the
+//! guest cannot run are left out, saying why ([`SKIPPED`]).
 //!
 //! KVM is used when `/dev/kvm` opens and the guest reaches `/init` within [`KVM_PROBE`];
 //! otherwise (this project's machines run in a VM whose KVM starts no stock guest) the run

@@ -10,8 +10,10 @@ use std::process::Command;
 use crate::cpio::Cpio;
 use crate::run::{Counts, output, parse_test_result};
 
-/// Programs copied from this machine into the guest's `/usr/bin` with their libraries.
-const HOST_TOOLS: &[&str] = &["ip", "tc", "unshare"];
+/// Programs copied from this machine into the guest's `/usr/bin` with their libraries:
+/// iproute2 and util-linux for `testkit::in_netns` (busybox's `ip` has no `nodad`, no veth),
+/// strace for the syscall-count tests.
+const HOST_TOOLS: &[&str] = &["ip", "tc", "unshare", "strace"];
 
 /// The guest's `/etc`: `localhost` for the tests that resolve it (glibc reads `/etc/hosts`
 /// through `nsswitch.conf`), and root's entries.
