@@ -37,6 +37,7 @@ const BENCHES: &[Bench] = &[
     Bench::latency("sonic-io", "instructions"),
     Bench::latency("sonic-io", "shards"),
     Bench::latency("sonic-multicast", "multicast"),
+    Bench::latency("sonic-multicast", "timestamps"),
     Bench::latency("sonic-tls", "echo"),
     Bench::latency("sonic-websocket", "echo"),
 ];

@@ -589,6 +589,86 @@ fn ws_section(o: &mut String, figs: &Figures) -> Result<(), String> {
     Ok(())
 }
 
+/// The receivers of `sonic-multicast/benches/timestamps.rs`, in the table's order (the
+/// floor first: the ratios divide by it).
+const STAMP_RECEIVERS: &[&str] = &[
+    "busy-poll floor (sock, no reactor)",
+    "sonic-multicast hot loop",
+    "sonic-multicast blocking",
+    "sonic-multicast batch, hot loop",
+];
+
+/// The timestamps bench's figure names start so.
+const STAMP_NAME: &str = "multicast 64B kernel-receive-to-callback";
+
+/// Kernel receive to callback, from the kernel's own receive stamps.
+fn timestamps_section(o: &mut String, figs: &Figures) -> Result<(), String> {
+    let _ = writeln!(o, "## Multicast: kernel receive to callback\n");
+    let _ = writeln!(
+        o,
+        "`sonic-multicast/benches/timestamps.rs`: 64-byte IPv4 multicast across a veth pair in \
+         a private network namespace, one datagram at a time; each datagram's software \
+         receive stamp (`SO_TIMESTAMPING`, `RX_SOFTWARE`, taken as the packet enters the \
+         receive backlog) read with it, and the time from that stamp to the receiving \
+         callback recorded in an `hdrhistogram`. The floor is a bare `recv` spin on a `sock` \
+         socket with no reactor; \"send to kernel\" is the sender's clock to the stamp, for \
+         context.\n"
+    );
+    let g = |p: &str, s: &str| figs.get("sonic-multicast", &format!("{STAMP_NAME} {p}"), s, "ns");
+    let r = |p: &str, s: &str| {
+        figs.get(
+            "sonic-multicast",
+            &format!("{STAMP_NAME} {p} / floor"),
+            s,
+            "ratio",
+        )
+    };
+    let mut rows = Vec::new();
+    for s in STAMP_RECEIVERS {
+        let Some(p50) = g("p50", s) else {
+            continue;
+        };
+        rows.push(vec![
+            (*s).to_string(),
+            ns(p50),
+            opt(g("p99", s), ns),
+            opt(g("p99.9", s), ns),
+            opt(r("p50", s), ratio),
+            opt(r("p99", s), ratio),
+            opt(
+                figs.get(
+                    "sonic-multicast",
+                    "multicast 64B send-to-kernel-receive p50",
+                    s,
+                    "ns",
+                ),
+                ns,
+            ),
+        ]);
+    }
+    if rows.len() < STAMP_RECEIVERS.len() {
+        return Err(format!(
+            "receive timestamps: {} of {} receivers measured",
+            rows.len(),
+            STAMP_RECEIVERS.len()
+        ));
+    }
+    table(
+        o,
+        &[
+            "subject",
+            "p50",
+            "p99",
+            "p99.9",
+            "p50 / floor",
+            "p99 / floor",
+            "send to kernel p50",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
 /// The receive-side subjects of `sock/benches/batch.rs`, in the table's order.
 const RX_SUBJECTS: &[&str] = &[
     "recvfrom",
@@ -895,6 +975,9 @@ pub(super) fn write_report(
     // ---- batch receive
     batch_receive_section(&mut o, figs)?;
 
+    // ---- receive timestamps
+    timestamps_section(&mut o, figs)?;
+
     // ---- buffers
     let _ = writeln!(o, "## Buffers: decoding length-prefixed messages\n");
     let _ = writeln!(
@@ -958,7 +1041,7 @@ pub(super) fn write_report(
         "Each group as its benchmark recorded it, peers and ratios from the same run (a ratio \
          is peer / ours: above 1 means ours is faster).\n"
     );
-    // The groups with a section of their own are skipped here.
+    // The groups with a section of their own (names starting so) are skipped here.
     let sections: [(&str, &str, &[&str]); 4] = [
         ("zcall", "zcall/benches/syscall.rs", &[]),
         ("sockaddr", "sockaddr/benches/codec.rs", &[]),
@@ -970,13 +1053,13 @@ pub(super) fn write_report(
         (
             "sonic-multicast",
             "sonic-multicast/benches/multicast.rs",
-            &[],
+            &[STAMP_NAME, "multicast 64B send-to-kernel-receive"],
         ),
     ];
     for (krate, bench, skip) in sections {
         let mut names: Vec<&str> = Vec::new();
         for f in figs.of_crate(krate) {
-            if !skip.contains(&f.name.as_str()) && !names.contains(&f.name.as_str()) {
+            if !skip.iter().any(|p| f.name.starts_with(p)) && !names.contains(&f.name.as_str()) {
                 names.push(&f.name);
             }
         }
@@ -1296,6 +1379,35 @@ mod tests {
         );
         assert!(o.contains("at most 1.41× one `recvfrom`"), "{o}");
         assert!(batch_receive_section(&mut String::new(), &Figures::default()).is_err());
+    }
+
+    #[test]
+    fn the_timestamps_section_has_every_receiver_against_the_floor() {
+        let mut lines = String::new();
+        for (i, s) in STAMP_RECEIVERS.iter().enumerate() {
+            let v = 1000.0 * (i + 1) as f64;
+            for (name, unit, value) in [
+                (format!("{STAMP_NAME} p50"), "ns", v),
+                (format!("{STAMP_NAME} p99"), "ns", 2.0 * v),
+                (format!("{STAMP_NAME} p99.9"), "ns", 4.0 * v),
+                (format!("{STAMP_NAME} p50 / floor"), "ratio", (i + 1) as f64),
+            ] {
+                lines.push_str(&format!(
+                    "{{\"crate\":\"sonic-multicast\",\"name\":\"{name}\",\"subject\":\"{s}\",\"unit\":\"{unit}\",\"value\":{value}}}\n"
+                ));
+            }
+        }
+        let mut f = Figures::default();
+        f.parse_into(&lines);
+        let mut o = String::new();
+        timestamps_section(&mut o, &f).unwrap();
+        assert!(
+            o.contains(
+                "| sonic-multicast blocking | 3.00 µs | 6.00 µs | 12.0 µs | 3.00× | – | – |"
+            ),
+            "{o}"
+        );
+        assert!(timestamps_section(&mut String::new(), &Figures::default()).is_err());
     }
 
     #[test]
