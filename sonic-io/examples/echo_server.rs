@@ -11,6 +11,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use sonic_bytes::ByteBuffer;
 use sonic_io::{ErrorKind, Io, Listener, TcpStream, Timer};
 
 /// Connections still to come and go before the server stops on its own (`--connections`).
@@ -32,21 +33,23 @@ impl Countdown {
     }
 }
 
-fn serve(io: &mut Io, conn: TcpStream, buf: Vec<u8>, done: Countdown) {
+/// The most one read takes (the FIFO's free space is claimed up to this).
+const READ_MAX: usize = 4096;
+
+/// Echoes one connection: each read lands in the FIFO's free space and the write sends it
+/// from there, so no byte is copied or cleared per message (a `Vec` read target would have
+/// to be truncated to the count and grown back, which zeroes it: 4,000 instructions a
+/// message, `benches/instructions.rs`).
+fn serve(io: &mut Io, conn: TcpStream, fifo: ByteBuffer, done: Countdown) {
     let d = done.clone();
-    let r = conn.async_read(io, buf, move |io, r, mut buf| match r {
+    let r = conn.async_read_into(io, fifo, READ_MAX, move |io, r, fifo| match r {
         // The Io is closing and has closed the connection already.
         Err(e) if e.kind() == ErrorKind::Cancelled => {}
         Ok(0) | Err(_) => d.close(io, conn),
-        Ok(n) => {
-            let cap = buf.len();
-            buf.truncate(n);
+        Ok(_) => {
             let d2 = d.clone();
-            let w = conn.async_write_all(io, buf, move |io, r, mut buf| match r {
-                Ok(_) => {
-                    buf.resize(cap, 0);
-                    serve(io, conn, buf, d2);
-                }
+            let w = conn.async_write_from(io, fifo, move |io, r, fifo| match r {
+                Ok(_) => serve(io, conn, fifo, d2),
                 Err(p) if p.error.kind() == ErrorKind::Cancelled => {}
                 Err(_) => d2.close(io, conn),
             });
@@ -67,7 +70,7 @@ fn accept(io: &mut Io, l: Listener<sock::TcpListener>, done: Countdown) {
             Ok((conn, peer)) => {
                 let _ = conn.get(io).map(|c| c.set_nodelay(true));
                 eprintln!("accepted {peer}");
-                serve(io, conn, vec![0u8; 4096], d.clone());
+                serve(io, conn, ByteBuffer::with_capacity(READ_MAX), d.clone());
             }
             // The Io was closed (the countdown ended): nothing more to accept.
             Err(e) if e.kind() == ErrorKind::Cancelled => return,

@@ -13,15 +13,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use sonic_bytes::{ByteBuffer, Fifo};
 use sonic_io::shard::{Placement, Shard, Shards};
 use sonic_io::{Io, Listener, TcpStream};
+
+/// The most one read takes.
+const READ_MAX: usize = 4096;
 
 fn accept(io: &mut Io, l: Listener<sock::TcpListener>, shard: Rc<Shard>, counts: Arc<[AtomicU64]>) {
     let r = l.async_accept(io, move |io, r| {
         match r {
             Ok((c, _)) => {
                 counts[shard.index()].fetch_add(1, Ordering::Relaxed);
-                echo(io, c, shard.clone(), vec![0u8; 4096]);
+                echo(io, c, shard.clone(), ByteBuffer::with_capacity(READ_MAX));
             }
             // The listener closed: shutting down.
             Err(e) if e.kind() == sonic_io::ErrorKind::Cancelled => return,
@@ -34,20 +38,20 @@ fn accept(io: &mut Io, l: Listener<sock::TcpListener>, shard: Rc<Shard>, counts:
     }
 }
 
-fn echo(io: &mut Io, c: TcpStream, shard: Rc<Shard>, buf: Vec<u8>) {
-    let r = c.async_read(io, buf, move |io, r, mut buf| match r {
+/// Echoes one connection through a FIFO: reads land in its free space and the write sends
+/// them from there (nothing copied or cleared per message).
+fn echo(io: &mut Io, c: TcpStream, shard: Rc<Shard>, fifo: ByteBuffer) {
+    let r = c.async_read_into(io, fifo, READ_MAX, move |io, r, fifo| match r {
         Ok(n) if n > 0 => {
-            buf.truncate(n);
-            let w = c.async_write_all(io, buf, move |io, r, mut buf| {
-                buf.resize(4096, 0);
+            let w = c.async_write_from(io, fifo, move |io, r, fifo| {
                 if r.is_err() {
                     let _ = c.close(io);
                 } else if shard.stopping() {
                     // Shutting down: half-close, then close at the peer's end of stream.
                     let _ = c.shutdown(io, std::net::Shutdown::Write);
-                    drain(io, c, buf);
+                    drain(io, c, fifo);
                 } else {
-                    echo(io, c, shard, buf);
+                    echo(io, c, shard, fifo);
                 }
             });
             if w.is_err() {
@@ -63,9 +67,11 @@ fn echo(io: &mut Io, c: TcpStream, shard: Rc<Shard>, buf: Vec<u8>) {
     }
 }
 
-fn drain(io: &mut Io, c: TcpStream, buf: Vec<u8>) {
-    let r = c.async_read(io, buf, move |io, r, buf| match r {
-        Ok(n) if n > 0 => drain(io, c, buf),
+/// Reads and drops what the peer still sends, until its end of stream.
+fn drain(io: &mut Io, c: TcpStream, mut fifo: ByteBuffer) {
+    fifo.clear();
+    let r = c.async_read_into(io, fifo, READ_MAX, move |io, r, fifo| match r {
+        Ok(n) if n > 0 => drain(io, c, fifo),
         _ => {
             let _ = c.close(io);
         }

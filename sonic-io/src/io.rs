@@ -723,8 +723,17 @@ impl Io {
             self.run_callback(move |io| c.op.complete(io));
             n += 1;
         }
-        let now = self.now_ns();
-        n += self.fire_timers(now);
+        // The clock is read only when something needs the time: a timer to fire or a wait
+        // bounded by a deadline. A blocking loop with no timer reads no clock.
+        let timers = self.timers.earliest().is_some();
+        let now = if timers || matches!(bound, Timeout::At(_)) {
+            self.now_ns()
+        } else {
+            0
+        };
+        if timers {
+            n += self.fire_timers(now);
+        }
         n += self.run_local_posts();
         if !self.posts_running.is_empty() {
             n += self.resume_posts();
@@ -733,6 +742,7 @@ impl Io {
             return Ok(n);
         }
         let mut timeout = Timeout::Now;
+        let mut timed_out = false;
         if self.ev_next >= self.ev_count {
             let busy = n > 0 || !self.ready.is_empty() || self.posted() > 0;
             if !busy {
@@ -748,6 +758,7 @@ impl Io {
             let count = self.poller.wait(timeout, now, &mut self.stats)?;
             self.stats.events += count as u64;
             self.ev_count = count;
+            timed_out = count == 0 && timeout != Timeout::Now;
             self.record_events();
         }
         let mut timer_due = false;
@@ -774,7 +785,10 @@ impl Io {
                 return Ok(n);
             }
         }
-        if timer_due || timeout != Timeout::Now {
+        // A wait that ended on its deadline, or on the wait timer, may have made a timer due:
+        // fire it now. A wait that ended on events leaves due timers to the next turn's
+        // start (after this turn's callbacks), which spares a clock read per message.
+        if (timer_due || timed_out) && self.timers.earliest().is_some() {
             let now = self.now_ns();
             n += self.fire_timers(now);
         }
