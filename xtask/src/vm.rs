@@ -121,8 +121,17 @@ pub(crate) const SKIPPED: &[(&str, &str, &str)] = &[(
 /// The kernel modules loaded in the guest (their dependencies first, read from each
 /// module's `depends=`): SCTP; `crc32c_generic`, the crc32c that `libcrc32c` asks the crypto
 /// API for (the guest has no modprobe to load it on demand); `veth` for
-/// `testkit::in_netns`; `sch_tbf` for sock's qdisc test.
-pub(crate) const MODULES: &[&str] = &["crc32c_generic", "sctp", "veth", "sch_tbf"];
+/// `testkit::in_netns`; `sch_tbf` for sock's qdisc test; the congestion controls whose
+/// `TCP_INFO` views sock's `tests/tcpinfo.rs` reads (Debian builds them as modules).
+pub(crate) const MODULES: &[&str] = &[
+    "crc32c_generic",
+    "sctp",
+    "veth",
+    "sch_tbf",
+    "tcp_bbr",
+    "tcp_dctcp",
+    "tcp_vegas",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Options {
