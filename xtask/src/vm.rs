@@ -222,7 +222,15 @@ pub(crate) fn ci_step(inst: &mut Installer, report: &mut Report) -> bool {
 
 /// Boots the kernel with the suite's binaries; the summed counts and the summary's note.
 pub(crate) fn vm(inst: &mut Installer, o: &Options) -> Result<(Counts, String), String> {
-    inst.ensure_apt(&["qemu-system-x86"])?;
+    // qemu; objcopy (binutils) strips the binaries; iproute2, util-linux and strace are the
+    // host tools the guest gets.
+    inst.ensure_apt(&[
+        "qemu-system-x86",
+        "binutils",
+        "iproute2",
+        "util-linux",
+        "strace",
+    ])?;
     let cache = crate::bench::target_dir().join("vm");
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     let kpkg = kernel_package(o.kernel)?;
