@@ -285,7 +285,7 @@ pub(crate) fn vm(inst: &mut Installer, o: &Options) -> Result<(Counts, String), 
             }
             None => {
                 why_tcg = format!(
-                    "the KVM guest did not reach /init within {} s",
+                    "the KVM guest did not reach /init within {} s (or qemu exited first)",
                     KVM_PROBE.as_secs()
                 );
             }
@@ -521,8 +521,8 @@ fn test_binaries(suite: Suite) -> Result<Vec<TestBin>, String> {
 }
 
 /// Boots the guest and reads its console until it powers off. `probe`: the time the guest
-/// has to reach `/init`; past it the guest is killed and `None` returned. A guest still
-/// running at `limit` is killed and the boot fails.
+/// has to reach `/init`; past it (or when qemu exits before) the guest is killed and `None`
+/// returned. A guest still running at `limit` is killed and the boot fails.
 fn boot(
     vmlinuz: &Path,
     initrd: &Path,
@@ -612,6 +612,12 @@ fn boot(
     let st = child.wait().map_err(|e| e.to_string())?;
     let _ = reader.join();
     match verdict {
+        // A KVM that refuses the guest can also make qemu exit at once (`-cpu host` here: an
+        // MSR it cannot set): under a probe that is a fallback, not a failure.
+        Ok(Some(())) if !started && probe.is_some() => {
+            println!("xtask vm: qemu ({accel}) exited ({st}) before the guest reached /init");
+            Ok(None)
+        }
         Ok(Some(())) if !started => Err(format!(
             "qemu ({accel}) exited ({st}) before the guest reached /init"
         )),
