@@ -36,6 +36,7 @@ const BENCHES: &[Bench] = &[
     Bench::latency("sonic-io", "syscalls"),
     Bench::latency("sonic-io", "instructions"),
     Bench::latency("sonic-io", "shards"),
+    Bench::latency("sonic-io", "scale"),
     Bench::latency("sonic-multicast", "multicast"),
     Bench::latency("sonic-multicast", "timestamps"),
     Bench::latency("sonic-tls", "echo"),

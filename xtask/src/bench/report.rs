@@ -753,6 +753,58 @@ const INSTRUCTION_SUBJECTS: &[&str] = &[
 ];
 
 /// Server-side instructions per echoed message, counted by callgrind.
+/// Where the sweep's growth goes (`sonic-io/benches/scale.rs`): the blocking server's user
+/// and system CPU per message at 100 and 10,000 connections. Absent figures leave it out.
+fn scale_section(o: &mut String, figs: &Figures) {
+    let get = |n: &str, side: &str| {
+        figs.get(
+            "sonic-io",
+            &format!("server CPU per message, {n} connections"),
+            side,
+            "ns/msg",
+        )
+    };
+    let (Some(u0), Some(s0), Some(u1), Some(s1)) = (
+        get("100", "user"),
+        get("100", "sys"),
+        get("10000", "user"),
+        get("10000", "sys"),
+    ) else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "Where the growth goes (`sonic-io/benches/scale.rs`): a blocking sonic-io server \
+         thread's CPU per echoed 64-byte message, user and kernel, from `/proc/thread-self/stat`; \
+         the reactor's instructions per message stay flat (callgrind), so what grows is the \
+         kernel's per-socket work and the caches.\n"
+    );
+    let row = |n: &str, u: f64, s: f64| {
+        vec![
+            n.to_string(),
+            ns(u),
+            ns(s),
+            ns(u + s),
+            format!("{:.0} %", 100.0 * s / (u + s)),
+        ]
+    };
+    table(
+        o,
+        &["connections", "user", "system", "total", "system share"],
+        &[
+            row("100", u0, s0),
+            row("10,000", u1, s1),
+            vec![
+                "10,000 / 100".into(),
+                ratio(u1 / u0),
+                ratio(s1 / s0),
+                ratio((u1 + s1) / (u0 + s0)),
+                String::new(),
+            ],
+        ],
+    );
+}
+
 fn instructions_section(o: &mut String, figs: &Figures) -> Result<(), String> {
     const NAME: &str = "tcp echo 64B server instructions per message";
     let _ = writeln!(o, "## Instructions per message\n");
@@ -921,6 +973,7 @@ pub(super) fn write_report(
             &sweep,
         );
     }
+    scale_section(&mut o, figs);
 
     // ---- TLS
     tls_section(&mut o, figs)?;
@@ -1351,6 +1404,27 @@ mod tests {
              p99 1.20× (goal ≤ 1.15×, not met); sonic-io hot / mio hot: p50 0.98× (goal ≤ \
              1.00×, met), p99 –.\n\n"
         );
+    }
+
+    #[test]
+    fn the_scale_section_splits_user_and_system_time_and_their_growth() {
+        let mut lines = String::new();
+        for (n, u, sy) in [("100", 400.0, 5000.0), ("10000", 600.0, 11000.0)] {
+            for (side, v) in [("user", u), ("sys", sy)] {
+                lines.push_str(&format!(
+                    "{{\"crate\":\"sonic-io\",\"name\":\"server CPU per message, {n} connections\",\"subject\":\"{side}\",\"unit\":\"ns/msg\",\"value\":{v}}}\n"
+                ));
+            }
+        }
+        let mut f = Figures::default();
+        f.parse_into(&lines);
+        let mut o = String::new();
+        scale_section(&mut o, &f);
+        assert!(o.contains("| 10,000 / 100 | 1.50× | 2.20× |"), "{o}");
+        assert!(o.contains("| 100 |"), "{o}");
+        let mut none = String::new();
+        scale_section(&mut none, &Figures::default());
+        assert!(none.is_empty(), "no figures, no section");
     }
 
     #[test]
