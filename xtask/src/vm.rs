@@ -7,8 +7,9 @@
 //! and `qemu-system-x86`. The packages are downloaded once and unpacked with `dpkg-deb -x`
 //! under `<target>/vm/`. The test binaries are the ones `cargo test --workspace
 //! --all-features` builds (the native run's), copied with the shared libraries `ldd` names
-//! and their debug info stripped, beside iproute2's `ip` and `tc`, util-linux's `unshare`
-//! and strace from this machine (`testkit::in_netns` and the syscall-count tests need them).
+//! and their debug info stripped, beside iproute2's `ip` and `tc`, util-linux's `unshare`,
+//! strace and (but for the `sctp` suite) python3 with its standard library from this machine
+//! (`testkit::in_netns`, the syscall-count tests and sock's Python peers need them).
 //! They go into a `newc` initramfs whose `/init` mounts the pseudo file systems, brings `lo`
 //! up, loads the SCTP module and its dependencies with `insmod`, raises the descriptor limit
 //! to 65536 (the suites open thousands), runs each binary under a time limit with
@@ -222,14 +223,15 @@ pub(crate) fn ci_step(inst: &mut Installer, report: &mut Report) -> bool {
 
 /// Boots the kernel with the suite's binaries; the summed counts and the summary's note.
 pub(crate) fn vm(inst: &mut Installer, o: &Options) -> Result<(Counts, String), String> {
-    // qemu; objcopy (binutils) strips the binaries; iproute2, util-linux and strace are the
-    // host tools the guest gets.
+    // qemu; objcopy (binutils) strips the binaries; iproute2, util-linux, strace and
+    // python3 are the host tools the guest gets.
     inst.ensure_apt(&[
         "qemu-system-x86",
         "binutils",
         "iproute2",
         "util-linux",
         "strace",
+        "python3",
     ])?;
     let cache = crate::bench::target_dir().join("vm");
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
@@ -253,6 +255,7 @@ pub(crate) fn vm(inst: &mut Installer, o: &Options) -> Result<(Counts, String), 
         &bbdir.join("bin/busybox"),
         &modules,
         &bins,
+        o.suite != Suite::Sctp,
     )?;
     println!(
         "xtask vm: initramfs {} ({:.0} MiB, {} binaries, modules {}) in {:.1} s",

@@ -292,6 +292,7 @@ pub(crate) fn build_initramfs(
     busybox: &Path,
     modules: &[(String, PathBuf)],
     bins: &[TestBin],
+    with_python: bool,
 ) -> Result<u64, String> {
     let err = |e: std::io::Error| format!("{}: {e}", path.display());
     let f = std::fs::File::create(path).map_err(err)?;
@@ -325,6 +326,9 @@ pub(crate) fn build_initramfs(
             ),
         }
     }
+    if with_python {
+        add_python(&mut a, &mut libs).map_err(err)?;
+    }
     let mut listed = Vec::new();
     for (i, b) in bins.iter().enumerate() {
         let bytes = stripped(strip_dir, &b.path)?;
@@ -347,6 +351,70 @@ pub(crate) fn build_initramfs(
         .map_err(err)?;
     let (_, n) = a.finish().map_err(err)?;
     Ok(n)
+}
+
+/// Parts of the standard library no test's Python peer imports (GUI, tests, packaging).
+const PYTHON_LEFT_OUT: &[&str] = &[
+    "test",
+    "__pycache__",
+    "site-packages",
+    "dist-packages",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "lib2to3",
+    "pydoc_data",
+];
+
+/// This machine's `python3` with its standard library (less [`PYTHON_LEFT_OUT`]) and the
+/// libraries of it and its extension modules, for sock's Python peers (`tests/unix.rs`'s
+/// 108-byte paths, `tests/fds.rs`'s `socket.send_fds`). Where there is none, the guest has no
+/// python3 and those tests say they skipped.
+fn add_python<W: std::io::Write>(
+    a: &mut Cpio<W>,
+    libs: &mut BTreeSet<PathBuf>,
+) -> std::io::Result<()> {
+    let Ok(exe) = std::fs::canonicalize("/usr/bin/python3") else {
+        println!("xtask vm: no /usr/bin/python3 here: the guest's Python peer tests skip");
+        return Ok(());
+    };
+    let Some(name) = exe.file_name().and_then(|n| n.to_str()).map(String::from) else {
+        return Ok(());
+    };
+    let stdlib = PathBuf::from("/usr/lib").join(&name);
+    if !stdlib.join("os.py").is_file() {
+        println!(
+            "xtask vm: {} has no os.py: the guest's Python peer tests skip",
+            stdlib.display()
+        );
+        return Ok(());
+    }
+    let bytes = std::fs::read(&exe)?;
+    a.file(&format!("/usr/bin/{name}"), 0o755, &bytes)?;
+    a.symlink("/usr/bin/python3", &name)?;
+    libs.extend(shared_libraries(&exe).map_err(std::io::Error::other)?);
+    let mut stack = vec![stdlib];
+    while let Some(d) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&d)?.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            let base = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if PYTHON_LEFT_OUT.contains(&base) || base.starts_with("config-") {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&p)?;
+            if meta.is_dir() {
+                stack.push(p);
+            } else if meta.is_file() {
+                a.file(&p.to_string_lossy(), 0o644, &std::fs::read(&p)?)?;
+                if base.ends_with(".so") {
+                    libs.extend(shared_libraries(&p).unwrap_or_default());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
