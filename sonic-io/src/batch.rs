@@ -12,6 +12,7 @@ use crate::io::Io;
 use crate::object::Owned;
 use crate::op::{Dir, Key, OpLogic};
 use crate::packet::PacketConn;
+use crate::raw::stack::Stack;
 
 /// What one received datagram left in its slot.
 #[derive(Clone, Copy, Debug)]
@@ -205,22 +206,23 @@ impl Datagrams {
             .zip(self.meta.chunks_mut(BATCH))
         {
             let k = metas.len();
-            let mut iovs: [IoSliceMut<'_>; BATCH] =
-                std::array::from_fn(|_| IoSliceMut::new(&mut []));
-            for (iov, s) in iovs.iter_mut().zip(chunk.chunks_mut(slot)) {
-                *iov = IoSliceMut::new(s);
+            // Only the `k` slots of this chunk are built, in place (`raw::stack`).
+            let mut iovs: Stack<IoSliceMut<'_>, BATCH> = Stack::new();
+            for s in chunk.chunks_mut(slot).take(k) {
+                let _ = iovs.push(IoSliceMut::new(s));
             }
-            let mut bufs = iovs.chunks_mut(1);
             let mut ctl = match controls.next() {
                 Some(c) if cslot > 0 => Some(c.chunks_mut(cslot)),
                 _ => None,
             };
-            let mut msgs: [RecvMsg<'_, '_>; BATCH] = std::array::from_fn(|_| {
+            let mut msgs: Stack<RecvMsg<'_, '_>, BATCH> = Stack::new();
+            for bufs in iovs.as_mut_slice().chunks_mut(1) {
                 let c = ctl.as_mut().and_then(Iterator::next).unwrap_or(&mut []);
-                RecvMsg::new(bufs.next().unwrap_or(&mut []), c)
-            });
+                let _ = msgs.push(RecvMsg::new(bufs, c));
+            }
+            let msgs = msgs.as_mut_slice();
             *calls += 1;
-            let n = match recv(&mut msgs[..k]) {
+            let n = match recv(msgs) {
                 Ok(n) => n,
                 Err(e) if self.filled == 0 => return Err(e),
                 // Earlier chunks took datagrams: they are handed over now, and a real error
@@ -232,7 +234,7 @@ impl Datagrams {
                     break;
                 }
             };
-            for (m, r) in metas.iter_mut().zip(&msgs[..n]) {
+            for (m, r) in metas.iter_mut().zip(msgs.iter().take(n)) {
                 *m = Meta {
                     len: r.meta.bytes.min(slot),
                     truncated: r.meta.truncated(),
