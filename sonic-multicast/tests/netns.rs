@@ -290,9 +290,9 @@ fn loop_on_and_off_is_what_a_local_member_sees() {
 /// Two peers on one port that both joined the group each get every datagram: `bind` sets
 /// `SO_REUSEADDR` alone. The control shows why not `SO_REUSEPORT` as well (the Go peer set
 /// both): two such sockets, one joined and one not, form a reuse-port group, and over IPv4
-/// the kernel hands each datagram to one socket of it, picked per sender, so the joined one
-/// misses about half. (IPv6 delivered every datagram to the joined socket here; it is
-/// printed, not asserted.)
+/// the kernel hands each datagram to only one socket of it (on 6.18 picked per sender, so
+/// the joined one misses about half; on 6.1 the joined one got all). The split is printed,
+/// and only "one copy per datagram" asserted; IPv6 is printed, not asserted.
 #[test]
 fn peers_sharing_a_port_each_get_every_datagram_unlike_reuse_port_sockets() {
     both(|ns, f| {
@@ -348,13 +348,19 @@ fn peers_sharing_a_port_each_get_every_datagram_unlike_reuse_port_sockets() {
              one that joined nothing got {to_idle}"
         );
         if f.v4 {
-            // IPv4 picks one socket of the group per sender (a hash of the source): about
-            // half the senders' datagrams go to the socket that joined nothing, and none is
-            // copied to both. (All 32 landing on one side has odds of 2^-31.)
+            // IPv4 gives each datagram to one socket of the group, never to both. Which one
+            // depends on the kernel: 6.18 picks per sender (a hash of the source), so about
+            // half go to the socket that joined nothing; Debian 12's 6.1 (`cargo xtask vm`)
+            // gave all 32 to the joined one. Either way a reuse-port peer cannot count on
+            // every datagram, which is what the control shows; the split is printed.
             assert_eq!(to_joined + to_idle, SENDERS, "one copy per datagram");
-            assert!(
-                to_idle > 0,
-                "IPv4 reuse-port delivery ignored the membership"
+            println!(
+                "IPv4 reuse-port delivery {}",
+                if to_idle > 0 {
+                    "ignored the membership for some senders (picked per sender)"
+                } else {
+                    "followed the membership on this kernel"
+                }
             );
         }
         announce("two peers on one port; the SO_REUSEPORT control", &f);
