@@ -84,17 +84,14 @@ macro_rules! handle {
             ///
             /// A stream read may have taken up to 16 bytes past the reader's buffer from
             /// the kernel (the read-ahead that spares a syscall per message); while any are
-            /// held, `take` refuses with `InvalidInput` and leaves the object in place:
-            /// read them first (a read returns them without a syscall). Never the case for
-            /// listeners, packet sockets and files.
+            /// held, `take` refuses with `InvalidInput` and leaves the object in place: read
+            /// them first (a read returns them without a syscall), or take them with the
+            /// socket (`Stream::take_with_read_ahead`). A read error held for the next read
+            /// is returned the same way. Never the case for listeners, packet sockets and
+            /// files.
             pub fn take(self, io: &mut $crate::Io) -> iox::Result<$p> {
                 use $crate::object::private::Sealed;
-                let held = io.object(self.key)?.read_ahead();
-                if held > 0 {
-                    return Err(iox::Error::invalid_input(
-                        "the stream holds read-ahead bytes: read them before taking it",
-                    ));
-                }
+                io.object(self.key)?.check_take()?;
                 let owned = io.remove_object(self.key, true)?;
                 <$p as Sealed>::from_owned(owned).map_err(|_| iox::Error::CLOSED)
             }

@@ -89,7 +89,7 @@ pub use error::{Partial, Rejected};
 pub use file::{File, FileOf, FileSock};
 pub use io::{BusyPoll, Io, IoBuilder, MAX_DEPTH};
 pub use listener::{Listener, ListenerSock, TcpAcceptor};
-pub use object::{AdapterIo, Register};
+pub use object::{AdapterIo, ReadAhead, Register};
 pub use packet::{PacketConn, PacketSock, UdpSocket};
 pub use post::Poster;
 pub use raw::payload::PAYLOAD_BYTES;

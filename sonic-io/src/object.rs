@@ -160,10 +160,64 @@ const NOSIGNAL: libc::c_int = 0;
 /// in it go first to the next read, without a syscall.
 pub(crate) const READ_AHEAD: usize = 16;
 
+/// The bytes a stream had read past its last reader's buffer when it left its Io
+/// ([`Stream::take_with_read_ahead`](crate::Stream::take_with_read_ahead)): at most 16, the
+/// first bytes the new owner must see before reading the socket.
+///
+/// ```
+/// use std::io::Write;
+/// use sonic_io::{Io, UnixStream};
+///
+/// let mut io = Io::new().unwrap();
+/// let [a, b] = sock::UnixConn::pair().unwrap();
+/// (&a).write_all(b"HDR:rest of the stream").unwrap();
+/// let b = UnixStream::add(&mut io, b).unwrap();
+/// b.async_read_exact(&mut io, vec![0u8; 4], |_, r, buf| {
+///     assert_eq!(&buf[..r.unwrap()], b"HDR:");
+/// })
+/// .unwrap();
+/// io.run_pending().unwrap();
+/// // The read asked for 16 bytes more than its buffer: they come back with the socket.
+/// let (conn, early) = b.take_with_read_ahead(&mut io).unwrap();
+/// assert_eq!(early.as_slice(), b"rest of the stre");
+/// # drop(conn);
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadAhead {
+    buf: [u8; READ_AHEAD],
+    len: u8,
+}
+
+impl ReadAhead {
+    /// The bytes, in stream order.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+impl std::ops::Deref for ReadAhead {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl AsRef<[u8]> for ReadAhead {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::fmt::Debug for ReadAhead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReadAhead({:?})", self.as_slice())
+    }
+}
+
 /// Bytes read ahead of a stream's reader, and the error of the read that brought the last
 /// of them, if it failed after they were handed out.
 #[derive(Debug)]
-pub(crate) struct ReadAhead {
+pub(crate) struct AheadBuf {
     buf: [u8; READ_AHEAD],
     start: u8,
     end: u8,
@@ -173,9 +227,9 @@ pub(crate) struct ReadAhead {
     deferred: Option<zcall::Errno>,
 }
 
-impl ReadAhead {
-    const fn new() -> ReadAhead {
-        ReadAhead {
+impl AheadBuf {
+    const fn new() -> AheadBuf {
+        AheadBuf {
             buf: [0; READ_AHEAD],
             start: 0,
             end: 0,
@@ -225,7 +279,7 @@ pub(crate) struct Object {
     pub(crate) read: OpSlot,
     pub(crate) write: OpSlot,
     /// Streams only: bytes read past the last reader's buffer.
-    pub(crate) ahead: ReadAhead,
+    pub(crate) ahead: AheadBuf,
 }
 
 impl Object {
@@ -240,7 +294,7 @@ impl Object {
             write_watch: class != Class::Datagram,
             read: OpSlot::Idle,
             write: OpSlot::Idle,
-            ahead: ReadAhead::new(),
+            ahead: AheadBuf::new(),
         }
     }
 
@@ -390,9 +444,30 @@ impl Object {
         }
     }
 
-    /// Bytes read ahead and not yet delivered.
-    pub(crate) fn read_ahead(&self) -> usize {
-        self.ahead.len()
+    /// Whether the object may leave its Io with nothing left behind: no bytes read ahead
+    /// (`InvalidInput`), no read error held for the next read (that error).
+    pub(crate) fn check_take(&self) -> Result<()> {
+        if let Some(e) = self.ahead.deferred {
+            return Err(Error::from(e));
+        }
+        if self.ahead.len() > 0 {
+            return Err(Error::invalid_input(
+                "the stream holds read-ahead bytes: read them, or use take_with_read_ahead",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Hands out the bytes read ahead (the object is leaving the Io). A kernel error held
+    /// for the next read is returned instead, and the bytes stay.
+    pub(crate) fn take_read_ahead(&mut self) -> Result<crate::ReadAhead> {
+        if let Some(e) = self.ahead.deferred {
+            return Err(Error::from(e));
+        }
+        let mut out = crate::ReadAhead::default();
+        let n = self.ahead.take_into(&mut out.buf);
+        out.len = n as u8;
+        Ok(out)
     }
 
     /// One write-side syscall from `buf`; never raises SIGPIPE.

@@ -120,6 +120,19 @@ pub type UnixStream = Stream<UnixConn>;
 byte_ops!(Stream<C: StreamSock>);
 
 impl<C: StreamSock> Stream<C> {
+    /// [`take`](Self::take) for a stream whose reads may have gone past their buffers: hands
+    /// the socket back with the bytes read ahead (at most 16), which come before anything
+    /// still in the socket. For a protocol that reads a header and then gives the socket to
+    /// another layer (a PROXY header, then TLS: `sonic-tls` feeds these bytes to the
+    /// handshake). A read error held for the next read is returned instead, and the stream
+    /// stays in the Io.
+    pub fn take_with_read_ahead(self, io: &mut Io) -> Result<(C, crate::ReadAhead)> {
+        let early = io.object_mut(self.key)?.take_read_ahead()?;
+        let owned = io.remove_object(self.key, true)?;
+        let conn = <C as Sealed>::from_owned(owned).map_err(|_| Error::CLOSED)?;
+        Ok((conn, early))
+    }
+
     /// Shuts down one or both directions; pending operations see it through their next
     /// attempt (end of stream, `EPIPE`).
     pub fn shutdown(self, io: &mut Io, how: std::net::Shutdown) -> Result<()> {

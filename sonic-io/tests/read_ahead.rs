@@ -204,3 +204,59 @@ fn take_refuses_while_read_ahead_bytes_are_held() {
     conn.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"after");
 }
+
+/// `take_with_read_ahead` hands the socket back with the bytes read past the last reader's
+/// buffer, in order, and what the socket still holds follows them: nothing is lost between
+/// a header read on the Io and the layer that takes the socket next.
+#[test]
+fn take_with_read_ahead_hands_back_the_bytes_in_stream_order() {
+    let mut io = Io::new().unwrap();
+    let (s, mut peer) = pair(&mut io);
+    let sent: Vec<u8> = (0..40u8).collect();
+    peer.write_all(&sent).unwrap();
+    let done = slot();
+    let d = done.clone();
+    s.async_read_exact(&mut io, vec![0u8; 4], move |_, r, buf| {
+        r.unwrap();
+        *d.borrow_mut() = Some(buf)
+    })
+    .unwrap();
+    run_until(&mut io, || done.borrow().is_some());
+    assert_eq!(done.borrow().as_deref(), Some(&sent[..4]));
+    let (conn, early) = s.take_with_read_ahead(&mut io).unwrap();
+    assert_eq!(early.as_slice(), &sent[4..20], "16 bytes read ahead");
+    assert_eq!(io.objects(), 0);
+    let mut conn = std::net::TcpStream::from(std::os::fd::OwnedFd::from(conn));
+    conn.set_nonblocking(false).unwrap();
+    let mut rest = [0u8; 20];
+    conn.read_exact(&mut rest).unwrap();
+    assert_eq!(rest, sent[20..]);
+}
+
+/// A reset held for the next read is not lost by taking the stream: both `take` and
+/// `take_with_read_ahead` return it, and the stream stays in the Io.
+#[cfg(target_os = "linux")]
+#[test]
+fn taking_a_stream_returns_the_read_error_it_holds() {
+    let mut io = Io::new().unwrap();
+    let (s, peer) = pair(&mut io);
+    let peer = sock::TcpConn::try_from(peer).unwrap();
+    peer.write_all(&[1u8; 24]).unwrap();
+    sock::opt::set_linger(&peer, Some(Duration::ZERO)).unwrap();
+    drop(peer);
+    // 8 + 16 read ahead (full), then a read of 32 takes the 16 and meets the reset: held.
+    for len in [8usize, 32] {
+        let done = slot();
+        let d = done.clone();
+        s.async_read(&mut io, vec![0u8; len], move |_, r, _| {
+            *d.borrow_mut() = Some(r.unwrap())
+        })
+        .unwrap();
+        run_until(&mut io, || done.borrow().is_some());
+    }
+    let e = s.take_with_read_ahead(&mut io).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}");
+    let e = s.take(&mut io).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}");
+    assert_eq!(io.objects(), 1, "the stream stays in the Io");
+}

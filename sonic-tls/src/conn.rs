@@ -385,6 +385,37 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
         &mut self.sock
     }
 
+    /// Bytes already read from the socket that belong to this connection's stream: read
+    /// past a header the application parsed first (a PROXY protocol header, say), or the
+    /// read-ahead of a sonic-io stream ([`sonic_io::Stream::take_with_read_ahead`]). They
+    /// are taken before anything the socket still holds. Call it before the first
+    /// handshake step; `NoBufferSpace` if the receive buffer cannot take them.
+    ///
+    /// ```
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// # let config = std::sync::Arc::new(
+    /// #     rustls::ServerConfig::builder()
+    /// #         .with_no_client_auth()
+    /// #         .with_cert_resolver(std::sync::Arc::new(rustls::server::ResolvesServerCertUsingSni::new())),
+    /// # );
+    /// let mut conn = sonic_tls::TlsConn::server(a, config).unwrap();
+    /// // Bytes of the ClientHello that came with the header the server read first.
+    /// conn.push_received(&[0x16, 0x03, 0x01]).unwrap();
+    /// ```
+    pub fn push_received(&mut self, bytes: &[u8]) -> Result<()> {
+        let dst = self.rx.claim(bytes.len());
+        if dst.len() < bytes.len() {
+            self.rx.commit(0);
+            return Err(Error::with_context(
+                ErrorKind::NoBufferSpace,
+                "TLS: the bytes received early do not fit the receive buffer",
+            ));
+        }
+        dst[..bytes.len()].copy_from_slice(bytes);
+        self.rx.commit(bytes.len());
+        Ok(())
+    }
+
     /// Hands the socket back; queued records are dropped.
     pub fn into_inner(self) -> S {
         self.sock

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use iox::Result;
 use rustls::{ClientConfig, ServerConfig};
 use sock::{TcpConn, UnixConn};
-use sonic_io::{Adapter, ByteStream, Io, Stream, StreamId, StreamSock};
+use sonic_io::{Adapter, ByteStream, Io, ReadAhead, Stream, StreamId, StreamSock};
 
 use crate::conn::TlsConn;
 
@@ -74,6 +74,15 @@ impl<S> std::ops::Deref for TlsStream<S> {
 pub trait IntoConn<S> {
     /// The socket, out of `io` if it was registered there.
     fn into_conn(self, io: &mut Io) -> Result<S>;
+
+    /// The socket and the bytes already read from it that the TLS stream must see first
+    /// (a [`Stream`]'s read-ahead: see [`Stream::take_with_read_ahead`]). None by default.
+    fn into_conn_with_received(self, io: &mut Io) -> Result<(S, ReadAhead)>
+    where
+        Self: Sized,
+    {
+        Ok((self.into_conn(io)?, ReadAhead::default()))
+    }
 }
 
 impl<S: Read + Write + AsFd> IntoConn<S> for S {
@@ -85,6 +94,10 @@ impl<S: Read + Write + AsFd> IntoConn<S> for S {
 impl<C: StreamSock> IntoConn<C> for Stream<C> {
     fn into_conn(self, io: &mut Io) -> Result<C> {
         self.take(io)
+    }
+
+    fn into_conn_with_received(self, io: &mut Io) -> Result<(C, ReadAhead)> {
+        self.take_with_read_ahead(io)
     }
 }
 
@@ -104,8 +117,9 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
     where
         F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
     {
-        let sock = sock.into_conn(io)?;
-        let conn = TlsConn::client(sock, config, server_name)?;
+        let (sock, early) = sock.into_conn_with_received(io)?;
+        let mut conn = TlsConn::client(sock, config, server_name)?;
+        conn.push_received(&early)?;
         TlsStream::start(io, conn, cb)
     }
 
@@ -120,8 +134,9 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
     where
         F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
     {
-        let sock = sock.into_conn(io)?;
-        let conn = TlsConn::server(sock, config)?;
+        let (sock, early) = sock.into_conn_with_received(io)?;
+        let mut conn = TlsConn::server(sock, config)?;
+        conn.push_received(&early)?;
         TlsStream::start(io, conn, cb)
     }
 
