@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
+use sonic_bytes::ByteBuffer;
 use sonic_io::{Io, Listener, TcpStream};
 use sonic_tls::{ClientOptions, ServerOptions, TlsStream, Versions};
 
@@ -40,7 +41,7 @@ fn main() -> iox::Result<()> {
             let (tcp, _) = r.expect("accept");
             TlsStream::accept(io, tcp, server_config, move |io, r| {
                 let tls = r.expect("server handshake");
-                echo(io, tls, vec![0u8; 64 << 10]);
+                echo(io, tls, ByteBuffer::with_capacity(READ_MAX));
             })
             .expect("accept TLS");
         })?;
@@ -78,19 +79,21 @@ fn main() -> iox::Result<()> {
     Ok(())
 }
 
-/// The server: echo what arrives until the client's close_notify, then close.
-fn echo(io: &mut Io, tls: TlsStream, buf: Vec<u8>) {
-    tls.async_read(io, buf, move |io, r, mut buf| match r {
+/// The most one read takes from the TLS stream.
+const READ_MAX: usize = 64 << 10;
+
+/// The server: echo what arrives until the client's close_notify, then close. Plaintext
+/// lands in the FIFO's free space and the write sends it from there: nothing is copied or
+/// cleared per message (a `Vec` target would be truncated to the count and zeroed back).
+fn echo(io: &mut Io, tls: TlsStream, fifo: ByteBuffer) {
+    tls.async_read_into(io, fifo, READ_MAX, move |io, r, fifo| match r {
         Ok(0) | Err(_) => {
             let _ = tls.close(io, |io, _| io.close().expect("close the server's Io"));
         }
-        Ok(n) => {
-            let cap = buf.len();
-            buf.truncate(n);
-            tls.async_write_all(io, buf, move |io, r, mut buf| {
+        Ok(_) => {
+            tls.async_write_from(io, fifo, move |io, r, fifo| {
                 r.expect("echo");
-                buf.resize(cap, 0);
-                echo(io, tls, buf);
+                echo(io, tls, fifo);
             })
             .expect("write");
         }
