@@ -25,6 +25,8 @@ fn accept(io: &mut Io, l: Listener<sock::TcpListener>, shard: Rc<Shard>, counts:
         match r {
             Ok((c, _)) => {
                 counts[shard.index()].fetch_add(1, Ordering::Relaxed);
+                // An echo's replies must not wait for the peer's delayed ACK (Nagle).
+                let _ = c.get(io).map(|s| s.set_nodelay(true));
                 echo(io, c, shard.clone(), ByteBuffer::with_capacity(READ_MAX));
             }
             // The listener closed: shutting down.
