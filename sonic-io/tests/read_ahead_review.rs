@@ -885,52 +885,82 @@ fn take_with_a_deferred_reset_keeps_the_reset() {
 // ---------------------------------------------------------------------------------------
 // A short read is not always a drained socket
 
+/// Arms a read on `s` (it finds nothing and waits), lets `send` queue bytes at the peer in
+/// several messages, then reads until `want.len()` bytes came or a read waited 1 s for
+/// nothing: the bytes, in the chunks the reads returned.
+fn read_after<C: StreamSock>(
+    io: &mut Io,
+    s: Stream<C>,
+    send: impl FnOnce(),
+    want: usize,
+) -> Vec<Vec<u8>> {
+    let mut chunks = Vec::new();
+    let mut got = 0;
+    let mut send = Some(send);
+    for _ in 0..8 {
+        let out = slot();
+        let o = out.clone();
+        s.async_read(io, vec![0u8; 64], move |_, r, b| {
+            // `Cancelled` after a read that waited for nothing: no chunk.
+            if let Ok(n) = r {
+                *o.borrow_mut() = Some(b[..n].to_vec())
+            }
+        })
+        .unwrap();
+        if let Some(f) = send.take() {
+            assert!(out.borrow().is_none(), "nothing to read yet");
+            f();
+        }
+        let t = Instant::now();
+        while out.borrow().is_none() && t.elapsed() < Duration::from_secs(1) {
+            io.run_one_for(Duration::from_millis(50)).unwrap();
+        }
+        let Some(b) = out.borrow_mut().take() else {
+            let _ = s.cancel_read(io);
+            break;
+        };
+        got += b.len();
+        chunks.push(b);
+        if got >= want {
+            break;
+        }
+    }
+    chunks
+}
+
 /// TCP urgent data (`MSG_OOB`, out of line, the default): the kernel's read stops at the
-/// urgent mark with bytes still queued behind it, so that short read ("abc" of "abc!defgh")
-/// does not mean drained. The bytes after the mark still arrive (here Linux raises a
-/// readiness edge when the read passes the mark); a hang here would be a short read taken
-/// for a drained socket.
+/// urgent mark with bytes still queued behind it, so a short read does not mean drained.
+/// Sent while a read waits, "abc", the urgent "!", then "defgh": the first read returns
+/// "abc" and the rest must still come without another write from the peer. It does not:
+/// the short read clears the readable mark, the rest came in the same edge, and no edge
+/// follows. The same before the read-ahead (the short-read rule had the hole; checked at
+/// 0de5fd6^); a peer that sends one urgent byte hangs the connection.
 #[cfg(target_os = "linux")]
 #[test]
+#[ignore = "defect (predates the read-ahead): a TCP read short at the urgent mark clears the readable mark with bytes queued; the next read waits forever"]
 fn bytes_after_tcp_urgent_data_are_read_without_a_new_edge() {
     let mut io = Io::new().unwrap();
     let (s, peer) = tcp(&mut io);
     let Peer::Tcp(p) = peer else { unreachable!() };
-    // Nagle off: three segments, but all queued before the Io looks.
     let fd = std::os::fd::AsRawFd::as_raw_fd(&p);
     let send = |b: &[u8], flags: libc::c_int| {
         // SAFETY: `b` is a live slice of `b.len()` bytes; `fd` is the peer's open socket.
         let n = unsafe { libc::send(fd, b.as_ptr().cast(), b.len(), flags) };
         assert_eq!(n, b.len() as isize);
     };
-    send(b"abc", 0);
-    send(b"!", libc::MSG_OOB);
-    send(b"defgh", 0);
-    std::thread::sleep(Duration::from_millis(20));
-    let mut got = Vec::new();
-    let start = Instant::now();
-    while got.len() < 8 {
-        if start.elapsed() > Duration::from_secs(2) {
-            break;
-        }
-        let out = slot();
-        let o = out.clone();
-        s.async_read(&mut io, vec![0u8; 64], move |_, r, b| {
-            *o.borrow_mut() = Some(b[..r.unwrap()].to_vec())
-        })
-        .unwrap();
-        let t = Instant::now();
-        while out.borrow().is_none() && t.elapsed() < Duration::from_secs(1) {
-            io.run_one_for(Duration::from_millis(50)).unwrap();
-        }
-        match out.borrow_mut().take() {
-            Some(b) => got.extend_from_slice(&b),
-            None => break,
-        }
-    }
-    let _ = s.cancel_read(&mut io);
+    let chunks = read_after(
+        &mut io,
+        s,
+        || {
+            send(b"abc", 0);
+            send(b"!", libc::MSG_OOB);
+            send(b"defgh", 0);
+        },
+        8,
+    );
     assert_eq!(
-        got, b"abcdefgh",
+        chunks.concat(),
+        b"abcdefgh",
         "the bytes after the urgent mark never came"
     );
     drop(p);
@@ -1258,4 +1288,35 @@ proptest! {
             codec_case(io, s, p, &sizes, &chunks, caps)?;
         }
     }
+}
+
+/// A Unix stream read stops at a message that carries descriptors (SCM_RIGHTS): the kernel
+/// does not glue it to the bytes behind it, so a read can be short with bytes still queued.
+/// Sent while a read waits, "abc" with a descriptor and then "defgh": the first read
+/// returns "abc" and the rest must still come without another write from the peer. It does
+/// not: the short read clears the readable mark and no edge follows (the same before the
+/// read-ahead, checked at 0de5fd6^). A peer that passes a descriptor hangs the connection.
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "defect (predates the read-ahead): a Unix stream read short at an SCM_RIGHTS boundary clears the readable mark with bytes queued; the next read waits forever"]
+fn unix_bytes_after_a_descriptor_message_are_read_without_a_new_edge() {
+    use std::os::fd::AsFd;
+    let mut io = Io::new().unwrap();
+    let [a, b] = sock::UnixConn::pair().unwrap();
+    let s = UnixStream::add(&mut io, a).unwrap();
+    let devnull = std::fs::File::open("/dev/null").unwrap();
+    let chunks = read_after(
+        &mut io,
+        s,
+        || {
+            assert_eq!(b.send_fds(b"abc", &[devnull.as_fd()]).unwrap(), 3);
+            assert_eq!(b.send_fds(b"defgh", &[]).unwrap(), 5);
+        },
+        8,
+    );
+    assert_eq!(
+        chunks.concat(),
+        b"abcdefgh",
+        "the bytes after the descriptor message never came"
+    );
 }
