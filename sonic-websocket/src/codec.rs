@@ -1,5 +1,6 @@
 //! The two codecs a connection runs over its byte stream: [`RxCodec`] finds the handshake
-//! head and then whole frames at the front of the receive FIFO (a view, nothing copied);
+//! head and then whole frames at the front of the receive FIFO (a view, nothing copied; a
+//! masked frame is unmasked there, in place, through the FIFO's mutable loan);
 //! [`TxCodec`] serializes frames straight into the send FIFO, masking and compressing on
 //! the way.
 
@@ -10,7 +11,7 @@ use sonic_io::codec::{Decoded, Decoder, Encoder};
 use crate::close::CloseCode;
 use crate::deflate::Deflater;
 use crate::frame::{self, Frame, Opcode};
-use crate::mask::mask_copy;
+use crate::mask::{apply_mask, mask_copy};
 use crate::rng::Rng;
 use crate::utf8::Utf8Validator;
 
@@ -38,6 +39,10 @@ pub(crate) struct RxCodec {
     /// Fail-fast UTF-8 of a text frame still arriving: the state after the payload bytes
     /// checked so far, and how many those are. Reset when a frame is consumed.
     pub(crate) probe: Option<(Utf8Validator, usize)>,
+    /// The whole frame at the front of the FIFO was unmasked in place (by `decode_mut`)
+    /// and is held there: decoding it again must not unmask it twice. Cleared when a frame
+    /// is handed out with its span, that is, to be consumed before the next decode.
+    pub(crate) front_plain: bool,
 }
 
 /// What the receive decoder found.
@@ -101,7 +106,45 @@ impl RxCodec {
 impl Decoder for RxCodec {
     type Item<'a> = Inbound<'a>;
 
+    /// Whole frames come out as they arrived (masked, unless already unmasked in place);
+    /// the connection reads them through `decode_mut`, this finds whether one is whole.
     fn decode<'a>(&mut self, src: &'a [u8]) -> Result<Decoded<Inbound<'a>>> {
+        let d = self.find(src)?;
+        if let Decoded::Item(_, n) = d
+            && n > 0
+        {
+            self.front_plain = false;
+        }
+        Ok(d)
+    }
+
+    /// A whole masked frame is unmasked in place, once, and handed out with its payload
+    /// plain (its header still says masked, for the connection's check).
+    fn decode_mut<'a>(&mut self, src: &'a mut [u8]) -> Result<Decoded<Inbound<'a>>> {
+        if self.mode == Mode::Frames
+            && !self.front_plain
+            && let Ok(Some((h, p))) = frame::lengths(src)
+            && p <= self.max_frame as u64
+            && src.len() >= h + p as usize
+            && src[1] & 0x80 != 0
+        {
+            let key = [src[h - 4], src[h - 3], src[h - 2], src[h - 1]];
+            apply_mask(&mut src[h..h + p as usize], key, 0);
+            self.front_plain = true;
+        }
+        let src: &'a [u8] = src;
+        let d = self.find(src)?;
+        if let Decoded::Item(_, n) = d
+            && n > 0
+        {
+            self.front_plain = false;
+        }
+        Ok(d)
+    }
+}
+
+impl RxCodec {
+    fn find<'a>(&mut self, src: &'a [u8]) -> Result<Decoded<Inbound<'a>>> {
         match self.mode {
             Mode::Head => {
                 if let Some(i) = src.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -295,5 +338,87 @@ impl Encoder<Out<'_>> for TxCodec {
             }
             Out::Flush => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rx() -> RxCodec {
+        RxCodec {
+            mode: Mode::Frames,
+            hold: true,
+            max_frame: 1 << 20,
+            max_head: 1 << 10,
+            text_so_far: None,
+            probe: None,
+            front_plain: false,
+        }
+    }
+
+    /// A masked binary frame of `payload` with key `k`.
+    fn masked(payload: &[u8], k: [u8; 4]) -> Vec<u8> {
+        let mut f = vec![0x82, 0x80 | payload.len() as u8];
+        f.extend_from_slice(&k);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
+        f
+    }
+
+    fn payload(d: Decoded<Inbound<'_>>) -> (Vec<u8>, usize) {
+        match d {
+            Decoded::Item(Inbound::Frame(f), n) => (f.payload().to_vec(), n),
+            other => panic!("not a frame: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_held_frame_is_unmasked_in_place_once() {
+        let mut c = rx();
+        let mut buf = masked(b"hello", [1, 2, 3, 4]);
+        let second = masked(b"world!", [9, 8, 7, 6]);
+        buf.extend_from_slice(&second);
+        // Held (span 0): unmasked in place, and not again when decoded again.
+        for _ in 0..3 {
+            assert_eq!(
+                payload(c.decode_mut(&mut buf).unwrap()),
+                (b"hello".to_vec(), 0)
+            );
+        }
+        assert_eq!(&buf[6..11], b"hello");
+        // The shared decode sees the same plain bytes.
+        assert_eq!(payload(c.decode(&buf).unwrap()), (b"hello".to_vec(), 0));
+        // Handed out with its span: the next decode is of fresh bytes, unmasked again.
+        c.hold = false;
+        assert_eq!(payload(c.decode(&buf).unwrap()), (b"hello".to_vec(), 11));
+        c.hold = true;
+        let mut rest = buf[11..].to_vec();
+        assert_eq!(
+            payload(c.decode_mut(&mut rest).unwrap()),
+            (b"world!".to_vec(), 0)
+        );
+        assert_eq!(
+            payload(c.decode_mut(&mut rest).unwrap()),
+            (b"world!".to_vec(), 0)
+        );
+    }
+
+    #[test]
+    fn an_incomplete_or_oversized_frame_is_left_as_it_is() {
+        let mut c = rx();
+        let whole = masked(b"hello", [1, 2, 3, 4]);
+        let mut part = whole[..8].to_vec();
+        assert!(matches!(
+            c.decode_mut(&mut part).unwrap(),
+            Decoded::NeedMore(3)
+        ));
+        assert_eq!(part, whole[..8]);
+        c.max_frame = 4;
+        let mut big = whole.clone();
+        assert!(matches!(
+            c.decode_mut(&mut big).unwrap(),
+            Decoded::Item(Inbound::Bad(CloseCode::TOO_BIG, _), 0)
+        ));
+        assert_eq!(big, whole);
     }
 }

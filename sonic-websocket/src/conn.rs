@@ -14,12 +14,11 @@ use crate::config::{ClientConfig, Limits, ServerConfig};
 use crate::deflate::{InflateError, Inflater, contexts};
 use crate::frame::{MAX_CONTROL_PAYLOAD, Opcode};
 use crate::handshake::{Handshake, check_response, client_request, new_key, server_response};
-use crate::mask::{apply_mask, mask_copy};
 use crate::rng::Rng;
 use crate::utf8::Utf8Validator;
 
 /// A message, borrowed from the connection: from its receive FIFO when it arrived in one
-/// unmasked, uncompressed frame, otherwise from the connection's reassembly buffer (reused
+/// uncompressed frame (a masked one unmasked there, in place), otherwise from the connection's reassembly buffer (reused
 /// from message to message).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Message<'a> {
@@ -298,7 +297,7 @@ fn message_of<'a, S: ByteStream>(
         Current::None => None,
         Current::InPlace(kind) => {
             rx.codec().hold = true;
-            match rx.item() {
+            match rx.item_mut() {
                 Ok(Some(Inbound::Frame(f))) => Some(of(kind, f.payload_ref())),
                 _ => None,
             }
@@ -327,6 +326,7 @@ impl<S: ByteStream> WebSocket<S> {
                 max_head: limits.max_head,
                 text_so_far: None,
                 probe: None,
+                front_plain: false,
             },
             ByteBuffer::with_capacity(16 * 1024),
             ByteBuffer::with_capacity(0),
@@ -659,7 +659,8 @@ impl<S: ByteStream> WebSocket<S> {
         st.current = Current::None;
         loop {
             rx.codec().hold = true;
-            let f = match rx.item() {
+            // Lent mutably: a masked frame comes out unmasked in place, its payload plain.
+            let f = match rx.item_mut() {
                 Ok(Some(Inbound::Frame(f))) => f,
                 Ok(Some(Inbound::Bad(code, what))) => {
                     let kind = if code == CloseCode::TOO_BIG {
@@ -689,7 +690,6 @@ impl<S: ByteStream> WebSocket<S> {
                     "client sent an unmasked frame"
                 });
             }
-            let key = f.mask_key();
             if op.is_control() {
                 if !f.fin() {
                     return proto("control frame is fragmented");
@@ -702,10 +702,7 @@ impl<S: ByteStream> WebSocket<S> {
                 }
                 let p = f.payload();
                 let n = p.len();
-                match key {
-                    Some(k) => mask_copy(&mut st.ctrl[..n], p, k, 0),
-                    None => st.ctrl[..n].copy_from_slice(p),
-                }
+                st.ctrl[..n].copy_from_slice(p);
                 st.ctrl_len = n;
                 release(rx);
                 match op {
@@ -784,7 +781,7 @@ impl<S: ByteStream> WebSocket<S> {
                     bad("text message is not valid UTF-8"),
                 )
             };
-            if f.fin() && op != Opcode::Continuation && !compressed && key.is_none() {
+            if f.fin() && op != Opcode::Continuation && !compressed {
                 // The message is this one frame, as it should be read: hand it out in place.
                 if f.payload_len() > max {
                     return too_big();
@@ -815,23 +812,7 @@ impl<S: ByteStream> WebSocket<S> {
                 let Some(inf) = inflater.as_mut() else {
                     return proto("RSV1 set without permessage-deflate");
                 };
-                let r = match key {
-                    None => inf.inflate(p, buf, max),
-                    Some(k) => {
-                        let mut tmp = [0u8; 4096];
-                        let mut r = Ok(());
-                        for (i, c) in p.chunks(tmp.len()).enumerate() {
-                            let t = &mut tmp[..c.len()];
-                            mask_copy(t, c, k, i * 4096);
-                            r = inf.inflate(t, buf, max);
-                            if r.is_err() {
-                                break;
-                            }
-                        }
-                        r
-                    }
-                };
-                let r = r.and_then(|()| {
+                let r = inf.inflate(p, buf, max).and_then(|()| {
                     if f.fin() {
                         inf.finish(buf, max)
                     } else {
@@ -853,9 +834,6 @@ impl<S: ByteStream> WebSocket<S> {
                     return too_big();
                 }
                 buf.extend_from_slice(p);
-                if let Some(k) = key {
-                    apply_mask(&mut buf[start..], k, 0);
-                }
             }
             if kind == Kind::Text && utf8.feed(&buf[start..]).is_err() {
                 return not_utf8();

@@ -26,11 +26,83 @@ pub enum Decoded<T> {
 /// `decode` looks at the committed bytes and does not consume them: the connection
 /// consumes an item's span lazily, when the next item is asked for, so an item may borrow
 /// the buffer until then. "Need more" is a result, not an error.
+///
+/// [`decode_mut`](Decoder::decode_mut) is the same with the bytes lent mutably, for a
+/// format whose payload must be transformed before use (a WebSocket frame is unmasked, a
+/// record decrypted): the decoder changes the bytes **in place**, within the span of the
+/// item it returns, and hands them out as a borrowed slice, so nothing is copied.
+/// [`CodecConn::item_mut`] calls it when the source FIFO lends its bytes mutably
+/// ([`FifoMut`]). `decode` must still find the same items and spans (without transforming
+/// them): [`CodecConn::async_read_next`] and [`CodecConn::item`] use it, and it is all a
+/// FIFO without [`FifoMut`] gets. A decoder must not transform the same bytes twice: an
+/// item reported with a span of 0 (held at the front) is decoded again next time; the
+/// decoder keeps track of that itself. By default `decode_mut` is `decode`.
+///
+/// ```
+/// use iox::Result;
+/// use sonic_bytes::ByteBuffer;
+/// use sonic_io::codec::{CodecConn, Decoded, Decoder};
+/// use sonic_io::{Io, UnixStream};
+///
+/// /// One byte of length, then that many bytes XORed with 0x5A: `decode` finds an item's
+/// /// span (and hands it out as it arrived), `decode_mut` hands it out plain.
+/// struct Xor;
+/// impl Decoder for Xor {
+///     type Item<'a> = &'a [u8];
+///     fn decode<'a>(&mut self, src: &'a [u8]) -> Result<Decoded<&'a [u8]>> {
+///         let Some(&n) = src.first() else { return Ok(Decoded::NeedMore(1)) };
+///         let end = 1 + n as usize;
+///         if src.len() < end {
+///             return Ok(Decoded::NeedMore(end - src.len()));
+///         }
+///         Ok(Decoded::Item(&src[1..end], end))
+///     }
+///     fn decode_mut<'a>(&mut self, src: &'a mut [u8]) -> Result<Decoded<&'a [u8]>> {
+///         if let Some(&n) = src.first()
+///             && src.len() > n as usize
+///         {
+///             // Each item is decoded once here: its span is consumed before the next.
+///             src[1..=n as usize].iter_mut().for_each(|b| *b ^= 0x5A);
+///         }
+///         self.decode(src)
+///     }
+/// }
+///
+/// let mut io = Io::new().unwrap();
+/// let [a, b] = sock::UnixConn::pair().unwrap();
+/// std::io::Write::write_all(&mut &a, &[2, b'h' ^ 0x5A, b'i' ^ 0x5A]).unwrap();
+/// let mut rx = CodecConn::new(UnixStream::add(&mut io, b).unwrap(), Xor);
+/// assert!(rx.item_mut().unwrap().is_none());
+/// rx.async_read_next(&mut io, |_, r, mut rx| {
+///     r.unwrap();
+///     assert_eq!(rx.item_mut().unwrap(), Some(&b"hi"[..]));
+/// })
+/// .unwrap();
+/// io.run_pending().unwrap();
+/// ```
 pub trait Decoder {
     /// The decoded item; it may borrow the buffer.
     type Item<'a>;
     /// Decodes one item from the front of `src`.
     fn decode<'a>(&mut self, src: &'a [u8]) -> Result<Decoded<Self::Item<'a>>>;
+    /// Decodes one item from the front of `src`, which it may change in place within the
+    /// item's span (see the trait's documentation). By default: [`decode`](Decoder::decode).
+    fn decode_mut<'a>(&mut self, src: &'a mut [u8]) -> Result<Decoded<Self::Item<'a>>> {
+        self.decode(src)
+    }
+}
+
+/// A FIFO that also lends its committed bytes mutably, for decoders that transform them in
+/// place ([`Decoder::decode_mut`]). [`ByteBuffer`] is one.
+pub trait FifoMut: Fifo {
+    /// The committed bytes, mutably (the same bytes as [`Fifo::data`]).
+    fn data_mut(&mut self) -> &mut [u8];
+}
+
+impl FifoMut for ByteBuffer {
+    fn data_mut(&mut self) -> &mut [u8] {
+        ByteBuffer::data_mut(self)
+    }
 }
 
 /// Encodes items into a FIFO: claims the space, writes, **and commits** (the Go frame codec
@@ -145,6 +217,25 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
         let lent = std::mem::take(&mut inner.lent);
         inner.src.consume(lent);
         match inner.codec.decode(inner.src.data())? {
+            Decoded::Item(item, n) => {
+                inner.lent = n;
+                Ok(Some(item))
+            }
+            Decoded::NeedMore(_) => Ok(None),
+        }
+    }
+
+    /// Like [`item`](CodecConn::item), with the bytes lent mutably to the decoder
+    /// ([`Decoder::decode_mut`]): it may transform the item in place (unmask, decrypt)
+    /// before handing it out.
+    pub fn item_mut(&mut self) -> Result<Option<C::Item<'_>>>
+    where
+        R: FifoMut,
+    {
+        let inner = &mut *self.inner;
+        let lent = std::mem::take(&mut inner.lent);
+        inner.src.consume(lent);
+        match inner.codec.decode_mut(inner.src.data_mut())? {
             Decoded::Item(item, n) => {
                 inner.lent = n;
                 Ok(Some(item))
