@@ -259,3 +259,21 @@ fn raw_descriptor_escape_hatches() {
     let r: sock::Result<()> = s.read_with(|_| Err(sock::Error::WOULD_BLOCK));
     assert!(r.unwrap_err().is_would_block(), "no deadline: at once");
 }
+
+/// `TCP_NODELAY` set on a listener is inherited by the connections it accepts (Linux copies
+/// the listener's socket state into each child), so a server sets it once. Without it a
+/// server's reply may wait for the client's delayed ACK (40 ms) before its last segment.
+#[cfg(target_os = "linux")]
+#[test]
+fn accepted_connections_inherit_nodelay_from_the_listener() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    sock::opt::set_nodelay(&l, true).unwrap();
+    let addr = l.local_addr().unwrap();
+    let _c = std::net::TcpStream::connect(addr.to_string()).unwrap();
+    let (a, _) = l.accept().unwrap();
+    assert!(a.nodelay().unwrap(), "the accepted connection has TCP_NODELAY");
+    let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+    let _d = std::net::TcpStream::connect(plain.local_addr().unwrap().to_string()).unwrap();
+    let (b, _) = plain.accept().unwrap();
+    assert!(!b.nodelay().unwrap(), "and not without it");
+}
