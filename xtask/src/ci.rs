@@ -279,7 +279,7 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
     // target/bench-quick/: fails when a benchmark fails or a report is empty.
     report.step_noted("bench --quick", || crate::bench::bench(inst, true));
     // Every Autobahn case (sections 1 to 13, 517) through kosoku, both directions, in
-    // parallel, the examples deflating at level 1 (4.8 min here). After the benchmarks,
+    // parallel, the examples deflating at level 1 (4.8 to 6.3 min here). After the benchmarks,
     // whose release build of sonic-websocket's dev-dependencies the examples share.
     report.step_noted("autobahn", || {
         let o = crate::autobahn::Options {
