@@ -1400,3 +1400,164 @@ fn read_next_with_a_full_source_fifo_says_so() {
         ("NoBufferSpace", "NoBufferSpace")
     );
 }
+
+/// Real senders: socat over TCP and over a Unix stream socket, and `nc -N` over TCP, send
+/// a file and end the stream; the Io reads it with every kind in turn, in sizes around
+/// the read-ahead's (1, 15, 16, 17, 33), to the end. Every byte, then end of stream.
+#[test]
+fn socat_and_netcat_senders_read_in_every_kind_to_the_end() {
+    let data: Vec<u8> = pattern(0, 50_000);
+    let dir = std::env::temp_dir().join(format!("sonic-ra-review-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("data");
+    std::fs::write(&file, &data).unwrap();
+    let f = file.to_str().unwrap().to_string();
+    let have = |p: &str| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {p}"))
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    fn drain<C: StreamSock>(io: &mut Io, s: Stream<C>) -> Vec<u8> {
+        let mut got = Vec::new();
+        let start = Instant::now();
+        for i in 0usize.. {
+            assert!(
+                start.elapsed() < BOUND,
+                "no end of stream after {} bytes",
+                got.len()
+            );
+            let size = [1usize, 15, 16, 17, 33][i % 5];
+            let r: Option<Vec<u8>> = match i % 4 {
+                0 => Some(read_once(io, s, size).unwrap()),
+                1 => {
+                    let mut b = vec![0u8; size];
+                    match s.read(io, &mut b) {
+                        Ok(n) => Some(b[..n].to_vec()),
+                        Err(e) if e.is_would_block() => {
+                            io.run_one_for(Duration::from_millis(1)).unwrap();
+                            None
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                2 => {
+                    let out = slot();
+                    let o = out.clone();
+                    let fifo = ByteBuffer::with_capacity(64);
+                    s.async_read_into(io, fifo, size, move |_, r, f| {
+                        *o.borrow_mut() = Some(r.map(|_| f.data().to_vec()))
+                    })
+                    .unwrap();
+                    run_until(io, || out.borrow().is_some());
+                    Some(out.borrow_mut().take().unwrap().unwrap())
+                }
+                _ => {
+                    let out = slot();
+                    let o = out.clone();
+                    s.async_read_exact(io, vec![0u8; size], move |_, r, b| {
+                        *o.borrow_mut() = Some(match r {
+                            Ok(_) => b,
+                            Err(p) if p.error.kind() == ErrorKind::UnexpectedEof => {
+                                b[..p.done].to_vec()
+                            }
+                            Err(p) => panic!("{}", p.error),
+                        })
+                    })
+                    .unwrap();
+                    run_until(io, || out.borrow().is_some());
+                    let b = out.borrow_mut().take().unwrap();
+                    if b.len() < size {
+                        got.extend_from_slice(&b);
+                        break;
+                    }
+                    Some(b)
+                }
+            };
+            match r {
+                Some(b) if b.is_empty() => break,
+                Some(b) => got.extend_from_slice(&b),
+                None => {}
+            }
+        }
+        got
+    }
+    let wait = |mut child: std::process::Child| {
+        let start = Instant::now();
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                assert!(st.success());
+                return;
+            }
+            if start.elapsed() > BOUND {
+                let _ = child.kill();
+                panic!("the sender hung");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let mut ran = 0;
+    for sender in ["socat", "nc"] {
+        if !have(sender) {
+            eprintln!("skipped: no {sender}");
+            continue;
+        }
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let child = if sender == "socat" {
+            std::process::Command::new("socat")
+                .args(["-u", &format!("OPEN:{f}"), &format!("TCP:127.0.0.1:{port}")])
+                .spawn()
+                .unwrap()
+        } else {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("nc -N 127.0.0.1 {port} < {f}"))
+                .spawn()
+                .unwrap()
+        };
+        let (conn, _) = l.accept().unwrap();
+        let mut io = Io::new().unwrap();
+        let s = TcpStream::add(&mut io, sock::TcpConn::try_from(conn).unwrap()).unwrap();
+        let got = drain(&mut io, s);
+        assert!(
+            got == data,
+            "{sender} over TCP: {} of {} bytes, or changed",
+            got.len(),
+            data.len()
+        );
+        // The sender waits for our end to close.
+        drop(io);
+        wait(child);
+        ran += 1;
+    }
+    if have("socat") {
+        let path = dir.join("sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let child = std::process::Command::new("socat")
+            .args([
+                "-u",
+                &format!("OPEN:{f}"),
+                &format!("UNIX-CONNECT:{}", path.to_str().unwrap()),
+            ])
+            .spawn()
+            .unwrap();
+        let (conn, _) = l.accept().unwrap();
+        let mut io = Io::new().unwrap();
+        let s = UnixStream::add(&mut io, sock::UnixConn::try_from(conn).unwrap()).unwrap();
+        let got = drain(&mut io, s);
+        assert!(
+            got == data,
+            "socat over Unix: {} of {} bytes, or changed",
+            got.len(),
+            data.len()
+        );
+        drop(io);
+        wait(child);
+        ran += 1;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("{ran} senders");
+}
