@@ -255,13 +255,23 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
     }
 
     /// The next item: from the buffer, or after one non-blocking read; `WouldBlock` if it
-    /// is still incomplete, `UnexpectedEof` if the stream ended.
+    /// is still incomplete, `UnexpectedEof` if the stream ended, `NoBufferSpace` if the
+    /// source FIFO has no room left for the rest of the item (as the async read says).
     pub fn read_next(&mut self, io: &mut Io) -> Result<C::Item<'_>> {
         if let Err(need) = self.has_item()? {
             let inner = &mut *self.inner;
             let dst = inner
                 .src
                 .claim(claim_size(need, inner.read_size, inner.src.len()));
+            if dst.is_empty() {
+                // A zero-length read would say WouldBlock forever: refuse as the async
+                // read does.
+                inner.src.commit(0);
+                return Err(Error::with_context(
+                    ErrorKind::NoBufferSpace,
+                    "the source FIFO has no free space",
+                ));
+            }
             let n = match io.sync_recv(self.stream.stream_id().0, dst) {
                 Ok(n) => n,
                 Err(e) => {
