@@ -9,8 +9,15 @@
 //! armed operation of the Io like any other (`run` waits for it, the timeout and the Io's
 //! close cancel it). When the timeout passes first, the dial fails at once and the
 //! thread's late answer is dropped.
+//!
+//! The connect races the addresses a name resolves to (RFC 8305, Happy Eyeballs): IPv6 and
+//! IPv4 interleaved, starting with the resolver's first, a new attempt every 250 ms while
+//! earlier ones are pending and at once when one fails; the first connection wins, and an
+//! attempt that connects after it is closed. Every attempt keeps what is left of the one
+//! dial timeout.
 
 use std::cell::Cell;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -304,10 +311,10 @@ impl Layer for sonic_tls::TlsStream<sock::TcpConn> {
     }
 }
 
-/// Where the address comes from.
+/// Where the addresses come from.
 enum Addr {
-    /// Parsed from the URL.
-    Numeric(SockaddrAny),
+    /// Parsed from the URL, or given (tests).
+    Numeric(Vec<SockaddrAny>),
     /// From the resolver thread: in the slot once the stream reaches its end.
     Name(UnixStream, Resolved),
 }
@@ -318,9 +325,19 @@ where
     S: Layer,
     F: FnOnce(&mut Io, Result<WebSocket<S>>) + 'static,
 {
+    start_at(io, d, None, f)
+}
+
+/// [`start`], or with the addresses given instead of the URL's host (`Some`).
+fn start_at<S, F>(io: &mut Io, d: Dial, given: Option<Vec<SockaddrAny>>, f: F) -> Result<()>
+where
+    S: Layer,
+    F: FnOnce(&mut Io, Result<WebSocket<S>>) + 'static,
+{
     let d = Rc::new(d);
     // A numeric address needs no resolver; a name goes to the helper thread.
-    let addr = match d.url.addr().parse::<SockaddrAny>() {
+    let addr = match given.map_or_else(|| d.url.addr().parse::<SockaddrAny>().map(|a| vec![a]), Ok)
+    {
         Ok(a) => Addr::Numeric(a),
         Err(_) => {
             let (wake, slot) = resolve(io, d.url.addr())?;
@@ -385,7 +402,24 @@ where
     }
 }
 
-type Resolved = Arc<Mutex<Option<Result<SockaddrAny>>>>;
+type Resolved = Arc<Mutex<Option<Result<Vec<SockaddrAny>>>>>;
+
+/// The resolved addresses in the order they are tried (RFC 8305 section 4): the two
+/// families interleaved, starting with the family of the resolver's first choice (it
+/// sorts by RFC 6724), each family in the resolver's order.
+fn interleave(addrs: Vec<SocketAddr>) -> Vec<SockaddrAny> {
+    let first_v6 = addrs.first().is_some_and(SocketAddr::is_ipv6);
+    let (a, b): (Vec<SocketAddr>, Vec<SocketAddr>) =
+        addrs.into_iter().partition(|x| x.is_ipv6() == first_v6);
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter(), b.into_iter());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return out,
+            (x, y) => out.extend(x.into_iter().chain(y).map(SockaddrAny::from)),
+        }
+    }
+}
 
 /// Resolves `addr` (`host:port`) on a helper thread: the returned stream reaches its end
 /// of file when the answer is in the slot.
@@ -396,7 +430,17 @@ fn resolve(io: &mut Io, addr: String) -> Result<(UnixStream, Resolved)> {
     std::thread::Builder::new()
         .name("sonic-ws-resolve".into())
         .spawn(move || {
-            let r = addr.as_str().to_sockaddr(Family::Any);
+            // The sock crate's resolver checks the name and gives its errors; it returns one
+            // address, so a second lookup asks for all of them to race (`interleave`).
+            let r = addr.as_str().to_sockaddr(Family::Any).map(|first| {
+                match addr.as_str().to_socket_addrs() {
+                    Ok(it) => match interleave(it.collect()) {
+                        v if v.is_empty() => vec![first],
+                        v => v,
+                    },
+                    Err(_) => vec![first],
+                }
+            });
             if let Ok(mut s) = s.lock() {
                 *s = Some(r);
             }
@@ -409,47 +453,137 @@ fn resolve(io: &mut Io, addr: String) -> Result<(UnixStream, Resolved)> {
     Ok((UnixStream::add(io, ours)?, slot))
 }
 
-/// The TCP connect, then the layer (TLS or none), then the upgrade.
-fn connect<S, F>(io: &mut Io, fin: Finish<S, F>, addr: SockaddrAny)
+/// The race of one dial's connects (RFC 8305).
+struct Race {
+    addrs: Vec<SockaddrAny>,
+    /// Attempts started, and ended (connected or failed).
+    started: Cell<usize>,
+    ended: Cell<usize>,
+    /// An attempt connected: the later ones are closed as they connect.
+    won: Cell<bool>,
+    /// The 250 ms timer that starts the next attempt.
+    stagger: Cell<Option<Timer>>,
+}
+
+/// How long an attempt has before the next one starts beside it (RFC 8305's recommended
+/// Connection Attempt Delay).
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+impl Race {
+    fn stop_stagger(&self, io: &mut Io) {
+        if let Some(t) = self.stagger.take() {
+            t.close(io);
+        }
+    }
+}
+
+/// The TCP connects (raced over `addrs`), then the layer (TLS or none), then the upgrade.
+fn connect<S, F>(io: &mut Io, fin: Finish<S, F>, addrs: Vec<SockaddrAny>)
 where
     S: Layer,
     F: FnOnce(&mut Io, Result<WebSocket<S>>) + 'static,
 {
+    fin.d.stage.set(Stage::Connect);
+    let race = Rc::new(Race {
+        addrs,
+        started: Cell::new(0),
+        ended: Cell::new(0),
+        won: Cell::new(false),
+        stagger: Cell::new(None),
+    });
+    attempt(io, fin, race);
+}
+
+/// Starts the next address's connect, and arms the timer that starts the one after.
+fn attempt<S, F>(io: &mut Io, fin: Finish<S, F>, race: Rc<Race>)
+where
+    S: Layer,
+    F: FnOnce(&mut Io, Result<WebSocket<S>>) + 'static,
+{
+    race.stop_stagger(io);
+    let i = race.started.get();
+    let Some(addr) = race.addrs.get(i).cloned() else {
+        return;
+    };
     let d = fin.d.clone();
-    d.stage.set(Stage::Connect);
     let timeout = d.remaining();
     if d.timed_out.get() || timeout == Some(Duration::ZERO) {
+        race.won.set(true);
         return fin.call(io, Err(Stage::Connect.timed_out()));
     }
+    race.started.set(i + 1);
     let dialer = TcpDialer {
         timeout,
         nodelay: !d.cfg.nagle,
         ..TcpDialer::default()
     };
-    let fin2 = fin.clone();
+    let (fin2, race2) = (fin.clone(), race.clone());
     let r = TcpStream::dial_with(io, &dialer, addr, move |io, r| {
-        let s = match r {
-            Ok(s) if fin2.d.timed_out.get() => {
-                let _ = s.close(io);
-                return fin2.call(io, Err(Stage::Connect.timed_out()));
-            }
-            Ok(s) => s,
-            Err(e) => return fin2.call(io, Err(e)),
-        };
-        let d = fin2.d.clone();
-        S::wrap(io, s, &d, move |io, r| match r {
-            Ok(s) if fin2.d.timed_out.get() => {
-                // The timer fired as the handshake completed: it closed nothing.
-                let _ = close_stream(io, s);
-                fin2.call(io, Err(fin2.d.stage.get().timed_out()))
-            }
-            Ok(s) => upgrade(io, fin2, s),
-            Err(e) => fin2.call(io, Err(e)),
-        });
+        attempted(io, fin2, race2, r)
     });
     if let Err(e) = r {
-        fin.call(io, Err(e));
+        return attempted(io, fin, race, Err(e));
     }
+    if i + 1 < race.addrs.len() {
+        let (fin2, race2) = (fin.clone(), race.clone());
+        let armed = Timer::new(io).and_then(|t| {
+            t.schedule_once(io, ATTEMPT_DELAY, move |io, _| {
+                if !race2.won.get() {
+                    attempt(io, fin2, race2);
+                }
+            })
+            .map(|()| t)
+        });
+        // Without the timer the next attempt starts when this one fails.
+        if let Ok(t) = armed {
+            race.stagger.set(Some(t));
+        }
+    }
+}
+
+/// One attempt's end: the first connection goes on to the layer and the upgrade; a failure
+/// starts the next address at once; the last failure ends the dial.
+fn attempted<S, F>(io: &mut Io, fin: Finish<S, F>, race: Rc<Race>, r: Result<TcpStream>)
+where
+    S: Layer,
+    F: FnOnce(&mut Io, Result<WebSocket<S>>) + 'static,
+{
+    race.ended.set(race.ended.get() + 1);
+    let s = match r {
+        Ok(s) if race.won.get() => {
+            let _ = s.close(io);
+            return;
+        }
+        Ok(s) => s,
+        Err(_) if race.won.get() => return,
+        Err(e) => {
+            if race.started.get() < race.addrs.len() {
+                return attempt(io, fin, race);
+            }
+            if race.ended.get() == race.started.get() {
+                race.won.set(true);
+                race.stop_stagger(io);
+                fin.call(io, Err(e));
+            }
+            return;
+        }
+    };
+    race.won.set(true);
+    race.stop_stagger(io);
+    if fin.d.timed_out.get() {
+        let _ = s.close(io);
+        return fin.call(io, Err(Stage::Connect.timed_out()));
+    }
+    let d = fin.d.clone();
+    S::wrap(io, s, &d, move |io, r| match r {
+        Ok(s) if fin.d.timed_out.get() => {
+            // The timer fired as the handshake completed: it closed nothing.
+            let _ = close_stream(io, s);
+            fin.call(io, Err(fin.d.stage.get().timed_out()))
+        }
+        Ok(s) => upgrade(io, fin, s),
+        Err(e) => fin.call(io, Err(e)),
+    });
 }
 
 fn upgrade<S, F>(io: &mut Io, fin: Finish<S, F>, s: S)
@@ -564,5 +698,132 @@ impl Dial {
             timed_out: Cell::new(false),
             pending: Cell::new(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sonic_io::Listener;
+    use std::cell::RefCell;
+
+    #[test]
+    fn the_families_are_interleaved_from_the_resolvers_first() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let got = interleave(vec![
+            a("[::1]:1"),
+            a("[::1]:2"),
+            a("127.0.0.1:3"),
+            a("127.0.0.1:4"),
+            a("127.0.0.1:5"),
+        ]);
+        let want: Vec<SockaddrAny> = [
+            "[::1]:1",
+            "127.0.0.1:3",
+            "[::1]:2",
+            "127.0.0.1:4",
+            "127.0.0.1:5",
+        ]
+        .map(|s| SockaddrAny::from(a(s)))
+        .to_vec();
+        assert_eq!(got, want);
+        let got = interleave(vec![a("127.0.0.1:3"), a("[::1]:1"), a("[::1]:2")]);
+        let want: Vec<SockaddrAny> = ["127.0.0.1:3", "[::1]:1", "[::1]:2"]
+            .map(|s| SockaddrAny::from(a(s)))
+            .to_vec();
+        assert_eq!(got, want);
+        assert!(interleave(Vec::new()).is_empty());
+    }
+
+    /// A port nobody listens on (bound, then closed).
+    fn refused() -> SockaddrAny {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        SockaddrAny::from(l.local_addr().unwrap())
+    }
+
+    /// Dials `addrs` through the race, with a WebSocket server on `serve` if given.
+    fn race(addrs: Vec<SockaddrAny>, serve: bool) -> (Io, Result<WebSocket<TcpStream>>) {
+        let mut io = Io::new().unwrap();
+        let mut addrs = addrs;
+        if serve {
+            let l =
+                Listener::add(&mut io, sock::TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+            addrs.push(l.get(&io).unwrap().local_addr().unwrap());
+            l.async_accept(&mut io, |io, r| {
+                let Ok((conn, _)) = r else { return };
+                let _ = WebSocket::accept(io, conn, &crate::ServerConfig::default(), |io, ws| {
+                    // Held open until the client closes; the test only needs the upgrade.
+                    if let Ok(ws) = ws {
+                        let _ = ws.async_read(io, |io, _, ws| {
+                            let _ = ws.close(io);
+                        });
+                    }
+                });
+            })
+            .unwrap();
+        }
+        let got = Rc::new(RefCell::new(None));
+        let g = got.clone();
+        let cfg = ClientConfig::default().timeout(Duration::from_secs(20));
+        let d = Dial::new(Url::parse("ws://example.invalid/x").unwrap(), &cfg);
+        start_at::<TcpStream, _>(&mut io, d, Some(addrs), move |_, r| {
+            *g.borrow_mut() = Some(r)
+        })
+        .unwrap();
+        let end = Instant::now() + Duration::from_secs(30);
+        while got.borrow().is_none() && Instant::now() < end {
+            io.run_one_for(Duration::from_millis(50)).unwrap();
+        }
+        let r = got.borrow_mut().take().expect("the dial completed");
+        (io, r)
+    }
+
+    #[test]
+    fn an_address_nobody_listens_on_is_passed_over_for_one_that_works() {
+        let (mut io, r) = race(vec![refused(), refused()], true);
+        let ws = r.unwrap();
+        assert!(ws.is_client());
+        ws.close(&mut io).unwrap();
+    }
+
+    /// The first address neither connects nor fails (a listener whose accept queue is full
+    /// drops the SYN, and the kernel retries it for minutes): the next attempt starts
+    /// beside it after the attempt delay and wins; the pending one is left to its own
+    /// timeout (what is left of the dial's), its late connection closed.
+    #[test]
+    fn a_pending_attempt_does_not_hold_up_the_next_address() {
+        let opts = sock::ListenOptions {
+            backlog: 0,
+            ..sock::ListenOptions::default()
+        };
+        let full = sock::TcpListener::bind_with("127.0.0.1:0", Family::Any, opts).unwrap();
+        let at = full.local_addr().unwrap();
+        // Fill the accept queue (backlog 0 holds one) without accepting.
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let c = std::net::TcpStream::connect_timeout(
+                &at.to_string().parse().unwrap(),
+                Duration::from_millis(200),
+            );
+            match c {
+                Ok(c) => held.push(c),
+                Err(_) => break,
+            }
+        }
+        let (mut io, r) = race(vec![at], true);
+        let ws = r.unwrap();
+        assert!(ws.is_client());
+        ws.close(&mut io).unwrap();
+        drop(held);
+    }
+
+    #[test]
+    fn when_every_address_refuses_the_dial_fails_in_the_connect_stage() {
+        let (io, r) = race(vec![refused(), refused(), refused()], false);
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+        assert_eq!(e.context_str(), Some(Stage::Connect.failed()));
+        // Nothing left on the Io: no attempt, no timer.
+        assert_eq!(io.objects(), 0);
     }
 }
