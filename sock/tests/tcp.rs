@@ -271,7 +271,10 @@ fn accepted_connections_inherit_nodelay_from_the_listener() {
     let addr = l.local_addr().unwrap();
     let _c = std::net::TcpStream::connect(addr.to_string()).unwrap();
     let (a, _) = l.accept().unwrap();
-    assert!(a.nodelay().unwrap(), "the accepted connection has TCP_NODELAY");
+    assert!(
+        a.nodelay().unwrap(),
+        "the accepted connection has TCP_NODELAY"
+    );
     let plain = TcpListener::bind("127.0.0.1:0").unwrap();
     let _d = std::net::TcpStream::connect(plain.local_addr().unwrap().to_string()).unwrap();
     let (b, _) = plain.accept().unwrap();
