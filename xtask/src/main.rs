@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `ci` | everything CI checks, in order, with a summary table of step, result and seconds |
 //! | `cross [--target T]... [--install]` | tests under qemu-user for aarch64/riscv64, checks for macOS/FreeBSD, the loongarch64 asm build |
-//! | `autobahn [--cases PATTERN] [--jobs N] [--full]` | the Autobahn cases through kosoku against sonic-websocket's examples, both directions, in parallel; fails on a case not OK, NON-STRICT or INFORMATIONAL (default: sections 1-11 and a spread of 12-13; `--full`: every case) |
+//! | `autobahn [--cases PATTERN] [--jobs N] [--level N] [--full]` | the Autobahn cases through kosoku against sonic-websocket's examples, both directions, in parallel; fails on a case not OK, NON-STRICT or INFORMATIONAL (default: sections 1-11 and a spread of 12-13; `--full`, the ci step: every case; `--level`: the examples' deflate level, 1 by default) |
 //! | `miri` | `cargo +nightly miri test` on the tests that reach the `unsafe` outside the `sys` modules (sockaddr, sonic-bytes, sonic-io's lib) |
 //! | `fuzz [--seconds N] [--merge]` | every cargo-fuzz target for N seconds (60) from its committed corpus; `--merge` adds what reached new coverage |
 //! | `load [--seconds N] [--clients N]` | sonic-io's echo server example under N clients (200) on loopback for N seconds (30), every byte checked, its memory sampled |
@@ -45,7 +45,7 @@ mod vm;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | doc | semver | msrv | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs | vm [--kernel debian-6.1] [--suite sctp|sock|all] [--timeout SECS]> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--level N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | doc | semver | msrv | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs | vm [--kernel debian-6.1] [--suite sctp|sock|all] [--timeout SECS]> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
