@@ -378,6 +378,54 @@ fn run_model<C: StreamSock>(
         let v = std::mem::take(&mut m.borrow_mut().violations);
         prop_assert!(v.is_empty(), "after step {} {:?}: {:?}", i, op, v);
     }
+    // Before any end of stream: every byte sent must reach an armed read without another
+    // edge from the peer (a readable mark cleared too early waits forever here; the end of
+    // stream below would hide it, since READ_CLOSED makes every read try).
+    {
+        let open = {
+            let mm = m.borrow();
+            !mm.shut && !mm.reset && !mm.eof_seen
+        };
+        let start = Instant::now();
+        let mut k = 0;
+        while open && m.borrow().got < m.borrow().sent {
+            prop_assert!(
+                start.elapsed() < BOUND,
+                "no progress (state {:?})",
+                m.borrow()
+            );
+            if m.borrow().pending {
+                // An exact read left from the steps may wait for more than was sent.
+                m.borrow_mut().cancelling = true;
+                s.cancel_read(&mut io).unwrap();
+                m.borrow_mut().cancelling = false;
+                continue;
+            }
+            let (kind, size) = [
+                (Kind::Once, 17usize),
+                (Kind::Into, 16),
+                (Kind::Once, 1),
+                (Kind::Into, 33),
+            ][k % 4];
+            k += 1;
+            read(&mut io, &m, s, kind, size);
+            let armed = Instant::now();
+            while m.borrow().pending {
+                prop_assert!(
+                    armed.elapsed() < Duration::from_secs(2),
+                    "lost wake-up: a {:?} read of {} waits with {} of {} bytes read (state {:?})",
+                    kind,
+                    size,
+                    m.borrow().got,
+                    m.borrow().sent,
+                    m.borrow()
+                );
+                io.run_one_for(Duration::from_millis(5)).unwrap();
+            }
+            let v = std::mem::take(&mut m.borrow_mut().violations);
+            prop_assert!(v.is_empty(), "while reading what was sent: {:?}", v);
+        }
+    }
     // The drain: the peer half-closes; reads of every kind in turn until the end.
     if let Some(p) = &peer {
         p.shutdown_write();
