@@ -421,8 +421,9 @@ impl Object {
                 Ok(k)
             }
             Ok(n) => {
-                if n < want + READ_AHEAD {
-                    // The kernel had less than was asked for: drained.
+                if n < want + READ_AHEAD && !self.ready.contains(Ready::URGENT) {
+                    // The kernel had less than was asked for: drained (unless urgent data
+                    // was signalled, which ends reads early: then only `WouldBlock` says so).
                     self.ready.remove(Ready::READABLE);
                 }
                 if n > want {

@@ -74,7 +74,9 @@ const NO_BUSY_POLL: iox::Error = iox::Error::with_context(
     "epoll busy polling needs Linux 6.9 (EPIOCSPARAMS)",
 );
 
-const READ_INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+/// `EPOLLPRI` too: urgent data ends a read early with bytes behind it ([`Ready::URGENT`]).
+const READ_INTEREST: u32 =
+    (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
 const INTEREST: u32 = READ_INTEREST | libc::EPOLLOUT as u32;
 
 impl Poller {
@@ -288,6 +290,9 @@ impl Poller {
         }
         if bits & libc::EPOLLOUT as u32 != 0 {
             r |= Ready::WRITABLE;
+        }
+        if bits & libc::EPOLLPRI as u32 != 0 {
+            r |= Ready::URGENT | Ready::READABLE;
         }
         if bits & libc::EPOLLRDHUP as u32 != 0 {
             r |= Ready::READ_CLOSED | Ready::READABLE;

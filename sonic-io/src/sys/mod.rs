@@ -46,6 +46,11 @@ impl Ready {
     pub(crate) const READ_CLOSED: Ready = Ready(4);
     pub(crate) const HUP: Ready = Ready(8);
     pub(crate) const ERROR: Ready = Ready(16);
+    /// Urgent (out-of-band) data was signalled (`EPOLLPRI`: TCP urgent data, a Unix stream's
+    /// `MSG_OOB`). The kernel ends a read at the urgent mark with bytes queued behind it, so
+    /// from then on a short stream read no longer proves the socket drained: only
+    /// `WouldBlock` clears the readable mark. Set by events, never cleared.
+    pub(crate) const URGENT: Ready = Ready(32);
     /// A stream whose read side saw any of these will not see another edge for it: every
     /// read tries its syscall, which returns the rest of the data, the error, or end of
     /// stream. Set by events, never cleared.
