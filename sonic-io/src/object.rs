@@ -407,12 +407,23 @@ impl Object {
         let rest = &mut dst[k..];
         let want = rest.len();
         *syscalls += 1;
-        let r = {
-            let mut iov = [
-                zcall::IoVecMut::new(rest),
-                zcall::IoVecMut::new(&mut self.ahead.buf),
-            ];
-            zcall::readv(self.fd, &mut iov)
+        // A Unix stream read may end at a message boundary the kernel does not read across
+        // (descriptors attached, a change of writer): then a short count proves nothing.
+        let (r, boundary) = match &self.owned {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Owned::Unix(_) => {
+                match crate::sys::recv_unix_stream(self.fd, rest, &mut self.ahead.buf) {
+                    Ok((n, b)) => (Ok(n), b),
+                    Err(e) => (Err(e), false),
+                }
+            }
+            _ => {
+                let mut iov = [
+                    zcall::IoVecMut::new(rest),
+                    zcall::IoVecMut::new(&mut self.ahead.buf),
+                ];
+                (zcall::readv(self.fd, &mut iov), false)
+            }
         };
         match r {
             Ok(0) => {
@@ -421,7 +432,7 @@ impl Object {
                 Ok(k)
             }
             Ok(n) => {
-                if n < want + READ_AHEAD && !self.ready.contains(Ready::URGENT) {
+                if n < want + READ_AHEAD && !boundary && !self.ready.contains(Ready::URGENT) {
                     // The kernel had less than was asked for: drained (unless urgent data
                     // was signalled, which ends reads early: then only `WouldBlock` says so).
                     self.ready.remove(Ready::READABLE);

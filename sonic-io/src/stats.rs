@@ -17,7 +17,7 @@ pub struct Stats {
     pub ctl: u64,
     /// Arming the wait timer (`timerfd_settime`).
     pub timer_arms: u64,
-    /// Read-side syscalls made by operations (`readv` for streams, `recv`, `recvfrom`, `read`,
+    /// Read-side syscalls made by operations (`readv`/`recvmsg` for streams, `recv`, `recvfrom`, `read`,
     /// `accept4`, `getsockopt(SO_ERROR)`); a read served from a stream's read-ahead makes none.
     pub reads: u64,
     /// Write-side syscalls of operations (`send`, `sendto`, `write`, `connect`).

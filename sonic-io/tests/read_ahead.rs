@@ -8,7 +8,6 @@ use common::{run_until, slot};
 
 use std::io::{Read, Write};
 use std::rc::Rc;
-use std::time::Duration;
 
 use iox::ErrorKind;
 use sonic_io::{Io, Stats, TcpStream};
@@ -135,7 +134,7 @@ fn a_reset_met_after_read_ahead_bytes_is_reported_by_the_next_read() {
     let peer = sock::TcpConn::try_from(peer).unwrap();
     let sent: Vec<u8> = (0..24u8).collect();
     peer.write_all(&sent).unwrap();
-    sock::opt::set_linger(&peer, Some(Duration::ZERO)).unwrap();
+    sock::opt::set_linger(&peer, Some(std::time::Duration::ZERO)).unwrap();
     drop(peer);
     // 8 bytes to the reader, 16 read ahead: the read-ahead is full, so the socket may hold
     // more and the next read makes its syscall, which meets the reset.
@@ -242,7 +241,7 @@ fn taking_a_stream_returns_the_read_error_it_holds() {
     let (s, peer) = pair(&mut io);
     let peer = sock::TcpConn::try_from(peer).unwrap();
     peer.write_all(&[1u8; 24]).unwrap();
-    sock::opt::set_linger(&peer, Some(Duration::ZERO)).unwrap();
+    sock::opt::set_linger(&peer, Some(std::time::Duration::ZERO)).unwrap();
     drop(peer);
     // 8 + 16 read ahead (full), then a read of 32 takes the 16 and meets the reset: held.
     for len in [8usize, 32] {

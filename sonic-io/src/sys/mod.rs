@@ -98,6 +98,43 @@ pub(crate) fn owned(fd: RawFd) -> std::os::fd::OwnedFd {
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
 }
 
+/// One read of a Unix stream into `a` then `b` (`recvmsg`); returns the count and whether
+/// the kernel ended it at a message boundary it will not read across: descriptors attached
+/// by the peer (SCM_RIGHTS) or, with SO_PASSCRED, a change of writer. The control buffer has
+/// room for a header and nothing more, so the kernel installs no descriptor (it discards
+/// them, as a plain `read` does) and says so with `MSG_CTRUNC`; a read that stopped there
+/// proves nothing about what is still queued.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn recv_unix_stream(
+    fd: RawFd,
+    a: &mut [u8],
+    b: &mut [u8],
+) -> zcall::Result<(usize, bool)> {
+    let mut iov = [
+        libc::iovec {
+            iov_base: a.as_mut_ptr().cast(),
+            iov_len: a.len(),
+        },
+        libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        },
+    ];
+    // A `cmsghdr`'s worth, aligned as one: room for no payload.
+    let mut control = [0u64; 2];
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header, filled in below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len() as _;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: `msg` points at `iov` (two live, writable slices of the lengths given) and at
+    // `control` (16 writable bytes), all alive for the call; no name buffer.
+    let n = unsafe { zcall::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC)? };
+    let boundary = msg.msg_flags & libc::MSG_CTRUNC != 0 || msg.msg_controllen > 0;
+    Ok((n, boundary))
+}
+
 /// Moves a file's offset. See `lseek(2)`.
 pub(crate) fn lseek(fd: RawFd, offset: i64, whence: libc::c_int) -> iox::Result<u64> {
     // SAFETY: lseek takes no pointers; a bad descriptor is reported as EBADF.
