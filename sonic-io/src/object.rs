@@ -154,10 +154,11 @@ const NOSIGNAL: libc::c_int = 0;
 ///
 /// With edge-triggered readiness a read that fills its buffer exactly cannot tell a drained
 /// socket from one that holds more, so the next read would make a syscall that finds
-/// nothing. Each stream read is one `readv` into the caller's buffer and this read-ahead:
-/// when the read-ahead is not filled too, the socket was drained and the next read waits
-/// for an edge (3 syscalls per scheduled message: `tests/syscalls.rs`); bytes that landed
-/// in it go first to the next read, without a syscall.
+/// nothing. Each stream read is one `readv` (`recvmsg` on a Unix stream) into the caller's
+/// buffer and this read-ahead: when the read-ahead is not filled too, the socket was drained
+/// and the next read waits for an edge (3 syscalls per scheduled message:
+/// `tests/read_ahead.rs`); bytes that landed in it go first to the next read, without a
+/// syscall.
 pub(crate) const READ_AHEAD: usize = 16;
 
 /// The bytes a stream had read past its last reader's buffer when it left its Io
