@@ -753,6 +753,12 @@ impl Io {
                     (Timeout::At(b), Some(t)) => Timeout::At(b.min(t)),
                 };
             }
+            // A deadline is relative to now: read the clock if this turn has not (a timer
+            // scheduled after the turn's start would otherwise be measured from 0).
+            let now = match timeout {
+                Timeout::At(_) if !timers && !matches!(bound, Timeout::At(_)) => self.now_ns(),
+                _ => now,
+            };
             self.ev_next = 0;
             self.ev_count = 0;
             let count = self.poller.wait(timeout, now, &mut self.stats)?;
