@@ -80,9 +80,21 @@ impl Timestamp {
         self.0
     }
 
-    /// Nanoseconds since the Unix epoch (fits in a `u64` until 2554).
+    /// Nanoseconds since the Unix epoch (fits in a `u64` until 2554; later stamps, which
+    /// only a bogus control message carries, saturate at `u64::MAX`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sock::timestamp::Timestamp;
+    /// assert_eq!(Timestamp::from_unix(Duration::from_nanos(1_750)).as_nanos(), 1_750);
+    /// // Found by the cmsg_parse fuzz target: a control message may say anything.
+    /// assert_eq!(Timestamp::from_unix(Duration::from_secs(u64::MAX)).as_nanos(), u64::MAX);
+    /// ```
     pub const fn as_nanos(self) -> u64 {
-        self.0.as_secs() * 1_000_000_000 + self.0.subsec_nanos() as u64
+        self.0
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(self.0.subsec_nanos() as u64)
     }
 
     /// As a [`SystemTime`].
