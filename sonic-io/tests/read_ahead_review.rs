@@ -1423,7 +1423,10 @@ fn unix_bytes_after_a_descriptor_message_are_read_without_a_new_edge() {
         // (qemu-user hands the kernel a larger control buffer than ours and truncates on
         // the way back: the descriptor lands in the process there; said, not asserted.)
         if testkit::under_qemu() {
-            println!("under qemu-user: {} descriptors after, {before} before", fds());
+            println!(
+                "under qemu-user: {} descriptors after, {before} before",
+                fds()
+            );
         } else {
             assert_eq!(fds(), before, "no descriptor received into this process");
         }
