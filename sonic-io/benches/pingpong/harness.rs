@@ -213,19 +213,22 @@ pub(crate) enum Subject {
     MioHot,
     MioBlocking,
     Tokio,
+    /// monoio's io_uring driver, a runtime on the current thread.
+    MonoioUring,
     /// The floor: a non-blocking `recv` spin on both ends, no reactor at all.
     Floor,
 }
 
 /// The subjects, in the order they run and print. The sonic-io hot loop comes first: the
 /// ratios of the rows below it divide by it.
-pub(crate) const SUBJECTS: [Subject; 7] = [
+pub(crate) const SUBJECTS: [Subject; 8] = [
     Subject::SonicHot,
     Subject::SonicBlocking,
     Subject::Std,
     Subject::MioHot,
     Subject::MioBlocking,
     Subject::Tokio,
+    Subject::MonoioUring,
     Subject::Floor,
 ];
 
@@ -238,6 +241,7 @@ impl Subject {
             Subject::MioHot => "mio hot",
             Subject::MioBlocking => "mio blocking",
             Subject::Tokio => "tokio current_thread",
+            Subject::MonoioUring => "monoio io_uring",
             Subject::Floor => "raw busy-poll",
         }
     }

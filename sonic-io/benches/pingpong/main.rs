@@ -2,19 +2,22 @@
 //! percentiles in nanoseconds, for the sonic-io hot loop (`Io::poll_one` in a loop) and
 //! blocking loop (`Io::run_one`) beside blocking `std::net`, mio (hot: a zero-timeout poll in
 //! a loop; blocking: a poll whose timeout is the case's remaining time, the same
-//! `epoll_wait` as `None` but bounded), tokio's current-thread runtime and the floor (a raw
-//! busy-poll: both ends spinning on a non-blocking `recv`, no reactor), all in one run.
-//! Each client talks to its own stack's echo server (a sonic-io `Io` in the same mode for the
-//! sonic-io rows, a std thread for std, a mio loop in the same mode for mio, a tokio runtime
-//! for tokio, a spinning thread for the floor), the server on its own thread; with two or
-//! more cores the server is pinned to CPU 0 and the client to CPU 1
-//! (`sonic_io::pin_thread`, `sched_setaffinity`). UDP servers stop at an empty datagram sent
-//! after the client ends; every server and client also has a backstop (a sonic-io `Timer`,
-//! a socket timeout, a tokio timeout, a deadline) past the case's cap. Every round trip is
-//! recorded in an `hdrhistogram` (3 significant digits). Syscalls per round trip come from
-//! `Io::stats` for sonic-io and from the bench's own counts for the mio and floor clients.
-//! After the tables, the goals as ratios of this run: sonic-io's hot loop against
-//! the floor (p50, p99) and against mio's hot loop.
+//! `epoll_wait` as `None` but bounded), tokio's current-thread runtime, monoio on its
+//! io_uring driver (a completion-based peer: `RuntimeBuilder::<IoUringDriver>`, one thread)
+//! and the floor (a raw busy-poll: both ends spinning on a non-blocking `recv`, no reactor),
+//! all in one run. Each client talks to its own stack's echo server (a sonic-io `Io` in the
+//! same mode for the sonic-io rows, a std thread for std, a mio loop in the same mode for
+//! mio, a tokio runtime for tokio, a monoio runtime for monoio, a spinning thread for the
+//! floor), the server on its own thread; with two or more cores the server is pinned to CPU 0
+//! and the client to CPU 1 (`sonic_io::pin_thread`, `sched_setaffinity`). UDP servers stop at
+//! an empty datagram sent after the client ends; every server and client also has a backstop
+//! (a sonic-io `Timer`, a socket timeout, a tokio or monoio timeout, a deadline) past the
+//! case's cap. When the kernel refuses monoio a ring (seccomp, `kernel.io_uring_disabled`,
+//! user-mode QEMU), its rows say why and the run goes on. Every round trip is recorded in an
+//! `hdrhistogram` (3 significant digits). Syscalls per round trip come from `Io::stats` for
+//! sonic-io and from the bench's own counts for the mio and floor clients. After the tables,
+//! the goals as ratios of this run: sonic-io's hot loop against the floor (p50, p99)
+//! and against mio's hot loop.
 //!
 //! Then a connection-count sweep: 1, 100, 1,000 and 10,000 TCP connections between a client
 //! `Io` (in a child process, so that each process holds one end of every connection) and a
@@ -29,9 +32,9 @@
 //! `cargo xtask bench`). No figure is asserted.
 //!
 //! One file per subject: `harness.rs` (the plan, the recorder, the pinned pair of threads),
-//! one per stack (`sonic.rs`, `std_net.rs`, `mio_loop.rs`, `tokio_rt.rs`, `floor.rs`),
-//! `sweep.rs`, `idle.rs` (one empty hot-loop turn), `report.rs` (the tables and the
-//! summary) and `sys.rs` (the descriptor limit, its one `unsafe`).
+//! one per stack (`sonic.rs`, `std_net.rs`, `mio_loop.rs`, `tokio_rt.rs`, `monoio_rt.rs`,
+//! `floor.rs`), `sweep.rs`, `idle.rs` (one empty hot-loop turn), `report.rs` (the tables and
+//! the summary) and `sys.rs` (the descriptor limit, its one `unsafe`).
 //!
 //! `cargo bench -p sonic-io --bench pingpong [-- --quick]`
 
@@ -43,6 +46,8 @@ mod harness;
 mod idle;
 #[cfg(target_os = "linux")]
 mod mio_loop;
+#[cfg(target_os = "linux")]
+mod monoio_rt;
 #[cfg(target_os = "linux")]
 mod report;
 #[cfg(target_os = "linux")]
@@ -60,7 +65,9 @@ fn main() {
     #[cfg(target_os = "linux")]
     run();
     #[cfg(not(target_os = "linux"))]
-    println!("sonic-io pingpong: linux only (its mio and tokio peers are Linux dev-dependencies)");
+    println!(
+        "sonic-io pingpong: linux only (its mio, tokio and monoio peers are Linux dev-dependencies)"
+    );
 }
 
 #[cfg(target_os = "linux")]
@@ -163,6 +170,14 @@ fn run_case(plan: harness::Plan, proto: harness::Proto, subject: harness::Subjec
                     move || none(tokio_rt::tokio_tcp_server(l, backstop_after)),
                     move || tokio_rt::tokio_client(addr, Proto::Tcp, plan),
                 ),
+                Subject::MonoioUring => match monoio_rt::probe() {
+                    Err(e) => Run::failed(e),
+                    Ok(()) => pair(
+                        None,
+                        move || none(monoio_rt::monoio_tcp_server(l, backstop_after)),
+                        move || monoio_rt::monoio_client(addr, Proto::Tcp, plan),
+                    ),
+                },
                 Subject::Floor => pair(
                     None,
                     move || none(floor::tcp_server(l, backstop_after)),
@@ -198,6 +213,14 @@ fn run_case(plan: harness::Plan, proto: harness::Proto, subject: harness::Subjec
                     move || none(tokio_rt::tokio_udp_server(s, backstop_after)),
                     move || tokio_rt::tokio_client(addr, Proto::Udp, plan),
                 ),
+                Subject::MonoioUring => match monoio_rt::probe() {
+                    Err(e) => Run::failed(e),
+                    Ok(()) => pair(
+                        bye,
+                        move || none(monoio_rt::monoio_udp_server(s, backstop_after)),
+                        move || monoio_rt::monoio_client(addr, Proto::Udp, plan),
+                    ),
+                },
                 Subject::Floor => pair(
                     bye,
                     move || none(floor::udp_server(s, backstop_after)),

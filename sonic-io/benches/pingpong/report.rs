@@ -123,7 +123,7 @@ pub(crate) fn report(o: &Outcome) {
         cores()
     );
     println!(
-        "servers: each subject's own echo server on its own thread (sonic-io Io in the same mode, std thread, mio loop in the same mode, tokio current_thread, a non-blocking recv spin for the raw busy-poll floor)"
+        "servers: each subject's own echo server on its own thread (sonic-io Io in the same mode, std thread, mio loop in the same mode, tokio current_thread, monoio on io_uring, a non-blocking recv spin for the raw busy-poll floor)"
     );
     println!(
         "{:<26} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7}",
