@@ -8,7 +8,7 @@
 //! | [`in_subprocess`] | run the rest of a test in a fresh child process (process-wide state) |
 //! | [`in_netns`], [`NetNs`] | the same, inside a private network namespace with a veth pair |
 //! | [`open_fds`] | how many descriptors the process has open |
-//! | [`set_open_files_limit`], [`default_sigpipe`], [`fail_syscall`] | process-wide faults for a child process: a lower descriptor limit, SIGPIPE's default action, a seccomp filter failing one system call |
+//! | [`set_open_files_limit`], [`default_sigpipe`], [`fail_syscall`], [`refuse_syscalls`] | process-wide faults for a child process: a lower descriptor limit, SIGPIPE's default action, a seccomp filter failing chosen system calls (`io_uring_setup`, to test a fallback to epoll) |
 //! | [`skip!`], [`under_qemu`], [`qemu`] | skipping with a printed reason; what qemu-user cannot do |
 //! | [`tcp_pair`], [`udp_pair`] | loopback pairs on ephemeral ports |
 //! | [`bench`](mod@bench) | benchmark summaries: criterion estimates, ratios, JSON lines, allocation figures |
@@ -39,6 +39,6 @@ pub use skip::skip_message;
 pub use subprocess::{
     ENV_RUNNER, in_subprocess, in_subprocess_named, in_subprocess_named_within, is_subprocess,
 };
-#[cfg(target_os = "linux")]
-pub use sys::fail_syscall;
 pub use sys::{default_sigpipe, exhaust_descriptors, set_open_files_limit};
+#[cfg(target_os = "linux")]
+pub use sys::{fail_syscall, refuse_syscalls};

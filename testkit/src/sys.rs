@@ -1,5 +1,5 @@
 //! Process-wide changes a fault test makes in its own child process: the descriptor limit,
-//! SIGPIPE's disposition, a seccomp filter that makes one system call fail.
+//! SIGPIPE's disposition, a seccomp filter that makes chosen system calls fail.
 //!
 //! Each changes the whole process, so each refuses (panics) outside a child started by
 //! [`in_subprocess`](crate::in_subprocess) or [`in_netns`](crate::in_netns): in the shared
@@ -95,22 +95,100 @@ const AUDIT_ARCH: Option<u32> = if cfg!(target_arch = "x86_64") {
     None
 };
 
-/// Installs a seccomp filter on the calling thread (and the threads it starts afterwards)
-/// under which system call `nr` (`libc::SYS_memfd_create`) fails with `errno` and every
-/// other call proceeds; sets `no_new_privs` first, as an unprivileged filter needs. The
-/// filter cannot be removed: the child process keeps it until it exits. Fails with
-/// `Unsupported` on architectures not listed here. See `seccomp(2)`.
+/// Installs a seccomp filter under which system call `nr` (`libc::SYS_memfd_create`) fails
+/// with `errno` and every other call proceeds: [`refuse_syscalls`] with one number.
+/// See `seccomp(2)`.
 #[cfg(target_os = "linux")]
 #[track_caller]
 pub fn fail_syscall(nr: libc::c_long, errno: i32) -> io::Result<()> {
     assert_in_subprocess("fail_syscall");
+    refuse_syscalls(&[nr], errno)
+}
+
+/// Installs a seccomp filter on every thread of the process (`SECCOMP_FILTER_FLAG_TSYNC`),
+/// inherited by the threads and children started afterwards, under which each system call
+/// numbered in `nrs` (`libc::SYS_io_uring_setup`) fails with `errno` and every other call
+/// proceeds. A call made through another ABI than this target's (its `AUDIT_ARCH_*` differs,
+/// so its numbers mean other calls) is let through. Sets `no_new_privs` first, as an
+/// unprivileged filter needs. The filter cannot be removed: the child process keeps it until
+/// it exits.
+///
+/// Fails with `Unsupported` on architectures other than x86_64, aarch64 and riscv64, with
+/// `InvalidInput` for an empty list, more than 255 numbers, a negative number or an `errno`
+/// outside `1..=4095`, and with the kernel's error otherwise (qemu-user refuses seccomp
+/// with `EINVAL`: see [`qemu::UNSUPPORTED_BEHAVIOURS`](crate::qemu::UNSUPPORTED_BEHAVIOURS)).
+/// Panics outside a child process of [`in_subprocess`](crate::in_subprocess). See
+/// `seccomp(2)`, `prctl(2)` (`PR_SET_NO_NEW_PRIVS`).
+///
+/// ```no_run
+/// testkit::in_subprocess(|| {
+///     testkit::refuse_syscalls(&[libc::SYS_io_uring_setup], libc::EPERM).unwrap();
+///     // io_uring_setup now fails with EPERM: the code under test falls back to epoll.
+/// });
+/// ```
+#[cfg(target_os = "linux")]
+#[track_caller]
+pub fn refuse_syscalls(nrs: &[libc::c_long], errno: i32) -> io::Result<()> {
+    assert_in_subprocess("refuse_syscalls");
     let arch = AUDIT_ARCH.ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::Unsupported,
-            "testkit::fail_syscall: no AUDIT_ARCH for this architecture",
+            "testkit::refuse_syscalls: no AUDIT_ARCH for this architecture",
         )
     })?;
-    let nr = u32::try_from(nr).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let program = filter_program(arch, nrs, errno)?;
+    let len = u16::try_from(program.len()).expect("at most 261 instructions");
+    let fprog = libc::sock_fprog {
+        len,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only and affects this process.
+    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
+    // SAFETY: `fprog` points at `program`, both alive for the call, `len` instructions long;
+    // the kernel copies the filter before returning.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_TSYNC,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        -1 => Err(io::Error::last_os_error()),
+        // With TSYNC, a positive return names a thread that could not take the filter.
+        tid => Err(io::Error::other(format!(
+            "seccomp: thread {tid} cannot take the filter (it has one of its own)"
+        ))),
+    }
+}
+
+/// The classic BPF program of [`refuse_syscalls`]: allow a foreign `arch`, answer each of
+/// `nrs` with `SECCOMP_RET_ERRNO | errno`, allow the rest.
+#[cfg(target_os = "linux")]
+fn filter_program(
+    arch: u32,
+    nrs: &[libc::c_long],
+    errno: i32,
+) -> io::Result<Vec<libc::sock_filter>> {
+    let invalid = |what: &'static str| io::Error::new(io::ErrorKind::InvalidInput, what);
+    if nrs.is_empty() {
+        return Err(invalid(
+            "testkit::refuse_syscalls: no system call to refuse",
+        ));
+    }
+    // Each comparison jumps over the ones after it and the final allow: a jump offset is u8.
+    if nrs.len() > 255 {
+        return Err(invalid(
+            "testkit::refuse_syscalls: more than 255 system calls",
+        ));
+    }
+    // Above 4095 the kernel's return value no longer reads as an error.
+    let errno = u32::try_from(errno)
+        .ok()
+        .filter(|e| (1..=4095).contains(e))
+        .ok_or_else(|| invalid("testkit::refuse_syscalls: errno outside 1..=4095"))?;
     let stmt = |code: u32, k: u32| libc::sock_filter {
         code: code as u16,
         jt: 0,
@@ -125,30 +203,92 @@ pub fn fail_syscall(nr: libc::c_long, errno: i32) -> io::Result<()> {
     };
     let load = |offset: usize| stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, offset as u32);
     let ret = |k: u32| stmt(libc::BPF_RET | libc::BPF_K, k);
-    let errno_ret = libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA);
-    let program = [
+    let mut program = vec![
         load(std::mem::offset_of!(libc::seccomp_data, arch)),
         // Another ABI's numbers mean other calls: let them through.
         jeq(arch, 1, 0),
         ret(libc::SECCOMP_RET_ALLOW),
         load(std::mem::offset_of!(libc::seccomp_data, nr)),
-        jeq(nr, 0, 1),
-        ret(errno_ret),
-        ret(libc::SECCOMP_RET_ALLOW),
     ];
-    let fprog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_ptr().cast_mut(),
-    };
-    // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only and affects this process.
-    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
-    // SAFETY: `fprog` points at `program`, both alive for the call; the kernel copies the
-    // filter before returning.
-    check(unsafe {
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
-            &fprog as *const libc::sock_fprog,
-        )
-    })
+    for (i, &nr) in nrs.iter().enumerate() {
+        let nr = u32::try_from(nr)
+            .map_err(|_| invalid("testkit::refuse_syscalls: a negative system call number"))?;
+        // To the errno return, past the comparisons left and the allow.
+        let to_errno = u8::try_from(nrs.len() - i).expect("at most 255");
+        program.push(jeq(nr, to_errno, 0));
+    }
+    program.push(ret(libc::SECCOMP_RET_ALLOW));
+    program.push(ret(libc::SECCOMP_RET_ERRNO | errno));
+    Ok(program)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// Runs the program on one `seccomp_data` the way the kernel does (loads, equality jumps,
+    /// returns: the only instructions it holds).
+    fn run(program: &[libc::sock_filter], arch: u32, nr: u32) -> u32 {
+        let mut acc = 0;
+        let mut pc = 0;
+        loop {
+            let i = program[pc];
+            match u32::from(i.code) {
+                c if c == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => {
+                    acc = if i.k as usize == std::mem::offset_of!(libc::seccomp_data, arch) {
+                        arch
+                    } else {
+                        assert_eq!(i.k as usize, std::mem::offset_of!(libc::seccomp_data, nr));
+                        nr
+                    };
+                }
+                c if c == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K => {
+                    pc += usize::from(if acc == i.k { i.jt } else { i.jf });
+                }
+                c if c == libc::BPF_RET | libc::BPF_K => return i.k,
+                c => panic!("unexpected instruction {c:#x}"),
+            }
+            pc += 1;
+        }
+    }
+
+    #[test]
+    fn the_program_refuses_the_listed_calls_only() {
+        let arch = 0xc000_003e;
+        let nrs: Vec<libc::c_long> = (100..355).collect();
+        let p = filter_program(arch, &nrs, libc::EPERM).unwrap();
+        let refused = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+        for nr in 0..400 {
+            let want = if (100..355).contains(&nr) {
+                refused
+            } else {
+                libc::SECCOMP_RET_ALLOW
+            };
+            assert_eq!(run(&p, arch, nr), want, "nr {nr}");
+            assert_eq!(
+                run(&p, 0x4000_0028, nr),
+                libc::SECCOMP_RET_ALLOW,
+                "foreign arch"
+            );
+        }
+        let one = filter_program(arch, &[7], libc::ENOSYS).unwrap();
+        assert_eq!(
+            run(&one, arch, 7),
+            libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        );
+        assert_eq!(run(&one, arch, 8), libc::SECCOMP_RET_ALLOW);
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        let bad = |nrs: &[libc::c_long], errno| {
+            filter_program(0xc000_003e, nrs, errno).unwrap_err().kind()
+        };
+        assert_eq!(bad(&[], libc::EPERM), io::ErrorKind::InvalidInput);
+        assert_eq!(bad(&[-1], libc::EPERM), io::ErrorKind::InvalidInput);
+        assert_eq!(bad(&[1], 0), io::ErrorKind::InvalidInput);
+        assert_eq!(bad(&[1], 4096), io::ErrorKind::InvalidInput);
+        let many: Vec<libc::c_long> = (0..256).collect();
+        assert_eq!(bad(&many, libc::EPERM), io::ErrorKind::InvalidInput);
+    }
 }

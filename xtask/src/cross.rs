@@ -145,7 +145,7 @@ pub(crate) fn workspace_members() -> Vec<String> {
 }
 
 /// The workspace members among `wanted`.
-fn existing(wanted: &[&str]) -> Vec<String> {
+pub(crate) fn existing(wanted: &[&str]) -> Vec<String> {
     let members = workspace_members();
     wanted
         .iter()
@@ -161,6 +161,9 @@ fn container_engine_works() -> bool {
 /// Runs every selected target as its own step of `report`.
 pub(crate) fn cross(inst: &mut Installer, report: &mut Report, targets: &[Target]) -> bool {
     let mut ok = true;
+    if targets.iter().any(|t| matches!(t.mode, Mode::Run { .. })) {
+        println!("cross: {}", crate::backend::QEMU_SKIP);
+    }
     for t in targets {
         let name = format!("cross {}", t.triple);
         ok &= match t.mode {
@@ -186,7 +189,7 @@ pub(crate) fn cross(inst: &mut Installer, report: &mut Report, targets: &[Target
                         args.extend(["-p", c]);
                     }
                     let runner = format!("{qemu} -L {sysroot}");
-                    let c = if container_engine_works()
+                    let mut c = if container_engine_works()
                         && output(cmd("cross", &["--version"])).is_some()
                     {
                         let mut c = cmd("cross", &args);
@@ -202,6 +205,8 @@ pub(crate) fn cross(inst: &mut Installer, report: &mut Report, targets: &[Target
                             .env("TESTKIT_RUNNER", &runner);
                         c
                     };
+                    // The epoll half only: see the message printed above.
+                    c.env(crate::backend::ENV, "epoll");
                     let n = tests(c)?;
                     counts = Some(n);
                     Ok(format!(

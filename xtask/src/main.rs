@@ -3,6 +3,7 @@
 //! | command | what |
 //! |---|---|
 //! | `ci` | everything CI checks, in order, with a summary table of step, result and seconds |
+//! | `test-uring` | the `ci` step that re-runs the tests of sonic-io, sonic-multicast, sonic-tls and sonic-websocket with `SONIC_IO_BACKEND=uring` (skipped, saying why, where io_uring does not work) |
 //! | `cross [--target T]... [--install]` | tests under qemu-user for aarch64/riscv64, checks for macOS/FreeBSD, the loongarch64 asm build |
 //! | `autobahn [--cases PATTERN] [--jobs N] [--level N] [--full]` | the Autobahn cases through kosoku against sonic-websocket's examples, both directions, in parallel; fails on a case not OK, NON-STRICT or INFORMATIONAL (default: sections 1-11 and a spread of 12-13; `--full`, the ci step: every case; `--level`: the examples' deflate level, 1 by default) |
 //! | `miri` | `cargo +nightly miri test` on the tests that reach the `unsafe` outside the `sys` modules (sockaddr, sonic-bytes, sonic-io's lib) |
@@ -25,9 +26,12 @@
 //! cargo-fuzz, cargo-deny, actionlint) are
 //! installed when running as root or with `--install`; otherwise the exact commands are
 //! printed and the step fails.
-#![forbid(unsafe_code)]
+// One system call of its own, the io_uring probe of the backend matrix, in `sys`; no other
+// `unsafe` (forbid cannot be lifted for one module, deny can).
+#![deny(unsafe_code)]
 
 mod autobahn;
+mod backend;
 mod bench;
 mod ci;
 mod cpio;
@@ -41,11 +45,13 @@ mod plot;
 mod release;
 mod run;
 mod sanitize;
+#[allow(unsafe_code)]
+mod sys;
 mod vm;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--level N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | doc | semver | msrv | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs | vm [--kernel debian-6.1] [--suite sctp|sock|all] [--timeout SECS]> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | test-uring | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--level N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | doc | semver | msrv | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs | vm [--kernel debian-6.1] [--suite sctp|sock|all] [--timeout SECS]> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -122,6 +128,7 @@ fn main() -> ExitCode {
         },
         "miri" => ci::miri_step(&mut inst, &mut report),
         "loom" => ci::test_step(&mut report, "loom", ci::loom_command()),
+        "test-uring" => backend::uring_step(&mut report),
         "actionlint" => report.step_noted("actionlint", || ci::actionlint(&mut inst)),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
