@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use iox::{Error, Result};
 
+use crate::backend::{Backend, BackendUsed};
 use crate::buf::Blocks;
 use crate::object::{Class, Object, Owned};
 use crate::op::{Dir, IoId, Key, OpLogic, OpSlot};
@@ -64,6 +65,7 @@ pub struct IoBuilder {
     blocks: usize,
     clock: Option<Box<dyn iox::Clock>>,
     busy_poll: Option<BusyPoll>,
+    backend: Result<Backend>,
 }
 
 /// Kernel busy polling for an Io's waits (Linux 6.9+: the epoll ioctl `EPIOCSPARAMS`).
@@ -106,6 +108,7 @@ impl std::fmt::Debug for IoBuilder {
             .field("blocks", &self.blocks)
             .field("custom_clock", &self.clock.is_some())
             .field("busy_poll", &self.busy_poll)
+            .field("backend", &self.backend)
             .finish()
     }
 }
@@ -121,6 +124,7 @@ impl Default for IoBuilder {
             blocks: 8,
             clock: None,
             busy_poll: None,
+            backend: Backend::from_env(),
         }
     }
 }
@@ -172,11 +176,22 @@ impl IoBuilder {
         self
     }
 
+    /// The kernel interface the Io waits with ([`Backend`]). The default is what the
+    /// environment variable [`BACKEND_ENV`](crate::BACKEND_ENV) names, else the platform's
+    /// readiness backend (epoll on Linux). [`build`](Self::build) fails if the backend asked
+    /// for is not available (`Backend::Uring` where io_uring is refused, say), except
+    /// `Backend::Auto`, which falls back and says why in [`Io::backend`].
+    pub fn backend(mut self, backend: Backend) -> IoBuilder {
+        self.backend = Ok(backend);
+        self
+    }
+
     /// Creates the poller, the wait timer and the posters' waker (and sets busy polling).
     pub fn build(self) -> Result<Io> {
         let id = IoId::next();
+        let want = self.backend?;
         let shared = Arc::new(Shared::new(self.posts)?);
-        let poller = Poller::new(self.events, shared.waker())?;
+        let (poller, backend) = Poller::new(want, self.events, self.objects, shared.waker())?;
         if let Some(bp) = self.busy_poll {
             poller.set_busy_poll(bp)?;
         }
@@ -199,6 +214,7 @@ impl IoBuilder {
             ev_next: 0,
             ev_count: 0,
             poller,
+            backend,
             shared,
             clock,
             stats: Stats::default(),
@@ -252,6 +268,7 @@ pub struct Io {
     ev_next: usize,
     ev_count: usize,
     pub(crate) poller: Poller,
+    backend: BackendUsed,
     pub(crate) shared: Arc<Shared>,
     clock: Clock,
     pub(crate) stats: Stats,
@@ -293,6 +310,18 @@ impl Io {
     /// where the kernel lacks the ioctl.
     pub fn busy_poll(&self) -> Result<BusyPoll> {
         self.poller.busy_poll()
+    }
+
+    /// The backend this Io waits with and, if [`Backend::Auto`] fell back from io_uring,
+    /// why ([`BackendUsed::fallback`]).
+    ///
+    /// ```
+    /// let io = sonic_io::Io::builder().backend(sonic_io::Backend::Epoll).build().unwrap();
+    /// assert_eq!(io.backend().backend(), sonic_io::Backend::Epoll);
+    /// assert!(io.backend().fallback().is_none());
+    /// ```
+    pub fn backend(&self) -> BackendUsed {
+        self.backend
     }
 
     /// What the Io has done so far.
@@ -389,9 +418,12 @@ impl Io {
         let mut obj = self.objects.remove(key).ok_or(e)?;
         let mut result = Ok(());
         if keep && obj.registered {
-            // Closing the descriptor removes it from epoll by itself; a descriptor handed
-            // back must leave the interest list now.
-            result = self.poller.deregister(obj.fd, &mut self.stats);
+            // A descriptor handed back must leave the interest list now.
+            result = self.poller.deregister(obj.fd, key.token(), &mut self.stats);
+        } else if obj.registered {
+            // Closing the descriptor removes it from epoll by itself; an io_uring poll
+            // would keep it open.
+            result = self.poller.forget(obj.fd, key.token(), &mut self.stats);
         }
         let ops = [
             (Dir::Read, std::mem::take(&mut obj.read)),
@@ -1018,7 +1050,8 @@ impl Io {
         drop(dropped);
         let keys: Vec<Key> = self.objects.keys().collect();
         let mut ops = Vec::with_capacity(self.armed);
-        let mut first_err = Ok(());
+        // io_uring's polls let go of the descriptors before they are closed below.
+        let mut first_err = self.poller.forget_all(&mut self.stats);
         for k in keys {
             let Some(mut obj) = self.objects.remove(k) else {
                 continue;

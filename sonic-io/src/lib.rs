@@ -59,6 +59,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapter;
+mod backend;
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 mod batch;
 mod buf;
@@ -82,6 +83,7 @@ mod sys;
 mod timer;
 
 pub use adapter::Adapter;
+pub use backend::{BACKEND_ENV, Backend, BackendUsed};
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 pub use batch::{Datagram, Datagrams};
 pub use buf::{BytesId, IoBuf, IoBufMut, Region};

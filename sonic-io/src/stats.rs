@@ -30,6 +30,11 @@ pub struct Stats {
     pub deferred: u64,
     /// Wakes of the loop by a [`Poster`](crate::Poster).
     pub wakes: u64,
+    /// Entries queued to the io_uring (the `Uring` backend: polls armed, updated and
+    /// removed). Not syscalls: the next wait submits them, with [`ctl`](Self::ctl) counting
+    /// only the `io_uring_enter` calls that submit outside a wait (a removal, which must
+    /// reach the kernel before its descriptor is closed, or a full queue).
+    pub sqes: u64,
 }
 
 impl Stats {

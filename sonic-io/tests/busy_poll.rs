@@ -8,7 +8,13 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use sonic_io::{BusyPoll, Io, TcpStream};
+use sonic_io::{Backend, BusyPoll, Io, IoBuilder, TcpStream};
+
+/// Busy polling is an epoll instance's: these tests build their Ios on epoll whatever
+/// `SONIC_IO_BACKEND` says.
+fn epoll() -> IoBuilder {
+    Io::builder().backend(Backend::Epoll)
+}
 
 /// The kernel's release, e.g. (6, 18).
 fn kernel() -> (u32, u32) {
@@ -19,7 +25,7 @@ fn kernel() -> (u32, u32) {
 
 fn supported() -> bool {
     if kernel() < (6, 9) {
-        let e = Io::builder()
+        let e = epoll()
             .busy_poll(BusyPoll {
                 usecs: 10,
                 budget: 8,
@@ -51,7 +57,7 @@ fn the_kernel_reads_back_what_the_builder_set() {
         return;
     }
     assert_eq!(
-        Io::new().unwrap().busy_poll().unwrap(),
+        epoll().build().unwrap().busy_poll().unwrap(),
         BusyPoll::default(),
         "off unless asked"
     );
@@ -72,7 +78,7 @@ fn the_kernel_reads_back_what_the_builder_set() {
             prefer: true,
         },
     ] {
-        let io = Io::builder().busy_poll(bp).build().unwrap();
+        let io = epoll().busy_poll(bp).build().unwrap();
         assert_eq!(io.busy_poll().unwrap(), bp);
     }
 }
@@ -82,7 +88,7 @@ fn out_of_range_parameters_are_refused_by_name() {
     if !supported() {
         return;
     }
-    let e = Io::builder()
+    let e = epoll()
         .busy_poll(BusyPoll {
             usecs: i32::MAX as u32 + 1,
             budget: 8,
@@ -110,7 +116,7 @@ fn a_large_budget_needs_cap_net_admin() {
         budget: 256,
         prefer: false,
     };
-    match Io::builder().busy_poll(bp).build() {
+    match epoll().busy_poll(bp).build() {
         Ok(io) => assert_eq!(io.busy_poll().unwrap(), bp),
         Err(e) => assert_eq!(
             (e.kind(), e.context_str()),
@@ -128,7 +134,7 @@ fn a_busy_polling_io_still_echoes() {
     if !supported() {
         return;
     }
-    let mut io = Io::builder()
+    let mut io = epoll()
         .busy_poll(BusyPoll {
             usecs: 50,
             budget: 8,
@@ -170,4 +176,31 @@ fn a_busy_polling_io_still_echoes() {
     }
     assert!(done.get());
     peer.join().unwrap();
+}
+
+/// The uring backend has no epoll instance to set: asking for busy polling there is an
+/// `Unsupported` error that names the way to get it, never silence.
+#[test]
+fn the_uring_backend_refuses_busy_polling_by_name() {
+    let bp = BusyPoll {
+        usecs: 50,
+        budget: 8,
+        prefer: false,
+    };
+    match Io::builder().backend(Backend::Uring).build() {
+        Ok(io) => {
+            let e = io.busy_poll().unwrap_err();
+            assert_eq!(e.kind(), iox::ErrorKind::Unsupported);
+            assert!(e.to_string().contains("Backend::Epoll"), "{e}");
+        }
+        Err(e) => println!("skipped: io_uring unavailable here: {e}"),
+    }
+    if let Ok(_io) = Io::builder().backend(Backend::Uring).build() {
+        let e = Io::builder()
+            .backend(Backend::Uring)
+            .busy_poll(bp)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), iox::ErrorKind::Unsupported);
+    }
 }

@@ -55,11 +55,13 @@ mod eintr {
         !w.is_empty() && w != "0"
     }
 
-    /// Whether thread `tid` is blocked in `epoll_wait`: its wchan names an epoll function
-    /// when the kernel says; otherwise all that can be known is that it sleeps.
+    /// Whether thread `tid` is blocked in its Io's wait: its wchan names an epoll function
+    /// (or io_uring's completion wait) when the kernel says; otherwise all that can be known
+    /// is that it sleeps.
     fn blocked_in_wait(tid: i32, wchan: bool) -> bool {
         if wchan {
-            task_file(tid, "wchan").contains("epoll")
+            let w = task_file(tid, "wchan");
+            w.contains("epoll") || w.contains("io_cqring")
         } else {
             asleep(tid)
         }

@@ -1,5 +1,7 @@
 //! What each path costs in system calls, as the Io counts them (`Io::stats`): the numbers
-//! `sonic-io/README.md` quotes.
+//! `sonic-io/README.md` quotes. These are the epoll backend's costs, so every Io here is
+//! built on epoll whatever `SONIC_IO_BACKEND` says; `tests/uring.rs` counts the io_uring
+//! backend's.
 
 mod common;
 use common::{run_until, slot};
@@ -7,7 +9,12 @@ use common::{run_until, slot};
 use std::io::Write;
 use std::time::Duration;
 
-use sonic_io::{Io, Stats, TcpStream, Timer};
+use sonic_io::{Backend, Io, Stats, TcpStream, Timer};
+
+/// An Io on the backend whose costs this file counts.
+fn epoll_io() -> Io {
+    Io::builder().backend(Backend::Epoll).build().unwrap()
+}
 
 /// A registered stream whose peer stays outside the Io (so the peer's writes are not
 /// counted).
@@ -29,7 +36,7 @@ fn delta(io: &mut Io, f: impl FnOnce(&mut Io)) -> Stats {
 
 #[test]
 fn registration_is_one_epoll_ctl_and_close_needs_none() {
-    let mut io = Io::new().unwrap();
+    let mut io = epoll_io();
     let s = delta(&mut io, |io| drop(pair(io)));
     assert_eq!(s.ctl, 1);
     let (a, _peer) = pair(&mut io);
@@ -43,7 +50,7 @@ fn registration_is_one_epoll_ctl_and_close_needs_none() {
 
 #[test]
 fn a_read_that_can_complete_at_once_costs_one_syscall() {
-    let mut io = Io::new().unwrap();
+    let mut io = epoll_io();
     let (a, mut peer) = pair(&mut io);
     // 27 bytes: the first read takes 1 and reads 16 ahead (all it asks for, so the socket
     // may hold more); the second takes those 16 and makes one syscall for the 10 left.
@@ -70,7 +77,7 @@ fn a_read_that_can_complete_at_once_costs_one_syscall() {
 
 #[test]
 fn a_scheduled_read_costs_the_wait_plus_the_read_and_no_epoll_ctl() {
-    let mut io = Io::new().unwrap();
+    let mut io = epoll_io();
     let (a, mut peer) = pair(&mut io);
     // A short read (3 of 16 bytes) tells the Io the socket is drained.
     peer.write_all(b"abc").unwrap();
@@ -109,7 +116,7 @@ fn a_scheduled_read_costs_the_wait_plus_the_read_and_no_epoll_ctl() {
 
 #[test]
 fn timers_arm_and_cancel_without_syscalls_and_a_wait_arms_the_timerfd_once() {
-    let mut io = Io::new().unwrap();
+    let mut io = epoll_io();
     let t = Timer::new(&mut io).unwrap();
     let s = delta(&mut io, |io| {
         for _ in 0..1000 {
@@ -135,7 +142,7 @@ fn timers_arm_and_cancel_without_syscalls_and_a_wait_arms_the_timerfd_once() {
 /// The steady-state echo loop: a client and a server on one Io, 64 bytes each way.
 #[test]
 fn an_echo_round_trip_on_one_io_costs_a_fixed_number_of_syscalls() {
-    let mut io = Io::new().unwrap();
+    let mut io = epoll_io();
     let (c, s) = common::tcp_pair(&mut io);
     let rounds = 1000;
     let left = std::rc::Rc::new(std::cell::Cell::new(rounds + 100));
@@ -200,7 +207,7 @@ fn datagram_sends_raise_no_write_events() {
         unreachable!()
     };
     let to = sockaddr::SockaddrInet4::from(to);
-    let mut io = Io::new().unwrap();
+    let mut io = epoll_io();
     let c = UdpSocket::add(&mut io, sock::UdpConn::bind("127.0.0.1:0").unwrap()).unwrap();
     let sends = 1000;
     let done = common::counter();
@@ -238,7 +245,7 @@ fn a_parked_datagram_send_watches_writability_only_while_parked() {
     let [a, b] = sock::UnixDatagram::pair().unwrap();
     let b = std::os::unix::net::UnixDatagram::from(std::os::fd::OwnedFd::from(b));
     b.set_nonblocking(true).unwrap();
-    let mut io = Io::new().unwrap();
+    let mut io = epoll_io();
     let a = PacketConn::add(&mut io, a).unwrap();
     // Send until one send does not complete at once: the peer's queue is full.
     let sent = common::counter();

@@ -42,7 +42,7 @@ pub(crate) fn uring_command(crates: &[String]) -> Command {
 /// The `test-uring` step: probes io_uring, then re-runs the tests of [`CRATES`] (those that
 /// exist) on it; a machine without io_uring passes the step with `test-uring skipped: <reason>`.
 pub(crate) fn uring_step(report: &mut Report) -> bool {
-    if let Err(reason) = crate::sys::io_uring_probe() {
+    if let Err(reason) = io_uring_probe() {
         return report.step_noted(URING_STEP, || {
             println!("{URING_STEP} skipped: {reason}");
             Ok(format!("skipped: {reason}"))
@@ -50,6 +50,31 @@ pub(crate) fn uring_step(report: &mut Report) -> bool {
     }
     let crates = crate::cross::existing(CRATES);
     crate::ci::test_step(report, URING_STEP, uring_command(&crates))
+}
+
+/// `Ok` when sonic-io gets io_uring here: its `backend` example builds an Io with
+/// `Backend::Auto` and prints the backend in use, with the reason of a fallback (a seccomp
+/// filter, `kernel.io_uring_disabled`, ENOSYS, an old kernel). The reason otherwise.
+fn io_uring_probe() -> Result<(), String> {
+    let out = cmd(
+        "cargo",
+        &["run", "-q", "-p", "sonic-io", "--example", "backend"],
+    )
+    .output()
+    .map_err(|e| format!("cargo run --example backend: {e}"))?;
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() {
+        return Err(format!(
+            "the backend probe failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    if line == "io_uring" {
+        Ok(())
+    } else {
+        Err(line)
+    }
 }
 
 #[cfg(test)]

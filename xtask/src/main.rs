@@ -26,9 +26,7 @@
 //! cargo-fuzz, cargo-deny, actionlint) are
 //! installed when running as root or with `--install`; otherwise the exact commands are
 //! printed and the step fails.
-// One system call of its own, the io_uring probe of the backend matrix, in `sys`; no other
-// `unsafe` (forbid cannot be lifted for one module, deny can).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod autobahn;
 mod backend;
@@ -45,8 +43,6 @@ mod plot;
 mod release;
 mod run;
 mod sanitize;
-#[allow(unsafe_code)]
-mod sys;
 mod vm;
 
 use std::process::ExitCode;

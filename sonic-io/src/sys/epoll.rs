@@ -284,25 +284,7 @@ impl Poller {
         if token == WAIT_TIMER {
             return (token, Ready::EMPTY);
         }
-        let mut r = Ready::EMPTY;
-        if bits & libc::EPOLLIN as u32 != 0 {
-            r |= Ready::READABLE;
-        }
-        if bits & libc::EPOLLOUT as u32 != 0 {
-            r |= Ready::WRITABLE;
-        }
-        if bits & libc::EPOLLPRI as u32 != 0 {
-            r |= Ready::URGENT | Ready::READABLE;
-        }
-        if bits & libc::EPOLLRDHUP as u32 != 0 {
-            r |= Ready::READ_CLOSED | Ready::READABLE;
-        }
-        if bits & libc::EPOLLHUP as u32 != 0 {
-            r |= Ready::HUP | Ready::READABLE | Ready::WRITABLE;
-        }
-        if bits & libc::EPOLLERR as u32 != 0 {
-            r |= Ready::ERROR | Ready::READABLE | Ready::WRITABLE;
-        }
+        let r = super::ready_from_poll(bits);
         (token, r)
     }
 }

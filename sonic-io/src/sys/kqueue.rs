@@ -78,7 +78,29 @@ impl Poller {
         Err(NO_BUSY_POLL)
     }
 
-    pub(crate) fn new(events: usize, waker: &Waker) -> iox::Result<Poller> {
+    /// The kqueue poller; `Auto` falls back to it (io_uring is Linux's), `Epoll` and `Uring`
+    /// are refused.
+    pub(crate) fn new(
+        want: crate::Backend,
+        events: usize,
+        _objects: usize,
+        waker: &Waker,
+    ) -> iox::Result<(Poller, crate::BackendUsed)> {
+        use crate::Backend;
+        let fallback = match want {
+            Backend::Kqueue => None,
+            Backend::Auto => Some(iox::Error::unsupported("io_uring exists on Linux only")),
+            Backend::Uring => return Err(iox::Error::unsupported("io_uring exists on Linux only")),
+            _ => return Err(iox::Error::unsupported("epoll exists on Linux only")),
+        };
+        let used = crate::BackendUsed {
+            backend: Backend::Kqueue,
+            fallback,
+        };
+        Ok((Poller::open(events, waker)?, used))
+    }
+
+    fn open(events: usize, waker: &Waker) -> iox::Result<Poller> {
         let kq = rustix::event::kqueue::kqueue()
             .map_err(|e| iox::Error::from(std::io::Error::from(e)))?;
         let kq = iofd::Fd::from(kq);
@@ -160,8 +182,29 @@ impl Poller {
         Ok(())
     }
 
+    /// `fd` is about to be closed: kqueue forgets a closed descriptor by itself.
+    #[inline]
+    pub(crate) fn forget(
+        &mut self,
+        _fd: RawFd,
+        _token: u64,
+        _stats: &mut Stats,
+    ) -> iox::Result<()> {
+        Ok(())
+    }
+
+    /// Every registered descriptor is about to be closed: nothing to do.
+    pub(crate) fn forget_all(&mut self, _stats: &mut Stats) -> iox::Result<()> {
+        Ok(())
+    }
+
     /// Removes `fd`'s filters.
-    pub(crate) fn deregister(&mut self, fd: RawFd, stats: &mut Stats) -> iox::Result<()> {
+    pub(crate) fn deregister(
+        &mut self,
+        fd: RawFd,
+        _token: u64,
+        stats: &mut Stats,
+    ) -> iox::Result<()> {
         stats.ctl += 1;
         let r = self.apply(&[
             change(fd, libc::EVFILT_READ, libc::EV_DELETE, 0),

@@ -1,19 +1,202 @@
 //! The platform seam: one poller per `Io`, chosen here once.
 //!
-//! Linux uses edge-triggered epoll ([`epoll`]); macOS and FreeBSD use kqueue with `EV_CLEAR`
-//! ([`kqueue`]). Everything above this module is the same on every platform.
+//! Linux uses edge-triggered epoll ([`epoll`]) or io_uring's multishot polls ([`uring`]),
+//! chosen per Io ([`Poller`]); macOS and FreeBSD use kqueue with `EV_CLEAR` ([`kqueue`]).
+//! Everything above this module is the same on every platform and backend.
 
 use std::os::fd::RawFd;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll;
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use epoll::{Poller, Waker};
+pub(crate) use epoll::Waker;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod uring;
 
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 mod kqueue;
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 pub(crate) use kqueue::{Poller, Waker};
+
+/// The poller of one `Io` on Linux: epoll or io_uring, chosen when the Io is built. Each
+/// call is one predictable branch on the variant.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[derive(Debug)]
+pub(crate) enum Poller {
+    Epoll(epoll::Poller),
+    Uring(uring::Poller),
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Poller {
+    /// The poller `want` asks for, and what was used (with the reason of a fallback).
+    pub(crate) fn new(
+        want: crate::Backend,
+        events: usize,
+        objects: usize,
+        waker: &Waker,
+    ) -> iox::Result<(Poller, crate::BackendUsed)> {
+        use crate::{Backend, BackendUsed};
+        let used = |backend, fallback| BackendUsed { backend, fallback };
+        match want {
+            Backend::Epoll => Ok((
+                Poller::Epoll(epoll::Poller::new(events, waker)?),
+                used(Backend::Epoll, None),
+            )),
+            Backend::Uring => Ok((
+                Poller::Uring(uring::Poller::new(events, objects, waker)?),
+                used(Backend::Uring, None),
+            )),
+            Backend::Auto => match uring::Poller::new(events, objects, waker) {
+                Ok(p) => Ok((Poller::Uring(p), used(Backend::Uring, None))),
+                Err(e) => Ok((
+                    Poller::Epoll(epoll::Poller::new(events, waker)?),
+                    used(Backend::Epoll, Some(e)),
+                )),
+            },
+            _ => Err(iox::Error::unsupported(
+                "kqueue is the macOS and FreeBSD backend",
+            )),
+        }
+    }
+
+    pub(crate) fn set_busy_poll(&self, bp: crate::BusyPoll) -> iox::Result<()> {
+        match self {
+            Poller::Epoll(p) => p.set_busy_poll(bp),
+            Poller::Uring(_) => Err(URING_BUSY_POLL),
+        }
+    }
+
+    pub(crate) fn busy_poll(&self) -> iox::Result<crate::BusyPoll> {
+        match self {
+            Poller::Epoll(p) => p.busy_poll(),
+            Poller::Uring(_) => Err(URING_BUSY_POLL),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn register(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        writes: bool,
+        stats: &mut crate::Stats,
+    ) -> iox::Result<()> {
+        match self {
+            Poller::Epoll(p) => p.register(fd, token, writes, stats),
+            Poller::Uring(p) => p.register(fd, token, writes, stats),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn watch_writes(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        on: bool,
+        stats: &mut crate::Stats,
+    ) -> iox::Result<()> {
+        match self {
+            Poller::Epoll(p) => p.watch_writes(fd, token, on, stats),
+            Poller::Uring(p) => p.watch_writes(fd, token, on, stats),
+        }
+    }
+
+    /// Stops watching `fd`, which the caller takes back.
+    pub(crate) fn deregister(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        stats: &mut crate::Stats,
+    ) -> iox::Result<()> {
+        match self {
+            Poller::Epoll(p) => p.deregister(fd, stats),
+            Poller::Uring(p) => p.deregister(fd, token, stats),
+        }
+    }
+
+    /// `fd` is about to be closed. epoll forgets a closed descriptor by itself; an io_uring
+    /// poll holds the file open, so it is cancelled first.
+    #[inline]
+    pub(crate) fn forget(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        stats: &mut crate::Stats,
+    ) -> iox::Result<()> {
+        match self {
+            Poller::Epoll(_) => Ok(()),
+            Poller::Uring(p) => p.deregister(fd, token, stats),
+        }
+    }
+
+    /// Every registered descriptor is about to be closed (the Io closes).
+    pub(crate) fn forget_all(&mut self, stats: &mut crate::Stats) -> iox::Result<()> {
+        match self {
+            Poller::Epoll(_) => Ok(()),
+            Poller::Uring(p) => p.deregister_all(stats),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn wait(
+        &mut self,
+        timeout: Timeout,
+        now: u64,
+        stats: &mut crate::Stats,
+    ) -> iox::Result<usize> {
+        match self {
+            Poller::Epoll(p) => p.wait(timeout, now, stats),
+            Poller::Uring(p) => p.wait(timeout, now, stats),
+        }
+    }
+
+    pub(crate) fn wait_timer_fired(&mut self) {
+        match self {
+            Poller::Epoll(p) => p.wait_timer_fired(),
+            Poller::Uring(p) => p.wait_timer_fired(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn event(&self, i: usize) -> (u64, Ready) {
+        match self {
+            Poller::Epoll(p) => p.event(i),
+            Poller::Uring(p) => p.event(i),
+        }
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const URING_BUSY_POLL: iox::Error = iox::Error::unsupported(
+    "busy polling is set through epoll (EPIOCSPARAMS): build the Io with Backend::Epoll",
+);
+
+/// The readiness in a `POLL*`/`EPOLL*` mask (one set of values on Linux).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+pub(crate) fn ready_from_poll(bits: u32) -> Ready {
+    let mut r = Ready::EMPTY;
+    if bits & libc::EPOLLIN as u32 != 0 {
+        r |= Ready::READABLE;
+    }
+    if bits & libc::EPOLLOUT as u32 != 0 {
+        r |= Ready::WRITABLE;
+    }
+    if bits & libc::EPOLLPRI as u32 != 0 {
+        r |= Ready::URGENT | Ready::READABLE;
+    }
+    if bits & libc::EPOLLRDHUP as u32 != 0 {
+        r |= Ready::READ_CLOSED | Ready::READABLE;
+    }
+    if bits & libc::EPOLLHUP as u32 != 0 {
+        r |= Ready::HUP | Ready::READABLE | Ready::WRITABLE;
+    }
+    if bits & libc::EPOLLERR as u32 != 0 {
+        r |= Ready::ERROR | Ready::READABLE | Ready::WRITABLE;
+    }
+    r
+}
 
 /// The token of the posters' waker.
 pub(crate) const WAKER: u64 = u64::MAX;

@@ -1,0 +1,151 @@
+//! Which kernel interface an `Io` waits with: the request ([`Backend`]) and the outcome
+//! ([`BackendUsed`]).
+
+use iox::{Error, Result};
+
+/// The environment variable [`IoBuilder`](crate::IoBuilder) reads for its default backend:
+/// `epoll`, `kqueue`, `uring` (or `io_uring`) or `auto`. Unset: the platform's readiness
+/// backend (epoll on Linux, kqueue on macOS and FreeBSD). `cargo xtask ci` runs the
+/// reactor's test suites once with it unset and once with `uring`.
+pub const BACKEND_ENV: &str = "SONIC_IO_BACKEND";
+
+/// The kernel interface an [`Io`](crate::Io) waits with.
+///
+/// Every backend gives the same behaviour through the API: operations try their syscall
+/// first and, when it would block, wait for the descriptor's readiness. What differs is
+/// how readiness reaches the Io and what a wait costs (see the crate's DESIGN.md, §13).
+///
+/// ```
+/// use sonic_io::{Backend, Io};
+///
+/// let io = Io::builder().backend(Backend::Auto).build().unwrap();
+/// let used = io.backend();
+/// assert_ne!(used.backend(), Backend::Auto);
+/// if let Some(why) = used.fallback() {
+///     // io_uring was refused here (seccomp, kernel.io_uring_disabled, an old kernel, ...).
+///     println!("fell back to {}: {why}", used.backend());
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// Edge-triggered epoll (Linux).
+    Epoll,
+    /// kqueue with `EV_CLEAR` (macOS, FreeBSD).
+    Kqueue,
+    /// io_uring (Linux 5.13+): one ring per Io, readiness from multishot polls, one
+    /// `io_uring_enter` per wait that also submits the Io's interest changes.
+    Uring,
+    /// io_uring if the kernel and the process's sandbox allow it, else the platform's
+    /// readiness backend; [`BackendUsed::fallback`] then says why.
+    Auto,
+}
+
+impl Backend {
+    /// The platform's readiness backend: epoll on Linux, kqueue on macOS and FreeBSD.
+    pub const fn readiness() -> Backend {
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            Backend::Epoll
+        } else {
+            Backend::Kqueue
+        }
+    }
+
+    /// The backend [`BACKEND_ENV`] names, or the platform's readiness backend when it is
+    /// unset. A value that names no backend is an `InvalidInput` error.
+    pub fn from_env() -> Result<Backend> {
+        match std::env::var(BACKEND_ENV) {
+            Ok(v) => v.parse(),
+            Err(std::env::VarError::NotPresent) => Ok(Backend::readiness()),
+            Err(std::env::VarError::NotUnicode(_)) => Err(BAD_NAME),
+        }
+    }
+}
+
+const BAD_NAME: Error =
+    Error::invalid_input("SONIC_IO_BACKEND: expected epoll, kqueue, uring, io_uring or auto");
+
+impl std::str::FromStr for Backend {
+    type Err = Error;
+
+    /// `epoll`, `kqueue`, `uring` (or `io_uring`), `auto`; ASCII case is ignored.
+    fn from_str(s: &str) -> Result<Backend> {
+        let s = s.trim();
+        Ok(if s.eq_ignore_ascii_case("epoll") {
+            Backend::Epoll
+        } else if s.eq_ignore_ascii_case("kqueue") {
+            Backend::Kqueue
+        } else if s.eq_ignore_ascii_case("uring") || s.eq_ignore_ascii_case("io_uring") {
+            Backend::Uring
+        } else if s.eq_ignore_ascii_case("auto") {
+            Backend::Auto
+        } else {
+            return Err(BAD_NAME);
+        })
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Epoll => "epoll",
+            Backend::Kqueue => "kqueue",
+            Backend::Uring => "io_uring",
+            Backend::Auto => "auto",
+        })
+    }
+}
+
+/// The backend an [`Io`](crate::Io) runs on ([`Io::backend`](crate::Io::backend)) and,
+/// when [`Backend::Auto`] could not have io_uring, why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackendUsed {
+    pub(crate) backend: Backend,
+    pub(crate) fallback: Option<Error>,
+}
+
+impl BackendUsed {
+    /// The backend in use: never [`Backend::Auto`].
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Why [`Backend::Auto`] fell back to the readiness backend: the error io_uring's setup
+    /// gave, with a context naming the likely cause (`PermissionDenied`: a seccomp filter or
+    /// `kernel.io_uring_disabled`; `Unsupported`: no io_uring or a missing feature; the errno
+    /// `ENOMEM`: `RLIMIT_MEMLOCK` on kernels before 5.12).
+    /// `None` when the requested backend is the one in use.
+    pub fn fallback(&self) -> Option<&Error> {
+        self.fallback.as_ref()
+    }
+}
+
+impl std::fmt::Display for BackendUsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.fallback {
+            None => write!(f, "{}", self.backend),
+            Some(e) => write!(f, "{} (io_uring unavailable: {e})", self.backend),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_print() {
+        for b in [
+            Backend::Epoll,
+            Backend::Kqueue,
+            Backend::Uring,
+            Backend::Auto,
+        ] {
+            assert_eq!(b.to_string().parse::<Backend>().unwrap(), b);
+        }
+        assert_eq!(" URING ".parse::<Backend>().unwrap(), Backend::Uring);
+        let e = "iouring".parse::<Backend>().unwrap_err();
+        assert_eq!(e.kind(), iox::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("SONIC_IO_BACKEND"), "{e}");
+    }
+}

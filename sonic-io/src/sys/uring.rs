@@ -1,0 +1,751 @@
+//! Linux: io_uring as the readiness source of an `Io` (the `Uring` backend).
+//!
+//! One ring per Io, set up with `SINGLE_ISSUER | DEFER_TASKRUN` where the kernel has them
+//! (one thread per Io is the model already), else `COOP_TASKRUN`, else plain. Each
+//! registered descriptor carries one multishot `POLL_ADD` (edge-triggered, the io_uring
+//! default, with the same event mask epoll gets): its completions are the readiness events
+//! the core consumes, so the operation logic is the same code on both backends. Interest
+//! changes are queued entries submitted by the next wait, which is one `io_uring_enter`
+//! (submit and wait, its bound an `EXT_ARG` timeout: no timerfd). The posters' eventfd is
+//! polled the same way.
+//!
+//! The ring's memory layout and the kernel ABI are written out here from the uapi header
+//! (`include/uapi/linux/io_uring.h`) and driven through zcall's raw `io_uring_setup` and
+//! `io_uring_enter`: DESIGN.md §13 says why not the `io-uring` crate.
+//!
+//! Closing a descriptor does not end a poll on it (the poll holds a file reference, so the
+//! socket would stay open): a removed object's poll is cancelled and the cancel submitted
+//! at once ([`Poller::release`]), before the descriptor is closed.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::{Ready, Timeout, WAKER};
+use crate::stats::Stats;
+
+// ---------------------------------------------------------------------------------------
+// The ABI (include/uapi/linux/io_uring.h)
+
+#[repr(C)]
+#[derive(Default)]
+struct SqOffsets {
+    head: u32,
+    tail: u32,
+    ring_mask: u32,
+    ring_entries: u32,
+    flags: u32,
+    dropped: u32,
+    array: u32,
+    resv1: u32,
+    user_addr: u64,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CqOffsets {
+    head: u32,
+    tail: u32,
+    ring_mask: u32,
+    ring_entries: u32,
+    overflow: u32,
+    cqes: u32,
+    flags: u32,
+    resv1: u32,
+    user_addr: u64,
+}
+
+/// `struct io_uring_params`.
+#[repr(C)]
+#[derive(Default)]
+struct Params {
+    sq_entries: u32,
+    cq_entries: u32,
+    flags: u32,
+    sq_thread_cpu: u32,
+    sq_thread_idle: u32,
+    features: u32,
+    wq_fd: u32,
+    resv: [u32; 3],
+    sq_off: SqOffsets,
+    cq_off: CqOffsets,
+}
+
+/// `struct io_uring_sqe`, with the unions named for the fields used here.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct Sqe {
+    opcode: u8,
+    flags: u8,
+    ioprio: u16,
+    fd: i32,
+    off: u64,
+    /// `addr`: for `POLL_REMOVE`, the `user_data` of the poll it removes or updates.
+    addr: u64,
+    /// `len`: for polls, the `IORING_POLL_*` flags.
+    len: u32,
+    /// `poll32_events`, `msg_flags`, `rw_flags`, ...
+    op_flags: u32,
+    user_data: u64,
+    buf_index: u16,
+    personality: u16,
+    file_index: i32,
+    addr3: u64,
+    pad: u64,
+}
+
+/// `struct io_uring_cqe` (without `CQE32`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Cqe {
+    user_data: u64,
+    res: i32,
+    flags: u32,
+}
+
+/// `struct io_uring_getevents_arg`.
+#[repr(C)]
+struct GetEventsArg {
+    sigmask: u64,
+    sigmask_sz: u32,
+    min_wait_usec: u32,
+    ts: u64,
+}
+
+/// `struct __kernel_timespec`.
+#[repr(C)]
+struct KernelTimespec {
+    tv_sec: i64,
+    tv_nsec: i64,
+}
+
+const IORING_OFF_SQ_RING: i64 = 0;
+const IORING_OFF_SQES: i64 = 0x1000_0000;
+
+const SETUP_CQSIZE: u32 = 1 << 3;
+const SETUP_CLAMP: u32 = 1 << 4;
+const SETUP_SUBMIT_ALL: u32 = 1 << 7;
+const SETUP_COOP_TASKRUN: u32 = 1 << 8;
+const SETUP_SINGLE_ISSUER: u32 = 1 << 12;
+const SETUP_DEFER_TASKRUN: u32 = 1 << 13;
+
+const FEAT_SINGLE_MMAP: u32 = 1 << 0;
+const FEAT_NODROP: u32 = 1 << 1;
+const FEAT_EXT_ARG: u32 = 1 << 8;
+/// Not used itself: it came with Linux 5.13, the release that added multishot polls
+/// (`IORING_POLL_ADD_MULTI`), which have no feature bit of their own.
+const FEAT_RSRC_TAGS: u32 = 1 << 10;
+
+const OP_POLL_ADD: u8 = 6;
+const OP_POLL_REMOVE: u8 = 7;
+const OP_ASYNC_CANCEL: u8 = 14;
+
+const POLL_ADD_MULTI: u32 = 1;
+const POLL_UPDATE_EVENTS: u32 = 2;
+
+const CQE_F_MORE: u32 = 1 << 1;
+
+const ENTER_GETEVENTS: u32 = 1;
+const ENTER_EXT_ARG: u32 = 1 << 3;
+
+/// The `user_data` of entries whose completion says nothing the core needs (cancels of
+/// polls). Never an object's token: no slab index reaches `u32::MAX - 2`.
+const QUIET: u64 = u64::MAX - 2;
+
+/// Set in the `user_data` of a poll update (on the token's slab index, which stays below
+/// 2^31; the waker's token, `u64::MAX`, is never updated): its completion says whether the update took, and an update that met the poll
+/// while it was posting an event (`EALREADY`) is sent again.
+const UPDATE: u64 = 1 << 31;
+
+/// The same event bits epoll gets (the `POLL*` and `EPOLL*` values are one set on Linux).
+const READ_MASK: u32 = (libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP) as u32;
+const RW_MASK: u32 = READ_MASK | libc::POLLOUT as u32;
+
+/// Submission entries; the completion queue gets [`CQ_ENTRIES`] (many multishot polls can
+/// each post an event in one turn; the kernel keeps any overflow, `FEAT_NODROP`).
+const SQ_ENTRIES: u32 = 256;
+const CQ_ENTRIES: u32 = 4096;
+
+// ---------------------------------------------------------------------------------------
+// The ring
+
+/// A shared mapping, unmapped on drop.
+#[derive(Debug)]
+struct Map {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Map {
+    fn new(fd: RawFd, len: usize, offset: i64) -> iox::Result<Map> {
+        // SAFETY: a fresh shared mapping of the ring descriptor at an offset the kernel
+        // defines for it; no existing memory is touched (the address is the kernel's choice).
+        let ptr = unsafe {
+            zcall::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                fd,
+                offset,
+            )
+        }
+        .map_err(|e| iox::Error::from(e).context("mmap of the io_uring rings"))?;
+        Ok(Map {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// The `u32` the kernel shares at byte `offset`.
+    fn atomic(&self, offset: u32) -> Shared32 {
+        debug_assert!(offset as usize + 4 <= self.len);
+        // SAFETY: the offset comes from the kernel's `io_uring_params` for this mapping and
+        // lies inside it (checked above in debug builds).
+        let p = unsafe { self.ptr.add(offset as usize) };
+        Shared32(p.cast())
+    }
+
+    /// The `T` array the kernel places at byte `offset` (`T`-aligned: the mapping is
+    /// page-aligned and the kernel aligns its arrays).
+    fn array<T>(&self, offset: usize) -> *mut T {
+        debug_assert!(offset < self.len);
+        // SAFETY: as for `atomic`: a kernel-given offset inside the mapping.
+        let p = unsafe { self.ptr.add(offset) };
+        #[allow(clippy::cast_ptr_alignment)] // aligned by the kernel, see above
+        p.cast::<T>()
+    }
+}
+
+/// A `u32` of the ring the kernel also reads or writes: a pointer into a live mapping,
+/// dereferenced only as an atomic.
+#[derive(Debug, Clone, Copy)]
+struct Shared32(*const AtomicU32);
+
+impl Shared32 {
+    #[inline]
+    fn get(&self) -> &AtomicU32 {
+        // SAFETY: the pointer is into the ring mapping, which the `Ring` holding this keeps
+        // alive, at a 4-aligned offset the kernel gave; the kernel accesses it atomically.
+        unsafe { &*self.0 }
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are exactly one mapping made in `Map::new`, unmapped once.
+        let _ = unsafe { zcall::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// One io_uring: the descriptor, the two rings and the entry array, driven by one thread.
+#[derive(Debug)]
+struct Ring {
+    fd: iofd::Fd,
+    /// Kept for the mapping's lifetime (the pointers below point into it).
+    _rings: Map,
+    sqes: Map,
+    sq_head: Shared32,
+    sq_tail: Shared32,
+    sq_mask: u32,
+    sq_entries: u32,
+    /// Entries written but not yet published to the kernel (`tail` as this side knows it).
+    sq_local_tail: u32,
+    cq_head: Shared32,
+    cq_tail: Shared32,
+    cq_mask: u32,
+    cqes: *mut Cqe,
+    /// The setup flags the kernel accepted (shown by `Debug`).
+    #[allow(dead_code)]
+    setup_flags: u32,
+}
+
+impl Ring {
+    fn new() -> iox::Result<Ring> {
+        let base = SETUP_CQSIZE | SETUP_CLAMP;
+        // Newest first; EINVAL means a flag this kernel does not know.
+        let attempts = [
+            base | SETUP_SUBMIT_ALL | SETUP_SINGLE_ISSUER | SETUP_DEFER_TASKRUN,
+            base | SETUP_SUBMIT_ALL | SETUP_COOP_TASKRUN,
+            base,
+        ];
+        let mut last = iox::Error::unsupported("io_uring_setup");
+        for flags in attempts {
+            let mut p = Params {
+                flags,
+                cq_entries: CQ_ENTRIES,
+                ..Params::default()
+            };
+            // SAFETY: `p` is a valid, writable `struct io_uring_params` for the call.
+            match unsafe { zcall::io_uring_setup(SQ_ENTRIES, (&raw mut p).cast()) } {
+                Ok(fd) => return Ring::map(iofd::Fd::from(super::owned(fd)), &p),
+                Err(e) if e == zcall::Errno::EINVAL => last = iox::Error::from(e),
+                Err(e) => return Err(setup_error(e)),
+            }
+        }
+        Err(last.context("io_uring_setup refused every flag set"))
+    }
+
+    fn map(fd: iofd::Fd, p: &Params) -> iox::Result<Ring> {
+        let needed = FEAT_SINGLE_MMAP | FEAT_NODROP | FEAT_EXT_ARG | FEAT_RSRC_TAGS;
+        if p.features & needed != needed {
+            return Err(iox::Error::unsupported(
+                "io_uring lacks a feature the backend needs (Linux 5.13: single mmap, \
+                 no-drop completions, EXT_ARG waits, multishot polls)",
+            ));
+        }
+        let sq_len = p.sq_off.array as usize + p.sq_entries as usize * 4;
+        let cq_len = p.cq_off.cqes as usize + p.cq_entries as usize * size_of::<Cqe>();
+        let raw = fd.raw();
+        let rings = Map::new(raw, sq_len.max(cq_len), IORING_OFF_SQ_RING)?;
+        let sqes = Map::new(
+            raw,
+            p.sq_entries as usize * size_of::<Sqe>(),
+            IORING_OFF_SQES,
+        )?;
+        // The index array: `sq_entries` u32s the kernel reads only for entries published by
+        // a tail store (Release) later. Each slot names the entry of the same index, once
+        // for all.
+        for i in 0..p.sq_entries {
+            rings
+                .atomic(p.sq_off.array + 4 * i)
+                .get()
+                .store(i, Ordering::Relaxed);
+        }
+        let cqes = rings.array::<Cqe>(p.cq_off.cqes as usize);
+        let sq_mask = rings
+            .atomic(p.sq_off.ring_mask)
+            .get()
+            .load(Ordering::Relaxed);
+        let cq_mask = rings
+            .atomic(p.cq_off.ring_mask)
+            .get()
+            .load(Ordering::Relaxed);
+        let sq_tail = rings.atomic(p.sq_off.tail);
+        let sq_local_tail = sq_tail.get().load(Ordering::Relaxed);
+        Ok(Ring {
+            sq_head: rings.atomic(p.sq_off.head),
+            sq_tail,
+            sq_mask,
+            sq_entries: p.sq_entries,
+            sq_local_tail,
+            cq_head: rings.atomic(p.cq_off.head),
+            cq_tail: rings.atomic(p.cq_off.tail),
+            cq_mask,
+            cqes,
+            setup_flags: p.flags,
+            fd,
+            _rings: rings,
+            sqes,
+        })
+    }
+
+    /// Entries written and not yet submitted.
+    fn pending(&self) -> u32 {
+        let head = self.sq_head.get().load(Ordering::Acquire);
+        self.sq_local_tail.wrapping_sub(head)
+    }
+
+    /// Queues `sqe`, submitting what is queued first if the queue is full.
+    fn push(&mut self, sqe: Sqe, stats: &mut Stats) -> iox::Result<()> {
+        if self.pending() >= self.sq_entries {
+            self.enter(0, None)?;
+            stats.ctl += 1;
+        }
+        let idx = (self.sq_local_tail & self.sq_mask) as usize;
+        debug_assert!(idx * size_of::<Sqe>() < self.sqes.len);
+        // SAFETY: `idx` is masked into the entry array (`sq_entries` entries).
+        let slot = unsafe { self.sqes.array::<Sqe>(0).add(idx) };
+        // SAFETY: `slot` is that entry, inside the mapping and aligned (see `Map::array`),
+        // and not the kernel's: fewer than `sq_entries` entries are pending, so its head has
+        // passed it. The tail store in `enter` publishes it.
+        unsafe { slot.write(sqe) };
+        self.sq_local_tail = self.sq_local_tail.wrapping_add(1);
+        stats.sqes += 1;
+        Ok(())
+    }
+
+    /// Publishes queued entries and enters the kernel: submits them and, with `wait`, waits
+    /// for one completion at most until its bound (`None` in `wait`: forever). Runs the
+    /// ring's deferred work either way (`GETEVENTS`), so that a cancelled poll lets go of
+    /// its descriptor before this returns. `ETIME` (the bound passed) is `Ok`.
+    fn enter(
+        &mut self,
+        min_complete: u32,
+        wait: Option<Option<&KernelTimespec>>,
+    ) -> iox::Result<()> {
+        // Release publishes the entries written before the tail.
+        self.sq_tail
+            .get()
+            .store(self.sq_local_tail, Ordering::Release);
+        let to_submit = self.pending();
+        let mut arg = GetEventsArg {
+            sigmask: 0,
+            sigmask_sz: 0,
+            min_wait_usec: 0,
+            ts: 0,
+        };
+        let mut flags = ENTER_GETEVENTS;
+        let (argp, argsz) = match wait {
+            Some(Some(ts)) => {
+                arg.ts = std::ptr::from_ref(ts) as u64;
+                flags |= ENTER_EXT_ARG;
+                (
+                    (&raw const arg).cast::<libc::c_void>(),
+                    size_of::<GetEventsArg>(),
+                )
+            }
+            _ => (std::ptr::null(), 0),
+        };
+        let min = if wait.is_some() { min_complete } else { 0 };
+        // SAFETY: the entries submitted hold no pointers (polls and poll removals); `arg`
+        // and the timespec it points at outlive the call; `argsz` is `arg`'s size when
+        // EXT_ARG is set, else the pointer is null.
+        let r = unsafe { zcall::io_uring_enter(self.fd.raw(), to_submit, min, flags, argp, argsz) };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if e == zcall::Errno::ETIME => Ok(()),
+            // The kernel's completion backlog must drain before it takes more entries;
+            // the caller reaps completions and the next enter submits them.
+            Err(e) if e == zcall::Errno::EBUSY || e == zcall::Errno::EAGAIN => Ok(()),
+            Err(e) => Err(iox::Error::from(e)),
+        }
+    }
+
+    /// The completions ready now, without a syscall: the head and the tail.
+    fn completions(&self) -> (u32, u32) {
+        // Acquire on the tail makes the entries before it visible.
+        (
+            self.cq_head.get().load(Ordering::Relaxed),
+            self.cq_tail.get().load(Ordering::Acquire),
+        )
+    }
+
+    /// The completion at position `pos` (between head and tail).
+    fn cqe(&self, pos: u32) -> Cqe {
+        // SAFETY: the masked index lies inside the completion array (`cq_entries` entries).
+        let slot = unsafe { self.cqes.add((pos & self.cq_mask) as usize) };
+        // SAFETY: `pos` lies between the head and the tail the kernel published, so that
+        // entry is written and stays untouched until the head passes it.
+        unsafe { slot.read() }
+    }
+
+    /// Hands the completions before `pos` back to the kernel.
+    fn advance(&self, pos: u32) {
+        // Release orders the reads of the entries before the kernel may overwrite them.
+        self.cq_head.get().store(pos, Ordering::Release);
+    }
+}
+
+/// The reason a ring could not be set up, in the words a user needs.
+fn setup_error(e: zcall::Errno) -> iox::Error {
+    let context = match e {
+        zcall::Errno::ENOSYS => "io_uring_setup: this kernel has no io_uring (ENOSYS)",
+        zcall::Errno::EPERM => {
+            if io_uring_disabled() {
+                "io_uring_setup refused: kernel.io_uring_disabled is set"
+            } else {
+                "io_uring_setup refused (EPERM): a seccomp filter (container runtimes block \
+                 io_uring by default) or kernel.io_uring_disabled"
+            }
+        }
+        zcall::Errno::ENOMEM => {
+            "io_uring_setup: no memory for the rings (before Linux 5.12, RLIMIT_MEMLOCK \
+             bounds them)"
+        }
+        zcall::Errno::EMFILE | zcall::Errno::ENFILE => {
+            "io_uring_setup: no descriptor left for the ring"
+        }
+        _ => "io_uring_setup failed",
+    };
+    iox::Error::from(e).context(context)
+}
+
+/// `kernel.io_uring_disabled` is 1 or 2 (Linux 6.6+; absent before).
+fn io_uring_disabled() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .is_ok_and(|s| matches!(s.trim(), "1" | "2"))
+}
+
+// ---------------------------------------------------------------------------------------
+// The poller
+
+/// What the ring knows of one registered descriptor, to re-arm its poll if the kernel ends
+/// it (a multishot poll stops on a completion without `F_MORE`).
+#[derive(Clone, Copy, Debug)]
+struct Watch {
+    token: u64,
+    fd: RawFd,
+    mask: u32,
+}
+
+/// The uring poller of one `Io`: the same methods as the epoll one.
+#[derive(Debug)]
+pub(crate) struct Poller {
+    ring: Ring,
+    /// Indexed by the token's slab index.
+    watches: Vec<Option<Watch>>,
+    waker: RawFd,
+    /// The events of the last wait: token and `POLL*` mask.
+    events: Vec<(u64, u32)>,
+    capacity: usize,
+}
+
+impl Poller {
+    /// A ring, with room to watch `objects` descriptors without growing.
+    pub(crate) fn new(events: usize, objects: usize, waker: &super::Waker) -> iox::Result<Poller> {
+        let mut p = Poller {
+            ring: Ring::new()?,
+            watches: Vec::with_capacity(objects),
+            waker: waker.raw(),
+            events: Vec::with_capacity(events.max(1)),
+            capacity: events.max(1),
+        };
+        let mut stats = Stats::default();
+        p.arm(p.waker, WAKER, libc::POLLIN as u32, &mut stats)?;
+        Ok(p)
+    }
+
+    fn arm(&mut self, fd: RawFd, token: u64, mask: u32, stats: &mut Stats) -> iox::Result<()> {
+        self.ring.push(
+            Sqe {
+                opcode: OP_POLL_ADD,
+                fd,
+                len: POLL_ADD_MULTI,
+                op_flags: mask,
+                user_data: token,
+                ..Sqe::default()
+            },
+            stats,
+        )
+    }
+
+    /// Registers `fd` for reading and, if `writes`, for writing (see the epoll poller).
+    pub(crate) fn register(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        writes: bool,
+        stats: &mut Stats,
+    ) -> iox::Result<()> {
+        if token & UPDATE != 0 {
+            return Err(iox::Error::invalid_input(
+                "the uring backend watches at most 2^31 objects per Io",
+            ));
+        }
+        let mask = if writes { RW_MASK } else { READ_MASK };
+        self.arm(fd, token, mask, stats)?;
+        let idx = token as u32 as usize;
+        if idx >= self.watches.len() {
+            self.watches.resize(idx + 1, None);
+        }
+        self.watches[idx] = Some(Watch { token, fd, mask });
+        Ok(())
+    }
+
+    /// Adds or removes `POLLOUT` on a registered `fd`'s poll, in place (a poll update
+    /// re-checks the descriptor, so room already there is reported at once).
+    pub(crate) fn watch_writes(
+        &mut self,
+        _fd: RawFd,
+        token: u64,
+        on: bool,
+        stats: &mut Stats,
+    ) -> iox::Result<()> {
+        let mask = if on { RW_MASK } else { READ_MASK };
+        if let Some(Some(w)) = self.watches.get_mut(token as u32 as usize)
+            && w.token == token
+        {
+            w.mask = mask;
+        }
+        self.update(token, mask, stats)
+    }
+
+    fn update(&mut self, token: u64, mask: u32, stats: &mut Stats) -> iox::Result<()> {
+        self.ring.push(
+            Sqe {
+                opcode: OP_POLL_REMOVE,
+                addr: token,
+                len: POLL_UPDATE_EVENTS | POLL_ADD_MULTI,
+                op_flags: mask,
+                user_data: token | UPDATE,
+                ..Sqe::default()
+            },
+            stats,
+        )
+    }
+
+    /// Cancels `token`'s poll (`ASYNC_CANCEL`, which unlike `POLL_REMOVE` cannot fail on a
+    /// poll that is posting an event at that moment).
+    fn cancel(&mut self, token: u64, stats: &mut Stats) -> iox::Result<()> {
+        self.ring.push(
+            Sqe {
+                opcode: OP_ASYNC_CANCEL,
+                addr: token,
+                user_data: QUIET,
+                ..Sqe::default()
+            },
+            stats,
+        )
+    }
+
+    /// Ends `token`'s poll and submits that at once: the descriptor is about to be closed
+    /// or handed back, and the poll would keep the file open.
+    pub(crate) fn deregister(
+        &mut self,
+        _fd: RawFd,
+        token: u64,
+        stats: &mut Stats,
+    ) -> iox::Result<()> {
+        let idx = token as u32 as usize;
+        match self.watches.get_mut(idx) {
+            Some(slot @ Some(_)) if slot.is_some_and(|w| w.token == token) => *slot = None,
+            _ => return Ok(()),
+        }
+        self.cancel(token, stats)?;
+        stats.ctl += 1;
+        self.ring.enter(0, None)
+    }
+
+    /// Ends the polls of every registered descriptor, with one submission (the Io closes).
+    pub(crate) fn deregister_all(&mut self, stats: &mut Stats) -> iox::Result<()> {
+        let mut any = false;
+        for i in 0..self.watches.len() {
+            if let Some(w) = self.watches[i].take() {
+                any = true;
+                self.cancel(w.token, stats)?;
+            }
+        }
+        if any {
+            stats.ctl += 1;
+            self.ring.enter(0, None)?;
+        }
+        Ok(())
+    }
+
+    /// Submits what is queued and waits for events (see the epoll poller); returns how
+    /// many [`event`](Poller::event) can read.
+    pub(crate) fn wait(
+        &mut self,
+        timeout: Timeout,
+        now: u64,
+        stats: &mut Stats,
+    ) -> iox::Result<usize> {
+        stats.waits += 1;
+        let (head, tail) = self.ring.completions();
+        // Completions left from the last wait (more than `events` came): take them without
+        // waiting, but still submit and let the kernel run its deferred work.
+        let timeout = if tail != head { Timeout::Now } else { timeout };
+        let spec;
+        let wait = match timeout {
+            Timeout::Now => None,
+            Timeout::Forever => Some(None),
+            Timeout::At(deadline) => {
+                let left = deadline.saturating_sub(now);
+                spec = KernelTimespec {
+                    tv_sec: (left / 1_000_000_000) as i64,
+                    tv_nsec: (left % 1_000_000_000) as i64,
+                };
+                Some(Some(&spec))
+            }
+        };
+        if wait.is_some() && self.ring.pending() > 0 {
+            // A wait that also submits returns the count submitted when a signal ends it,
+            // which hides `EINTR`: submit first, then wait alone. This costs a syscall on
+            // turns that changed interests (registrations, closes), none in a steady state.
+            self.ring.enter(0, None)?;
+            stats.ctl += 1;
+        }
+        // EINTR: the Io retries or returns, as with epoll; completions already there stay
+        // for the next wait.
+        self.ring.enter(1, wait)?;
+        self.reap(stats)
+    }
+
+    /// Moves up to `capacity` completions into `events`, re-arming polls the kernel ended.
+    fn reap(&mut self, stats: &mut Stats) -> iox::Result<usize> {
+        self.events.clear();
+        let (mut head, tail) = self.ring.completions();
+        while head != tail && self.events.len() < self.capacity {
+            let cqe = self.ring.cqe(head);
+            head = head.wrapping_add(1);
+            if cqe.user_data == QUIET {
+                continue;
+            }
+            if cqe.user_data & UPDATE != 0 && cqe.user_data != WAKER {
+                // A poll update. ENOENT: the poll had ended, and its re-arm (below, from
+                // its last completion) takes the watch's mask, which is the new one.
+                let token = cqe.user_data & !UPDATE;
+                if cqe.res == -libc::EALREADY
+                    && let Some(w) = self.watch(token)
+                {
+                    self.update(token, w.mask, stats)?;
+                }
+                continue;
+            }
+            let token = cqe.user_data;
+            if cqe.res > 0 {
+                self.events.push((token, cqe.res as u32));
+            } else if cqe.res < 0 && cqe.res != -libc::ECANCELED {
+                // The poll failed on the descriptor (closed behind the Io's back, say):
+                // report an error, so that each operation tries its syscall and learns it.
+                self.events.push((token, libc::POLLERR as u32));
+                continue;
+            }
+            if cqe.flags & CQE_F_MORE == 0 {
+                // The kernel ended this poll (no room to post its next event, say): re-arm
+                // it if the descriptor is still registered. A removed poll's last
+                // completion finds no watch.
+                let w = if token == WAKER {
+                    Some(Watch {
+                        token,
+                        fd: self.waker,
+                        mask: libc::POLLIN as u32,
+                    })
+                } else {
+                    self.watch(token)
+                };
+                if let Some(w) = w {
+                    self.arm(w.fd, w.token, w.mask, stats)?;
+                }
+            }
+        }
+        self.ring.advance(head);
+        Ok(self.events.len())
+    }
+
+    /// The watch of a registered token.
+    fn watch(&self, token: u64) -> Option<Watch> {
+        self.watches
+            .get(token as u32 as usize)
+            .copied()
+            .flatten()
+            .filter(|w| w.token == token)
+    }
+
+    /// Nothing to read: the uring backend bounds waits without a timer descriptor.
+    pub(crate) fn wait_timer_fired(&mut self) {}
+
+    /// The `i`th event of the last wait.
+    #[inline]
+    pub(crate) fn event(&self, i: usize) -> (u64, Ready) {
+        let (token, bits) = self.events[i];
+        (token, super::ready_from_poll(bits))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layouts of the uapi header (`io_uring_params` 120 bytes, SQE 64, CQE 16,
+    /// `io_uring_getevents_arg` 24).
+    #[test]
+    fn abi_sizes() {
+        assert_eq!(size_of::<Params>(), 120);
+        assert_eq!(size_of::<Sqe>(), 64);
+        assert_eq!(size_of::<Cqe>(), 16);
+        assert_eq!(size_of::<GetEventsArg>(), 24);
+        assert_eq!(std::mem::offset_of!(Sqe, user_data), 32);
+        assert_eq!(std::mem::offset_of!(Sqe, addr3), 48);
+    }
+}

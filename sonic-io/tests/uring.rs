@@ -1,0 +1,270 @@
+//! The io_uring backend's own behaviour: the fallback when io_uring is refused (a seccomp
+//! filter in a subprocess), what a registration, a close and a scheduled echo cost on it
+//! (`Io::stats`), a close that must let go of the descriptor at once although a poll held
+//! it, close with operations in flight, a parked datagram send woken through a poll update,
+//! and a loop of connections closed with reads armed that leaks no descriptor. The rest of
+//! the suite runs on this backend too, with `SONIC_IO_BACKEND=uring` (`cargo xtask
+//! test-uring`).
+//!
+//! Where io_uring is not available (qemu-user, a container's seccomp profile), each test
+//! prints why and returns.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::{run_until, slot};
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use sonic_io::{Backend, ErrorKind, Io, PacketConn, Stats, TcpStream};
+
+/// An Io on io_uring, or `None` (printed) where this machine refuses it.
+fn uring_io() -> Option<Io> {
+    match Io::builder().backend(Backend::Uring).build() {
+        Ok(io) => Some(io),
+        Err(e) => {
+            println!("skipped: io_uring unavailable here: {e}");
+            None
+        }
+    }
+}
+
+fn delta(io: &mut Io, f: impl FnOnce(&mut Io)) -> Stats {
+    io.reset_stats();
+    f(io);
+    io.stats()
+}
+
+/// A TCP stream in `io` and its std peer (blocking, with a bound on every read).
+fn pair(io: &mut Io) -> (TcpStream, std::net::TcpStream) {
+    let (a, b) = testkit::tcp_pair().unwrap();
+    b.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    a.set_nodelay(true).unwrap();
+    b.set_nodelay(true).unwrap();
+    (
+        TcpStream::add(io, sock::TcpConn::try_from(a).unwrap()).unwrap(),
+        b,
+    )
+}
+
+/// `Backend::Auto` under a seccomp filter that refuses `io_uring_setup` (as container
+/// runtimes do) falls back to epoll and says why; `Backend::Uring` is an error naming the
+/// cause; and the fallen-back Io works.
+#[test]
+fn a_refused_io_uring_setup_falls_back_to_epoll_and_says_why() {
+    if cfg!(qemu) || uring_io().is_none() {
+        return;
+    }
+    testkit::in_subprocess(|| {
+        testkit::refuse_syscalls(&[libc::SYS_io_uring_setup], libc::EPERM).unwrap();
+        let mut io = Io::builder().backend(Backend::Auto).build().unwrap();
+        let used = io.backend();
+        assert_eq!(used.backend(), Backend::Epoll);
+        let why = used.fallback().expect("a fallback has a reason");
+        assert_eq!(why.kind(), ErrorKind::PermissionDenied, "{why}");
+        assert_eq!(why.errno(), Some(zcall::Errno::EPERM));
+        assert!(why.to_string().contains("seccomp"), "{why}");
+        assert!(
+            used.to_string()
+                .starts_with("epoll (io_uring unavailable: "),
+            "{used}"
+        );
+        let e = Io::builder().backend(Backend::Uring).build().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+        // The fallback changes nothing seen through the API: an echo round trip.
+        let (s, mut peer) = pair(&mut io);
+        let got = slot();
+        let g = got.clone();
+        s.async_read(&mut io, vec![0u8; 4], move |_, r, b| {
+            *g.borrow_mut() = Some((r.unwrap(), b))
+        })
+        .unwrap();
+        peer.write_all(b"ping").unwrap();
+        run_until(&mut io, || got.borrow().is_some());
+        assert_eq!(got.borrow().as_ref().unwrap().1, b"ping");
+    });
+}
+
+/// `SONIC_IO_BACKEND` names the default; `Backend::Auto` gets io_uring on this kernel.
+#[test]
+fn auto_takes_io_uring_where_the_kernel_gives_it() {
+    let Some(_) = uring_io() else { return };
+    let io = Io::builder().backend(Backend::Auto).build().unwrap();
+    assert_eq!(io.backend().backend(), Backend::Uring);
+    assert!(io.backend().fallback().is_none());
+    assert_eq!(io.backend().to_string(), "io_uring");
+}
+
+/// Registering a socket costs no syscall (its poll is queued and goes in with the next
+/// wait); closing it costs one `io_uring_enter`, which cancels the poll so that the socket
+/// really closes: the peer reads end of stream at once, without the Io running again.
+#[test]
+fn registration_queues_a_poll_and_close_cancels_it_at_once() {
+    let Some(mut io) = uring_io() else { return };
+    let (a, b) = testkit::tcp_pair().unwrap();
+    let mut peer = b;
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let conn = sock::TcpConn::try_from(a).unwrap();
+    let mut s = None;
+    let st = delta(&mut io, |io| s = Some(TcpStream::add(io, conn).unwrap()));
+    assert_eq!(st.syscalls(), 0, "{st:?}");
+    assert_eq!(st.sqes, 1, "one multishot poll queued: {st:?}");
+    // Let the poll reach the kernel, then close.
+    io.poll().unwrap();
+    let s = s.unwrap();
+    let st = delta(&mut io, |io| s.close(io).unwrap());
+    assert_eq!((st.ctl, st.sqes), (1, 1), "one cancel, submitted: {st:?}");
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        peer.read(&mut buf).unwrap(),
+        0,
+        "the peer sees end of stream without another turn of the Io"
+    );
+}
+
+/// The same for a descriptor handed back (`take`): the poll is cancelled before it returns,
+/// so the descriptor is the caller's alone, and usable blocking.
+#[test]
+fn a_taken_stream_is_no_longer_polled() {
+    let Some(mut io) = uring_io() else { return };
+    let (s, mut peer) = pair(&mut io);
+    io.poll().unwrap();
+    let conn = s.take(&mut io).unwrap();
+    assert_eq!(io.objects(), 0);
+    peer.write_all(b"x").unwrap();
+    // The Io sees nothing of it any more.
+    assert_eq!(io.poll().unwrap(), 0);
+    let mut std_conn = std::net::TcpStream::from(std::os::fd::OwnedFd::from(conn));
+    std_conn.set_nonblocking(false).unwrap();
+    let mut buf = [0u8; 1];
+    std_conn.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"x");
+}
+
+/// The scheduled echo on io_uring: one wait per message, as on epoll, but io_uring reports
+/// the kernel's wake-up key (`POLLIN | POLLPRI` for every arrival on a socket), so urgent
+/// data cannot be told apart from data: the stream read trusts no short read and meets
+/// `WouldBlock` once per message. Four syscalls per message (epoll: three).
+#[test]
+fn a_scheduled_echo_costs_one_wait_two_reads_and_a_write_per_message() {
+    let Some(mut io) = uring_io() else { return };
+    let (s, mut peer) = pair(&mut io);
+    let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    fn serve(io: &mut Io, s: TcpStream, served: std::rc::Rc<std::cell::Cell<u32>>) {
+        s.async_read_exact(io, vec![0u8; 64], move |io, r, buf| {
+            let Ok(n) = r else { return };
+            assert_eq!(n, 64);
+            assert_eq!(s.write(io, &buf).unwrap(), 64);
+            served.set(served.get() + 1);
+            serve(io, s, served);
+        })
+        .unwrap();
+    }
+    serve(&mut io, s, served.clone());
+    // The first message also submits the registration; count from the second.
+    peer.write_all(&[0u8; 64]).unwrap();
+    run_until(&mut io, || served.get() == 1);
+    let mut back = [0u8; 64];
+    peer.read_exact(&mut back).unwrap();
+    let rounds = 100u32;
+    let st = delta(&mut io, |io| {
+        for i in 1..=rounds {
+            peer.write_all(&[i as u8; 64]).unwrap();
+            run_until(io, || served.get() == i + 1);
+            peer.read_exact(&mut back).unwrap();
+            assert_eq!(back, [i as u8; 64]);
+        }
+    });
+    let r = u64::from(rounds);
+    println!("{rounds} scheduled echoes on io_uring: {st:?}");
+    assert_eq!(st.waits, r, "{st:?}");
+    assert_eq!(st.writes, r, "{st:?}");
+    assert_eq!(st.reads, 2 * r, "{st:?}");
+    assert_eq!((st.ctl, st.sqes), (0, 0), "{st:?}");
+}
+
+/// Closing a stream with a read and a write armed: both complete `Cancelled`, once, and
+/// the peer sees the connection end; repeated a thousand times on one Io, no descriptor
+/// is left behind (the ring's polls let every socket go).
+#[test]
+fn close_with_operations_in_flight_completes_each_once_and_leaks_nothing() {
+    if uring_io().is_none() {
+        return;
+    }
+    testkit::in_subprocess(|| testkit::no_fd_leak(close_in_flight_rounds));
+}
+
+fn close_in_flight_rounds() {
+    {
+        let mut io = uring_io().unwrap();
+        for round in 0..1000 {
+            let (s, mut peer) = pair(&mut io);
+            let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            let r1 = results.clone();
+            s.async_read(&mut io, vec![0u8; 16], move |_, r, _| {
+                r1.borrow_mut().push(r.map_err(|e| e.kind()))
+            })
+            .unwrap();
+            // Every other round, let the poll reach the kernel before the close.
+            if round % 2 == 0 {
+                io.poll().unwrap();
+            }
+            s.close(&mut io).unwrap();
+            assert_eq!(
+                *results.borrow(),
+                [Err(ErrorKind::Cancelled)],
+                "round {round}"
+            );
+            let mut buf = [0u8; 1];
+            assert_eq!(peer.read(&mut buf).unwrap(), 0, "round {round}");
+        }
+        io.poll().unwrap();
+        assert_eq!(io.objects(), 0);
+        drop(io);
+    }
+}
+
+/// A datagram send that finds the peer's queue full parks; its poll is updated in place to
+/// watch writability (a queued update, no syscall of its own), and when the peer drains,
+/// the send completes.
+#[test]
+fn a_parked_datagram_send_completes_through_a_poll_update() {
+    let Some(mut io) = uring_io() else { return };
+    let [a, b] = sock::UnixDatagram::pair().unwrap();
+    let b = std::os::unix::net::UnixDatagram::from(std::os::fd::OwnedFd::from(b));
+    b.set_nonblocking(true).unwrap();
+    let a = PacketConn::add(&mut io, a).unwrap();
+    let sent = common::counter();
+    let before = loop {
+        let before = io.stats();
+        let n = sent.get();
+        let s = sent.clone();
+        a.async_write(&mut io, vec![1u8; 512], move |_, r, _| {
+            r.unwrap();
+            s.set(s.get() + 1);
+        })
+        .unwrap();
+        if sent.get() == n {
+            break before;
+        }
+        assert!(n < 100_000, "the peer's queue never filled");
+    };
+    let parked = io.stats();
+    assert_eq!(parked.sqes - before.sqes, 1, "one poll update: {parked:?}");
+    let queued = sent.get();
+    let mut buf = [0u8; 512];
+    let mut read = 0;
+    while read < queued {
+        match b.recv(&mut buf) {
+            Ok(_) => read += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                io.run_one_for(Duration::from_millis(10)).unwrap();
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    run_until(&mut io, || sent.get() == queued + 1);
+    // Completed: the watch is dropped again (a second update).
+    assert_eq!(io.stats().sqes - before.sqes, 2, "{:?}", io.stats());
+}
