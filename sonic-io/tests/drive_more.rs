@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use sonic_io::{Backend, ErrorKind, Io, Listener, PacketConn, Timer};
+use sonic_io::{ErrorKind, Io, Listener, PacketConn, Timer};
 
 /// Batch reads exist where `recvmmsg` does.
 const HAS_BATCH: bool = cfg!(any(
@@ -76,11 +76,12 @@ mod warm {
         assert_eq!(s.waits, 2 * (BUSY + 1), "{s:?}");
         assert_eq!(s.wakes, 2, "{s:?}");
         // The uring backend bounds its waits in `io_uring_enter` itself.
-        let arms = if cfg!(feature = "linux_5_11") || io.backend().backend() == Backend::Uring {
-            0
-        } else {
-            1
-        };
+        let arms =
+            if cfg!(feature = "linux_5_11") || io.backend().backend() == sonic_io::Backend::Uring {
+                0
+            } else {
+                1
+            };
         assert_eq!(s.timer_arms, arms, "{s:?}");
         assert!(io.closed());
     }
