@@ -8,12 +8,14 @@
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Poller waits (`epoll_wait`/`epoll_pwait2`/`kevent` waiting).
+    /// Poller waits (`epoll_wait`/`epoll_pwait2`/`kevent` waiting; on io_uring, the
+    /// `io_uring_enter` that waits, which also submits what was queued).
     pub waits: u64,
     /// Events those waits returned (readiness of objects, the wait timer, the waker). More
     /// events than completions means wakes that found nothing to do.
     pub events: u64,
-    /// Interest-list changes (`epoll_ctl`, or `kevent` registering).
+    /// Interest-list changes (`epoll_ctl`, or `kevent` registering; on io_uring, the
+    /// `io_uring_enter` calls that submit outside a wait: see [`sqes`](Self::sqes)).
     pub ctl: u64,
     /// Arming the wait timer (`timerfd_settime`).
     pub timer_arms: u64,

@@ -209,6 +209,9 @@ impl Proto {
 pub(crate) enum Subject {
     SonicHot,
     SonicBlocking,
+    /// sonic-io on its io_uring backend (readiness from multishot polls).
+    SonicUringHot,
+    SonicUringBlocking,
     Std,
     MioHot,
     MioBlocking,
@@ -221,9 +224,11 @@ pub(crate) enum Subject {
 
 /// The subjects, in the order they run and print. The sonic-io hot loop comes first: the
 /// ratios of the rows below it divide by it.
-pub(crate) const SUBJECTS: [Subject; 8] = [
+pub(crate) const SUBJECTS: [Subject; 10] = [
     Subject::SonicHot,
     Subject::SonicBlocking,
+    Subject::SonicUringHot,
+    Subject::SonicUringBlocking,
     Subject::Std,
     Subject::MioHot,
     Subject::MioBlocking,
@@ -237,6 +242,8 @@ impl Subject {
         match self {
             Subject::SonicHot => "sonic-io hot",
             Subject::SonicBlocking => "sonic-io blocking",
+            Subject::SonicUringHot => "sonic-io uring hot",
+            Subject::SonicUringBlocking => "sonic-io uring blocking",
             Subject::Std => "std blocking",
             Subject::MioHot => "mio hot",
             Subject::MioBlocking => "mio blocking",
@@ -244,6 +251,22 @@ impl Subject {
             Subject::MonoioUring => "monoio io_uring",
             Subject::Floor => "raw busy-poll",
         }
+    }
+
+    /// The sonic-io backend of a sonic-io subject (epoll for the others, unused).
+    pub(crate) fn backend(self) -> sonic_io::Backend {
+        match self {
+            Subject::SonicUringHot | Subject::SonicUringBlocking => sonic_io::Backend::Uring,
+            _ => sonic_io::Backend::Epoll,
+        }
+    }
+
+    /// A hot loop (spinning on a zero-timeout wait) rather than a blocking one.
+    pub(crate) fn hot(self) -> bool {
+        matches!(
+            self,
+            Subject::SonicHot | Subject::SonicUringHot | Subject::MioHot
+        )
     }
 }
 

@@ -1,6 +1,6 @@
 //! Loopback ping-pong: the round-trip time of one 64-byte message over TCP and UDP, as
 //! percentiles in nanoseconds, for the sonic-io hot loop (`Io::poll_one` in a loop) and
-//! blocking loop (`Io::run_one`) beside blocking `std::net`, mio (hot: a zero-timeout poll in
+//! blocking loop (`Io::run_one`), each on the epoll and on the io_uring backend, beside blocking `std::net`, mio (hot: a zero-timeout poll in
 //! a loop; blocking: a poll whose timeout is the case's remaining time, the same
 //! `epoll_wait` as `None` but bounded), tokio's current-thread runtime, monoio on its
 //! io_uring driver (a completion-based peer: `RuntimeBuilder::<IoUringDriver>`, one thread)
@@ -17,11 +17,12 @@
 //! `hdrhistogram` (3 significant digits). Syscalls per round trip come from `Io::stats` for
 //! sonic-io and from the bench's own counts for the mio and floor clients. After the tables,
 //! the goals as ratios of this run: sonic-io's hot loop against the floor (p50, p99)
-//! and against mio's hot loop.
+//! and against mio's hot loop; and the io_uring rows against the epoll rows of the same mode.
 //!
 //! Then a connection-count sweep: 1, 100, 1,000 and 10,000 TCP connections between a client
 //! `Io` (in a child process, so that each process holds one end of every connection) and a
-//! server `Io`, both hot; each round sends one 64-byte message on every connection (all in
+//! server `Io`, both hot, on the backend `SONIC_IO_BACKEND` names (epoll when unset: run the
+//! bench with `SONIC_IO_BACKEND=uring` to sweep io_uring); each round sends one 64-byte message on every connection (all in
 //! flight at once) and waits for every echo. The figure is the cost
 //! per message (elapsed / messages), which should stay flat as connections grow.
 //!
@@ -134,7 +135,8 @@ fn run_case(plan: harness::Plan, proto: harness::Proto, subject: harness::Subjec
 
     let backstop_after = plan.cap + SERVER_SLACK;
     let warm = plan.warmup as u64;
-    let hot = matches!(subject, Subject::SonicHot | Subject::MioHot);
+    let hot = subject.hot();
+    let backend = subject.backend();
     let none = |r: std::io::Result<()>| str_err(r).map(|()| None);
     match proto {
         Proto::Tcp => {
@@ -144,15 +146,18 @@ fn run_case(plan: harness::Plan, proto: harness::Proto, subject: harness::Subjec
             };
             let addr = l.local_addr().expect("local_addr");
             match subject {
-                Subject::SonicHot | Subject::SonicBlocking => {
+                Subject::SonicHot
+                | Subject::SonicBlocking
+                | Subject::SonicUringHot
+                | Subject::SonicUringBlocking => {
                     let l = match sock::TcpListener::try_from(l) {
                         Ok(l) => l,
                         Err(e) => return Run::failed(e.to_string()),
                     };
                     pair(
                         None,
-                        move || sonic::sonic_tcp_server(l, hot, warm, 64, backstop_after),
-                        move || sonic::sonic_tcp_client(addr, hot, plan),
+                        move || sonic::sonic_tcp_server(l, backend, hot, warm, 64, backstop_after),
+                        move || sonic::sonic_tcp_client(addr, backend, hot, plan),
                     )
                 }
                 Subject::Std => pair(
@@ -193,10 +198,13 @@ fn run_case(plan: harness::Plan, proto: harness::Proto, subject: harness::Subjec
             let addr = s.local_addr().expect("local_addr");
             let bye = Some(addr);
             match subject {
-                Subject::SonicHot | Subject::SonicBlocking => pair(
+                Subject::SonicHot
+                | Subject::SonicBlocking
+                | Subject::SonicUringHot
+                | Subject::SonicUringBlocking => pair(
                     bye,
-                    move || sonic::sonic_udp_server(s, hot, warm, backstop_after),
-                    move || sonic::sonic_udp_client(addr, hot, plan),
+                    move || sonic::sonic_udp_server(s, backend, hot, warm, backstop_after),
+                    move || sonic::sonic_udp_client(addr, backend, hot, plan),
                 ),
                 Subject::Std => pair(
                     bye,

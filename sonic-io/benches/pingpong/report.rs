@@ -102,6 +102,40 @@ fn goals(o: &Outcome, proto: Proto, names: &mut Vec<(String, String, String, f64
         }
     }
     println!("{} goals: {}", proto.name(), parts.join("; "));
+    // The io_uring backend against epoll, same mode (issue 19: uring's p99 no worse than
+    // epoll's at one connection).
+    let mut parts = Vec::new();
+    for (uring, epoll) in [
+        (Subject::SonicUringBlocking, Subject::SonicBlocking),
+        (Subject::SonicUringHot, Subject::SonicHot),
+    ] {
+        let (Some((u50, u99)), Some((e50, e99))) =
+            (p50_p99(o, proto, uring), p50_p99(o, proto, epoll))
+        else {
+            parts.push(format!("{}: no samples", uring.name()));
+            continue;
+        };
+        let (r50, r99) = (u50 / e50, u99 / e99);
+        parts.push(format!(
+            "{} / {}: p50 {r50:.2}, p99 {r99:.2} ({})",
+            uring.name(),
+            epoll.name(),
+            if r99 <= 1.0 {
+                "p99 no worse"
+            } else {
+                "p99 worse"
+            }
+        ));
+        for (pname, r) in [("p50", r50), ("p99", r99)] {
+            names.push((
+                format!("{} pingpong 64B {pname}", proto.name()),
+                format!("{}/{}", uring.name(), epoll.name()),
+                "ratio".into(),
+                r,
+            ));
+        }
+    }
+    println!("{} io_uring: {}", proto.name(), parts.join("; "));
 }
 
 /// Prints the tables and appends the figures to the summary.
@@ -123,7 +157,7 @@ pub(crate) fn report(o: &Outcome) {
         cores()
     );
     println!(
-        "servers: each subject's own echo server on its own thread (sonic-io Io in the same mode, std thread, mio loop in the same mode, tokio current_thread, monoio on io_uring, a non-blocking recv spin for the raw busy-poll floor)"
+        "servers: each subject's own echo server on its own thread (sonic-io Io in the same mode and backend, std thread, mio loop in the same mode, tokio current_thread, monoio on io_uring, a non-blocking recv spin for the raw busy-poll floor)"
     );
     println!(
         "{:<26} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7}",
@@ -254,7 +288,8 @@ pub(crate) fn report(o: &Outcome) {
     // ---- the sweep table
     println!();
     println!(
-        "connection sweep, TCP, 64-byte messages, sonic-io hot loop on both ends (client Io in a child process, server Io here, pinned to their own cores); each round one message per connection, all in flight"
+        "connection sweep, TCP, 64-byte messages, sonic-io hot loop on both ends, backend {} (SONIC_IO_BACKEND; client Io in a child process, server Io here, pinned to their own cores); each round one message per connection, all in flight",
+        sonic_io::Backend::from_env().map_or_else(|e| e.to_string(), |b| b.to_string())
     );
     println!(
         "{:>11} {:>8} {:>10} {:>10} {:>9} {:>10}   {:>13} {:>13} {:>13} {:>13} {:>8}",

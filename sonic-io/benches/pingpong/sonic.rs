@@ -1,13 +1,14 @@
 //! sonic-io's harness: the echo servers and the clients, TCP and UDP, in the hot loop
-//! (`Io::poll_one` in a loop) or the blocking loop (`Io::run_one`); the server's syscalls
-//! from `Io::stats`, restarted when its warm-up ends.
+//! (`Io::poll_one` in a loop) or the blocking loop (`Io::run_one`), on the epoll or the
+//! io_uring backend; the server's syscalls from `Io::stats`, restarted when its warm-up
+//! ends.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use sonic_io::{Io, Listener, PacketConn, Stats, TcpStream, Timer};
+use sonic_io::{Backend, Io, Listener, PacketConn, Stats, TcpStream, Timer};
 
 use crate::harness::{CLIENT_SLACK, Cost, MSG, MSG_LEN, Plan, Recorder, Run};
 
@@ -104,17 +105,25 @@ fn accept_loop(io: &mut Io, l: Listener<sock::TcpListener>, e: Rc<Echoes>) {
     }
 }
 
+/// An Io on `backend` with room for `objects`; where the backend is refused (io_uring in a
+/// container, say), the error says so and the row reports it.
+pub(crate) fn new_io(backend: Backend, objects: usize) -> Result<Io, String> {
+    Io::builder()
+        .backend(backend)
+        .objects(objects)
+        .build()
+        .map_err(|e| format!("{backend}: {e}"))
+}
+
 pub(crate) fn sonic_tcp_server(
     l: sock::TcpListener,
+    backend: Backend,
     hot: bool,
     warmup: u64,
     objects: usize,
     backstop_after: Duration,
 ) -> Result<Option<Cost>, String> {
-    let mut io = Io::builder()
-        .objects(objects)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let mut io = new_io(backend, objects)?;
     backstop(&mut io, backstop_after);
     let e = Echoes::new(warmup);
     let l = Listener::add(&mut io, l).map_err(|e| e.to_string())?;
@@ -176,10 +185,10 @@ fn sonic_client_end(io: Io, rec: Rec, failed: Option<String>) -> Run {
     rec.finish(Some(Cost::from_stats(stats, rounds)), failed)
 }
 
-pub(crate) fn sonic_tcp_client(addr: SocketAddr, hot: bool, plan: Plan) -> Run {
-    let mut io = match Io::new() {
+pub(crate) fn sonic_tcp_client(addr: SocketAddr, backend: Backend, hot: bool, plan: Plan) -> Run {
+    let mut io = match new_io(backend, 64) {
         Ok(io) => io,
-        Err(e) => return Run::failed(e.to_string()),
+        Err(e) => return Run::failed(e),
     };
     backstop(&mut io, plan.cap + CLIENT_SLACK);
     let rec = Rc::new(RefCell::new(Recorder::new(&plan)));
@@ -237,11 +246,12 @@ fn serve_udp(io: &mut Io, s: SonicUdp, buf: Vec<u8>, e: Rc<Echoes>) {
 
 pub(crate) fn sonic_udp_server(
     s: std::net::UdpSocket,
+    backend: Backend,
     hot: bool,
     warmup: u64,
     backstop_after: Duration,
 ) -> Result<Option<Cost>, String> {
-    let mut io = Io::new().map_err(|e| e.to_string())?;
+    let mut io = new_io(backend, 64)?;
     backstop(&mut io, backstop_after);
     let s = sock::UdpConn::try_from(s).map_err(|e| e.to_string())?;
     let s = PacketConn::add(&mut io, s).map_err(|e| e.to_string())?;
@@ -279,10 +289,10 @@ fn udp_round(io: &mut Io, c: SonicUdp, buf: Vec<u8>, rec: Rec) {
     }
 }
 
-pub(crate) fn sonic_udp_client(addr: SocketAddr, hot: bool, plan: Plan) -> Run {
-    let mut io = match Io::new() {
+pub(crate) fn sonic_udp_client(addr: SocketAddr, backend: Backend, hot: bool, plan: Plan) -> Run {
+    let mut io = match new_io(backend, 64) {
         Ok(io) => io,
-        Err(e) => return Run::failed(e.to_string()),
+        Err(e) => return Run::failed(e),
     };
     backstop(&mut io, plan.cap + CLIENT_SLACK);
     let c = match sock::UdpConn::dial(None, addr).and_then(|s| PacketConn::add(&mut io, s)) {

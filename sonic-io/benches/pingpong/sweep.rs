@@ -15,12 +15,18 @@ use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use sonic_io::{Io, TcpStream};
+use sonic_io::TcpStream;
 
 use crate::harness::{
     CLIENT_CPU, CLIENT_SLACK, Cost, MSG, MSG_LEN, Plan, SERVER_CPU, SERVER_SLACK, panic_text, pin,
 };
-use crate::sonic::{backstop, sonic_tcp_server};
+use crate::sonic::{backstop, new_io, sonic_tcp_server};
+
+/// The sweep's backend on both ends: what `SONIC_IO_BACKEND` names (epoll when unset), so
+/// `SONIC_IO_BACKEND=uring cargo bench --bench pingpong` sweeps io_uring.
+fn sweep_backend() -> Result<sonic_io::Backend, String> {
+    sonic_io::Backend::from_env().map_err(|e| e.to_string())
+}
 
 /// The sweep's connection counts.
 pub(crate) const SWEEP: [usize; 4] = [1, 100, 1_000, 10_000];
@@ -64,10 +70,10 @@ fn sweep_client(addr: sock::SockaddrAny, n: usize, plan: Plan) -> SweepRow {
         ..SweepRow::default()
     };
     let (warm, measured) = sweep_rounds(&plan, n);
-    let mut io = match Io::builder().objects(n + 16).build() {
+    let mut io = match sweep_backend().and_then(|b| new_io(b, n + 16)) {
         Ok(io) => io,
         Err(e) => {
-            row.error = Some(e.to_string());
+            row.error = Some(e);
             return row;
         }
     };
@@ -203,7 +209,8 @@ pub(crate) fn sweep_row(plan: Plan, n: usize) -> SweepRow {
         .name("sweep-server".into())
         .spawn(move || {
             pin(SERVER_CPU);
-            sonic_tcp_server(l, true, warm_msgs, n + 16, backstop_after)
+            let backend = sweep_backend()?;
+            sonic_tcp_server(l, backend, true, warm_msgs, n + 16, backstop_after)
         })
         .expect("spawn the server");
     let mut row = client_process(addr, n, plan);
