@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::{
     AllocRow, BUFFERS, CURVE, DECODE_SIZES, Figures, Machine, PING_SUBJECTS, UDP_SUBJECTS,
+    URING_SUBJECTS,
 };
 use crate::plot;
 
@@ -918,7 +919,7 @@ pub(super) fn write_report(
         let missing: Vec<&str> = PING_SUBJECTS
             .iter()
             .copied()
-            .filter(|s| !curves.iter().any(|c| c.name == *s))
+            .filter(|s| !URING_SUBJECTS.contains(s) && !curves.iter().any(|c| c.name == *s))
             .collect();
         if !missing.is_empty() {
             return Err(format!(
