@@ -11,7 +11,7 @@ use crate::buf::{IoBuf, IoBufMut, Region};
 use crate::error::{Partial, Rejected};
 use crate::handle::handle;
 use crate::io::Io;
-use crate::object::{Owned, Register};
+use crate::object::{Object, Owned, Register};
 use crate::op::{Dir, Key, OpLogic};
 use crate::ops::{WriteFromOp, WriteOp};
 
@@ -220,7 +220,7 @@ impl<U: PacketSock> PacketConn<U> {
         B: IoBufMut,
         F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static,
     {
-        io.submit(self.key, Dir::Read, RecvFromOp { buf, f, res: None })
+        io.submit(self.key, Dir::Read, RecvFromOp::<Plain, _, _>::new(buf, f))
     }
 
     /// [`async_read_from`](Self::async_read_from) with the kernel's receive stamp of the
@@ -262,7 +262,11 @@ impl<U: PacketSock> PacketConn<U> {
         B: IoBufMut,
         F: FnOnce(&mut Io, Result<(usize, SockaddrAny, Option<Timestamp>)>, B) + 'static,
     {
-        io.submit(self.key, Dir::Read, RecvFromStampedOp { buf, f, res: None })
+        io.submit(
+            self.key,
+            Dir::Read,
+            RecvFromOp::<Stamped, _, _>::new(buf, f),
+        )
     }
 
     /// Sends `buf` as one datagram to `to` (copied into the operation).
@@ -294,115 +298,85 @@ impl<U: PacketSock> PacketConn<U> {
     }
 }
 
-struct RecvFromOp<B, F> {
-    buf: B,
-    f: F,
-    res: Option<Result<(usize, SockaddrAny)>>,
+/// How a datagram read with a source takes one datagram: its syscall, and what it hands the
+/// callback. The readiness rules around it are [`RecvFromOp`]'s, written once.
+trait RecvFrom: 'static {
+    type Out;
+
+    /// One receive into `dst`, the source into `from`. A datagram longer than `dst` is
+    /// `TRUNCATED_ERROR`; `WouldBlock` and `Interrupted` are left to the caller.
+    fn recv(obj: &Object, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out>;
 }
 
-impl<B: IoBufMut, F: FnOnce(&mut Io, Result<(usize, SockaddrAny)>, B) + 'static> OpLogic
-    for RecvFromOp<B, F>
-{
-    type Buf = B;
+/// `recvfrom` with `MSG_TRUNC`: the length and the source.
+struct Plain;
 
-    fn acquire(&mut self, io: &mut Io) -> Result<()> {
-        self.buf.acquire(&mut io.pub_blocks)
-    }
+impl RecvFrom for Plain {
+    type Out = (usize, SockaddrAny);
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io {
-            objects,
-            pub_blocks,
-            stats,
-            ..
-        } = io;
-        let Some(obj) = objects.get_mut(key) else {
-            self.fail(Error::CLOSED);
-            return true;
-        };
-        loop {
-            if !obj.may_try(Dir::Read) {
-                return false;
-            }
-            let dst = match self.buf.slice_mut(pub_blocks) {
-                Ok(d) => d,
-                Err(e) => {
-                    self.fail(e);
-                    return true;
-                }
-            };
-            let mut from = SockaddrStorage::default();
-            stats.reads += 1;
-            let room = dst.len();
-            match zcall::recvfrom(obj.fd, dst, TRUNC, from.as_mut_bytes()) {
-                Ok((n, _)) if n > room => {
-                    self.fail(TRUNCATED_ERROR);
-                    return true;
-                }
-                // A Unix datagram from an unnamed socket (a `pair()`, say) has no source:
-                // the kernel reports a length of 0.
-                Ok((n, 0)) => {
-                    self.res = Some(Ok((
-                        n,
-                        SockaddrAny::Unix(sockaddr::SockaddrUnix::unnamed()),
-                    )));
-                    return true;
-                }
-                Ok((n, len)) => {
-                    self.res = Some(
-                        from.set_len(len)
-                            .and_then(|()| from.decode())
-                            .map(|a| (n, a)),
-                    );
-                    return true;
-                }
-                Err(e) if e == zcall::Errno::EAGAIN => {
-                    obj.not_ready(Dir::Read);
-                    return false;
-                }
-                Err(e) if e == zcall::Errno::EINTR => {}
-                Err(e) => {
-                    self.fail(e.into());
-                    return true;
-                }
+    fn recv(obj: &Object, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out> {
+        let room = dst.len();
+        match zcall::recvfrom(obj.fd, dst, TRUNC, from.as_mut_bytes())? {
+            (n, _) if n > room => Err(TRUNCATED_ERROR),
+            // A Unix datagram from an unnamed socket (a `pair()`, say) has no source: the
+            // kernel reports a length of 0.
+            (n, 0) => Ok((n, SockaddrAny::Unix(sockaddr::SockaddrUnix::unnamed()))),
+            (n, len) => {
+                from.set_len(len)?;
+                from.decode().map(|a| (n, a))
             }
         }
     }
+}
 
-    fn fail(&mut self, e: Error) {
-        self.res = Some(Err(e));
-    }
+/// `recvmsg` with control space on the stack: the length, the source and the kernel's
+/// receive stamp.
+struct Stamped;
 
-    fn complete(self, io: &mut Io) {
-        self.buf.release(&mut io.pub_blocks);
-        (self.f)(io, self.res.unwrap_or(Err(Error::CANCELLED)), self.buf);
-    }
+impl RecvFrom for Stamped {
+    type Out = (usize, SockaddrAny, Option<Timestamp>);
 
-    fn retarget(&mut self, io: &mut Io, _key: Key, r: Region) -> Result<()> {
-        self.buf.retarget(&mut io.pub_blocks, r)
-    }
-
-    fn into_buf(self) -> B {
-        self.buf
-    }
-
-    fn abandon(self, io: &mut Io) {
-        self.buf.release(&mut io.pub_blocks);
+    fn recv(obj: &Object, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out> {
+        let (meta, stamp) = match obj.owned() {
+            Owned::Udp(u) => u.try_recv_timestamped(dst, from)?,
+            Owned::UnixDatagram(u) => u.try_recv_timestamped(dst, from)?,
+            _ => {
+                return Err(Error::invalid_input(
+                    "a datagram read needs a datagram socket",
+                ));
+            }
+        };
+        if meta.truncated() {
+            Err(TRUNCATED_ERROR)
+        } else if from.addr_bytes().is_empty() {
+            // A Unix datagram from an unnamed socket has no source (length 0).
+            let unnamed = SockaddrAny::Unix(sockaddr::SockaddrUnix::unnamed());
+            Ok((meta.bytes, unnamed, stamp))
+        } else {
+            from.decode().map(|a| (meta.bytes, a, stamp))
+        }
     }
 }
 
-/// One datagram with its source and kernel receive stamp: one `recvmsg` with control space
-/// on the stack.
-struct RecvFromStampedOp<B, F> {
+/// One datagram and its source (and, with [`Stamped`], its receive stamp) into an owned
+/// buffer or a region.
+struct RecvFromOp<K: RecvFrom, B, F> {
     buf: B,
     f: F,
-    res: Option<Result<(usize, SockaddrAny, Option<Timestamp>)>>,
+    res: Option<Result<K::Out>>,
 }
 
-impl<B, F> OpLogic for RecvFromStampedOp<B, F>
+impl<K: RecvFrom, B, F> RecvFromOp<K, B, F> {
+    fn new(buf: B, f: F) -> Self {
+        RecvFromOp { buf, f, res: None }
+    }
+}
+
+impl<K, B, F> OpLogic for RecvFromOp<K, B, F>
 where
+    K: RecvFrom,
     B: IoBufMut,
-    F: FnOnce(&mut Io, Result<(usize, SockaddrAny, Option<Timestamp>)>, B) + 'static,
+    F: FnOnce(&mut Io, Result<K::Out>, B) + 'static,
 {
     type Buf = B;
 
@@ -434,35 +408,14 @@ where
             };
             let mut from = SockaddrStorage::default();
             stats.reads += 1;
-            let r = match obj.owned() {
-                Owned::Udp(u) => u.try_recv_timestamped(dst, &mut from),
-                Owned::UnixDatagram(u) => u.try_recv_timestamped(dst, &mut from),
-                _ => Err(Error::invalid_input(
-                    "a datagram read needs a datagram socket",
-                )),
-            };
-            match r {
-                Ok((meta, _)) if meta.truncated() => {
-                    self.fail(TRUNCATED_ERROR);
-                    return true;
-                }
-                // A Unix datagram from an unnamed socket has no source (length 0).
-                Ok((meta, stamp)) if from.addr_bytes().is_empty() => {
-                    let unnamed = SockaddrAny::Unix(sockaddr::SockaddrUnix::unnamed());
-                    self.res = Some(Ok((meta.bytes, unnamed, stamp)));
-                    return true;
-                }
-                Ok((meta, stamp)) => {
-                    self.res = Some(from.decode().map(|a| (meta.bytes, a, stamp)));
-                    return true;
-                }
+            match K::recv(obj, dst, &mut from) {
                 Err(e) if e.is_would_block() => {
                     obj.not_ready(Dir::Read);
                     return false;
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.fail(e);
+                r => {
+                    self.res = Some(r);
                     return true;
                 }
             }
