@@ -41,18 +41,7 @@ fn a_scheduled_exact_read_echo_costs_three_syscalls_per_message() {
         .unwrap();
     let (s, mut peer) = pair(&mut io);
     let served = Rc::new(std::cell::Cell::new(0u32));
-    fn serve(io: &mut Io, s: TcpStream, served: Rc<std::cell::Cell<u32>>) {
-        s.async_read_exact(io, vec![0u8; 64], move |io, r, buf| {
-            // The last read is cancelled when the Io is dropped.
-            let Ok(n) = r else { return };
-            assert_eq!(n, 64);
-            assert_eq!(s.write(io, &buf).unwrap(), 64);
-            served.set(served.get() + 1);
-            serve(io, s, served);
-        })
-        .unwrap();
-    }
-    serve(&mut io, s, served.clone());
+    common::serve_exact_echo(&mut io, s, served.clone());
     let rounds = 200u32;
     let stats = counting(&mut io, |io| {
         let mut back = [0u8; 64];

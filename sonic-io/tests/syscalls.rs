@@ -249,20 +249,8 @@ fn a_parked_datagram_send_watches_writability_only_while_parked() {
     let a = PacketConn::add(&mut io, a).unwrap();
     // Send until one send does not complete at once: the peer's queue is full.
     let sent = common::counter();
-    let parked = loop {
-        let before = io.stats();
-        let n = sent.get();
-        let s = sent.clone();
-        a.async_write(&mut io, vec![1u8; 512], move |_, r, _| {
-            r.unwrap();
-            s.set(s.get() + 1);
-        })
-        .unwrap();
-        if sent.get() == n {
-            break io.stats().ctl - before.ctl;
-        }
-        assert!(n < 100_000, "the peer's queue never filled");
-    };
+    let before = common::send_until_parked(&mut io, &a, &sent);
+    let parked = io.stats().ctl - before.ctl;
     assert_eq!(parked, 1, "parking asks for writability once");
     let queued = sent.get();
     // The peer drains its queue; the parked send completes on the write-space edge.

@@ -151,17 +151,7 @@ fn a_scheduled_echo_costs_one_wait_two_reads_and_a_write_per_message() {
     let Some(mut io) = uring_io() else { return };
     let (s, mut peer) = pair(&mut io);
     let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
-    fn serve(io: &mut Io, s: TcpStream, served: std::rc::Rc<std::cell::Cell<u32>>) {
-        s.async_read_exact(io, vec![0u8; 64], move |io, r, buf| {
-            let Ok(n) = r else { return };
-            assert_eq!(n, 64);
-            assert_eq!(s.write(io, &buf).unwrap(), 64);
-            served.set(served.get() + 1);
-            serve(io, s, served);
-        })
-        .unwrap();
-    }
-    serve(&mut io, s, served.clone());
+    common::serve_exact_echo(&mut io, s, served.clone());
     // The first message also submits the registration; count from the second.
     peer.write_all(&[0u8; 64]).unwrap();
     run_until(&mut io, || served.get() == 1);
@@ -236,20 +226,7 @@ fn a_parked_datagram_send_completes_through_a_poll_update() {
     b.set_nonblocking(true).unwrap();
     let a = PacketConn::add(&mut io, a).unwrap();
     let sent = common::counter();
-    let before = loop {
-        let before = io.stats();
-        let n = sent.get();
-        let s = sent.clone();
-        a.async_write(&mut io, vec![1u8; 512], move |_, r, _| {
-            r.unwrap();
-            s.set(s.get() + 1);
-        })
-        .unwrap();
-        if sent.get() == n {
-            break before;
-        }
-        assert!(n < 100_000, "the peer's queue never filled");
-    };
+    let before = common::send_until_parked(&mut io, &a, &sent);
     let parked = io.stats();
     assert_eq!(parked.sqes - before.sqes, 1, "one poll update: {parked:?}");
     let queued = sent.get();

@@ -83,3 +83,40 @@ impl iox::Clock for Manual {
     fn yield_now(&self) {}
     fn spin(&self) {}
 }
+
+/// The scheduled echo's server side: reads 64 bytes exactly, writes them back, arms the next
+/// read, and counts each message in `served`. The last read is cancelled when the Io goes.
+pub(crate) fn serve_exact_echo(io: &mut Io, s: TcpStream, served: Rc<Cell<u32>>) {
+    s.async_read_exact(io, vec![0u8; 64], move |io, r, buf| {
+        let Ok(n) = r else { return };
+        assert_eq!(n, 64);
+        assert_eq!(s.write(io, &buf).unwrap(), 64);
+        served.set(served.get() + 1);
+        serve_exact_echo(io, s, served);
+    })
+    .unwrap();
+}
+
+/// Sends 512-byte datagrams on `a` until one does not complete at once (the peer's queue is
+/// full, so it parks); returns the Io's stats from before that send. `sent` counts the
+/// completed sends.
+pub(crate) fn send_until_parked(
+    io: &mut Io,
+    a: &sonic_io::PacketConn<sock::UnixDatagram>,
+    sent: &Rc<Cell<usize>>,
+) -> sonic_io::Stats {
+    loop {
+        let before = io.stats();
+        let n = sent.get();
+        let s = sent.clone();
+        a.async_write(io, vec![1u8; 512], move |_, r, _| {
+            r.unwrap();
+            s.set(s.get() + 1);
+        })
+        .unwrap();
+        if sent.get() == n {
+            return before;
+        }
+        assert!(n < 100_000, "the peer's queue never filled");
+    }
+}
