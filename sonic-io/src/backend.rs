@@ -37,7 +37,9 @@ pub enum Backend {
     /// `io_uring_enter` per wait that also submits the Io's interest changes.
     Uring,
     /// io_uring if the kernel and the process's sandbox allow it, else the platform's
-    /// readiness backend; [`BackendUsed::fallback`] then says why.
+    /// readiness backend; [`BackendUsed::fallback`] then says why. With
+    /// [`IoBuilder::busy_poll`](crate::IoBuilder::busy_poll), which sets an epoll instance,
+    /// it takes epoll (the fallback says so), so that busy polling works the same either way.
     Auto,
 }
 

@@ -24,6 +24,11 @@ pub const MAX_DEPTH: u8 = 32;
 
 const IN_CALLBACK: Error = Error::invalid_input("drive call from inside a callback");
 
+/// Why `Backend::Auto` with busy polling runs on the readiness backend.
+const AUTO_BUSY_POLL: Error = Error::unsupported(
+    "busy polling is set on an epoll instance, so Backend::Auto with busy_poll takes epoll",
+);
+
 /// A completion deferred by the depth limit: the operation with its result.
 #[derive(Debug)]
 struct Completion {
@@ -189,9 +194,19 @@ impl IoBuilder {
     /// Creates the poller, the wait timer and the posters' waker (and sets busy polling).
     pub fn build(self) -> Result<Io> {
         let id = IoId::next();
-        let want = self.backend?;
+        let mut want = self.backend?;
+        // Busy polling is set on an epoll instance: `Auto` takes the backend that has it,
+        // so that asking for it behaves the same wherever io_uring is available or not.
+        let busy_auto = want == Backend::Auto && self.busy_poll.is_some();
+        if busy_auto {
+            want = Backend::readiness();
+        }
         let shared = Arc::new(Shared::new(self.posts)?);
-        let (poller, backend) = Poller::new(want, self.events, self.objects, shared.waker())?;
+        let (poller, mut backend) =
+            Poller::new(want, self.events, self.objects, shared.waker())?;
+        if busy_auto {
+            backend.fallback = Some(AUTO_BUSY_POLL);
+        }
         if let Some(bp) = self.busy_poll {
             poller.set_busy_poll(bp)?;
         }

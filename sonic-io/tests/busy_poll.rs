@@ -204,3 +204,27 @@ fn the_uring_backend_refuses_busy_polling_by_name() {
         assert_eq!(e.kind(), iox::ErrorKind::Unsupported);
     }
 }
+
+/// `Backend::Auto` with busy polling takes epoll, where busy polling is set, and says so:
+/// asking for it behaves the same whether io_uring is available or not.
+#[test]
+fn auto_with_busy_polling_takes_epoll_and_says_why() {
+    let bp = BusyPoll {
+        usecs: 50,
+        budget: 8,
+        prefer: false,
+    };
+    let io = match Io::builder().backend(Backend::Auto).busy_poll(bp).build() {
+        Ok(io) => io,
+        // Before 6.9 (or off Linux) the refusal is the same as on epoll.
+        Err(e) => {
+            assert_eq!(e.kind(), iox::ErrorKind::Unsupported, "{e}");
+            return;
+        }
+    };
+    let used = io.backend();
+    assert_eq!(used.backend(), Backend::Epoll);
+    let why = used.fallback().expect("the fallback says why");
+    assert!(why.to_string().contains("busy"), "{why}");
+    assert_eq!(io.busy_poll().unwrap(), bp);
+}
