@@ -202,8 +202,7 @@ impl IoBuilder {
             want = Backend::readiness();
         }
         let shared = Arc::new(Shared::new(self.posts)?);
-        let (poller, mut backend) =
-            Poller::new(want, self.events, self.objects, shared.waker())?;
+        let (poller, mut backend) = Poller::new(want, self.events, self.objects, shared.waker())?;
         if busy_auto {
             backend.fallback = Some(AUTO_BUSY_POLL);
         }

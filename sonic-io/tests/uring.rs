@@ -245,3 +245,36 @@ fn a_parked_datagram_send_completes_through_a_poll_update() {
     // Completed: the watch is dropped again (a second update).
     assert_eq!(io.stats().sqes - before.sqes, 2, "{:?}", io.stats());
 }
+
+/// Each ring is entered through a slot of its thread's registered rings (Linux 5.18+), of
+/// which a thread has 16: forty Ios alive at once on one thread all work (the rest enter by
+/// descriptor), and a thread that builds and drops a hundred, one after another, keeps
+/// getting working Ios (each gives its slot back when dropped).
+#[test]
+fn more_ios_than_registered_ring_slots_all_work() {
+    if uring_io().is_none() {
+        return;
+    }
+    let echo_once = |io: &mut Io| {
+        let (s, mut peer) = pair(io);
+        let got = slot();
+        let g = got.clone();
+        s.async_read(io, vec![0u8; 2], move |_, r, _| {
+            *g.borrow_mut() = Some(r.unwrap())
+        })
+        .unwrap();
+        peer.write_all(b"hi").unwrap();
+        run_until(io, || got.borrow().is_some());
+        assert_eq!(*got.borrow(), Some(2));
+    };
+    let mut ios: Vec<Io> = (0..40).map(|_| uring_io().unwrap()).collect();
+    for io in &mut ios {
+        assert_eq!(io.backend().backend(), Backend::Uring);
+        echo_once(io);
+    }
+    drop(ios);
+    for _ in 0..100 {
+        let mut io = uring_io().unwrap();
+        echo_once(&mut io);
+    }
+}

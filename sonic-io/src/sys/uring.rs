@@ -146,6 +146,19 @@ const CQE_F_MORE: u32 = 1 << 1;
 
 const ENTER_GETEVENTS: u32 = 1;
 const ENTER_EXT_ARG: u32 = 1 << 3;
+const ENTER_REGISTERED_RING: u32 = 1 << 4;
+
+const REGISTER_RING_FDS: u32 = 20;
+const UNREGISTER_RING_FDS: u32 = 21;
+
+/// `struct io_uring_rsrc_update`: a registered ring's slot (`offset`, `u32::MAX`: any free
+/// one, which the kernel writes back) and the ring's descriptor.
+#[repr(C)]
+struct RsrcUpdate {
+    offset: u32,
+    resv: u32,
+    data: u64,
+}
 
 /// The `user_data` of entries whose completion says nothing the core needs (cancels of
 /// polls). Never an object's token: no slab index reaches `u32::MAX - 2`.
@@ -241,6 +254,11 @@ impl Drop for Map {
 #[derive(Debug)]
 struct Ring {
     fd: iofd::Fd,
+    /// The ring as `io_uring_enter` names it: its slot in this thread's registered rings
+    /// (Linux 5.18+: the kernel skips the descriptor lookup), else its descriptor.
+    enter_fd: RawFd,
+    /// `ENTER_REGISTERED_RING` when `enter_fd` is a registered slot.
+    enter_flags: u32,
     /// Kept for the mapping's lifetime (the pointers below point into it).
     _rings: Map,
     sqes: Map,
@@ -322,7 +340,13 @@ impl Ring {
             .load(Ordering::Relaxed);
         let sq_tail = rings.atomic(p.sq_off.tail);
         let sq_local_tail = sq_tail.get().load(Ordering::Relaxed);
+        let (enter_fd, enter_flags) = match register_ring(raw) {
+            Some(slot) => (slot as RawFd, ENTER_REGISTERED_RING),
+            None => (raw, 0),
+        };
         Ok(Ring {
+            enter_fd,
+            enter_flags,
             sq_head: rings.atomic(p.sq_off.head),
             sq_tail,
             sq_mask,
@@ -384,7 +408,7 @@ impl Ring {
             min_wait_usec: 0,
             ts: 0,
         };
-        let mut flags = ENTER_GETEVENTS;
+        let mut flags = ENTER_GETEVENTS | self.enter_flags;
         let (argp, argsz) = match wait {
             Some(Some(ts)) => {
                 arg.ts = std::ptr::from_ref(ts) as u64;
@@ -400,7 +424,7 @@ impl Ring {
         // SAFETY: the entries submitted hold no pointers (polls and poll removals); `arg`
         // and the timespec it points at outlive the call; `argsz` is `arg`'s size when
         // EXT_ARG is set, else the pointer is null.
-        let r = unsafe { zcall::io_uring_enter(self.fd.raw(), to_submit, min, flags, argp, argsz) };
+        let r = unsafe { zcall::io_uring_enter(self.enter_fd, to_submit, min, flags, argp, argsz) };
         match r {
             Ok(_) => Ok(()),
             Err(e) if e == zcall::Errno::ETIME => Ok(()),
@@ -433,6 +457,46 @@ impl Ring {
     fn advance(&self, pos: u32) {
         // Release orders the reads of the entries before the kernel may overwrite them.
         self.cq_head.get().store(pos, Ordering::Release);
+    }
+}
+
+/// Registers the ring `fd` in the calling thread's ring table (`IORING_REGISTER_RING_FDS`,
+/// Linux 5.18+): its slot, or `None` where the kernel cannot (older, or the table is full),
+/// and the ring is then entered by its descriptor. The slot is the thread's: an `Io` is
+/// `!Send`, so it enters and drops its ring on the thread that built it.
+fn register_ring(fd: RawFd) -> Option<u32> {
+    let mut up = RsrcUpdate {
+        offset: u32::MAX,
+        resv: 0,
+        data: fd as u64,
+    };
+    // SAFETY: `up` is one valid, writable `io_uring_rsrc_update` for the call (nr_args 1);
+    // the kernel writes the slot it chose into `offset`.
+    let r = unsafe { zcall::io_uring_register(fd, REGISTER_RING_FDS, (&raw mut up).cast(), 1) };
+    matches!(r, Ok(1)).then_some(up.offset)
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        if self.enter_flags & ENTER_REGISTERED_RING != 0 {
+            // The registration holds a reference to the ring: without this, the ring (and
+            // a slot of the thread's 16) would outlive the Io until the thread exits.
+            let up = RsrcUpdate {
+                offset: self.enter_fd as u32,
+                resv: 0,
+                data: 0,
+            };
+            // SAFETY: `up` is one valid `io_uring_rsrc_update` naming the slot registered
+            // in `register_ring` on this thread (the Io is `!Send`).
+            let _ = unsafe {
+                zcall::io_uring_register(
+                    self.fd.raw(),
+                    UNREGISTER_RING_FDS,
+                    (&raw const up).cast(),
+                    1,
+                )
+            };
+        }
     }
 }
 
