@@ -514,6 +514,16 @@ fn run_chunk_in(
             let rc = wait_until(&mut client, deadline, "ws_client --autobahn");
             // It writes its reports once the client asked for them, then exits.
             let rs = wait_until(&mut server.0, deadline, "kosoku's fuzzing server");
+            // The peer's own crash after it wrote its reports (seen once: SIGABRT at its
+            // exit, after "2 cases passed") says nothing of our client: the cases are judged
+            // from the reports, where a case it did not write is MISSING and fails the step.
+            let rs = match rs {
+                Err(e) if rc.is_ok() && dir.join("index.json").is_file() => {
+                    println!("autobahn: {e} after writing its reports (judged from them)");
+                    Ok(())
+                }
+                r => r,
+            };
             rc.and(rs)
         }
     }
