@@ -255,18 +255,7 @@ fn a_parked_datagram_send_watches_writability_only_while_parked() {
     let queued = sent.get();
     // The peer drains its queue; the parked send completes on the write-space edge.
     let st = delta(&mut io, |io| {
-        let mut buf = [0u8; 512];
-        let mut read = 0;
-        while read < queued {
-            match b.recv(&mut buf) {
-                Ok(_) => read += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    io.run_one_for(Duration::from_millis(10)).unwrap();
-                }
-                Err(e) => panic!("{e}"),
-            }
-        }
-        run_until(io, || sent.get() == queued + 1);
+        common::drain_until_parked_send_completes(io, &b, queued, &sent);
     });
     assert_eq!(st.ctl, 1, "completion stops watching writability: {st:?}");
     let st = delta(&mut io, |io| {

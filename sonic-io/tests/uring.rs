@@ -230,18 +230,7 @@ fn a_parked_datagram_send_completes_through_a_poll_update() {
     let parked = io.stats();
     assert_eq!(parked.sqes - before.sqes, 1, "one poll update: {parked:?}");
     let queued = sent.get();
-    let mut buf = [0u8; 512];
-    let mut read = 0;
-    while read < queued {
-        match b.recv(&mut buf) {
-            Ok(_) => read += 1,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                io.run_one_for(Duration::from_millis(10)).unwrap();
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-    run_until(&mut io, || sent.get() == queued + 1);
+    common::drain_until_parked_send_completes(&mut io, &b, queued, &sent);
     // Completed: the watch is dropped again (a second update).
     assert_eq!(io.stats().sqes - before.sqes, 2, "{:?}", io.stats());
 }

@@ -284,7 +284,6 @@ impl Poller {
         if token == WAIT_TIMER {
             return (token, Ready::EMPTY);
         }
-        let r = super::ready_from_poll(bits);
-        (token, r)
+        (token, super::ready_from_poll(bits))
     }
 }

@@ -549,9 +549,9 @@ pub(crate) struct Poller {
     /// Indexed by the token's slab index.
     watches: Vec<Option<Watch>>,
     waker: RawFd,
-    /// The events of the last wait: token and `POLL*` mask.
+    /// The events of the last wait: token and `POLL*` mask; a wait takes at most its
+    /// capacity (the builder's `events`), so it never grows.
     events: Vec<(u64, u32)>,
-    capacity: usize,
 }
 
 impl Poller {
@@ -562,7 +562,6 @@ impl Poller {
             watches: Vec::with_capacity(objects),
             waker: waker.raw(),
             events: Vec::with_capacity(events.max(1)),
-            capacity: events.max(1),
         };
         let mut stats = Stats::default();
         p.arm(p.waker, WAKER, libc::POLLIN as u32, &mut stats)?;
@@ -725,11 +724,11 @@ impl Poller {
         self.reap(stats)
     }
 
-    /// Moves up to `capacity` completions into `events`, re-arming polls the kernel ended.
+    /// Moves up to `events`' capacity of completions into it, re-arming polls the kernel ended.
     fn reap(&mut self, stats: &mut Stats) -> iox::Result<usize> {
         self.events.clear();
         let (mut head, tail) = self.ring.completions();
-        while head != tail && self.events.len() < self.capacity {
+        while head != tail && self.events.len() < self.events.capacity() {
             let cqe = self.ring.cqe(head);
             head = head.wrapping_add(1);
             if cqe.user_data == QUIET {

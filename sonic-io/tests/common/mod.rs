@@ -120,3 +120,25 @@ pub(crate) fn send_until_parked(
         assert!(n < 100_000, "the peer's queue never filled");
     }
 }
+
+/// Reads `queued` datagrams from the peer `b` (non-blocking), turning the Io while its queue
+/// is empty, then runs until the parked send completed (`sent` reaches `queued + 1`).
+pub(crate) fn drain_until_parked_send_completes(
+    io: &mut Io,
+    b: &std::os::unix::net::UnixDatagram,
+    queued: usize,
+    sent: &Rc<Cell<usize>>,
+) {
+    let mut buf = [0u8; 512];
+    let mut read = 0;
+    while read < queued {
+        match b.recv(&mut buf) {
+            Ok(_) => read += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                io.run_one_for(Duration::from_millis(10)).unwrap();
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    run_until(io, || sent.get() == queued + 1);
+}
