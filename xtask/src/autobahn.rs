@@ -306,25 +306,63 @@ pub(crate) fn parse_index(json: &str) -> Result<BTreeMap<String, CaseResult>, St
     Ok(out)
 }
 
-/// Waits for `child` until `deadline`; kills it there. `Ok` with its status, or an error
-/// naming `what` when it had to be killed.
-fn wait_until(child: &mut Child, deadline: Instant, what: &str) -> Result<(), String> {
+/// How a child that did not succeed ended.
+#[derive(Debug)]
+struct Ended {
+    /// What to print: who, and how it ended.
+    msg: String,
+    /// Killed by a signal it did not get from us (kosoku has aborted at its exit).
+    crashed: bool,
+}
+
+impl From<Ended> for String {
+    fn from(e: Ended) -> String {
+        e.msg
+    }
+}
+
+/// Waits for `child` until `deadline`; kills it there. `Ok` when it exited with success,
+/// else how it ended, naming `what`.
+fn wait_until(child: &mut Child, deadline: Instant, what: &str) -> Result<(), Ended> {
+    use std::os::unix::process::ExitStatusExt;
     loop {
         match child.try_wait() {
             Ok(Some(st)) if st.success() => return Ok(()),
-            Ok(Some(st)) => return Err(format!("{what} exited with {st}")),
+            Ok(Some(st)) => {
+                return Err(Ended {
+                    msg: format!("{what} exited with {st}"),
+                    crashed: st.signal().is_some(),
+                });
+            }
             Ok(None) => {}
-            Err(e) => return Err(format!("{what}: {e}")),
+            Err(e) => {
+                return Err(Ended {
+                    msg: format!("{what}: {e}"),
+                    crashed: false,
+                });
+            }
         }
         if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!(
-                "{what} was still running at its time limit: killed"
-            ));
+            return Err(Ended {
+                msg: format!("{what} was still running at its time limit: killed"),
+                crashed: false,
+            });
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The last `n` lines of a log, indented, for a message (empty when unreadable).
+fn log_tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(n);
+    lines[from..]
+        .iter()
+        .map(|l| format!("\n    | {l}"))
+        .collect()
 }
 
 /// A child killed (if still running) and reaped when dropped.
@@ -441,7 +479,22 @@ fn run_chunk(env: &Env, chunk: &Chunk, echo: &mut EchoServer, worker: usize) -> 
         .out
         .join(chunk.side.name())
         .join(format!("chunk-{:03}", chunk.n));
-    let r = run_chunk_in(env, chunk, echo, worker, &dir);
+    let mut r = run_chunk_in(env, chunk, echo, worker, &dir);
+    // kosoku crashing before it wrote any report (a signal we did not send) tells nothing
+    // of our side: the chunk runs once more, from scratch. A second crash fails the step.
+    if let Err(e) = &r
+        && e.crashed
+        && !dir.join("index.json").is_file()
+    {
+        println!(
+            "autobahn: {} chunk {}: {} before writing its reports; running the chunk again. Its log:{}",
+            chunk.side.name(),
+            chunk.n,
+            e.msg,
+            log_tail(&dir.join("kosoku.log"), 12)
+        );
+        r = run_chunk_in(env, chunk, echo, worker, &dir);
+    }
     let results = std::fs::read_to_string(dir.join("index.json"))
         .ok()
         .and_then(|j| parse_index(&j).ok())
@@ -451,7 +504,40 @@ fn run_chunk(env: &Env, chunk: &Chunk, echo: &mut EchoServer, worker: usize) -> 
         ids: chunk.ids.clone(),
         results,
         secs: t.elapsed().as_secs_f64(),
-        error: r.err(),
+        error: r.err().map(String::from),
+    }
+}
+
+impl From<String> for Ended {
+    fn from(msg: String) -> Ended {
+        Ended {
+            msg,
+            crashed: false,
+        }
+    }
+}
+
+impl From<&str> for Ended {
+    fn from(msg: &str) -> Ended {
+        Ended::from(msg.to_owned())
+    }
+}
+
+/// kosoku ended by a signal after it wrote its reports (seen twice, once in each mode:
+/// SIGABRT at its exit after "2 cases passed"): a crash of the peer that says nothing of
+/// ours, so the cases are judged from the reports, where a case it did not write is MISSING
+/// and fails the step. Its log's end is printed, to learn the cause.
+fn judged_from_reports(r: Result<(), Ended>, dir: &Path) -> Result<(), Ended> {
+    match r {
+        Err(e) if e.crashed && dir.join("index.json").is_file() => {
+            println!(
+                "autobahn: {} after writing its reports (judged from them). Its log:{}",
+                e.msg,
+                log_tail(&dir.join("kosoku.log"), 12)
+            );
+            Ok(())
+        }
+        r => r,
     }
 }
 
@@ -461,7 +547,7 @@ fn run_chunk_in(
     echo: &mut EchoServer,
     worker: usize,
     dir: &Path,
-) -> Result<(), String> {
+) -> Result<(), Ended> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -487,9 +573,10 @@ fn run_chunk_in(
                 return Err(format!(
                     "ws_echo_server exited during the chunk (log: {})",
                     env.out.display()
-                ));
+                )
+                .into());
             }
-            r
+            judged_from_reports(r, dir)
         }
         Side::Client => {
             k.args(["-m", "fuzzingserver", "127.0.0.1:0"]);
@@ -499,8 +586,17 @@ fn run_chunk_in(
                 l.split_once("listening on ws://")
                     .and_then(|(_, a)| a.trim().rsplit_once(':'))
                     .and_then(|(_, p)| p.parse::<u16>().ok())
-            })
-            .ok_or("kosoku's fuzzing server did not say where it listens within 30 s")?;
+            });
+            let Some(port) = port else {
+                // Ended before it listened: a crash is retried like any other.
+                return Err(
+                    match wait_until(&mut server.0, Instant::now(), "kosoku's fuzzing server") {
+                        Err(e) if e.crashed => e,
+                        _ => "kosoku's fuzzing server did not say where it listens within 30 s"
+                            .into(),
+                    },
+                );
+            };
             let clog = dir.join("ws_client.log");
             let mut c = Command::new(&env.client);
             c.args(["--autobahn", &format!("ws://127.0.0.1:{port}")])
@@ -514,17 +610,18 @@ fn run_chunk_in(
             let rc = wait_until(&mut client, deadline, "ws_client --autobahn");
             // It writes its reports once the client asked for them, then exits.
             let rs = wait_until(&mut server.0, deadline, "kosoku's fuzzing server");
-            // The peer's own crash after it wrote its reports (seen once: SIGABRT at its
-            // exit, after "2 cases passed") says nothing of our client: the cases are judged
-            // from the reports, where a case it did not write is MISSING and fails the step.
-            let rs = match rs {
-                Err(e) if rc.is_ok() && dir.join("index.json").is_file() => {
-                    println!("autobahn: {e} after writing its reports (judged from them)");
-                    Ok(())
-                }
-                r => r,
-            };
-            rc.and(rs)
+            match rc {
+                Ok(()) => judged_from_reports(rs, dir),
+                // Our client failing is ours, whatever the server did; a server crash
+                // without reports explains it and is retried.
+                Err(e) => match rs {
+                    Err(s) if s.crashed && !dir.join("index.json").is_file() => Err(Ended {
+                        msg: format!("{}; {}", s.msg, e.msg),
+                        crashed: true,
+                    }),
+                    _ => Err(e),
+                },
+            }
         }
     }
 }
@@ -944,14 +1041,40 @@ mod tests {
         let mut child = Command::new("sleep").arg("600").spawn().unwrap();
         let deadline = Instant::now() + Duration::from_millis(50);
         let e = wait_until(&mut child, deadline, "sleep").unwrap_err();
-        assert!(e.contains("time limit"), "{e}");
+        assert!(e.msg.contains("time limit"), "{e:?}");
+        // Our own kill is not the peer crashing.
+        assert!(!e.crashed);
         // Killed and reaped: it has an exit status, from the signal.
         assert!(child.try_wait().unwrap().is_some_and(|st| !st.success()));
         let mut ok = Command::new("true").spawn().unwrap();
-        assert_eq!(
-            wait_until(&mut ok, Instant::now() + Duration::from_secs(60), "true"),
-            Ok(())
-        );
+        assert!(wait_until(&mut ok, Instant::now() + Duration::from_secs(60), "true").is_ok());
+    }
+
+    #[test]
+    fn a_peer_crash_is_told_from_a_failure_and_judged_from_its_reports() {
+        let later = || Instant::now() + Duration::from_secs(60);
+        let mut abort = Command::new("sh")
+            .args(["-c", "kill -ABRT $$"])
+            .spawn()
+            .unwrap();
+        let crash = wait_until(&mut abort, later(), "peer").unwrap_err();
+        assert!(crash.crashed && crash.msg.contains("SIGABRT"), "{crash:?}");
+        let mut fail = Command::new("false").spawn().unwrap();
+        let failed = wait_until(&mut fail, later(), "peer").unwrap_err();
+        assert!(!failed.crashed, "{failed:?}");
+
+        let dir = std::env::temp_dir().join(format!("xtask-autobahn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("kosoku.log"), "2 cases passed\n").unwrap();
+        // No reports: the crash stands (and run_chunk runs the chunk again).
+        let r = judged_from_reports(Err(crash), &dir).unwrap_err();
+        assert!(r.crashed);
+        std::fs::write(dir.join("index.json"), "{}").unwrap();
+        // Reports written: judged from them.
+        assert!(judged_from_reports(Err(r), &dir).is_ok());
+        // A peer exiting with a failure is never excused, reports or not.
+        assert!(judged_from_reports(Err(failed), &dir).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
