@@ -4,7 +4,7 @@ use iox::{Error, Result};
 
 use crate::io::Io;
 use crate::object::{AdapterIo, Class, Owned};
-use crate::op::{Dir, Key, OpLogic, OpSlot};
+use crate::op::{Attempt, Dir, Key, OpLogic, OpSlot};
 use crate::ops::byte_ops;
 use crate::stream::{ByteStream, StreamId};
 
@@ -179,8 +179,8 @@ where
 {
     type Buf = ();
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Some(t) = io.objects.get_mut(key).and_then(|o| o.adapter_mut::<T>()) else {
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Some(t) = cx.obj.adapter_mut::<T>() else {
             self.fail(Error::CLOSED);
             return true;
         };

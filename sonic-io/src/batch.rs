@@ -10,7 +10,7 @@ use sock::{SockaddrAny, SockaddrStorage, UdpConn};
 
 use crate::io::Io;
 use crate::object::Owned;
-use crate::op::{Dir, Key, OpLogic};
+use crate::op::{Attempt, Dir, OpLogic};
 use crate::packet::PacketConn;
 use crate::raw::stack::Stack;
 
@@ -305,12 +305,8 @@ pub(crate) struct RecvBatchOp<F> {
 impl<F: FnOnce(&mut Io, Result<usize>, Datagrams) + 'static> OpLogic for RecvBatchOp<F> {
     type Buf = Datagrams;
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io { objects, stats, .. } = io;
-        let Some(obj) = objects.get_mut(key) else {
-            self.fail(Error::CLOSED);
-            return true;
-        };
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt { obj, stats, .. } = cx;
         loop {
             // A held error is reported whatever the readiness.
             if !obj.may_try(Dir::Read) && self.batch.error.is_none() {

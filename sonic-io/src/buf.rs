@@ -37,6 +37,7 @@ impl Blocks {
         Blocks(Slab::with_capacity(n, io))
     }
 
+    #[inline]
     fn block(&self, r: Region) -> Result<&Block> {
         self.0.lookup(r.block)
     }
@@ -51,6 +52,7 @@ impl Blocks {
     /// or `r` is for a send and any armed operation overlaps it. Reads may share a range:
     /// they run one at a time on the Io's thread, and the first to complete fills it (the
     /// others are then redirected with `retarget_read`, the shared-buffer pattern).
+    #[inline]
     fn conflicts(b: &Block, r: Region, fills: bool) -> bool {
         b.armed
             .iter()
@@ -207,9 +209,11 @@ impl private::SealedMut for Region {
         let b = blocks.0.lookup_mut(self.block)?;
         Ok(&mut b.data[self.range()])
     }
+    #[inline]
     fn acquire(&self, blocks: &mut Blocks) -> Result<()> {
         acquire(blocks, *self, true)
     }
+    #[inline]
     fn release(&self, blocks: &mut Blocks) {
         release(blocks, *self, true);
     }
@@ -226,6 +230,7 @@ impl private::SealedMut for Region {
 }
 impl IoBufMut for Region {}
 
+#[inline]
 fn acquire(blocks: &mut Blocks, r: Region, fills: bool) -> Result<()> {
     let b = blocks.0.lookup_mut(r.block)?;
     if Blocks::conflicts(b, r, fills) {
@@ -239,6 +244,7 @@ fn acquire(blocks: &mut Blocks, r: Region, fills: bool) -> Result<()> {
     Ok(())
 }
 
+#[inline]
 fn release(blocks: &mut Blocks, r: Region, fills: bool) {
     let a = Armed {
         start: r.start,
@@ -256,9 +262,11 @@ impl private::Sealed for Region {
     fn slice<'a>(&'a self, blocks: &'a Blocks) -> Result<&'a [u8]> {
         Ok(&blocks.block(*self)?.data[self.range()])
     }
+    #[inline]
     fn acquire(&self, blocks: &mut Blocks) -> Result<()> {
         acquire(blocks, *self, false)
     }
+    #[inline]
     fn release(&self, blocks: &mut Blocks) {
         release(blocks, *self, false);
     }

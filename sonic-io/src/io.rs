@@ -10,9 +10,9 @@ use iox::{Error, Result};
 use crate::backend::{Backend, BackendUsed};
 use crate::buf::Blocks;
 use crate::object::{Class, Object, Owned};
-use crate::op::{Dir, IoId, Key, OpLogic, OpSlot};
+use crate::op::{Attempt, Dir, IoId, Key, OpLogic, OpSlot};
 use crate::post::Shared;
-use crate::raw::payload::{OnceVt, OpPayload, Payload};
+use crate::raw::payload::{Finishing, OnceVt, OpPayload, Payload};
 use crate::slab::Slab;
 use crate::stats::Stats;
 use crate::sys::{Poller, Ready, Timeout, WAIT_TIMER, WAKER};
@@ -38,7 +38,8 @@ struct Completion {
 }
 
 enum Clock {
-    Real(Instant),
+    /// The monotonic clock's reading when the Io was built, in nanoseconds.
+    Real(u64),
     Custom {
         clock: Box<dyn iox::Clock>,
         epoch: Instant,
@@ -210,7 +211,7 @@ impl IoBuilder {
             poller.set_busy_poll(bp)?;
         }
         let clock = match self.clock {
-            None => Clock::Real(Instant::now()),
+            None => Clock::Real(crate::sys::monotonic_ns()),
             Some(c) => {
                 let epoch = c.now();
                 Clock::Custom { clock: c, epoch }
@@ -312,11 +313,13 @@ impl Io {
 
     #[inline]
     pub(crate) fn now_ns(&self) -> u64 {
-        let d = match &self.clock {
-            Clock::Real(epoch) => epoch.elapsed(),
-            Clock::Custom { clock, epoch } => clock.now().saturating_duration_since(*epoch),
-        };
-        d.as_nanos().min(u128::from(u64::MAX / 2)) as u64
+        match &self.clock {
+            Clock::Real(epoch) => crate::sys::monotonic_ns().saturating_sub(*epoch),
+            Clock::Custom { clock, epoch } => {
+                let d = clock.now().saturating_duration_since(*epoch);
+                d.as_nanos().min(u128::from(u64::MAX / 2)) as u64
+            }
+        }
     }
 
     /// The busy-poll parameters of the Io's waits, as the kernel reports them
@@ -477,9 +480,10 @@ impl Io {
         self.armed -= n;
         let mut panic = None;
         for (dir, slot) in ops {
-            if let OpSlot::Armed(mut p) = slot {
-                p.fail(Error::CANCELLED);
-                first_panic(&mut panic, self.try_deliver(key, dir, p));
+            if let OpSlot::Armed(p) = slot {
+                let mut f = Finishing::new(p);
+                f.fail(Error::CANCELLED);
+                first_panic(&mut panic, self.try_deliver(key, dir, &mut f));
             }
         }
         if let Some(panic) = panic {
@@ -493,16 +497,12 @@ impl Io {
         let Some(o) = self.objects.get_mut(key) else {
             return 0;
         };
-        let slot = o.slot_mut(dir);
-        if !matches!(slot, OpSlot::Armed(_)) {
+        let Some(mut f) = Finishing::take(o.slot_mut(dir)) else {
             return 0;
-        }
-        let OpSlot::Armed(mut p) = std::mem::take(slot) else {
-            unreachable!()
         };
         self.armed -= 1;
-        p.fail(e);
-        self.deliver(key, dir, p);
+        f.fail(e);
+        self.deliver(key, dir, &mut f);
         1
     }
 
@@ -527,9 +527,15 @@ impl Io {
         if self.closed {
             return refuse(op, Error::CLOSED);
         }
-        match self.objects.get(key) {
+        let Io {
+            objects,
+            pub_blocks,
+            stats,
+            ..
+        } = self;
+        let o = match objects.get_mut(key) {
             None => {
-                let e = self.objects.missing(key);
+                let e = objects.missing(key);
                 return refuse(op, e);
             }
             Some(o) if !matches!(o.slot(dir), OpSlot::Idle) => {
@@ -538,40 +544,53 @@ impl Io {
                     Error::invalid_input("an operation is already pending in that direction"),
                 );
             }
-            Some(_) => {}
-        }
-        if let Err(e) = op.acquire(self) {
+            Some(o) => o,
+        };
+        if let Err(e) = op.acquire(pub_blocks) {
             return refuse(op, e);
         }
+        let (obj, slot) = o.parts(dir);
+        let mut cx = Attempt {
+            obj,
+            blocks: pub_blocks,
+            stats,
+            enobufs: false,
+        };
         // A panic in user code inside the attempt (a FIFO, a decoder, an adapter) gives
         // back what `acquire` claimed before it unwinds on.
-        let attempted = catch_unwind(AssertUnwindSafe(|| op.attempt(self, key)));
-        let done = match attempted {
-            Ok(done) => done,
+        let attempted = catch_unwind(AssertUnwindSafe(|| op.attempt(&mut cx)));
+        let enobufs = cx.enobufs;
+        match attempted {
+            Ok(true) => {
+                self.stats.immediate += 1;
+                if self.depth < MAX_DEPTH {
+                    self.run_callback(move |io| op.complete(io));
+                } else {
+                    self.defer(key, dir, Payload::new(op));
+                }
+            }
+            Ok(false) => {
+                *slot = OpSlot::Armed(Payload::new(op));
+                self.armed += 1;
+                self.parked(key, dir, enobufs);
+            }
             Err(panic) => {
-                op.abandon(self);
+                op.abandon(&mut self.pub_blocks);
                 resume_unwind(panic);
             }
-        };
-        if done {
-            self.stats.immediate += 1;
-            if self.depth < MAX_DEPTH {
-                self.run_callback(move |io| op.complete(io));
-            } else {
-                self.defer(key, dir, Payload::new(op));
-            }
-        } else {
-            let p = Payload::new(op);
-            match self.objects.get_mut(key) {
-                Some(o) => {
-                    *o.slot_mut(dir) = OpSlot::Armed(p);
-                    self.armed += 1;
-                }
-                None => unreachable!("an attempt never removes its own object"),
-            }
-            self.watch_writes(key, dir);
         }
         Ok(())
+    }
+
+    /// An attempt found its object not ready: watch what it waits for. A datagram send
+    /// that met `ENOBUFS` (a full device queue, which raises no edge) retries on a timer.
+    #[inline]
+    fn parked(&mut self, key: Key, dir: Dir, enobufs: bool) {
+        if enobufs {
+            let at = self.now_ns() + crate::ops::ENOBUFS_RETRY_NS;
+            self.timers.schedule_retry(at, key, Dir::Write);
+        }
+        self.watch_writes(key, dir);
     }
 
     /// A send on a datagram socket parked for room (`WouldBlock`): from now on the poller
@@ -626,7 +645,8 @@ impl Io {
     }
 
     /// Delivers a completed operation under the depth rule.
-    fn deliver(&mut self, key: Key, dir: Dir, op: OpPayload) {
+    #[inline]
+    fn deliver(&mut self, key: Key, dir: Dir, op: &mut Finishing) {
         if let Some(panic) = self.try_deliver(key, dir, op) {
             resume_unwind(panic);
         }
@@ -634,11 +654,14 @@ impl Io {
 
     /// [`deliver`](Io::deliver), handing a panic of the callback back instead of
     /// unwinding.
-    fn try_deliver(&mut self, key: Key, dir: Dir, op: OpPayload) -> Option<Panic> {
+    #[inline]
+    fn try_deliver(&mut self, key: Key, dir: Dir, op: &mut Finishing) -> Option<Panic> {
         if self.depth < MAX_DEPTH {
-            self.try_callback(move |io| op.complete(io))
+            self.try_callback(|io| op.complete(io))
         } else {
-            self.defer(key, dir, op);
+            if let Some(p) = op.take_payload() {
+                self.defer(key, dir, p);
+            }
             None
         }
     }
@@ -671,43 +694,52 @@ impl Io {
         r.err()
     }
 
-    /// Retries the armed operation of `dir` after readiness; returns 1 if it completed.
+    /// Retries the armed operation of `dir` after readiness, where it lies in its slot;
+    /// returns 1 if it completed. Only a completed operation is moved out (to run its
+    /// callback, which may arm the slot again).
     fn retry(&mut self, key: Key, dir: Dir) -> usize {
-        let Some(o) = self.objects.get_mut(key) else {
+        let Io {
+            objects,
+            pub_blocks,
+            stats,
+            ..
+        } = self;
+        let Some(o) = objects.get_mut(key) else {
             return 0;
         };
-        let slot = o.slot_mut(dir);
-        if !matches!(slot, OpSlot::Armed(_)) {
+        let (obj, slot) = o.parts(dir);
+        let OpSlot::Armed(p) = slot else {
+            return 0;
+        };
+        let mut cx = Attempt {
+            obj,
+            blocks: pub_blocks,
+            stats,
+            enobufs: false,
+        };
+        let attempted = catch_unwind(AssertUnwindSafe(|| p.attempt(&mut cx)));
+        let enobufs = cx.enobufs;
+        if let Ok(false) = attempted {
+            self.parked(key, dir, enobufs);
             return 0;
         }
-        let OpSlot::Armed(mut p) = std::mem::take(slot) else {
-            unreachable!()
+        let Some(mut f) = Finishing::take(slot) else {
+            unreachable!("matched as armed above")
         };
-        let attempted = catch_unwind(AssertUnwindSafe(|| p.attempt(self, key)));
-        let done = match attempted {
-            Ok(done) => done,
+        self.armed -= 1;
+        self.unwatch_writes(key, dir);
+        match attempted {
+            Ok(_) => {
+                self.stats.scheduled += 1;
+                self.deliver(key, dir, &mut f);
+                1
+            }
             // User code inside the attempt panicked: the operation is gone (its callback
             // never runs), and so are its count and the region it claimed.
             Err(panic) => {
-                self.armed -= 1;
-                self.unwatch_writes(key, dir);
-                p.abandon(self);
+                f.abandon(&mut self.pub_blocks);
                 resume_unwind(panic);
             }
-        };
-        if done {
-            self.armed -= 1;
-            self.stats.scheduled += 1;
-            self.unwatch_writes(key, dir);
-            self.deliver(key, dir, p);
-            1
-        } else {
-            match self.objects.get_mut(key) {
-                Some(o) => *o.slot_mut(dir) = OpSlot::Armed(p),
-                None => unreachable!("an attempt never removes its own object"),
-            }
-            self.watch_writes(key, dir);
-            0
         }
     }
 
@@ -777,7 +809,7 @@ impl Io {
         } else {
             0
         };
-        if timers {
+        if timers && self.timers.earliest().is_some_and(|t| t <= now) {
             n += self.fire_timers(now);
         }
         n += self.run_local_posts();

@@ -6,7 +6,7 @@ use sock::{SockaddrAny, SockaddrStorage, TcpConn, TcpListener, UnixConn, UnixLis
 use crate::handle::handle;
 use crate::io::Io;
 use crate::object::{Register, private::Sealed};
-use crate::op::{Dir, Key, OpLogic};
+use crate::op::{Attempt, Dir, OpLogic};
 use crate::stream::{Stream, StreamSock};
 
 /// Listening sockets (sealed): [`sock::TcpListener`], [`sock::UnixListener`].
@@ -74,7 +74,10 @@ impl<L: ListenerSock> Listener<L> {
 
 struct AcceptOp<L: ListenerSock, F> {
     f: F,
-    res: Option<Result<(Stream<L::Conn>, SockaddrAny)>>,
+    /// The accepted connection, not yet in the Io: the attempt only accepts (it reaches the
+    /// listener's state, not the Io); `complete` registers it. Dropped unregistered (the
+    /// operation failed or was dropped before its callback), it closes.
+    res: Option<Result<(L::Conn, SockaddrAny)>>,
     _l: std::marker::PhantomData<fn() -> L>,
 }
 
@@ -84,14 +87,10 @@ where
 {
     type Buf = ();
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt { obj, stats, .. } = cx;
         let mut peer = SockaddrStorage::default();
         let conn = loop {
-            let Io { objects, stats, .. } = &mut *io;
-            let Some(obj) = objects.get_mut(key) else {
-                self.fail(Error::CLOSED);
-                return true;
-            };
             if !obj.may_try(Dir::Read) {
                 return false;
             }
@@ -117,16 +116,8 @@ where
                 }
             }
         };
-        let addr = peer.decode();
-        let key = io.insert(conn.into_owned(), <L::Conn as Sealed>::CLASS);
-        self.res = Some(match (key, addr) {
-            (Ok(k), Ok(a)) => Ok((Stream::from_key(k), a)),
-            (Ok(k), Err(e)) => {
-                let _ = io.remove_object(k, false).map(|o| o.close());
-                Err(e)
-            }
-            (Err(e), _) => Err(e),
-        });
+        // An address that does not decode closes the connection (dropped here).
+        self.res = Some(peer.decode().map(|a| (conn, a)));
         true
     }
 
@@ -135,7 +126,14 @@ where
     }
 
     fn complete(self, io: &mut Io) {
-        (self.f)(io, self.res.unwrap_or(Err(Error::CANCELLED)));
+        let r = match self.res {
+            Some(Ok((conn, addr))) => io
+                .insert(conn.into_owned(), <L::Conn as Sealed>::CLASS)
+                .map(|k| (Stream::from_key(k), addr)),
+            Some(Err(e)) => Err(e),
+            None => Err(Error::CANCELLED),
+        };
+        (self.f)(io, r);
     }
 
     fn into_buf(self) {}

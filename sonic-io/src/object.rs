@@ -264,9 +264,35 @@ impl AheadBuf {
     }
 }
 
-/// One object slot.
+/// One object slot: its state, and the operation record of each direction. The two are
+/// separate fields so that an armed operation runs its attempt where it lies, borrowing the
+/// state ([`Attempt`](crate::op::Attempt)) without being moved out of its slot.
 #[derive(Debug)]
 pub(crate) struct Object {
+    pub(crate) st: ObjState,
+    pub(crate) read: OpSlot,
+    pub(crate) write: OpSlot,
+}
+
+impl std::ops::Deref for Object {
+    type Target = ObjState;
+    #[inline]
+    fn deref(&self) -> &ObjState {
+        &self.st
+    }
+}
+
+impl std::ops::DerefMut for Object {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut ObjState {
+        &mut self.st
+    }
+}
+
+/// What an object is, apart from its operations: the descriptor, what owns it, its cached
+/// readiness and its read-ahead.
+#[derive(Debug)]
+pub(crate) struct ObjState {
     pub(crate) fd: RawFd,
     owned: Owned,
     pub(crate) class: Class,
@@ -277,8 +303,6 @@ pub(crate) struct Object {
     ///
     /// [`Io::watch_writes`]: crate::Io
     pub(crate) write_watch: bool,
-    pub(crate) read: OpSlot,
-    pub(crate) write: OpSlot,
     /// Streams only: bytes read past the last reader's buffer.
     pub(crate) ahead: AheadBuf,
 }
@@ -286,16 +310,18 @@ pub(crate) struct Object {
 impl Object {
     pub(crate) fn new(fd: RawFd, owned: Owned, class: Class, registered: bool) -> Object {
         Object {
-            fd,
-            owned,
-            class,
-            // Unknown readiness means "try": the first operation makes the syscall.
-            ready: Ready::READABLE | Ready::WRITABLE,
-            registered,
-            write_watch: class != Class::Datagram,
+            st: ObjState {
+                fd,
+                owned,
+                class,
+                // Unknown readiness means "try": the first operation makes the syscall.
+                ready: Ready::READABLE | Ready::WRITABLE,
+                registered,
+                write_watch: class != Class::Datagram,
+                ahead: AheadBuf::new(),
+            },
             read: OpSlot::Idle,
             write: OpSlot::Idle,
-            ahead: AheadBuf::new(),
         }
     }
 
@@ -315,6 +341,21 @@ impl Object {
         }
     }
 
+    /// The state and one direction's record, borrowed apart.
+    #[inline]
+    pub(crate) fn parts(&mut self, dir: Dir) -> (&mut ObjState, &mut OpSlot) {
+        match dir {
+            Dir::Read => (&mut self.st, &mut self.read),
+            Dir::Write => (&mut self.st, &mut self.write),
+        }
+    }
+
+    pub(crate) fn into_owned(self) -> Owned {
+        self.st.owned
+    }
+}
+
+impl ObjState {
     pub(crate) fn owned(&self) -> &Owned {
         &self.owned
     }
@@ -326,10 +367,6 @@ impl Object {
             Owned::Adapter(a) => (**a).as_any_mut().downcast_mut::<T>(),
             _ => None,
         }
-    }
-
-    pub(crate) fn into_owned(self) -> Owned {
-        self.owned
     }
 
     /// Whether an attempt in `dir` should make its syscall now.

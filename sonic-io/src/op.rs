@@ -1,8 +1,11 @@
 //! Operation records: keys, directions, the state of each direction, and the trait every
 //! operation type implements.
 
+use crate::buf::Blocks;
 use crate::io::Io;
+use crate::object::ObjState;
 use crate::raw::payload::OpPayload;
+use crate::stats::Stats;
 
 /// An object's slot index and generation, and the identity of the Io whose slab holds it.
 /// The index and generation are also its poller token (the poller belongs to one Io).
@@ -77,23 +80,36 @@ pub(crate) enum OpSlot {
     Queued,
 }
 
+/// What an attempt works with: its object's state (not the object's operation records,
+/// so an armed operation attempts where it lies), the Io's byte blocks and counters. An
+/// attempt reaches nothing else of the Io: what it needs done after it (a retry timer)
+/// it asks for here.
+pub(crate) struct Attempt<'a> {
+    pub(crate) obj: &'a mut ObjState,
+    pub(crate) blocks: &'a mut Blocks,
+    pub(crate) stats: &'a mut Stats,
+    /// Set by a datagram send that parked on `ENOBUFS`: a full device queue raises no edge,
+    /// so the Io arms the object's retry timer.
+    pub(crate) enobufs: bool,
+}
+
 /// An operation: its buffer, callback, progress and result, stored inline in a payload.
 pub(crate) trait OpLogic: Sized + 'static {
     /// What a refused submission hands back.
     type Buf;
     /// Claims what the operation targets (an Io-owned region), before the first attempt.
-    fn acquire(&mut self, _io: &mut Io) -> iox::Result<()> {
+    fn acquire(&mut self, _blocks: &mut Blocks) -> iox::Result<()> {
         Ok(())
     }
     /// Makes the syscall(s); `true` when the operation has a result (success or error),
     /// `false` when it must wait for readiness (progress so far is kept).
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool;
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool;
     /// Sets the result to an error found outside an attempt (cancel, close).
     fn fail(&mut self, e: iox::Error);
-    /// Runs the callback with the result.
+    /// Runs the callback with the result: the one place an operation meets the Io.
     fn complete(self, io: &mut Io);
     /// Redirects an armed read to an Io-owned region; only region reads accept.
-    fn retarget(&mut self, _io: &mut Io, _key: Key, _r: crate::buf::Region) -> iox::Result<()> {
+    fn retarget(&mut self, _blocks: &mut Blocks, _r: crate::buf::Region) -> iox::Result<()> {
         Err(iox::Error::invalid_input(
             "the armed read does not target an Io-owned region",
         ))
@@ -102,5 +118,5 @@ pub(crate) trait OpLogic: Sized + 'static {
     fn into_buf(self) -> Self::Buf;
     /// Gives up the operation without running its callback (user code inside its attempt
     /// panicked): hands back what [`acquire`](OpLogic::acquire) claimed, drops the rest.
-    fn abandon(self, _io: &mut Io) {}
+    fn abandon(self, _blocks: &mut Blocks) {}
 }

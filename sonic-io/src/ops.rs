@@ -3,11 +3,11 @@
 use iox::{Error, ErrorKind, Result};
 use sonic_bytes::Fifo;
 
-use crate::buf::{IoBuf, IoBufMut, Region};
+use crate::buf::{Blocks, IoBuf, IoBufMut, Region};
 use crate::error::Partial;
 use crate::io::Io;
 use crate::object::Class;
-use crate::op::{Dir, Key, OpLogic};
+use crate::op::{Attempt, Dir, Key, OpLogic};
 
 const EMPTY_READ: Error = Error::invalid_input("a read into an empty buffer");
 const NO_ROOM: Error = Error::with_context(ErrorKind::NoBufferSpace, "the FIFO has no free space");
@@ -26,7 +26,7 @@ enum Step {
     Fail(Error),
 }
 
-fn step(r: Result<usize>, io_class: Class, dir: Dir, obj: &mut crate::object::Object) -> Step {
+fn step(r: Result<usize>, io_class: Class, dir: Dir, obj: &mut crate::object::ObjState) -> Step {
     match r {
         Ok(n) => Step::Moved(n),
         Err(e) if e.is_would_block() => {
@@ -66,21 +66,17 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
 {
     type Buf = B;
 
-    fn acquire(&mut self, io: &mut Io) -> Result<()> {
-        self.buf.acquire(&mut io.pub_blocks)
+    fn acquire(&mut self, blocks: &mut Blocks) -> Result<()> {
+        self.buf.acquire(blocks)
     }
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io {
-            objects,
-            pub_blocks,
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt {
+            obj,
+            blocks: pub_blocks,
             stats,
             ..
-        } = io;
-        let Some(obj) = objects.get_mut(key) else {
-            self.fail(Error::CLOSED);
-            return true;
-        };
+        } = cx;
         loop {
             if !obj.may_try(Dir::Read) {
                 return false;
@@ -154,21 +150,21 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
         (self.f)(io, res, self.buf);
     }
 
-    fn retarget(&mut self, io: &mut Io, _key: Key, r: Region) -> Result<()> {
+    fn retarget(&mut self, blocks: &mut Blocks, r: Region) -> Result<()> {
         if self.done > 0 {
             return Err(Error::invalid_input(
                 "the armed read has already received bytes",
             ));
         }
-        self.buf.retarget(&mut io.pub_blocks, r)
+        self.buf.retarget(blocks, r)
     }
 
     fn into_buf(self) -> B {
         self.buf
     }
 
-    fn abandon(self, io: &mut Io) {
-        self.buf.release(&mut io.pub_blocks);
+    fn abandon(self, blocks: &mut Blocks) {
+        self.buf.release(blocks);
     }
 }
 
@@ -193,34 +189,23 @@ impl<B, F> WriteOp<B, F> {
     }
 }
 
-/// Arms the ENOBUFS retry timer of `key`'s write side if the last step parked on it.
-fn after_enobufs(io: &mut Io, key: Key) {
-    let at = io.now_ns() + ENOBUFS_RETRY_NS;
-    io.timers.schedule_retry(at, key, Dir::Write);
-}
-
 impl<B: IoBuf, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'static> OpLogic
     for WriteOp<B, F>
 {
     type Buf = B;
 
-    fn acquire(&mut self, io: &mut Io) -> Result<()> {
-        self.buf.acquire(&mut io.pub_blocks)
+    fn acquire(&mut self, blocks: &mut Blocks) -> Result<()> {
+        self.buf.acquire(blocks)
     }
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let mut enobufs = false;
-        let done = {
-            let Io {
-                objects,
-                pub_blocks,
-                stats,
-                ..
-            } = &mut *io;
-            let Some(obj) = objects.get_mut(key) else {
-                self.fail(Error::CLOSED);
-                return true;
-            };
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt {
+            obj,
+            blocks: pub_blocks,
+            stats,
+            enobufs,
+        } = cx;
+        {
             loop {
                 if !obj.may_try(Dir::Write) {
                     break false;
@@ -242,7 +227,7 @@ impl<B: IoBuf, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'sta
                 stats.writes += 1;
                 let r = obj.send(rest);
                 if let Err(e) = &r {
-                    enobufs = e.kind() == ErrorKind::NoBufferSpace;
+                    *enobufs = e.kind() == ErrorKind::NoBufferSpace;
                 }
                 match step(r, class, Dir::Write, obj) {
                     Step::Moved(0) if class != Class::Datagram => {
@@ -267,11 +252,7 @@ impl<B: IoBuf, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'sta
                     }
                 }
             }
-        };
-        if !done && enobufs {
-            after_enobufs(io, key);
         }
-        done
     }
 
     fn fail(&mut self, error: Error) {
@@ -294,8 +275,8 @@ impl<B: IoBuf, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'sta
         self.buf
     }
 
-    fn abandon(self, io: &mut Io) {
-        self.buf.release(&mut io.pub_blocks);
+    fn abandon(self, blocks: &mut Blocks) {
+        self.buf.release(blocks);
     }
 }
 
@@ -312,12 +293,8 @@ impl<B: Fifo + 'static, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic
 {
     type Buf = B;
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io { objects, stats, .. } = io;
-        let Some(obj) = objects.get_mut(key) else {
-            self.fail(Error::CLOSED);
-            return true;
-        };
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt { obj, stats, .. } = cx;
         loop {
             let dst = self.fifo.claim(self.max);
             if dst.is_empty() {
@@ -376,12 +353,8 @@ impl<B: Fifo + 'static, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, 
 {
     type Buf = B;
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io { objects, stats, .. } = io;
-        let Some(obj) = objects.get_mut(key) else {
-            self.fail(Error::CLOSED);
-            return true;
-        };
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt { obj, stats, .. } = cx;
         loop {
             if !obj.may_try(Dir::Write) {
                 return false;
@@ -597,20 +570,15 @@ pub(crate) use byte_ops;
 
 impl Io {
     pub(crate) fn retarget_read(&mut self, key: Key, r: Region) -> Result<()> {
-        let obj = self.object_mut(key)?;
-        let slot = obj.slot_mut(Dir::Read);
-        let crate::op::OpSlot::Armed(_) = slot else {
+        let Io {
+            objects,
+            pub_blocks,
+            ..
+        } = self;
+        let crate::op::OpSlot::Armed(p) = objects.lookup_mut(key)?.slot_mut(Dir::Read) else {
             return Err(Error::invalid_input("no armed read to redirect"));
         };
-        let crate::op::OpSlot::Armed(mut p) = std::mem::take(slot) else {
-            unreachable!()
-        };
-        let res = p.retarget(self, key, r);
-        match self.objects.get_mut(key) {
-            Some(o) => *o.slot_mut(Dir::Read) = crate::op::OpSlot::Armed(p),
-            None => unreachable!("retargeting never removes the object"),
-        }
-        res
+        p.retarget(pub_blocks, r)
     }
 
     /// A non-blocking syscall on an object outside the async machinery, keeping its cached

@@ -7,12 +7,12 @@ use sockaddr::Sockaddr;
 
 use sonic_bytes::Fifo;
 
-use crate::buf::{IoBuf, IoBufMut, Region};
+use crate::buf::{Blocks, IoBuf, IoBufMut, Region};
 use crate::error::{Partial, Rejected};
 use crate::handle::handle;
 use crate::io::Io;
-use crate::object::{Object, Owned, Register};
-use crate::op::{Dir, Key, OpLogic};
+use crate::object::{ObjState, Owned, Register};
+use crate::op::{Attempt, Dir, OpLogic};
 use crate::ops::{WriteFromOp, WriteOp};
 
 /// Datagram sockets (sealed): [`sock::UdpConn`], [`sock::UnixDatagram`].
@@ -305,7 +305,7 @@ trait RecvFrom: 'static {
 
     /// One receive into `dst`, the source into `from`. A datagram longer than `dst` is
     /// `TRUNCATED_ERROR`; `WouldBlock` and `Interrupted` are left to the caller.
-    fn recv(obj: &Object, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out>;
+    fn recv(obj: &ObjState, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out>;
 }
 
 /// `recvfrom` with `MSG_TRUNC`: the length and the source.
@@ -314,7 +314,7 @@ struct Plain;
 impl RecvFrom for Plain {
     type Out = (usize, SockaddrAny);
 
-    fn recv(obj: &Object, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out> {
+    fn recv(obj: &ObjState, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out> {
         let room = dst.len();
         match zcall::recvfrom(obj.fd, dst, TRUNC, from.as_mut_bytes())? {
             (n, _) if n > room => Err(TRUNCATED_ERROR),
@@ -336,7 +336,7 @@ struct Stamped;
 impl RecvFrom for Stamped {
     type Out = (usize, SockaddrAny, Option<Timestamp>);
 
-    fn recv(obj: &Object, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out> {
+    fn recv(obj: &ObjState, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out> {
         let (meta, stamp) = match obj.owned() {
             Owned::Udp(u) => u.try_recv_timestamped(dst, from)?,
             Owned::UnixDatagram(u) => u.try_recv_timestamped(dst, from)?,
@@ -380,21 +380,17 @@ where
 {
     type Buf = B;
 
-    fn acquire(&mut self, io: &mut Io) -> Result<()> {
-        self.buf.acquire(&mut io.pub_blocks)
+    fn acquire(&mut self, blocks: &mut Blocks) -> Result<()> {
+        self.buf.acquire(blocks)
     }
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io {
-            objects,
-            pub_blocks,
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt {
+            obj,
+            blocks: pub_blocks,
             stats,
             ..
-        } = io;
-        let Some(obj) = objects.get_mut(key) else {
-            self.fail(Error::CLOSED);
-            return true;
-        };
+        } = cx;
         loop {
             if !obj.may_try(Dir::Read) {
                 return false;
@@ -431,16 +427,16 @@ where
         (self.f)(io, self.res.unwrap_or(Err(Error::CANCELLED)), self.buf);
     }
 
-    fn retarget(&mut self, io: &mut Io, _key: Key, r: Region) -> Result<()> {
-        self.buf.retarget(&mut io.pub_blocks, r)
+    fn retarget(&mut self, blocks: &mut Blocks, r: Region) -> Result<()> {
+        self.buf.retarget(blocks, r)
     }
 
     fn into_buf(self) -> B {
         self.buf
     }
 
-    fn abandon(self, io: &mut Io) {
-        self.buf.release(&mut io.pub_blocks);
+    fn abandon(self, blocks: &mut Blocks) {
+        self.buf.release(blocks);
     }
 }
 
@@ -469,21 +465,17 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
 {
     type Buf = B;
 
-    fn acquire(&mut self, io: &mut Io) -> Result<()> {
-        self.buf.acquire(&mut io.pub_blocks)
+    fn acquire(&mut self, blocks: &mut Blocks) -> Result<()> {
+        self.buf.acquire(blocks)
     }
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io {
-            objects,
-            pub_blocks,
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt {
+            obj,
+            blocks: pub_blocks,
             stats,
             ..
-        } = io;
-        let Some(obj) = objects.get_mut(key) else {
-            self.fail(Error::CLOSED);
-            return true;
-        };
+        } = cx;
         loop {
             if !obj.may_try(Dir::Read) {
                 return false;
@@ -532,16 +524,16 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
         (self.f)(io, res, self.buf);
     }
 
-    fn retarget(&mut self, io: &mut Io, _key: Key, r: Region) -> Result<()> {
-        self.buf.retarget(&mut io.pub_blocks, r)
+    fn retarget(&mut self, blocks: &mut Blocks, r: Region) -> Result<()> {
+        self.buf.retarget(blocks, r)
     }
 
     fn into_buf(self) -> B {
         self.buf
     }
 
-    fn abandon(self, io: &mut Io) {
-        self.buf.release(&mut io.pub_blocks);
+    fn abandon(self, blocks: &mut Blocks) {
+        self.buf.release(blocks);
     }
 }
 
@@ -558,12 +550,8 @@ impl<B: Fifo + 'static, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic
 {
     type Buf = B;
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io { objects, stats, .. } = io;
-        let Some(obj) = objects.get_mut(key) else {
-            self.fail(Error::CLOSED);
-            return true;
-        };
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt { obj, stats, .. } = cx;
         loop {
             let dst = self.fifo.claim(self.max);
             if dst.is_empty() {
@@ -627,59 +615,51 @@ const NOSIGNAL: libc::c_int = 0;
 impl<B: IoBuf, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic for SendToOp<B, F> {
     type Buf = B;
 
-    fn acquire(&mut self, io: &mut Io) -> Result<()> {
-        self.buf.acquire(&mut io.pub_blocks)
+    fn acquire(&mut self, blocks: &mut Blocks) -> Result<()> {
+        self.buf.acquire(blocks)
     }
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let enobufs = {
-            let Io {
-                objects,
-                pub_blocks,
-                stats,
-                ..
-            } = &mut *io;
-            let Some(obj) = objects.get_mut(key) else {
-                self.fail(Error::CLOSED);
-                return true;
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt {
+            obj,
+            blocks,
+            stats,
+            enobufs,
+        } = cx;
+        loop {
+            if !obj.may_try(Dir::Write) {
+                return false;
+            }
+            let src = match self.buf.slice(blocks) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.fail(e);
+                    return true;
+                }
             };
-            loop {
-                if !obj.may_try(Dir::Write) {
+            stats.writes += 1;
+            match zcall::sendto(obj.fd, src, NOSIGNAL, self.addr.addr_bytes()) {
+                Ok(n) => {
+                    self.res = Some(Ok(n));
+                    return true;
+                }
+                Err(e) if e == zcall::Errno::EAGAIN => {
+                    obj.not_ready(Dir::Write);
                     return false;
                 }
-                let src = match self.buf.slice(pub_blocks) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        self.fail(e);
-                        return true;
-                    }
-                };
-                stats.writes += 1;
-                match zcall::sendto(obj.fd, src, NOSIGNAL, self.addr.addr_bytes()) {
-                    Ok(n) => {
-                        self.res = Some(Ok(n));
-                        return true;
-                    }
-                    Err(e) if e == zcall::Errno::EAGAIN => {
-                        obj.not_ready(Dir::Write);
-                        return false;
-                    }
-                    // The device queue is full, not the socket buffer: the writable
-                    // mark stays, so the retry timer's attempt makes the call.
-                    Err(e) if e == zcall::Errno::ENOBUFS => break true,
-                    Err(e) if e == zcall::Errno::EINTR => {}
-                    Err(e) => {
-                        self.fail(e.into());
-                        return true;
-                    }
+                // The device queue is full, not the socket buffer: the writable mark
+                // stays, and the Io's retry timer makes the next attempt.
+                Err(e) if e == zcall::Errno::ENOBUFS => {
+                    *enobufs = true;
+                    return false;
+                }
+                Err(e) if e == zcall::Errno::EINTR => {}
+                Err(e) => {
+                    self.fail(e.into());
+                    return true;
                 }
             }
-        };
-        if enobufs {
-            let at = io.now_ns() + crate::ops::ENOBUFS_RETRY_NS;
-            io.timers.schedule_retry(at, key, Dir::Write);
         }
-        false
     }
 
     fn fail(&mut self, e: Error) {
@@ -695,8 +675,8 @@ impl<B: IoBuf, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic for SendT
         self.buf
     }
 
-    fn abandon(self, io: &mut Io) {
-        self.buf.release(&mut io.pub_blocks);
+    fn abandon(self, blocks: &mut Blocks) {
+        self.buf.release(blocks);
     }
 }
 

@@ -8,7 +8,7 @@ use sock::{TcpConn, TcpDialer, ToSockaddr, UnixConn};
 use crate::handle::handle;
 use crate::io::Io;
 use crate::object::{Register, private::Sealed};
-use crate::op::{Dir, Key, OpLogic};
+use crate::op::{Attempt, Dir, Key, OpLogic};
 use crate::ops::byte_ops;
 
 /// Stream sockets (sealed): [`sock::TcpConn`], [`sock::UnixConn`].
@@ -161,12 +161,8 @@ pub(crate) struct ConnectOp<C, F> {
 impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic for ConnectOp<C, F> {
     type Buf = ();
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io { objects, stats, .. } = io;
-        let Some(obj) = objects.get_mut(key) else {
-            self.fail(Error::CLOSED);
-            return true;
-        };
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt { obj, stats, .. } = cx;
         if !obj.may_try(Dir::Write) {
             return false;
         }
@@ -238,7 +234,7 @@ struct FailedDial<C, F> {
 
 impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic for FailedDial<C, F> {
     type Buf = ();
-    fn attempt(&mut self, _: &mut Io, _: Key) -> bool {
+    fn attempt(&mut self, _: &mut Attempt<'_>) -> bool {
         true
     }
     fn fail(&mut self, e: Error) {

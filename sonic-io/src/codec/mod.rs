@@ -9,7 +9,7 @@ use iox::{Error, ErrorKind, Result};
 use sonic_bytes::{ByteBuffer, Fifo};
 
 use crate::io::Io;
-use crate::op::{Dir, Key, OpLogic};
+use crate::op::{Attempt, Dir, Key, OpLogic};
 use crate::stream::{ByteStream, TcpStream};
 
 /// What a decoder found at the front of the buffer.
@@ -404,12 +404,8 @@ where
 {
     type Buf = CodecConn<C, S, R, W>;
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io { objects, stats, .. } = io;
-        let Some(obj) = objects.get_mut(key) else {
-            self.fail(Error::CLOSED);
-            return true;
-        };
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt { obj, stats, .. } = cx;
         loop {
             let need = match self.cc.has_item() {
                 Ok(Ok(())) => {
@@ -491,12 +487,8 @@ where
 {
     type Buf = CodecConn<C, S, R, W>;
 
-    fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
-        let Io { objects, stats, .. } = io;
-        let Some(obj) = objects.get_mut(key) else {
-            self.fail(Error::CLOSED);
-            return true;
-        };
+    fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        let Attempt { obj, stats, .. } = cx;
         let dst = &mut self.cc.inner.dst;
         loop {
             if dst.is_empty() {

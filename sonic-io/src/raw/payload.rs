@@ -8,8 +8,9 @@
 use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit, align_of, size_of};
 
+use crate::buf::Blocks;
 use crate::io::Io;
-use crate::op::{Key, OpLogic};
+use crate::op::{Attempt, OpLogic, OpSlot};
 
 /// Bytes of inline storage for one operation (its buffer, callback, progress and result),
 /// one timer closure or one posted closure.
@@ -129,12 +130,14 @@ unsafe fn drop_erased<T>(p: *mut u8) {
 
 /// The table of an operation record.
 pub(crate) struct OpVt {
-    attempt: unsafe fn(*mut u8, &mut Io, Key) -> bool,
+    attempt: unsafe fn(*mut u8, &mut Attempt<'_>) -> bool,
     fail: unsafe fn(*mut u8, iox::Error),
     complete: unsafe fn(*mut u8, &mut Io),
-    retarget: unsafe fn(*mut u8, &mut Io, Key, crate::buf::Region) -> iox::Result<()>,
-    abandon: unsafe fn(*mut u8, &mut Io),
+    retarget: unsafe fn(*mut u8, &mut Blocks, crate::buf::Region) -> iox::Result<()>,
+    abandon: unsafe fn(*mut u8, &mut Blocks),
     drop: unsafe fn(*mut u8),
+    /// `size_of` the stored type: what a move out of a slot copies.
+    size: usize,
 }
 
 impl VTable for OpVt {
@@ -143,10 +146,10 @@ impl VTable for OpVt {
     }
 }
 
-unsafe fn op_attempt<T: OpLogic>(p: *mut u8, io: &mut Io, key: Key) -> bool {
+unsafe fn op_attempt<T: OpLogic>(p: *mut u8, cx: &mut Attempt<'_>) -> bool {
     // SAFETY: the storage holds a live `T` and the payload is borrowed mutably by the caller.
     let t = unsafe { &mut *p.cast::<T>() };
-    t.attempt(io, key)
+    t.attempt(cx)
 }
 
 unsafe fn op_fail<T: OpLogic>(p: *mut u8, e: iox::Error) {
@@ -164,19 +167,18 @@ unsafe fn op_complete<T: OpLogic>(p: *mut u8, io: &mut Io) {
 
 unsafe fn op_retarget<T: OpLogic>(
     p: *mut u8,
-    io: &mut Io,
-    key: Key,
+    blocks: &mut Blocks,
     r: crate::buf::Region,
 ) -> iox::Result<()> {
     // SAFETY: as in `op_attempt`.
     let t = unsafe { &mut *p.cast::<T>() };
-    t.retarget(io, key, r)
+    t.retarget(blocks, r)
 }
 
-unsafe fn op_abandon<T: OpLogic>(p: *mut u8, io: &mut Io) {
+unsafe fn op_abandon<T: OpLogic>(p: *mut u8, blocks: &mut Blocks) {
     // SAFETY: as in `op_complete`: the caller gave up the payload, this is the only move.
     let t = unsafe { p.cast::<T>().read() };
-    t.abandon(io);
+    t.abandon(blocks);
 }
 
 impl<T: OpLogic> Erase<OpVt> for T {
@@ -187,6 +189,7 @@ impl<T: OpLogic> Erase<OpVt> for T {
         retarget: op_retarget::<T>,
         abandon: op_abandon::<T>,
         drop: drop_erased::<T>,
+        size: size_of::<T>(),
     };
 }
 
@@ -196,11 +199,11 @@ pub(crate) type OpPayload = Payload<OpVt>;
 impl Payload<OpVt> {
     /// Issues the operation's syscall(s); `true` when it has a result.
     #[inline]
-    pub(crate) fn attempt(&mut self, io: &mut Io, key: Key) -> bool {
+    pub(crate) fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
         let f = self.vt.attempt;
         let p = self.ptr();
         // SAFETY: `p` holds the live `T` that `f` was instantiated for.
-        unsafe { f(p, io, key) }
+        unsafe { f(p, cx) }
     }
 
     /// Sets the result to `e` (cancel, close, an error found outside an attempt).
@@ -216,32 +219,122 @@ impl Payload<OpVt> {
     #[inline]
     pub(crate) fn retarget(
         &mut self,
-        io: &mut Io,
-        key: Key,
+        blocks: &mut Blocks,
         r: crate::buf::Region,
     ) -> iox::Result<()> {
         let f = self.vt.retarget;
         let p = self.ptr();
         // SAFETY: as in `attempt`.
-        unsafe { f(p, io, key, r) }
+        unsafe { f(p, blocks, r) }
     }
 
     /// Runs the callback with the stored result.
     #[inline]
     pub(crate) fn complete(self, io: &mut Io) {
-        let (mut data, vt) = self.into_parts();
-        let p = data.0.as_mut_ptr().cast::<u8>();
-        // SAFETY: `data` holds the live `T` that `vt` was made for, moved out of the
-        // payload without dropping; `complete` moves it out once and `data` is then dead.
-        unsafe { (vt.complete)(p, io) };
+        Finishing::new(self).complete(io);
+    }
+}
+
+/// An operation taken out of its slot, completed where it lies: the closure that runs its
+/// callback under `catch_unwind` borrows it instead of carrying it, and taking it out of
+/// its slot copies the operation's own bytes, not the whole 256-byte storage
+/// (`benches/instructions.rs`: four whole-payload copies per echoed message before).
+pub(crate) struct Finishing {
+    p: ManuallyDrop<OpPayload>,
+    done: bool,
+}
+
+impl Finishing {
+    #[inline]
+    pub(crate) fn new(p: OpPayload) -> Finishing {
+        Finishing {
+            p: ManuallyDrop::new(p),
+            done: false,
+        }
+    }
+
+    /// Takes the armed operation out of `slot`, which is left `Idle`; `None` if it holds
+    /// none.
+    #[inline]
+    pub(crate) fn take(slot: &mut OpSlot) -> Option<Finishing> {
+        let OpSlot::Armed(src) = slot else {
+            return None;
+        };
+        let vt = src.vt;
+        let mut data = Storage(MaybeUninit::uninit());
+        // SAFETY: `src` holds a live value of `vt.size` bytes at the start of its storage;
+        // both storages are `PAYLOAD_BYTES` long and 16-aligned, and distinct. The bytes
+        // become the new payload's value.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                src.data.0.as_ptr().cast::<u8>(),
+                data.0.as_mut_ptr().cast::<u8>(),
+                vt.size,
+            );
+        }
+        // SAFETY: `slot` is valid for writes; the old payload is overwritten without being
+        // dropped (its value now lives in `data`), so the value keeps one owner.
+        unsafe { core::ptr::write(slot, OpSlot::Idle) };
+        Some(Finishing::new(Payload {
+            data,
+            vt,
+            _not_send: PhantomData,
+        }))
+    }
+
+    /// Sets the result to an error (cancel, close).
+    #[inline]
+    pub(crate) fn fail(&mut self, e: iox::Error) {
+        if !self.done {
+            self.p.fail(e);
+        }
+    }
+
+    /// Runs the callback with the stored result; a second call does nothing.
+    #[inline]
+    pub(crate) fn complete(&mut self, io: &mut Io) {
+        if self.done {
+            return;
+        }
+        // Marked first: if the callback panics, the value has already been moved out.
+        self.done = true;
+        let f = self.p.vt.complete;
+        let p = self.p.ptr();
+        // SAFETY: the storage holds the live `T` that `f` was made for; `done` now keeps
+        // `Drop` from touching it, so the read inside `f` is the value's only move out.
+        unsafe { f(p, io) };
     }
 
     /// Gives the operation up without its callback ([`OpLogic::abandon`]).
-    pub(crate) fn abandon(self, io: &mut Io) {
-        let (mut data, vt) = self.into_parts();
-        let p = data.0.as_mut_ptr().cast::<u8>();
+    pub(crate) fn abandon(&mut self, blocks: &mut Blocks) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let f = self.p.vt.abandon;
+        let p = self.p.ptr();
         // SAFETY: as in `complete`: `abandon` moves the value out once.
-        unsafe { (vt.abandon)(p, io) };
+        unsafe { f(p, blocks) };
+    }
+
+    /// The payload back, to be queued (the depth limit defers its callback).
+    pub(crate) fn take_payload(&mut self) -> Option<OpPayload> {
+        if self.done {
+            return None;
+        }
+        self.done = true;
+        // SAFETY: not completed, so the payload is whole; `done` keeps `Drop` from
+        // dropping it again, so this read is its only move out.
+        Some(unsafe { ManuallyDrop::take(&mut self.p) })
+    }
+}
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        if !self.done {
+            // SAFETY: not completed, so the payload is whole, and this is its only drop.
+            unsafe { ManuallyDrop::drop(&mut self.p) };
+        }
     }
 }
 
