@@ -570,9 +570,12 @@ impl Io {
                 }
             }
             Ok(false) => {
+                let watch = needs_watch(cx.obj, dir);
                 *slot = OpSlot::Armed(Payload::new(op));
                 self.armed += 1;
-                self.parked(key, dir, enobufs);
+                if enobufs || watch {
+                    self.parked(key, dir, enobufs);
+                }
             }
             Err(panic) => {
                 op.abandon(&mut self.pub_blocks);
@@ -720,14 +723,19 @@ impl Io {
         let attempted = catch_unwind(AssertUnwindSafe(|| p.attempt(&mut cx)));
         let enobufs = cx.enobufs;
         if let Ok(false) = attempted {
-            self.parked(key, dir, enobufs);
+            if enobufs || needs_watch(cx.obj, dir) {
+                self.parked(key, dir, enobufs);
+            }
             return 0;
         }
+        let unwatch = dir == Dir::Write && cx.obj.class == Class::Datagram && cx.obj.write_watch;
         let Some(mut f) = Finishing::take(slot) else {
             unreachable!("matched as armed above")
         };
         self.armed -= 1;
-        self.unwatch_writes(key, dir);
+        if unwatch {
+            self.unwatch_writes(key, dir);
+        }
         match attempted {
             Ok(_) => {
                 self.stats.scheduled += 1;
@@ -770,12 +778,16 @@ impl Io {
         let Some(o) = self.objects.get(key) else {
             return 0;
         };
+        // One lookup decides both: an edge for a direction with nothing armed (every
+        // arrival on a stream also reports it writable) costs no retry.
         let any = o.class == Class::Adapter;
+        let read = (any || r.contains(Ready::READABLE)) && matches!(o.read, OpSlot::Armed(_));
+        let write = (any || r.contains(Ready::WRITABLE)) && matches!(o.write, OpSlot::Armed(_));
         let mut n = 0;
-        if any || r.contains(Ready::READABLE) {
+        if read {
             n += self.retry(key, Dir::Read);
         }
-        if any || r.contains(Ready::WRITABLE) {
+        if write {
             n += self.retry(key, Dir::Write);
         }
         n
@@ -1133,6 +1145,13 @@ impl Io {
 }
 
 /// A panic caught from user code, to be resumed.
+/// Whether a write parked on `obj` needs the poller to start reporting writability
+/// ([`Io::watch_writes`] decides the same, after a lookup this check spares).
+#[inline]
+fn needs_watch(obj: &crate::object::ObjState, dir: Dir) -> bool {
+    dir == Dir::Write && !obj.write_watch && obj.registered && !obj.may_try(Dir::Write)
+}
+
 pub(crate) type Panic = Box<dyn std::any::Any + Send + 'static>;
 
 /// Keeps the first of several panics.
