@@ -33,7 +33,9 @@ fn examples() -> PathBuf {
 }
 
 fn build() -> PathBuf {
-    let st = Command::new(env!("CARGO"))
+    // Without this test's package variables: ring's build script would see them change
+    // and rebuild twice (here, and in the next cargo run from a shell or xtask).
+    let st = testkit::cargo_command(env!("CARGO"))
         .args([
             "build",
             "--quiet",

@@ -18,6 +18,7 @@
 
 mod alloc;
 pub mod bench;
+mod cargo;
 mod fds;
 mod net;
 mod netns;
@@ -30,6 +31,7 @@ mod sys;
 pub use alloc::{
     AllocStats, CountingAlloc, assert_no_alloc, assert_no_alloc_reported, count_allocs,
 };
+pub use cargo::{cargo_command, is_package_env};
 pub use fds::{no_fd_leak, open_fds};
 pub use net::{tcp_pair, udp_pair};
 pub use netns::{Iface, NetNs, in_netns};

@@ -12,10 +12,36 @@ pub(crate) fn root() -> PathBuf {
 }
 
 /// A command rooted at the workspace, echoed before it runs.
+/// A command run from the workspace root, without the package variables `cargo xtask`
+/// (a `cargo run`) set for xtask: a cargo started with them would rebuild what declares
+/// `rerun-if-env-changed` on them (ring's build script), and again at the next cargo run
+/// without them. The same rule as `testkit::is_package_env`, which tests use; xtask may not
+/// depend on testkit (the layer rule), hence this twin.
 pub(crate) fn cmd(program: &str, args: &[&str]) -> Command {
     let mut c = Command::new(program);
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(is_package_env) {
+            c.env_remove(&k);
+        }
+    }
     c.args(args).current_dir(root());
     c
+}
+
+/// A variable cargo sets for the package it runs (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...),
+/// not the user's configuration (`CARGO_HOME`, `CARGO_TARGET_DIR`).
+fn is_package_env(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || name.starts_with("CARGO_BIN_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
 }
 
 /// The command line with the environment it sets, as echoed before it runs.
