@@ -2,10 +2,10 @@
 
 use iox::{Error, Result};
 
+use crate::handle::byte_ops;
 use crate::io::Io;
 use crate::object::{AdapterIo, Class, Owned};
 use crate::op::{Attempt, Dir, Key, OpLogic, OpSlot};
-use crate::ops::byte_ops;
 use crate::stream::{ByteStream, StreamId};
 
 const PENDING: Error = Error::invalid_input("an operation of the adapter is pending");
@@ -171,7 +171,7 @@ struct DriveOp<T, G, F> {
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<T, G, F> OpLogic for DriveOp<T, G, F>
+impl<T, G, F> OpLogic<Io> for DriveOp<T, G, F>
 where
     T: AdapterIo,
     G: FnMut(&mut T) -> Result<()> + 'static,

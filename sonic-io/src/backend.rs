@@ -151,3 +151,32 @@ mod tests {
         assert!(e.to_string().contains("SONIC_IO_BACKEND"), "{e}");
     }
 }
+
+/// Kernel busy polling for an Io's waits (Linux 6.9+: the epoll ioctl `EPIOCSPARAMS`).
+///
+/// While the Io waits, the kernel polls the NIC receive queues (NAPI contexts) of its
+/// sockets for up to `usecs` microseconds before it sleeps, processing up to `budget`
+/// packets a round (above 64, the kernel's `NAPI_POLL_WEIGHT`, needs `CAP_NET_ADMIN`);
+/// `prefer` asks the driver to defer its interrupts while the Io polls
+/// (`SO_PREFER_BUSY_POLL` for the whole Io). It acts only on traffic from a NAPI device,
+/// a real NIC: loopback and veth have none, so there it is accepted and read back but
+/// changes nothing. See `sock::opt`'s busy-poll options for the per-socket form.
+///
+/// ```
+/// use sonic_io::{BusyPoll, Io};
+/// let bp = BusyPoll { usecs: 50, budget: 8, prefer: true };
+/// match Io::builder().busy_poll(bp).build() {
+///     Ok(io) => assert_eq!(io.busy_poll().unwrap(), bp),
+///     // Kernels before 6.9 (and macOS, FreeBSD) say so rather than ignore it.
+///     Err(e) => assert_eq!(e.kind(), iox::ErrorKind::Unsupported),
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusyPoll {
+    /// Microseconds to busy-poll before sleeping (0: off; at most `i32::MAX`).
+    pub usecs: u32,
+    /// Packets per busy-poll round (0: the kernel's default).
+    pub budget: u16,
+    /// Defer the device's interrupts while busy polling.
+    pub prefer: bool,
+}

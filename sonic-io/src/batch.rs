@@ -302,7 +302,7 @@ pub(crate) struct RecvBatchOp<F> {
     res: Option<Result<usize>>,
 }
 
-impl<F: FnOnce(&mut Io, Result<usize>, Datagrams) + 'static> OpLogic for RecvBatchOp<F> {
+impl<F: FnOnce(&mut Io, Result<usize>, Datagrams) + 'static> OpLogic<Io> for RecvBatchOp<F> {
     type Buf = Datagrams;
 
     fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {

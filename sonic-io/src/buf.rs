@@ -1,11 +1,10 @@
 //! Buffers an operation targets: owned buffers moved in and handed back, and regions of
-//! byte blocks the `Io` owns.
+//! byte blocks the `Io` owns (the `Io` methods that reach them are in `io.rs`).
 
 use std::ops::Range;
 
 use iox::{Error, Result};
 
-use crate::io::Io;
 use crate::op::Key;
 use crate::slab::Slab;
 
@@ -60,15 +59,16 @@ impl Blocks {
     }
 }
 
-/// A block of bytes owned by an [`Io`] ([`Io::add_bytes`]).
+/// A block of bytes owned by an [`Io`](crate::Io) ([`Io::add_bytes`](crate::Io::add_bytes)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BytesId(Key);
 
 /// A range of an Io-owned block: `Copy`, checked once against the block's length. Armed
 /// operations may target disjoint regions of one block, and armed reads may share a region
 /// (the first to complete fills it; redirect the others with `retarget_read`). A send's
-/// region may overlap no armed operation's. The bytes are reached through [`Io::bytes`] and
-/// [`Io::bytes_mut`], which refuse a range an armed operation targets.
+/// region may overlap no armed operation's. The bytes are reached through
+/// [`Io::bytes`](crate::Io::bytes) and [`Io::bytes_mut`](crate::Io::bytes_mut), which refuse a
+/// range an armed operation targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Region {
     block: Key,
@@ -95,23 +95,22 @@ impl Region {
     }
 }
 
-impl Io {
-    /// Gives the Io a block of bytes that operations can target by [`Region`]. Blocks are
-    /// limited to 4 GiB.
-    pub fn add_bytes(&mut self, bytes: impl Into<Box<[u8]>>) -> Result<BytesId> {
-        let data = bytes.into();
+impl Blocks {
+    /// Stores a block (at most 4 GiB).
+    pub(crate) fn add(&mut self, data: Box<[u8]>) -> Result<BytesId> {
         if u32::try_from(data.len()).is_err() {
             return Err(Error::invalid_input("a block exceeds 4 GiB"));
         }
-        Ok(BytesId(self.pub_blocks.0.insert(Block {
+        Ok(BytesId(self.0.insert(Block {
             data,
             armed: Vec::with_capacity(4),
         })))
     }
 
     /// Names `range` of block `id`.
-    pub fn region(&self, id: BytesId, range: Range<usize>) -> Result<Region> {
-        let b = self.pub_blocks.0.lookup(id.0)?;
+    #[inline]
+    pub(crate) fn region(&self, id: BytesId, range: Range<usize>) -> Result<Region> {
+        let b = self.0.lookup(id.0)?;
         if range.start > range.end || range.end > b.data.len() {
             return Err(OUT_OF_RANGE);
         }
@@ -122,36 +121,31 @@ impl Io {
         })
     }
 
-    /// The bytes of `r`; refused while an armed operation targets an overlapping range.
-    pub fn bytes(&self, r: Region) -> Result<&[u8]> {
-        let b = self.pub_blocks.block(r)?;
+    /// The bytes of `r`, unless an armed operation targets an overlapping range.
+    pub(crate) fn bytes(&self, r: Region) -> Result<&[u8]> {
+        let b = self.block(r)?;
         if Blocks::overlaps(b, r) {
             return Err(ARMED);
         }
         Ok(&b.data[r.range()])
     }
 
-    /// The bytes of `r`, writable; refused while an armed operation targets an overlapping
-    /// range.
-    pub fn bytes_mut(&mut self, r: Region) -> Result<&mut [u8]> {
-        let b = self.pub_blocks.0.lookup_mut(r.block)?;
+    /// [`bytes`](Blocks::bytes), writable.
+    pub(crate) fn bytes_mut(&mut self, r: Region) -> Result<&mut [u8]> {
+        let b = self.0.lookup_mut(r.block)?;
         if Blocks::overlaps(b, r) {
             return Err(ARMED);
         }
         Ok(&mut b.data[r.range()])
     }
 
-    /// Takes block `id` back; refused while any armed operation targets it.
-    pub fn remove_bytes(&mut self, id: BytesId) -> Result<Box<[u8]>> {
-        let b = self.pub_blocks.0.lookup(id.0)?;
+    /// Takes block `id` back, unless an armed operation targets it.
+    pub(crate) fn remove(&mut self, id: BytesId) -> Result<Box<[u8]>> {
+        let b = self.0.lookup(id.0)?;
         if !b.armed.is_empty() {
             return Err(ARMED);
         }
-        self.pub_blocks
-            .0
-            .remove(id.0)
-            .map(|b| b.data)
-            .ok_or(Error::CLOSED)
+        self.0.remove(id.0).map(|b| b.data).ok_or(Error::CLOSED)
     }
 }
 

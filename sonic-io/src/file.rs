@@ -5,10 +5,10 @@ use std::path::Path;
 
 use iox::{Error, Result};
 
+use crate::handle::byte_ops;
 use crate::handle::handle;
 use crate::io::Io;
 use crate::object::{Class, Owned, Register, private::Sealed};
-use crate::ops::byte_ops;
 
 impl Sealed for iofd::Fd {
     const CLASS: Class = Class::File;
@@ -29,22 +29,6 @@ impl Sealed for iofd::Fd {
     }
 }
 impl Register for iofd::Fd {}
-
-/// The refusal of a descriptor a [`File`] cannot drive.
-const NOT_A_FILE: Error = Error::invalid_input(
-    "not a regular file or block device: a socket, pipe, terminal or other device is \
-     never registered as a File and would wait forever (use its socket handle or an Adapter)",
-);
-
-/// `Ok` for a regular file or a block device: descriptors whose reads and writes never
-/// wait for readiness, so a [`File`] may skip the poller. `fstat(2)`.
-pub(crate) fn check_always_ready(fd: std::os::fd::RawFd) -> Result<()> {
-    let st = zcall::fstat(fd)?;
-    match st.st_mode & libc::S_IFMT {
-        libc::S_IFREG | libc::S_IFBLK => Ok(()),
-        _ => Err(NOT_A_FILE),
-    }
-}
 
 /// Descriptors a [`FileOf`] can own (sealed): [`iofd::Fd`] of a regular file.
 pub trait FileSock: Register {}
@@ -88,7 +72,7 @@ impl FileOf<iofd::Fd> {
     pub fn open(io: &mut Io, path: impl AsRef<Path>, opts: &std::fs::OpenOptions) -> Result<File> {
         let f = opts.open(path).map_err(|e| Error::from_io(&e))?;
         let fd = iofd::Fd::from(std::os::fd::OwnedFd::from(f));
-        check_always_ready(fd.raw())?;
+        crate::object::check_always_ready(fd.raw())?;
         File::add(io, fd)
     }
 
@@ -103,6 +87,6 @@ impl FileOf<iofd::Fd> {
             SeekFrom::Current(o) => (o, libc::SEEK_CUR),
             SeekFrom::End(o) => (o, libc::SEEK_END),
         };
-        crate::sys::lseek(fd, off, whence)
+        crate::raw::calls::lseek(fd, off, whence)
     }
 }

@@ -100,3 +100,161 @@ macro_rules! handle {
 }
 
 pub(crate) use handle;
+
+/// Generates the byte operations on a handle type whose objects read and write bytes.
+macro_rules! byte_ops {
+    ($name:ident < $p:ident : $bound:path >) => {
+        impl<$p: $bound> $name<$p> {
+            /// Reads once into `buf` (up to its length). The callback gets the count
+            /// (`Ok(0)`: end of stream) and the buffer back. Tries at once; completes
+            /// inline when the data is there (within the dispatch-depth limit).
+            pub fn async_read<B, F>(
+                self,
+                io: &mut $crate::Io,
+                buf: B,
+                f: F,
+            ) -> ::std::result::Result<(), $crate::Rejected<B>>
+            where
+                B: $crate::IoBufMut,
+                F: FnOnce(&mut $crate::Io, iox::Result<usize>, B) + 'static,
+            {
+                let op = $crate::ops::ReadOp::new(
+                    buf,
+                    move |io: &mut $crate::Io,
+                          r: ::std::result::Result<usize, $crate::Partial>,
+                          b| { f(io, r.map_err(|p| p.error), b) },
+                    false,
+                );
+                io.submit(self.key, $crate::op::Dir::Read, op)
+            }
+
+            /// Reads until `buf` is full. End of stream first is `UnexpectedEof`, with the
+            /// count received in [`Partial::done`]($crate::Partial).
+            pub fn async_read_exact<B, F>(
+                self,
+                io: &mut $crate::Io,
+                buf: B,
+                f: F,
+            ) -> ::std::result::Result<(), $crate::Rejected<B>>
+            where
+                B: $crate::IoBufMut,
+                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B)
+                    + 'static,
+            {
+                io.submit(
+                    self.key,
+                    $crate::op::Dir::Read,
+                    $crate::ops::ReadOp::new(buf, f, true),
+                )
+            }
+
+            /// Writes once from `buf`; the callback gets the count sent (maybe short).
+            pub fn async_write<B, F>(
+                self,
+                io: &mut $crate::Io,
+                buf: B,
+                f: F,
+            ) -> ::std::result::Result<(), $crate::Rejected<B>>
+            where
+                B: $crate::IoBuf,
+                F: FnOnce(&mut $crate::Io, iox::Result<usize>, B) + 'static,
+            {
+                let op = $crate::ops::WriteOp::new(
+                    buf,
+                    move |io: &mut $crate::Io,
+                          r: ::std::result::Result<usize, $crate::Partial>,
+                          b| { f(io, r.map_err(|p| p.error), b) },
+                    false,
+                );
+                io.submit(self.key, $crate::op::Dir::Write, op)
+            }
+
+            /// Writes all of `buf`, continuing after partial progress; a failure reports
+            /// how much went in [`Partial::done`]($crate::Partial).
+            pub fn async_write_all<B, F>(
+                self,
+                io: &mut $crate::Io,
+                buf: B,
+                f: F,
+            ) -> ::std::result::Result<(), $crate::Rejected<B>>
+            where
+                B: $crate::IoBuf,
+                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B)
+                    + 'static,
+            {
+                io.submit(
+                    self.key,
+                    $crate::op::Dir::Write,
+                    $crate::ops::WriteOp::new(buf, f, true),
+                )
+            }
+
+            /// Reads once into the free space of a `sonic-bytes` FIFO (at most `max` bytes),
+            /// committing what arrived: no copy. A FIFO with no room fails with
+            /// `NoBufferSpace` (never `Ok(0)`, which means end of stream).
+            pub fn async_read_into<B, F>(
+                self,
+                io: &mut $crate::Io,
+                fifo: B,
+                max: usize,
+                f: F,
+            ) -> ::std::result::Result<(), $crate::Rejected<B>>
+            where
+                B: sonic_bytes::Fifo + 'static,
+                F: FnOnce(&mut $crate::Io, iox::Result<usize>, B) + 'static,
+            {
+                let op = $crate::ops::ReadIntoOp {
+                    fifo,
+                    f,
+                    max,
+                    res: None,
+                };
+                io.submit(self.key, $crate::op::Dir::Read, op)
+            }
+
+            /// Writes a FIFO's data until it is empty, consuming what went.
+            pub fn async_write_from<B, F>(
+                self,
+                io: &mut $crate::Io,
+                fifo: B,
+                f: F,
+            ) -> ::std::result::Result<(), $crate::Rejected<B>>
+            where
+                B: sonic_bytes::Fifo + 'static,
+                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B)
+                    + 'static,
+            {
+                let op = $crate::ops::WriteFromOp {
+                    fifo,
+                    f,
+                    done: 0,
+                    res: None,
+                };
+                io.submit(self.key, $crate::op::Dir::Write, op)
+            }
+
+            /// Redirects the armed read (which must target a [`Region`]($crate::Region) and
+            /// have received nothing yet) to `region`: the seed's `SetAsyncReadBuffer`.
+            pub fn retarget_read(
+                self,
+                io: &mut $crate::Io,
+                region: $crate::Region,
+            ) -> iox::Result<()> {
+                io.retarget_read(self.key, region)
+            }
+
+            /// One non-blocking read, outside the async machinery (`WouldBlock` when no
+            /// data); refused while an async read is pending.
+            pub fn read(self, io: &mut $crate::Io, buf: &mut [u8]) -> iox::Result<usize> {
+                io.sync_recv(self.key, buf)
+            }
+
+            /// One non-blocking write; refused while an async write is pending.
+            pub fn write(self, io: &mut $crate::Io, buf: &[u8]) -> iox::Result<usize> {
+                io.sync_io(self.key, $crate::op::Dir::Write, |o| o.send(buf))
+            }
+        }
+    };
+}
+
+pub(crate) use byte_ops;

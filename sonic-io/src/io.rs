@@ -7,16 +7,17 @@ use std::time::{Duration, Instant};
 
 use iox::{Error, Result};
 
-use crate::backend::{Backend, BackendUsed};
-use crate::buf::Blocks;
+use crate::backend::{Backend, BackendUsed, BusyPoll};
+use crate::buf::{Blocks, BytesId, Region};
+use crate::heap::Timers;
 use crate::object::{Class, Object, Owned};
 use crate::op::{Attempt, Dir, IoId, Key, OpLogic, OpSlot};
 use crate::post::Shared;
 use crate::raw::payload::{Finishing, OnceVt, OpPayload, Payload};
+use crate::ready::Ready;
 use crate::slab::Slab;
 use crate::stats::Stats;
-use crate::sys::{Poller, Ready, Timeout, WAIT_TIMER, WAKER};
-use crate::timer::Timers;
+use crate::sys::{Poller, Timeout, WAIT_TIMER, WAKER, Waker};
 
 /// Completions that may run inline, nested in the code that produced them, before further
 /// ones are deferred to the next turn of the loop.
@@ -34,7 +35,7 @@ const AUTO_BUSY_POLL: Error = Error::unsupported(
 struct Completion {
     key: Key,
     dir: Dir,
-    op: OpPayload,
+    op: OpPayload<Io>,
 }
 
 enum Clock {
@@ -72,35 +73,6 @@ pub struct IoBuilder {
     clock: Option<Box<dyn iox::Clock>>,
     busy_poll: Option<BusyPoll>,
     backend: Result<Backend>,
-}
-
-/// Kernel busy polling for an Io's waits (Linux 6.9+: the epoll ioctl `EPIOCSPARAMS`).
-///
-/// While the Io waits, the kernel polls the NIC receive queues (NAPI contexts) of its
-/// sockets for up to `usecs` microseconds before it sleeps, processing up to `budget`
-/// packets a round (above 64, the kernel's `NAPI_POLL_WEIGHT`, needs `CAP_NET_ADMIN`);
-/// `prefer` asks the driver to defer its interrupts while the Io polls
-/// (`SO_PREFER_BUSY_POLL` for the whole Io). It acts only on traffic from a NAPI device,
-/// a real NIC: loopback and veth have none, so there it is accepted and read back but
-/// changes nothing. See `sock::opt`'s busy-poll options for the per-socket form.
-///
-/// ```
-/// use sonic_io::{BusyPoll, Io};
-/// let bp = BusyPoll { usecs: 50, budget: 8, prefer: true };
-/// match Io::builder().busy_poll(bp).build() {
-///     Ok(io) => assert_eq!(io.busy_poll().unwrap(), bp),
-///     // Kernels before 6.9 (and macOS, FreeBSD) say so rather than ignore it.
-///     Err(e) => assert_eq!(e.kind(), iox::ErrorKind::Unsupported),
-/// }
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BusyPoll {
-    /// Microseconds to busy-poll before sleeping (0: off; at most `i32::MAX`).
-    pub usecs: u32,
-    /// Packets per busy-poll round (0: the kernel's default).
-    pub budget: u16,
-    /// Defer the device's interrupts while busy polling.
-    pub prefer: bool,
 }
 
 impl std::fmt::Debug for IoBuilder {
@@ -202,7 +174,7 @@ impl IoBuilder {
         if busy_auto {
             want = Backend::readiness();
         }
-        let shared = Arc::new(Shared::new(self.posts)?);
+        let shared = Arc::new(Shared::with_waker(self.posts, Waker::new()?));
         let (poller, mut backend) = Poller::new(want, self.events, self.objects, shared.waker())?;
         if busy_auto {
             backend.fallback = Some(AUTO_BUSY_POLL);
@@ -211,7 +183,7 @@ impl IoBuilder {
             poller.set_busy_poll(bp)?;
         }
         let clock = match self.clock {
-            None => Clock::Real(crate::sys::monotonic_ns()),
+            None => Clock::Real(crate::raw::calls::monotonic_ns()),
             Some(c) => {
                 let epoch = c.now();
                 Clock::Custom { clock: c, epoch }
@@ -268,23 +240,23 @@ impl IoBuilder {
 #[derive(Debug)]
 pub struct Io {
     id: IoId,
-    pub(crate) objects: Slab<Object>,
+    pub(crate) objects: Slab<Object<Io>>,
     pub(crate) pub_blocks: Blocks,
-    pub(crate) timers: Timers,
+    pub(crate) timers: Timers<Io>,
     ready: VecDeque<Completion>,
-    local_posts: Vec<Payload<OnceVt<()>>>,
+    local_posts: Vec<Payload<OnceVt<Io, ()>>>,
     /// Local posts being run, in reverse order (the next is last): a panic in one leaves
     /// the rest here, and the next turn runs them first.
-    local_running: Vec<Payload<OnceVt<()>>>,
+    local_running: Vec<Payload<OnceVt<Io, ()>>>,
     /// Posts from other threads being run, in reverse order, kept the same way.
-    posts_running: Vec<crate::raw::payload::Posted>,
+    posts_running: Vec<crate::raw::payload::Posted<Io>>,
     /// The events of the last wait not yet dispatched: `ev_next..ev_count`. A panic in a
     /// callback leaves the rest here, and the next turn dispatches them before it waits.
     ev_next: usize,
     ev_count: usize,
     pub(crate) poller: Poller,
     backend: BackendUsed,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared<Io, Waker>>,
     clock: Clock,
     pub(crate) stats: Stats,
     armed: usize,
@@ -314,7 +286,7 @@ impl Io {
     #[inline]
     pub(crate) fn now_ns(&self) -> u64 {
         match &self.clock {
-            Clock::Real(epoch) => crate::sys::monotonic_ns().saturating_sub(*epoch),
+            Clock::Real(epoch) => crate::raw::calls::monotonic_ns().saturating_sub(*epoch),
             Clock::Custom { clock, epoch } => {
                 let d = clock.now().saturating_duration_since(*epoch);
                 d.as_nanos().min(u128::from(u64::MAX / 2)) as u64
@@ -391,6 +363,37 @@ impl Io {
     }
 
     // -----------------------------------------------------------------------------------
+    // Io-owned byte blocks (`buf.rs`)
+
+    /// Gives the Io a block of bytes that operations can target by [`Region`]. Blocks are
+    /// limited to 4 GiB.
+    pub fn add_bytes(&mut self, bytes: impl Into<Box<[u8]>>) -> Result<BytesId> {
+        self.pub_blocks.add(bytes.into())
+    }
+
+    /// Names `range` of block `id`.
+    #[inline]
+    pub fn region(&self, id: BytesId, range: std::ops::Range<usize>) -> Result<Region> {
+        self.pub_blocks.region(id, range)
+    }
+
+    /// The bytes of `r`; refused while an armed operation targets an overlapping range.
+    pub fn bytes(&self, r: Region) -> Result<&[u8]> {
+        self.pub_blocks.bytes(r)
+    }
+
+    /// The bytes of `r`, writable; refused while an armed operation targets an overlapping
+    /// range.
+    pub fn bytes_mut(&mut self, r: Region) -> Result<&mut [u8]> {
+        self.pub_blocks.bytes_mut(r)
+    }
+
+    /// Takes block `id` back; refused while any armed operation targets it.
+    pub fn remove_bytes(&mut self, id: BytesId) -> Result<Box<[u8]>> {
+        self.pub_blocks.remove(id)
+    }
+
+    // -----------------------------------------------------------------------------------
     // Objects
 
     /// Stores an object and, unless it is a regular file, registers it with the poller
@@ -403,7 +406,7 @@ impl Io {
         let register = class != Class::File;
         if !register {
             // A File is never registered: only a descriptor that is always ready may be one.
-            crate::file::check_always_ready(fd)?;
+            crate::object::check_always_ready(fd)?;
         }
         let key = self.objects.next_key();
         if register {
@@ -417,12 +420,12 @@ impl Io {
     }
 
     #[inline]
-    pub(crate) fn object(&self, key: Key) -> Result<&Object> {
+    pub(crate) fn object(&self, key: Key) -> Result<&Object<Io>> {
         self.objects.lookup(key)
     }
 
     #[inline]
-    pub(crate) fn object_mut(&mut self, key: Key) -> Result<&mut Object> {
+    pub(crate) fn object_mut(&mut self, key: Key) -> Result<&mut Object<Io>> {
         self.objects.lookup_mut(key)
     }
 
@@ -472,7 +475,7 @@ impl Io {
     /// touched between callbacks but the delivery itself: a callback may replace `*io`,
     /// and the next operation still completes once. The first panic goes on unwinding
     /// after the rest completed.
-    fn cancel_taken(&mut self, key: Key, ops: [(Dir, OpSlot); 2]) -> usize {
+    fn cancel_taken(&mut self, key: Key, ops: [(Dir, OpSlot<Io>); 2]) -> usize {
         let n = ops
             .iter()
             .filter(|(_, s)| matches!(s, OpSlot::Armed(_)))
@@ -512,7 +515,7 @@ impl Io {
     /// Submits `op` on `key`'s `dir`: tries it at once, completes it (inline or deferred) or
     /// arms it for readiness. A refused submission returns the buffer; the callback is
     /// dropped unrun.
-    pub(crate) fn submit<T: OpLogic>(
+    pub(crate) fn submit<T: OpLogic<Io>>(
         &mut self,
         key: Key,
         dir: Dir,
@@ -590,7 +593,7 @@ impl Io {
     #[inline]
     fn parked(&mut self, key: Key, dir: Dir, enobufs: bool) {
         if enobufs {
-            let at = self.now_ns() + crate::ops::ENOBUFS_RETRY_NS;
+            let at = self.now_ns() + crate::op::ENOBUFS_RETRY_NS;
             self.timers.schedule_retry(at, key, Dir::Write);
         }
         self.watch_writes(key, dir);
@@ -649,7 +652,7 @@ impl Io {
 
     /// Delivers a completed operation under the depth rule.
     #[inline]
-    fn deliver(&mut self, key: Key, dir: Dir, op: &mut Finishing) {
+    fn deliver(&mut self, key: Key, dir: Dir, op: &mut Finishing<Io>) {
         if let Some(panic) = self.try_deliver(key, dir, op) {
             resume_unwind(panic);
         }
@@ -658,7 +661,7 @@ impl Io {
     /// [`deliver`](Io::deliver), handing a panic of the callback back instead of
     /// unwinding.
     #[inline]
-    fn try_deliver(&mut self, key: Key, dir: Dir, op: &mut Finishing) -> Option<Panic> {
+    fn try_deliver(&mut self, key: Key, dir: Dir, op: &mut Finishing<Io>) -> Option<Panic> {
         if self.depth < MAX_DEPTH {
             self.try_callback(|io| op.complete(io))
         } else {
@@ -669,7 +672,7 @@ impl Io {
         }
     }
 
-    fn defer(&mut self, key: Key, dir: Dir, op: OpPayload) {
+    fn defer(&mut self, key: Key, dir: Dir, op: OpPayload<Io>) {
         self.stats.deferred += 1;
         if let Some(o) = self.objects.get_mut(key) {
             *o.slot_mut(dir) = OpSlot::Queued;
@@ -758,7 +761,7 @@ impl Io {
 
     /// Delivers an operation that has no object (a dial that failed before it had one)
     /// under the depth rule.
-    pub(crate) fn deliver_detached<T: OpLogic>(&mut self, op: T) {
+    pub(crate) fn deliver_detached<T: OpLogic<Io>>(&mut self, op: T) {
         self.stats.immediate += 1;
         if self.depth < MAX_DEPTH {
             self.run_callback(move |io| op.complete(io));
@@ -1145,6 +1148,13 @@ impl Io {
 }
 
 /// A panic caught from user code, to be resumed.
+impl crate::op::Host for Io {
+    #[inline]
+    fn blocks(&mut self) -> &mut Blocks {
+        &mut self.pub_blocks
+    }
+}
+
 /// Whether a write parked on `obj` needs the poller to start reporting writability
 /// ([`Io::watch_writes`] decides the same, after a lookup this check spares).
 #[inline]
@@ -1174,5 +1184,67 @@ impl Drop for Io {
             Err(panic) if !std::thread::panicking() => resume_unwind(panic),
             Err(_) => {}
         }
+    }
+}
+
+// The byte operations' paths outside the async machinery (`ops.rs`, `handle.rs`).
+impl Io {
+    pub(crate) fn retarget_read(&mut self, key: Key, r: Region) -> Result<()> {
+        let Io {
+            objects,
+            pub_blocks,
+            ..
+        } = self;
+        let crate::op::OpSlot::Armed(p) = objects.lookup_mut(key)?.slot_mut(Dir::Read) else {
+            return Err(Error::invalid_input("no armed read to redirect"));
+        };
+        p.retarget(pub_blocks, r)
+    }
+
+    /// A non-blocking syscall on an object outside the async machinery, keeping its cached
+    /// readiness current.
+    pub(crate) fn sync_io(
+        &mut self,
+        key: Key,
+        dir: Dir,
+        f: impl FnOnce(&mut crate::object::ObjState) -> Result<usize>,
+    ) -> Result<usize> {
+        self.sync_io_counted(key, dir, |o, stats| {
+            match dir {
+                Dir::Read => stats.reads += 1,
+                Dir::Write => stats.writes += 1,
+            }
+            f(o)
+        })
+    }
+
+    /// One non-blocking read outside the async machinery, through the stream read-ahead;
+    /// counts the syscall only when it is made.
+    pub(crate) fn sync_recv(&mut self, key: Key, buf: &mut [u8]) -> Result<usize> {
+        self.sync_io_counted(key, Dir::Read, |o, stats| o.recv(buf, &mut stats.reads))
+    }
+
+    /// [`sync_io`](Self::sync_io) where `f` counts its own syscalls.
+    fn sync_io_counted(
+        &mut self,
+        key: Key,
+        dir: Dir,
+        f: impl FnOnce(&mut crate::object::ObjState, &mut crate::Stats) -> Result<usize>,
+    ) -> Result<usize> {
+        if self.closed() {
+            return Err(Error::CLOSED);
+        }
+        let Io { objects, stats, .. } = self;
+        let obj = objects.lookup_mut(key)?;
+        if !matches!(obj.slot(dir), crate::op::OpSlot::Idle) {
+            return Err(Error::invalid_input(
+                "an async operation holds that direction",
+            ));
+        }
+        let r = f(&mut obj.st, stats);
+        if matches!(&r, Err(e) if e.is_would_block()) {
+            obj.not_ready(dir);
+        }
+        r
     }
 }

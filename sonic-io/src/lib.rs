@@ -67,6 +67,7 @@ pub mod codec;
 mod error;
 mod file;
 mod handle;
+mod heap;
 mod io;
 mod listener;
 mod object;
@@ -74,7 +75,9 @@ mod op;
 mod ops;
 mod packet;
 mod post;
+mod poster;
 mod raw;
+mod ready;
 pub mod shard;
 mod slab;
 mod stats;
@@ -83,17 +86,17 @@ mod sys;
 mod timer;
 
 pub use adapter::Adapter;
-pub use backend::{BACKEND_ENV, Backend, BackendUsed};
+pub use backend::{BACKEND_ENV, Backend, BackendUsed, BusyPoll};
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 pub use batch::{Datagram, Datagrams};
 pub use buf::{BytesId, IoBuf, IoBufMut, Region};
 pub use error::{Partial, Rejected};
 pub use file::{File, FileOf, FileSock};
-pub use io::{BusyPoll, Io, IoBuilder, MAX_DEPTH};
+pub use io::{Io, IoBuilder, MAX_DEPTH};
 pub use listener::{Listener, ListenerSock, TcpAcceptor};
 pub use object::{AdapterIo, ReadAhead, Register};
 pub use packet::{PacketConn, PacketSock, UdpSocket};
-pub use post::Poster;
+pub use poster::Poster;
 pub use raw::payload::PAYLOAD_BYTES;
 pub use stats::Stats;
 pub use stream::{ByteStream, Stream, StreamId, StreamSock, TcpStream, UnixStream};
@@ -107,7 +110,7 @@ pub use iox::{Error, ErrorKind, Result};
 /// Pins the calling thread to CPU `cpu`, for a hot loop that should own a core (Linux;
 /// `Unsupported` elsewhere).
 pub fn pin_thread(cpu: usize) -> Result<()> {
-    sys::pin_thread(cpu)
+    raw::calls::pin_thread(cpu)
 }
 
 /// The README's example, compiled and run as a doctest.

@@ -81,7 +81,7 @@ struct AcceptOp<L: ListenerSock, F> {
     _l: std::marker::PhantomData<fn() -> L>,
 }
 
-impl<L: ListenerSock, F> OpLogic for AcceptOp<L, F>
+impl<L: ListenerSock, F> OpLogic<Io> for AcceptOp<L, F>
 where
     F: FnOnce(&mut Io, Result<(Stream<L::Conn>, SockaddrAny)>) + 'static,
 {

@@ -8,7 +8,7 @@ use iox::{Error, Result};
 use sock::{TcpConn, TcpListener, UdpConn, UnixConn, UnixDatagram, UnixListener};
 
 use crate::op::{Dir, OpSlot};
-use crate::sys::Ready;
+use crate::ready::Ready;
 
 /// How an object's operations behave.
 #[doc(hidden)]
@@ -264,17 +264,33 @@ impl AheadBuf {
     }
 }
 
+/// The refusal of a descriptor a [`File`](crate::File) cannot drive.
+const NOT_A_FILE: Error = Error::invalid_input(
+    "not a regular file or block device: a socket, pipe, terminal or other device is \
+     never registered as a File and would wait forever (use its socket handle or an Adapter)",
+);
+
+/// `Ok` for a regular file or a block device: descriptors whose reads and writes never
+/// wait for readiness, so a [`File`](crate::File) may skip the poller. `fstat(2)`.
+pub(crate) fn check_always_ready(fd: std::os::fd::RawFd) -> Result<()> {
+    let st = zcall::fstat(fd)?;
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFBLK => Ok(()),
+        _ => Err(NOT_A_FILE),
+    }
+}
+
 /// One object slot: its state, and the operation record of each direction. The two are
 /// separate fields so that an armed operation runs its attempt where it lies, borrowing the
 /// state ([`Attempt`](crate::op::Attempt)) without being moved out of its slot.
 #[derive(Debug)]
-pub(crate) struct Object {
+pub(crate) struct Object<C: 'static> {
     pub(crate) st: ObjState,
-    pub(crate) read: OpSlot,
-    pub(crate) write: OpSlot,
+    pub(crate) read: OpSlot<C>,
+    pub(crate) write: OpSlot<C>,
 }
 
-impl std::ops::Deref for Object {
+impl<C: 'static> std::ops::Deref for Object<C> {
     type Target = ObjState;
     #[inline]
     fn deref(&self) -> &ObjState {
@@ -282,7 +298,7 @@ impl std::ops::Deref for Object {
     }
 }
 
-impl std::ops::DerefMut for Object {
+impl<C: 'static> std::ops::DerefMut for Object<C> {
     #[inline]
     fn deref_mut(&mut self) -> &mut ObjState {
         &mut self.st
@@ -307,8 +323,8 @@ pub(crate) struct ObjState {
     pub(crate) ahead: AheadBuf,
 }
 
-impl Object {
-    pub(crate) fn new(fd: RawFd, owned: Owned, class: Class, registered: bool) -> Object {
+impl<C: 'static> Object<C> {
+    pub(crate) fn new(fd: RawFd, owned: Owned, class: Class, registered: bool) -> Object<C> {
         Object {
             st: ObjState {
                 fd,
@@ -326,7 +342,7 @@ impl Object {
     }
 
     #[inline]
-    pub(crate) fn slot(&self, dir: Dir) -> &OpSlot {
+    pub(crate) fn slot(&self, dir: Dir) -> &OpSlot<C> {
         match dir {
             Dir::Read => &self.read,
             Dir::Write => &self.write,
@@ -334,7 +350,7 @@ impl Object {
     }
 
     #[inline]
-    pub(crate) fn slot_mut(&mut self, dir: Dir) -> &mut OpSlot {
+    pub(crate) fn slot_mut(&mut self, dir: Dir) -> &mut OpSlot<C> {
         match dir {
             Dir::Read => &mut self.read,
             Dir::Write => &mut self.write,
@@ -343,7 +359,7 @@ impl Object {
 
     /// The state and one direction's record, borrowed apart.
     #[inline]
-    pub(crate) fn parts(&mut self, dir: Dir) -> (&mut ObjState, &mut OpSlot) {
+    pub(crate) fn parts(&mut self, dir: Dir) -> (&mut ObjState, &mut OpSlot<C>) {
         match dir {
             Dir::Read => (&mut self.st, &mut self.read),
             Dir::Write => (&mut self.st, &mut self.write),
@@ -450,7 +466,7 @@ impl ObjState {
         let (r, boundary) = match &self.owned {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Owned::Unix(_) => {
-                match crate::sys::recv_unix_stream(self.fd, rest, &mut self.ahead.buf) {
+                match crate::raw::calls::recv_unix_stream(self.fd, rest, &mut self.ahead.buf) {
                     Ok((n, b)) => (Ok(n), b),
                     Err(e) => (Err(e), false),
                 }
@@ -538,10 +554,10 @@ mod tests {
     #[test]
     fn an_object_slot_stays_within_its_budget() {
         // Two inline operation records dominate: 2 × (256 + vtable + state).
-        let size = std::mem::size_of::<Object>();
+        let size = std::mem::size_of::<Object<crate::Io>>();
         println!(
             "Object: {size} bytes, OpSlot: {} bytes",
-            std::mem::size_of::<OpSlot>()
+            std::mem::size_of::<OpSlot<crate::Io>>()
         );
         assert!(size <= 2 * (crate::PAYLOAD_BYTES + 32) + 128, "{size}");
     }

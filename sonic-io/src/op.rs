@@ -2,7 +2,6 @@
 //! operation type implements.
 
 use crate::buf::Blocks;
-use crate::io::Io;
 use crate::object::ObjState;
 use crate::raw::payload::OpPayload;
 use crate::stats::Stats;
@@ -67,17 +66,28 @@ pub(crate) enum Dir {
 }
 
 /// The state of one direction of an object. The armed operation is stored inline, on
-/// purpose: boxing it would allocate per operation.
+/// purpose: boxing it would allocate per operation. `C` is what its callback gets (the Io).
 #[derive(Debug, Default)]
 #[allow(clippy::large_enum_variant)]
-pub(crate) enum OpSlot {
+pub(crate) enum OpSlot<C: 'static> {
     /// Nothing pending.
     #[default]
     Idle,
     /// Waiting for readiness.
-    Armed(OpPayload),
+    Armed(OpPayload<C>),
     /// Completed; the callback waits in the ready queue.
     Queued,
+}
+
+/// How long a datagram send that met ENOBUFS waits before it retries (a full device queue
+/// raises no edge on the socket; a write-space edge, if one comes, retries it sooner).
+pub(crate) const ENOBUFS_RETRY_NS: u64 = 50_000;
+
+/// What the reactor lends an operation's completion before the callback runs: the byte
+/// blocks, so a completed operation gives back the region it claimed. `Io` implements it;
+/// this module does not name it.
+pub(crate) trait Host: 'static {
+    fn blocks(&mut self) -> &mut Blocks;
 }
 
 /// What an attempt works with: its object's state (not the object's operation records,
@@ -93,8 +103,10 @@ pub(crate) struct Attempt<'a> {
     pub(crate) enobufs: bool,
 }
 
-/// An operation: its buffer, callback, progress and result, stored inline in a payload.
-pub(crate) trait OpLogic: Sized + 'static {
+/// An operation: its buffer, callback, progress and result, stored inline in a payload. `C`
+/// is what the callback gets: the operation logic (its attempts) never sees it, and the
+/// reactor that instantiates it (`Io`) sits above this module.
+pub(crate) trait OpLogic<C>: Sized + 'static {
     /// What a refused submission hands back.
     type Buf;
     /// Claims what the operation targets (an Io-owned region), before the first attempt.
@@ -107,7 +119,7 @@ pub(crate) trait OpLogic: Sized + 'static {
     /// Sets the result to an error found outside an attempt (cancel, close).
     fn fail(&mut self, e: iox::Error);
     /// Runs the callback with the result: the one place an operation meets the Io.
-    fn complete(self, io: &mut Io);
+    fn complete(self, io: &mut C);
     /// Redirects an armed read to an Io-owned region; only region reads accept.
     fn retarget(&mut self, _blocks: &mut Blocks, _r: crate::buf::Region) -> iox::Result<()> {
         Err(iox::Error::invalid_input(

@@ -5,16 +5,11 @@ use sonic_bytes::Fifo;
 
 use crate::buf::{Blocks, IoBuf, IoBufMut, Region};
 use crate::error::Partial;
-use crate::io::Io;
 use crate::object::Class;
-use crate::op::{Attempt, Dir, Key, OpLogic};
+use crate::op::{Attempt, Dir, Host, OpLogic};
 
 const EMPTY_READ: Error = Error::invalid_input("a read into an empty buffer");
 const NO_ROOM: Error = Error::with_context(ErrorKind::NoBufferSpace, "the FIFO has no free space");
-
-/// How long a datagram send that met ENOBUFS waits before it retries (a full device queue
-/// raises no edge on the socket; a write-space edge, if one comes, retries it sooner).
-pub(crate) const ENOBUFS_RETRY_NS: u64 = 50_000;
 
 /// The outcome of one read or write syscall, as the attempt loops see it.
 enum Step {
@@ -61,8 +56,8 @@ impl<B, F> ReadOp<B, F> {
     }
 }
 
-impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'static> OpLogic
-    for ReadOp<B, F>
+impl<C: Host, B: IoBufMut, F: FnOnce(&mut C, std::result::Result<usize, Partial>, B) + 'static>
+    OpLogic<C> for ReadOp<B, F>
 {
     type Buf = B;
 
@@ -141,8 +136,8 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
         }));
     }
 
-    fn complete(self, io: &mut Io) {
-        self.buf.release(&mut io.pub_blocks);
+    fn complete(self, io: &mut C) {
+        self.buf.release(io.blocks());
         let res = self.res.unwrap_or(Err(Partial {
             error: Error::CANCELLED,
             done: self.done,
@@ -189,8 +184,8 @@ impl<B, F> WriteOp<B, F> {
     }
 }
 
-impl<B: IoBuf, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'static> OpLogic
-    for WriteOp<B, F>
+impl<C: Host, B: IoBuf, F: FnOnce(&mut C, std::result::Result<usize, Partial>, B) + 'static>
+    OpLogic<C> for WriteOp<B, F>
 {
     type Buf = B;
 
@@ -262,8 +257,8 @@ impl<B: IoBuf, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'sta
         }));
     }
 
-    fn complete(self, io: &mut Io) {
-        self.buf.release(&mut io.pub_blocks);
+    fn complete(self, io: &mut C) {
+        self.buf.release(io.blocks());
         let res = self.res.unwrap_or(Err(Partial {
             error: Error::CANCELLED,
             done: self.done,
@@ -288,7 +283,7 @@ pub(crate) struct ReadIntoOp<B, F> {
     pub(crate) res: Option<Result<usize>>,
 }
 
-impl<B: Fifo + 'static, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic
+impl<C: Host, B: Fifo + 'static, F: FnOnce(&mut C, Result<usize>, B) + 'static> OpLogic<C>
     for ReadIntoOp<B, F>
 {
     type Buf = B;
@@ -331,7 +326,7 @@ impl<B: Fifo + 'static, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic
         self.res = Some(Err(e));
     }
 
-    fn complete(self, io: &mut Io) {
+    fn complete(self, io: &mut C) {
         (self.f)(io, self.res.unwrap_or(Err(Error::CANCELLED)), self.fifo);
     }
 
@@ -348,8 +343,11 @@ pub(crate) struct WriteFromOp<B, F> {
     pub(crate) res: Option<std::result::Result<usize, Partial>>,
 }
 
-impl<B: Fifo + 'static, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'static>
-    OpLogic for WriteFromOp<B, F>
+impl<
+    C: Host,
+    B: Fifo + 'static,
+    F: FnOnce(&mut C, std::result::Result<usize, Partial>, B) + 'static,
+> OpLogic<C> for WriteFromOp<B, F>
 {
     type Buf = B;
 
@@ -397,7 +395,7 @@ impl<B: Fifo + 'static, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, 
         }));
     }
 
-    fn complete(self, io: &mut Io) {
+    fn complete(self, io: &mut C) {
         let res = self.res.unwrap_or(Err(Partial {
             error: Error::CANCELLED,
             done: self.done,
@@ -407,224 +405,5 @@ impl<B: Fifo + 'static, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, 
 
     fn into_buf(self) -> B {
         self.fifo
-    }
-}
-
-/// Generates the byte operations on a handle type whose objects read and write bytes.
-macro_rules! byte_ops {
-    ($name:ident < $p:ident : $bound:path >) => {
-        impl<$p: $bound> $name<$p> {
-            /// Reads once into `buf` (up to its length). The callback gets the count
-            /// (`Ok(0)`: end of stream) and the buffer back. Tries at once; completes
-            /// inline when the data is there (within the dispatch-depth limit).
-            pub fn async_read<B, F>(
-                self,
-                io: &mut $crate::Io,
-                buf: B,
-                f: F,
-            ) -> ::std::result::Result<(), $crate::Rejected<B>>
-            where
-                B: $crate::IoBufMut,
-                F: FnOnce(&mut $crate::Io, iox::Result<usize>, B) + 'static,
-            {
-                let op = $crate::ops::ReadOp::new(
-                    buf,
-                    move |io: &mut $crate::Io,
-                          r: ::std::result::Result<usize, $crate::Partial>,
-                          b| { f(io, r.map_err(|p| p.error), b) },
-                    false,
-                );
-                io.submit(self.key, $crate::op::Dir::Read, op)
-            }
-
-            /// Reads until `buf` is full. End of stream first is `UnexpectedEof`, with the
-            /// count received in [`Partial::done`]($crate::Partial).
-            pub fn async_read_exact<B, F>(
-                self,
-                io: &mut $crate::Io,
-                buf: B,
-                f: F,
-            ) -> ::std::result::Result<(), $crate::Rejected<B>>
-            where
-                B: $crate::IoBufMut,
-                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B)
-                    + 'static,
-            {
-                io.submit(
-                    self.key,
-                    $crate::op::Dir::Read,
-                    $crate::ops::ReadOp::new(buf, f, true),
-                )
-            }
-
-            /// Writes once from `buf`; the callback gets the count sent (maybe short).
-            pub fn async_write<B, F>(
-                self,
-                io: &mut $crate::Io,
-                buf: B,
-                f: F,
-            ) -> ::std::result::Result<(), $crate::Rejected<B>>
-            where
-                B: $crate::IoBuf,
-                F: FnOnce(&mut $crate::Io, iox::Result<usize>, B) + 'static,
-            {
-                let op = $crate::ops::WriteOp::new(
-                    buf,
-                    move |io: &mut $crate::Io,
-                          r: ::std::result::Result<usize, $crate::Partial>,
-                          b| { f(io, r.map_err(|p| p.error), b) },
-                    false,
-                );
-                io.submit(self.key, $crate::op::Dir::Write, op)
-            }
-
-            /// Writes all of `buf`, continuing after partial progress; a failure reports
-            /// how much went in [`Partial::done`]($crate::Partial).
-            pub fn async_write_all<B, F>(
-                self,
-                io: &mut $crate::Io,
-                buf: B,
-                f: F,
-            ) -> ::std::result::Result<(), $crate::Rejected<B>>
-            where
-                B: $crate::IoBuf,
-                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B)
-                    + 'static,
-            {
-                io.submit(
-                    self.key,
-                    $crate::op::Dir::Write,
-                    $crate::ops::WriteOp::new(buf, f, true),
-                )
-            }
-
-            /// Reads once into the free space of a `sonic-bytes` FIFO (at most `max` bytes),
-            /// committing what arrived: no copy. A FIFO with no room fails with
-            /// `NoBufferSpace` (never `Ok(0)`, which means end of stream).
-            pub fn async_read_into<B, F>(
-                self,
-                io: &mut $crate::Io,
-                fifo: B,
-                max: usize,
-                f: F,
-            ) -> ::std::result::Result<(), $crate::Rejected<B>>
-            where
-                B: sonic_bytes::Fifo + 'static,
-                F: FnOnce(&mut $crate::Io, iox::Result<usize>, B) + 'static,
-            {
-                let op = $crate::ops::ReadIntoOp {
-                    fifo,
-                    f,
-                    max,
-                    res: None,
-                };
-                io.submit(self.key, $crate::op::Dir::Read, op)
-            }
-
-            /// Writes a FIFO's data until it is empty, consuming what went.
-            pub fn async_write_from<B, F>(
-                self,
-                io: &mut $crate::Io,
-                fifo: B,
-                f: F,
-            ) -> ::std::result::Result<(), $crate::Rejected<B>>
-            where
-                B: sonic_bytes::Fifo + 'static,
-                F: FnOnce(&mut $crate::Io, ::std::result::Result<usize, $crate::Partial>, B)
-                    + 'static,
-            {
-                let op = $crate::ops::WriteFromOp {
-                    fifo,
-                    f,
-                    done: 0,
-                    res: None,
-                };
-                io.submit(self.key, $crate::op::Dir::Write, op)
-            }
-
-            /// Redirects the armed read (which must target a [`Region`]($crate::Region) and
-            /// have received nothing yet) to `region`: the seed's `SetAsyncReadBuffer`.
-            pub fn retarget_read(
-                self,
-                io: &mut $crate::Io,
-                region: $crate::Region,
-            ) -> iox::Result<()> {
-                io.retarget_read(self.key, region)
-            }
-
-            /// One non-blocking read, outside the async machinery (`WouldBlock` when no
-            /// data); refused while an async read is pending.
-            pub fn read(self, io: &mut $crate::Io, buf: &mut [u8]) -> iox::Result<usize> {
-                io.sync_recv(self.key, buf)
-            }
-
-            /// One non-blocking write; refused while an async write is pending.
-            pub fn write(self, io: &mut $crate::Io, buf: &[u8]) -> iox::Result<usize> {
-                io.sync_io(self.key, $crate::op::Dir::Write, |o| o.send(buf))
-            }
-        }
-    };
-}
-
-pub(crate) use byte_ops;
-
-impl Io {
-    pub(crate) fn retarget_read(&mut self, key: Key, r: Region) -> Result<()> {
-        let Io {
-            objects,
-            pub_blocks,
-            ..
-        } = self;
-        let crate::op::OpSlot::Armed(p) = objects.lookup_mut(key)?.slot_mut(Dir::Read) else {
-            return Err(Error::invalid_input("no armed read to redirect"));
-        };
-        p.retarget(pub_blocks, r)
-    }
-
-    /// A non-blocking syscall on an object outside the async machinery, keeping its cached
-    /// readiness current.
-    pub(crate) fn sync_io(
-        &mut self,
-        key: Key,
-        dir: Dir,
-        f: impl FnOnce(&mut crate::object::Object) -> Result<usize>,
-    ) -> Result<usize> {
-        self.sync_io_counted(key, dir, |o, stats| {
-            match dir {
-                Dir::Read => stats.reads += 1,
-                Dir::Write => stats.writes += 1,
-            }
-            f(o)
-        })
-    }
-
-    /// One non-blocking read outside the async machinery, through the stream read-ahead;
-    /// counts the syscall only when it is made.
-    pub(crate) fn sync_recv(&mut self, key: Key, buf: &mut [u8]) -> Result<usize> {
-        self.sync_io_counted(key, Dir::Read, |o, stats| o.recv(buf, &mut stats.reads))
-    }
-
-    /// [`sync_io`](Self::sync_io) where `f` counts its own syscalls.
-    fn sync_io_counted(
-        &mut self,
-        key: Key,
-        dir: Dir,
-        f: impl FnOnce(&mut crate::object::Object, &mut crate::Stats) -> Result<usize>,
-    ) -> Result<usize> {
-        if self.closed() {
-            return Err(Error::CLOSED);
-        }
-        let Io { objects, stats, .. } = self;
-        let obj = objects.lookup_mut(key)?;
-        if !matches!(obj.slot(dir), crate::op::OpSlot::Idle) {
-            return Err(Error::invalid_input(
-                "an async operation holds that direction",
-            ));
-        }
-        let r = f(obj, stats);
-        if matches!(&r, Err(e) if e.is_would_block()) {
-            obj.not_ready(dir);
-        }
-        r
     }
 }

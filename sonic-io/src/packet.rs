@@ -372,7 +372,7 @@ impl<K: RecvFrom, B, F> RecvFromOp<K, B, F> {
     }
 }
 
-impl<K, B, F> OpLogic for RecvFromOp<K, B, F>
+impl<K, B, F> OpLogic<Io> for RecvFromOp<K, B, F>
 where
     K: RecvFrom,
     B: IoBufMut,
@@ -460,7 +460,7 @@ impl<B, F> RecvOp<B, F> {
     }
 }
 
-impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'static> OpLogic
+impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + 'static> OpLogic<Io>
     for RecvOp<B, F>
 {
     type Buf = B;
@@ -545,7 +545,7 @@ struct RecvIntoOp<B, F> {
     res: Option<Result<usize>>,
 }
 
-impl<B: Fifo + 'static, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic
+impl<B: Fifo + 'static, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic<Io>
     for RecvIntoOp<B, F>
 {
     type Buf = B;
@@ -612,7 +612,7 @@ const NOSIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
 const NOSIGNAL: libc::c_int = 0;
 
-impl<B: IoBuf, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic for SendToOp<B, F> {
+impl<B: IoBuf, F: FnOnce(&mut Io, Result<usize>, B) + 'static> OpLogic<Io> for SendToOp<B, F> {
     type Buf = B;
 
     fn acquire(&mut self, blocks: &mut Blocks) -> Result<()> {

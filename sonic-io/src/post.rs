@@ -1,6 +1,6 @@
-//! Posting closures to an `Io` from other threads.
-
-use std::sync::Arc;
+//! The posting queue: closures other threads hand to an `Io`, and the waker that makes its
+//! wait return. The public handle is [`Poster`](crate::Poster) (`poster.rs`), the waker a
+//! poller's (`sys`), the closures' context `C` the Io: none of them is named here.
 
 // Under `--cfg sonic_io_loom` the queue's lock and counter are loom's, so the model below explores
 // every interleaving of posters and the Io (`cargo xtask loom`).
@@ -17,9 +17,7 @@ use std::sync::{
 
 use iox::{Error, Result};
 
-use crate::io::Io;
 use crate::raw::payload::Posted;
-use crate::sys::Waker;
 
 /// What the queue needs from a waker: the poller's eventfd (or pipe), or the loom model's.
 pub(crate) trait Wake {
@@ -29,39 +27,23 @@ pub(crate) trait Wake {
     fn drain(&self);
 }
 
-impl Wake for Waker {
-    fn wake(&self) -> Result<()> {
-        Waker::wake(self)
-    }
-
-    fn drain(&self) {
-        Waker::drain(self)
-    }
-}
-
 #[derive(Debug)]
-struct Queue {
-    items: Vec<Posted>,
+struct Queue<C: 'static> {
+    items: Vec<Posted<C>>,
     alive: bool,
 }
 
 /// What an `Io` and its posters share: the queue and the waker. The waker lives as long as
 /// the last of them, so a post after the Io is gone never touches a closed descriptor.
 #[derive(Debug)]
-pub(crate) struct Shared<W = Waker> {
-    queue: Mutex<Queue>,
+pub(crate) struct Shared<C: 'static, W> {
+    queue: Mutex<Queue<C>>,
     len: AtomicUsize,
     waker: W,
 }
 
-impl Shared {
-    pub(crate) fn new(capacity: usize) -> Result<Shared> {
-        Ok(Shared::with_waker(capacity, Waker::new()?))
-    }
-}
-
-impl<W: Wake> Shared<W> {
-    fn with_waker(capacity: usize, waker: W) -> Shared<W> {
+impl<C: 'static, W: Wake> Shared<C, W> {
+    pub(crate) fn with_waker(capacity: usize, waker: W) -> Shared<C, W> {
         Shared {
             queue: Mutex::new(Queue {
                 items: Vec::with_capacity(capacity),
@@ -76,7 +58,7 @@ impl<W: Wake> Shared<W> {
         &self.waker
     }
 
-    fn lock(&self) -> MutexGuard<'_, Queue> {
+    fn lock(&self) -> MutexGuard<'_, Queue<C>> {
         // A poisoned lock only means a poster panicked while pushing; the Vec is intact.
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -86,7 +68,7 @@ impl<W: Wake> Shared<W> {
         self.len.load(Ordering::Acquire)
     }
 
-    fn push(&self, p: Posted) -> Result<()> {
+    pub(crate) fn push(&self, p: Posted<C>) -> Result<()> {
         let was_empty = {
             let mut q = self.lock();
             if !q.alive {
@@ -104,7 +86,7 @@ impl<W: Wake> Shared<W> {
 
     /// Swaps the queue with `spare` (empty, capacity kept) under the lock; the Io runs
     /// what it got outside the lock.
-    pub(crate) fn swap(&self, spare: &mut Vec<Posted>) {
+    pub(crate) fn swap(&self, spare: &mut Vec<Posted<C>>) {
         self.waker.drain();
         let mut q = self.lock();
         std::mem::swap(&mut q.items, spare);
@@ -114,38 +96,6 @@ impl<W: Wake> Shared<W> {
     /// Refuses further posts (the Io is closing).
     pub(crate) fn shut(&self) {
         self.lock().alive = false;
-    }
-}
-
-/// A thread-safe handle that runs closures on an [`Io`]'s thread ([`Io::poster`]).
-///
-/// [`post`](Poster::post) queues a `Send` closure and wakes the loop if it is waiting. The
-/// loop swaps the queue out under the lock and runs the closures outside it, so a posted
-/// closure may post again (it runs on a later turn) and posting threads never wait for user
-/// code. Once the Io is closed or dropped, `post` fails with `Closed`.
-///
-/// ```
-/// use sonic_io::Io;
-///
-/// let mut io = Io::new().unwrap();
-/// let poster = io.poster();
-/// std::thread::spawn(move || poster.post(|io| io.close().unwrap()).unwrap());
-/// io.run().unwrap();
-/// assert!(io.closed());
-/// ```
-#[derive(Clone, Debug)]
-pub struct Poster {
-    shared: Arc<Shared>,
-}
-
-impl Poster {
-    pub(crate) fn new(shared: Arc<Shared>) -> Poster {
-        Poster { shared }
-    }
-
-    /// Queues `f` to run on the Io's thread and wakes the Io.
-    pub fn post<F: FnOnce(&mut Io) + Send + 'static>(&self, f: F) -> Result<()> {
-        self.shared.push(Posted::new(f))
     }
 }
 
@@ -192,8 +142,8 @@ mod loom_model {
         }
     }
 
-    fn post(shared: &Shared<EdgeWaker>) -> iox::Result<()> {
-        shared.push(Posted::new(|_| {}))
+    fn post(shared: &Shared<(), EdgeWaker>) -> iox::Result<()> {
+        shared.push(Posted::new(|_: &mut ()| {}))
     }
 
     /// Two posters (one posting twice) and an Io that waits twice: whatever the Io did not
@@ -201,7 +151,8 @@ mod loom_model {
     #[test]
     fn no_post_is_stranded_without_a_wake() {
         loom::model(|| {
-            let shared = Arc::new(Shared::with_waker(3, EdgeWaker::default()));
+            let shared: Arc<Shared<(), EdgeWaker>> =
+                Arc::new(Shared::with_waker(3, EdgeWaker::default()));
             let posters: Vec<_> = [2, 1]
                 .into_iter()
                 .map(|n| {
@@ -239,7 +190,8 @@ mod loom_model {
     #[test]
     fn a_post_racing_close_is_refused_or_dropped_by_it() {
         loom::model(|| {
-            let shared = Arc::new(Shared::with_waker(1, EdgeWaker::default()));
+            let shared: Arc<Shared<(), EdgeWaker>> =
+                Arc::new(Shared::with_waker(1, EdgeWaker::default()));
             let s = shared.clone();
             let poster = loom::thread::spawn(move || post(&s));
             // What `Io::close` does with the queue.
@@ -263,7 +215,8 @@ mod loom_model {
     #[test]
     fn the_pending_count_covers_every_returned_post() {
         loom::model(|| {
-            let shared = Arc::new(Shared::with_waker(1, EdgeWaker::default()));
+            let shared: Arc<Shared<(), EdgeWaker>> =
+                Arc::new(Shared::with_waker(1, EdgeWaker::default()));
             let s = shared.clone();
             let poster = loom::thread::spawn(move || post(&s).unwrap());
             let mut batch = Vec::new();

@@ -68,7 +68,7 @@ use sock::{Family, ListenOptions, NetSocket, SockaddrAny, TcpListener, ToSockadd
 use crate::io::Io;
 use crate::listener::Listener;
 use crate::packet::UdpSocket;
-use crate::post::Poster;
+use crate::poster::Poster;
 use crate::timer::Timer;
 
 /// How the kernel places new connections (datagrams, for UDP) among the shards' sockets.
@@ -419,7 +419,7 @@ impl ShardsBuilder {
 
     /// The CPUs, checked.
     fn resolve(&self) -> Result<Vec<usize>> {
-        let allowed = crate::sys::allowed_cpus()?;
+        let allowed = crate::raw::calls::allowed_cpus()?;
         let cpus = match &self.cpus {
             Some(c) => {
                 if c.is_empty() {

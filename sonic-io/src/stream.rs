@@ -5,11 +5,11 @@ use std::time::Duration;
 use iox::{Error, ErrorKind, Result};
 use sock::{TcpConn, TcpDialer, ToSockaddr, UnixConn};
 
+use crate::handle::byte_ops;
 use crate::handle::handle;
 use crate::io::Io;
 use crate::object::{Register, private::Sealed};
 use crate::op::{Attempt, Dir, Key, OpLogic};
-use crate::ops::byte_ops;
 
 /// Stream sockets (sealed): [`sock::TcpConn`], [`sock::UnixConn`].
 pub trait StreamSock: Register {}
@@ -158,7 +158,9 @@ pub(crate) struct ConnectOp<C, F> {
     _c: std::marker::PhantomData<fn() -> C>,
 }
 
-impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic for ConnectOp<C, F> {
+impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic<Io>
+    for ConnectOp<C, F>
+{
     type Buf = ();
 
     fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
@@ -232,7 +234,9 @@ struct FailedDial<C, F> {
     _c: std::marker::PhantomData<fn() -> C>,
 }
 
-impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic for FailedDial<C, F> {
+impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic<Io>
+    for FailedDial<C, F>
+{
     type Buf = ();
     fn attempt(&mut self, _: &mut Attempt<'_>) -> bool {
         true

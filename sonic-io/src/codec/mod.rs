@@ -394,7 +394,7 @@ struct ReadNextOp<CC, F> {
     res: Option<Result<()>>,
 }
 
-impl<C, S, R, W, F> OpLogic for ReadNextOp<CodecConn<C, S, R, W>, F>
+impl<C, S, R, W, F> OpLogic<Io> for ReadNextOp<CodecConn<C, S, R, W>, F>
 where
     C: Decoder + 'static,
     S: ByteStream,
@@ -477,7 +477,7 @@ struct WriteNextOp<CC, F> {
     res: Option<Result<()>>,
 }
 
-impl<C, S, R, W, F> OpLogic for WriteNextOp<CodecConn<C, S, R, W>, F>
+impl<C, S, R, W, F> OpLogic<Io> for WriteNextOp<CodecConn<C, S, R, W>, F>
 where
     C: Decoder + 'static,
     S: ByteStream,

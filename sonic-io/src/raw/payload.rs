@@ -9,7 +9,6 @@ use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit, align_of, size_of};
 
 use crate::buf::Blocks;
-use crate::io::Io;
 use crate::op::{Attempt, OpLogic, OpSlot};
 
 /// Bytes of inline storage for one operation (its buffer, callback, progress and result),
@@ -128,11 +127,11 @@ unsafe fn drop_erased<T>(p: *mut u8) {
 // ---------------------------------------------------------------------------------------
 // Operations
 
-/// The table of an operation record.
-pub(crate) struct OpVt {
+/// The table of an operation record whose callback gets a `&mut C` (the Io).
+pub(crate) struct OpVt<C: 'static> {
     attempt: unsafe fn(*mut u8, &mut Attempt<'_>) -> bool,
     fail: unsafe fn(*mut u8, iox::Error),
-    complete: unsafe fn(*mut u8, &mut Io),
+    complete: unsafe fn(*mut u8, &mut C),
     retarget: unsafe fn(*mut u8, &mut Blocks, crate::buf::Region) -> iox::Result<()>,
     abandon: unsafe fn(*mut u8, &mut Blocks),
     drop: unsafe fn(*mut u8),
@@ -140,32 +139,32 @@ pub(crate) struct OpVt {
     size: usize,
 }
 
-impl VTable for OpVt {
+impl<C: 'static> VTable for OpVt<C> {
     fn drop_fn(&self) -> unsafe fn(*mut u8) {
         self.drop
     }
 }
 
-unsafe fn op_attempt<T: OpLogic>(p: *mut u8, cx: &mut Attempt<'_>) -> bool {
+unsafe fn op_attempt<C, T: OpLogic<C>>(p: *mut u8, cx: &mut Attempt<'_>) -> bool {
     // SAFETY: the storage holds a live `T` and the payload is borrowed mutably by the caller.
     let t = unsafe { &mut *p.cast::<T>() };
     t.attempt(cx)
 }
 
-unsafe fn op_fail<T: OpLogic>(p: *mut u8, e: iox::Error) {
+unsafe fn op_fail<C, T: OpLogic<C>>(p: *mut u8, e: iox::Error) {
     // SAFETY: as in `op_attempt`.
     let t = unsafe { &mut *p.cast::<T>() };
     t.fail(e);
 }
 
-unsafe fn op_complete<T: OpLogic>(p: *mut u8, io: &mut Io) {
+unsafe fn op_complete<C, T: OpLogic<C>>(p: *mut u8, io: &mut C) {
     // SAFETY: the storage holds a live `T`; the caller gave up the payload (`into_parts`),
     // so this read is the value's only move out.
     let t = unsafe { p.cast::<T>().read() };
     t.complete(io);
 }
 
-unsafe fn op_retarget<T: OpLogic>(
+unsafe fn op_retarget<C, T: OpLogic<C>>(
     p: *mut u8,
     blocks: &mut Blocks,
     r: crate::buf::Region,
@@ -175,28 +174,28 @@ unsafe fn op_retarget<T: OpLogic>(
     t.retarget(blocks, r)
 }
 
-unsafe fn op_abandon<T: OpLogic>(p: *mut u8, blocks: &mut Blocks) {
+unsafe fn op_abandon<C, T: OpLogic<C>>(p: *mut u8, blocks: &mut Blocks) {
     // SAFETY: as in `op_complete`: the caller gave up the payload, this is the only move.
     let t = unsafe { p.cast::<T>().read() };
     t.abandon(blocks);
 }
 
-impl<T: OpLogic> Erase<OpVt> for T {
-    const VT: &'static OpVt = &OpVt {
-        attempt: op_attempt::<T>,
-        fail: op_fail::<T>,
-        complete: op_complete::<T>,
-        retarget: op_retarget::<T>,
-        abandon: op_abandon::<T>,
+impl<C: 'static, T: OpLogic<C>> Erase<OpVt<C>> for T {
+    const VT: &'static OpVt<C> = &OpVt {
+        attempt: op_attempt::<C, T>,
+        fail: op_fail::<C, T>,
+        complete: op_complete::<C, T>,
+        retarget: op_retarget::<C, T>,
+        abandon: op_abandon::<C, T>,
         drop: drop_erased::<T>,
         size: size_of::<T>(),
     };
 }
 
 /// An armed or queued operation.
-pub(crate) type OpPayload = Payload<OpVt>;
+pub(crate) type OpPayload<C> = Payload<OpVt<C>>;
 
-impl Payload<OpVt> {
+impl<C: 'static> Payload<OpVt<C>> {
     /// Issues the operation's syscall(s); `true` when it has a result.
     #[inline]
     pub(crate) fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
@@ -230,7 +229,7 @@ impl Payload<OpVt> {
 
     /// Runs the callback with the stored result.
     #[inline]
-    pub(crate) fn complete(self, io: &mut Io) {
+    pub(crate) fn complete(self, io: &mut C) {
         Finishing::new(self).complete(io);
     }
 }
@@ -239,14 +238,14 @@ impl Payload<OpVt> {
 /// callback under `catch_unwind` borrows it instead of carrying it, and taking it out of
 /// its slot copies the operation's own bytes, not the whole 256-byte storage
 /// (`benches/instructions.rs`: four whole-payload copies per echoed message before).
-pub(crate) struct Finishing {
-    p: ManuallyDrop<OpPayload>,
+pub(crate) struct Finishing<C: 'static> {
+    p: ManuallyDrop<OpPayload<C>>,
     done: bool,
 }
 
-impl Finishing {
+impl<C: 'static> Finishing<C> {
     #[inline]
-    pub(crate) fn new(p: OpPayload) -> Finishing {
+    pub(crate) fn new(p: OpPayload<C>) -> Finishing<C> {
         Finishing {
             p: ManuallyDrop::new(p),
             done: false,
@@ -256,7 +255,7 @@ impl Finishing {
     /// Takes the armed operation out of `slot`, which is left `Idle`; `None` if it holds
     /// none.
     #[inline]
-    pub(crate) fn take(slot: &mut OpSlot) -> Option<Finishing> {
+    pub(crate) fn take(slot: &mut OpSlot<C>) -> Option<Finishing<C>> {
         let OpSlot::Armed(src) = slot else {
             return None;
         };
@@ -292,7 +291,7 @@ impl Finishing {
 
     /// Runs the callback with the stored result; a second call does nothing.
     #[inline]
-    pub(crate) fn complete(&mut self, io: &mut Io) {
+    pub(crate) fn complete(&mut self, io: &mut C) {
         if self.done {
             return;
         }
@@ -318,7 +317,7 @@ impl Finishing {
     }
 
     /// The payload back, to be queued (the depth limit defers its callback).
-    pub(crate) fn take_payload(&mut self) -> Option<OpPayload> {
+    pub(crate) fn take_payload(&mut self) -> Option<OpPayload<C>> {
         if self.done {
             return None;
         }
@@ -329,7 +328,7 @@ impl Finishing {
     }
 }
 
-impl Drop for Finishing {
+impl<C: 'static> Drop for Finishing<C> {
     fn drop(&mut self) {
         if !self.done {
             // SAFETY: not completed, so the payload is whole, and this is its only drop.
@@ -341,36 +340,36 @@ impl Drop for Finishing {
 // ---------------------------------------------------------------------------------------
 // Closures: timers and posts
 
-/// The table of a `FnOnce(&mut Io, A)`.
-pub(crate) struct OnceVt<A: 'static> {
-    call: unsafe fn(*mut u8, &mut Io, A),
+/// The table of a `FnOnce(&mut C, A)`.
+pub(crate) struct OnceVt<C: 'static, A: 'static> {
+    call: unsafe fn(*mut u8, &mut C, A),
     drop: unsafe fn(*mut u8),
 }
 
-impl<A: 'static> VTable for OnceVt<A> {
+impl<C: 'static, A: 'static> VTable for OnceVt<C, A> {
     fn drop_fn(&self) -> unsafe fn(*mut u8) {
         self.drop
     }
 }
 
-unsafe fn call_once<T: FnOnce(&mut Io, A), A>(p: *mut u8, io: &mut Io, a: A) {
+unsafe fn call_once<C, T: FnOnce(&mut C, A), A>(p: *mut u8, io: &mut C, a: A) {
     // SAFETY: the storage holds a live `T` given up by its payload (`into_parts`); this
     // read is its only move out.
     let f = unsafe { p.cast::<T>().read() };
     f(io, a);
 }
 
-impl<T: FnOnce(&mut Io, A) + 'static, A: 'static> Erase<OnceVt<A>> for T {
-    const VT: &'static OnceVt<A> = &OnceVt {
-        call: call_once::<T, A>,
+impl<C: 'static, T: FnOnce(&mut C, A) + 'static, A: 'static> Erase<OnceVt<C, A>> for T {
+    const VT: &'static OnceVt<C, A> = &OnceVt {
+        call: call_once::<C, T, A>,
         drop: drop_erased::<T>,
     };
 }
 
-impl<A: 'static> Payload<OnceVt<A>> {
+impl<C: 'static, A: 'static> Payload<OnceVt<C, A>> {
     /// Calls the closure, consuming it.
     #[inline]
-    pub(crate) fn call(self, io: &mut Io, a: A) {
+    pub(crate) fn call(self, io: &mut C, a: A) {
         let (mut data, vt) = self.into_parts();
         let p = data.0.as_mut_ptr().cast::<u8>();
         // SAFETY: `data` holds the live closure `vt` was made for, given up by the payload.
@@ -378,35 +377,35 @@ impl<A: 'static> Payload<OnceVt<A>> {
     }
 }
 
-/// The table of a `FnMut(&mut Io, A)`.
-pub(crate) struct MutVt<A: 'static> {
-    call: unsafe fn(*mut u8, &mut Io, A),
+/// The table of a `FnMut(&mut C, A)`.
+pub(crate) struct MutVt<C: 'static, A: 'static> {
+    call: unsafe fn(*mut u8, &mut C, A),
     drop: unsafe fn(*mut u8),
 }
 
-impl<A: 'static> VTable for MutVt<A> {
+impl<C: 'static, A: 'static> VTable for MutVt<C, A> {
     fn drop_fn(&self) -> unsafe fn(*mut u8) {
         self.drop
     }
 }
 
-unsafe fn call_mut<T: FnMut(&mut Io, A), A>(p: *mut u8, io: &mut Io, a: A) {
+unsafe fn call_mut<C, T: FnMut(&mut C, A), A>(p: *mut u8, io: &mut C, a: A) {
     // SAFETY: the storage holds a live `T`, borrowed mutably through its payload.
     let f = unsafe { &mut *p.cast::<T>() };
     f(io, a);
 }
 
-impl<T: FnMut(&mut Io, A) + 'static, A: 'static> Erase<MutVt<A>> for T {
-    const VT: &'static MutVt<A> = &MutVt {
-        call: call_mut::<T, A>,
+impl<C: 'static, T: FnMut(&mut C, A) + 'static, A: 'static> Erase<MutVt<C, A>> for T {
+    const VT: &'static MutVt<C, A> = &MutVt {
+        call: call_mut::<C, T, A>,
         drop: drop_erased::<T>,
     };
 }
 
-impl<A: 'static> Payload<MutVt<A>> {
+impl<C: 'static, A: 'static> Payload<MutVt<C, A>> {
     /// Calls the closure in place; it stays alive.
     #[inline]
-    pub(crate) fn call(&mut self, io: &mut Io, a: A) {
+    pub(crate) fn call(&mut self, io: &mut C, a: A) {
         let f = self.vt.call;
         let p = self.ptr();
         // SAFETY: `p` holds the live closure `f` was made for.
@@ -414,24 +413,24 @@ impl<A: 'static> Payload<MutVt<A>> {
     }
 }
 
-/// A posted closure: `FnOnce(&mut Io) + Send`.
-pub(crate) struct Posted(Payload<OnceVt<()>>);
+/// A posted closure: `FnOnce(&mut C) + Send`.
+pub(crate) struct Posted<C: 'static>(Payload<OnceVt<C, ()>>);
 
-impl Posted {
+impl<C: 'static> Posted<C> {
     /// Erases `f`. The `Send` bound is what makes [`Posted`] `Send`.
     #[inline]
-    pub(crate) fn new<F: FnOnce(&mut Io) + Send + 'static>(f: F) -> Posted {
-        Posted(Payload::new(move |io: &mut Io, (): ()| f(io)))
+    pub(crate) fn new<F: FnOnce(&mut C) + Send + 'static>(f: F) -> Posted<C> {
+        Posted(Payload::new(move |io: &mut C, (): ()| f(io)))
     }
 
     /// Runs the closure.
     #[inline]
-    pub(crate) fn run(self, io: &mut Io) {
+    pub(crate) fn run(self, io: &mut C) {
         self.0.call(io, ());
     }
 }
 
-impl core::fmt::Debug for Posted {
+impl<C: 'static> core::fmt::Debug for Posted<C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("Posted")
     }
@@ -439,7 +438,7 @@ impl core::fmt::Debug for Posted {
 
 // SAFETY: a `Posted` is only built by `Posted::new` from a `Send` closure, and its table
 // holds plain function pointers; moving it to another thread moves a `Send` value.
-unsafe impl Send for Posted {}
+unsafe impl<C: 'static> Send for Posted<C> {}
 
 #[cfg(test)]
 mod tests {
@@ -458,7 +457,7 @@ mod tests {
     fn a_dropped_payload_drops_its_value_once() {
         let drops = Rc::new(Cell::new(0));
         let probe = Probe(drops.clone());
-        let p: Payload<MutVt<u32>> = Payload::new(move |_: &mut Io, _: u32| {
+        let p: Payload<MutVt<(), u32>> = Payload::new(move |_: &mut (), _: u32| {
             let _keep = &probe;
         });
         assert_eq!(drops.get(), 0);
@@ -471,7 +470,7 @@ mod tests {
         #[repr(align(16))]
         struct Big([u8; PAYLOAD_BYTES]);
         let big = Big([7; PAYLOAD_BYTES]);
-        let p: Payload<MutVt<()>> = Payload::new(move |_: &mut Io, (): ()| {
+        let p: Payload<MutVt<(), ()>> = Payload::new(move |_: &mut (), (): ()| {
             assert_eq!(big.0[PAYLOAD_BYTES - 1], 7);
         });
         assert_eq!(core::mem::size_of_val(&p.data), PAYLOAD_BYTES);

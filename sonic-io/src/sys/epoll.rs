@@ -102,7 +102,7 @@ impl Poller {
     }
 
     /// Sets busy polling on the epoll instance (`EPIOCSPARAMS`, Linux 6.9+).
-    pub(crate) fn set_busy_poll(&self, bp: crate::BusyPoll) -> iox::Result<()> {
+    pub(crate) fn set_busy_poll(&self, bp: crate::backend::BusyPoll) -> iox::Result<()> {
         let params = EpollParams {
             busy_poll_usecs: bp.usecs,
             busy_poll_budget: bp.budget,
@@ -131,7 +131,7 @@ impl Poller {
     }
 
     /// The epoll instance's busy-poll parameters (`EPIOCGPARAMS`, Linux 6.9+).
-    pub(crate) fn busy_poll(&self) -> iox::Result<crate::BusyPoll> {
+    pub(crate) fn busy_poll(&self) -> iox::Result<crate::backend::BusyPoll> {
         let mut params = EpollParams::default();
         // SAFETY: EPIOCGPARAMS writes one `struct epoll_params` (8 bytes, the layout of
         // EpollParams) through the pointer, which is valid and exclusive for the call.
@@ -144,7 +144,7 @@ impl Poller {
                 iox::Error::from(e)
             });
         }
-        Ok(crate::BusyPoll {
+        Ok(crate::backend::BusyPoll {
             usecs: params.busy_poll_usecs,
             budget: params.busy_poll_budget,
             prefer: params.prefer_busy_poll != 0,

@@ -69,31 +69,31 @@ const NO_BUSY_POLL: iox::Error = iox::Error::with_context(
 
 impl Poller {
     /// Busy polling is Linux's.
-    pub(crate) fn set_busy_poll(&self, _: crate::BusyPoll) -> iox::Result<()> {
+    pub(crate) fn set_busy_poll(&self, _: crate::backend::BusyPoll) -> iox::Result<()> {
         Err(NO_BUSY_POLL)
     }
 
     /// Busy polling is Linux's.
-    pub(crate) fn busy_poll(&self) -> iox::Result<crate::BusyPoll> {
+    pub(crate) fn busy_poll(&self) -> iox::Result<crate::backend::BusyPoll> {
         Err(NO_BUSY_POLL)
     }
 
     /// The kqueue poller; `Auto` falls back to it (io_uring is Linux's), `Epoll` and `Uring`
     /// are refused.
     pub(crate) fn new(
-        want: crate::Backend,
+        want: crate::backend::Backend,
         events: usize,
         _objects: usize,
         waker: &Waker,
-    ) -> iox::Result<(Poller, crate::BackendUsed)> {
-        use crate::Backend;
+    ) -> iox::Result<(Poller, crate::backend::BackendUsed)> {
+        use crate::backend::Backend;
         let fallback = match want {
             Backend::Kqueue => None,
             Backend::Auto => Some(iox::Error::unsupported("io_uring exists on Linux only")),
             Backend::Uring => return Err(iox::Error::unsupported("io_uring exists on Linux only")),
             _ => return Err(iox::Error::unsupported("epoll exists on Linux only")),
         };
-        let used = crate::BackendUsed {
+        let used = crate::backend::BackendUsed {
             backend: Backend::Kqueue,
             fallback,
         };
