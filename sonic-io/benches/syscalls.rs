@@ -104,25 +104,54 @@ mod linux {
         }
     }
 
-    /// The cases, in the table's order.
-    const CASES: [(Work, &str); 16] = [
+    /// The cases, in the table's order. `sonic-io` runs on epoll and `sonic-io uring` on
+    /// io_uring (`SONIC_IO_BACKEND` set for the child); the uring rows are left out where
+    /// the kernel refuses io_uring.
+    const CASES: [(Work, &str); 22] = [
         (Work::EchoImmediate, "sonic-io"),
+        (Work::EchoImmediate, URING),
         (Work::EchoImmediate, "mio"),
         (Work::EchoImmediate, "tokio"),
         (Work::EchoScheduled, "sonic-io"),
+        (Work::EchoScheduled, URING),
         (Work::EchoScheduled, "mio"),
         (Work::EchoScheduled, "tokio"),
         (Work::EchoScheduled, "std"),
         (Work::EchoHot, "sonic-io"),
+        (Work::EchoHot, URING),
         (Work::EchoHot, "mio"),
         (Work::UdpSingle, "sonic-io"),
+        (Work::UdpSingle, URING),
         (Work::UdpSingle, "mio"),
         (Work::UdpSingle, "tokio"),
         (Work::UdpBatch, "sonic-io"),
+        (Work::UdpBatch, URING),
         (Work::Timer, "sonic-io"),
+        (Work::Timer, URING),
         (Work::Timer, "mio"),
         (Work::Timer, "tokio"),
     ];
+
+    /// sonic-io on its io_uring backend.
+    const URING: &str = "sonic-io uring";
+
+    /// The backend a case's child runs sonic-io on (`SONIC_IO_BACKEND`): every sonic-io
+    /// row names its backend, whatever the parent's environment holds.
+    fn backend_of(subject: &str) -> Option<&'static str> {
+        match subject {
+            "sonic-io" => Some("epoll"),
+            URING => Some("uring"),
+            _ => None,
+        }
+    }
+
+    /// Whether io_uring can be set up here (qemu-user and seccomp'd containers refuse it).
+    fn uring_available() -> bool {
+        sonic_io::Io::builder()
+            .backend(sonic_io::Backend::Uring)
+            .build()
+            .is_ok()
+    }
 
     // -------------------------------------------------------------------------------------
     // The parent: strace each case twice, take the difference
@@ -152,7 +181,11 @@ mod linux {
             "sonic-io-syscalls-{}-{case}-{units}.txt",
             std::process::id()
         ));
-        let mut child = Command::new("strace")
+        let mut cmd = Command::new("strace");
+        if let Some(b) = backend_of(CASES[case].1) {
+            cmd.env(sonic_io::BACKEND_ENV, b);
+        }
+        let mut child = cmd
             .arg("-f")
             .arg("-c")
             .arg("-o")
@@ -244,7 +277,14 @@ mod linux {
         );
         let mut failed = false;
         let mut names: Vec<(String, String, String, f64)> = Vec::new();
+        let uring = uring_available();
+        if !uring {
+            println!("io_uring is refused here: the {URING} rows are left out");
+        }
         for (i, &(work, subject)) in CASES.iter().enumerate() {
+            if subject == URING && !uring {
+                continue;
+            }
             let units = work.units(quick);
             match per_message(work, i, units) {
                 Ok(v) => {
@@ -252,7 +292,7 @@ mod linux {
                     let detail: Vec<String> =
                         v.iter().map(|(n, c)| format!("{n} {c:.2}")).collect();
                     println!(
-                        "{:<22} {:<9} {:>7.2} per {:<10}  {}",
+                        "{:<22} {:<14} {:>7.2} per {:<10}  {}",
                         work.label(),
                         subject,
                         total,
@@ -276,7 +316,7 @@ mod linux {
                 }
                 Err(e) => {
                     failed = true;
-                    println!("{:<22} {:<9} ERROR: {e}", work.label(), subject);
+                    println!("{:<22} {:<14} ERROR: {e}", work.label(), subject);
                 }
             }
         }
@@ -305,6 +345,12 @@ mod linux {
             .get(case)
             .ok_or_else(|| io::Error::other("no such case"))?;
         let n = WARMUP + units;
+        // Both sonic-io rows run the same code; the child's environment picks the backend.
+        let subject = if subject == URING {
+            "sonic-io"
+        } else {
+            subject
+        };
         match (work, subject) {
             (Work::EchoImmediate, "sonic-io") => sonic_echo_immediate(n),
             (Work::EchoImmediate, "mio") => mio_echo_immediate(n),

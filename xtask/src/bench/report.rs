@@ -1146,8 +1146,10 @@ pub(super) fn write_report(
          threads spinning on zero-timeout waits, whose empty polls under strace follow the \
          tracer's pace. UDP: bursts of 64 datagrams sent with std's `sendto` (1 per datagram \
          in every row) and received by the stack. Timer: a 100 µs one-shot armed and awaited \
-         (mio has no timer: its `poll` timeout stands in). Rows a stack lacks (tokio's hot \
-         loop, batch receive outside sonic-io) are absent.\n"
+         (mio has no timer: its `poll` timeout stands in). `sonic-io` runs on epoll, \
+         `sonic-io uring` is the same code on the io_uring backend (`io_uring_enter` is its \
+         wait; its rows are absent where io_uring is refused). Rows a stack lacks (tokio's \
+         hot loop, batch receive outside sonic-io) are absent.\n"
     );
     if syscall_table(&mut o, figs) == 0 {
         return Err("no syscall figures".into());
@@ -1213,7 +1215,17 @@ pub(super) fn readme_section(
         if p50.is_none() {
             continue;
         }
-        let stack = s.split_whitespace().next().unwrap_or(s);
+        // The syscalls bench's subject: the row's name without its loop mode
+        // ("sonic-io uring hot" -> "sonic-io uring").
+        let stack = s
+            .strip_suffix(" hot")
+            .or_else(|| s.strip_suffix(" blocking"))
+            .unwrap_or(s);
+        let stack = if stack.starts_with("tokio") || stack.starts_with("std") {
+            s.split_whitespace().next().unwrap_or(s)
+        } else {
+            stack
+        };
         let sys = if s.ends_with("hot") {
             figs.get(
                 "syscalls",
@@ -1222,6 +1234,7 @@ pub(super) fn readme_section(
                 "calls/round trip total",
             )
         } else if *s == "sonic-io blocking"
+            || *s == "sonic-io uring blocking"
             || *s == "mio blocking"
             || s.starts_with("tokio")
             || s.starts_with("std")
