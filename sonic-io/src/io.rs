@@ -1147,7 +1147,6 @@ impl Io {
     }
 }
 
-/// A panic caught from user code, to be resumed.
 impl crate::op::Host for Io {
     #[inline]
     fn blocks(&mut self) -> &mut Blocks {
@@ -1162,6 +1161,7 @@ fn needs_watch(obj: &crate::object::ObjState, dir: Dir) -> bool {
     dir == Dir::Write && !obj.write_watch && obj.registered && !obj.may_try(Dir::Write)
 }
 
+/// A panic caught from user code, to be resumed.
 pub(crate) type Panic = Box<dyn std::any::Any + Send + 'static>;
 
 /// Keeps the first of several panics.
