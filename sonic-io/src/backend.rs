@@ -104,6 +104,7 @@ impl std::fmt::Display for Backend {
 pub struct BackendUsed {
     pub(crate) backend: Backend,
     pub(crate) fallback: Option<Error>,
+    pub(crate) reads_in_ring: bool,
 }
 
 impl BackendUsed {
@@ -119,6 +120,20 @@ impl BackendUsed {
     /// `None` when the requested backend is the one in use.
     pub fn fallback(&self) -> Option<&Error> {
         self.fallback.as_ref()
+    }
+
+    /// Whether stream reads complete in the kernel: io_uring with synchronous cancellation
+    /// (Linux 6.0+). A read of a TCP or Unix stream into an owned buffer (`Vec<u8>`,
+    /// `Box<[u8]>`) that has nothing known to read is then handed to the kernel as a
+    /// receive into that buffer, submitted with the Io's next wait, and completes when the
+    /// kernel filled it: no read syscall and no readiness edge per message (a scheduled echo
+    /// costs its wait and its write). Reads into a [`Region`](crate::Region) or a FIFO,
+    /// and every read elsewhere, wait for readiness and try their syscall. Callbacks,
+    /// results and cancellation behave the same either way: a read cancelled or closed
+    /// while the kernel holds it is taken back before its buffer is, and if it completed
+    /// meanwhile its real result is delivered, once.
+    pub fn reads_in_ring(&self) -> bool {
+        self.reads_in_ring
     }
 }
 

@@ -155,6 +155,12 @@ pub(crate) mod private {
 
     pub trait SealedMut {
         fn slice_mut<'a>(&'a mut self, blocks: &'a mut Blocks) -> Result<&'a mut [u8]>;
+        /// The bytes, if they live in memory of their own that stays put when the buffer
+        /// moves and that nothing else reaches while an operation holds it (a completion
+        /// backend receives into it). A region (shared by several armed reads) has none.
+        fn stable_mut(&mut self) -> Option<&mut [u8]> {
+            None
+        }
         fn acquire(&self, _blocks: &mut Blocks) -> Result<()> {
             Ok(())
         }
@@ -188,12 +194,18 @@ impl private::SealedMut for Vec<u8> {
     fn slice_mut<'a>(&'a mut self, _: &'a mut Blocks) -> Result<&'a mut [u8]> {
         Ok(&mut self[..])
     }
+    fn stable_mut(&mut self) -> Option<&mut [u8]> {
+        Some(&mut self[..])
+    }
 }
 impl IoBufMut for Vec<u8> {}
 
 impl private::SealedMut for Box<[u8]> {
     fn slice_mut<'a>(&'a mut self, _: &'a mut Blocks) -> Result<&'a mut [u8]> {
         Ok(&mut self[..])
+    }
+    fn stable_mut(&mut self) -> Option<&mut [u8]> {
+        Some(&mut self[..])
     }
 }
 impl IoBufMut for Box<[u8]> {}

@@ -17,7 +17,7 @@ use crate::raw::payload::{Finishing, OnceVt, OpPayload, Payload};
 use crate::ready::Ready;
 use crate::slab::Slab;
 use crate::stats::Stats;
-use crate::sys::{Poller, Timeout, WAIT_TIMER, WAKER, Waker};
+use crate::sys::{OP_DONE, Poller, SKIP, Timeout, WAIT_TIMER, WAKER, Waker};
 
 /// Completions that may run inline, nested in the code that produced them, before further
 /// ones are deferred to the next turn of the loop.
@@ -460,7 +460,7 @@ impl Io {
         let o = self.object_mut(key)?;
         let mut take = |dir: Dir, on: bool| {
             let slot = o.slot_mut(dir);
-            if on && matches!(slot, OpSlot::Armed(_)) {
+            if on && matches!(slot, OpSlot::Armed(_) | OpSlot::InFlight(_)) {
                 (dir, std::mem::take(slot))
             } else {
                 (dir, OpSlot::Idle)
@@ -478,13 +478,15 @@ impl Io {
     fn cancel_taken(&mut self, key: Key, ops: [(Dir, OpSlot<Io>); 2]) -> usize {
         let n = ops
             .iter()
-            .filter(|(_, s)| matches!(s, OpSlot::Armed(_)))
+            .filter(|(_, s)| matches!(s, OpSlot::Armed(_) | OpSlot::InFlight(_)))
             .count();
         self.armed -= n;
+        // Receives in the kernel's hands come back first (before any callback, and before
+        // the caller closes the descriptor): the real result of one that completed, once.
+        let ops = ops.map(|(dir, slot)| (dir, self.settle(key, slot)));
         let mut panic = None;
         for (dir, slot) in ops {
-            if let OpSlot::Armed(p) = slot {
-                let mut f = Finishing::new(p);
+            if let Some(mut f) = slot {
                 f.fail(Error::CANCELLED);
                 first_panic(&mut panic, self.try_deliver(key, dir, &mut f));
             }
@@ -493,6 +495,27 @@ impl Io {
             resume_unwind(panic);
         }
         n
+    }
+
+    /// An operation taken out of its object to be cancelled, ready to deliver: a receive in
+    /// the kernel's hands is taken back first (`Poller::cancel_recv` returns once the kernel
+    /// lets go of its buffer), and keeps the result it got if it completed meanwhile (the
+    /// cancel then changes nothing: `fail` does not overwrite a result). `None` for an
+    /// empty slot.
+    fn settle(&mut self, key: Key, slot: OpSlot<Io>) -> Option<Finishing<Io>> {
+        match slot {
+            OpSlot::Armed(p) => Some(Finishing::new(p)),
+            OpSlot::InFlight(p) => {
+                let mut f = Finishing::new(p);
+                if let Some(res) = self.poller.cancel_recv(key.token(), &mut self.stats)
+                    && f.received(res)
+                {
+                    f.keep_result();
+                }
+                Some(f)
+            }
+            OpSlot::Idle | OpSlot::Queued => None,
+        }
     }
 
     /// Completes the armed operation of `dir`, if any, with `e`; 1 if there was one.
@@ -534,6 +557,7 @@ impl Io {
             objects,
             pub_blocks,
             stats,
+            poller,
             ..
         } = self;
         let o = match objects.get_mut(key) {
@@ -553,6 +577,24 @@ impl Io {
             return refuse(op, e);
         }
         let (obj, slot) = o.parts(dir);
+        // A stream read on a backend that completes reads, with nothing known to be there
+        // (no readiness edge since the last receive, no end, no read-ahead bytes), goes to
+        // the kernel at once instead of trying a syscall that would find nothing.
+        if dir == Dir::Read
+            && obj.class == Class::Stream
+            && poller.completes_reads()
+            && !obj.ready.intersects(Ready::READABLE | Ready::READ_ENDED)
+            && !obj.holds_ahead()
+            && let Some((ptr, len)) = op.recv_target()
+        {
+            // An owned buffer claimed nothing in `acquire`: refusing hands it back.
+            if let Err(e) = poller.recv(obj.fd, key.token(), ptr, len, stats) {
+                return refuse(op, e);
+            }
+            *slot = OpSlot::InFlight(Payload::new(op));
+            self.armed += 1;
+            return Ok(());
+        }
         let mut cx = Attempt {
             obj,
             blocks: pub_blocks,
@@ -573,6 +615,22 @@ impl Io {
                 }
             }
             Ok(false) => {
+                // A stream read on a backend that completes reads parks in the kernel: its
+                // receive, into its own buffer, is submitted with the next wait, and its
+                // completion is the read's result (no readiness edge, no second attempt).
+                if dir == Dir::Read
+                    && cx.obj.class == Class::Stream
+                    && poller.completes_reads()
+                    && let Some((ptr, len)) = op.recv_target()
+                {
+                    // An owned buffer claimed nothing in `acquire`: refusing hands it back.
+                    if let Err(e) = poller.recv(cx.obj.fd, key.token(), ptr, len, cx.stats) {
+                        return refuse(op, e);
+                    }
+                    *slot = OpSlot::InFlight(Payload::new(op));
+                    self.armed += 1;
+                    return Ok(());
+                }
                 let watch = needs_watch(cx.obj, dir);
                 *slot = OpSlot::Armed(Payload::new(op));
                 self.armed += 1;
@@ -796,6 +854,49 @@ impl Io {
         n
     }
 
+    /// A receive of `key`'s read completed in the kernel with `res`: the read has its
+    /// result (delivered under the depth rule) or receives again (an exact read with more
+    /// to come). 1 if it completed.
+    fn on_done(&mut self, key: Key, res: i32) -> usize {
+        let Io {
+            objects,
+            stats,
+            poller,
+            ..
+        } = self;
+        // A closed object's receive was taken back by its cancel: nothing arrives for it.
+        let Some(o) = objects.get_mut(key) else {
+            return 0;
+        };
+        let (obj, slot) = o.parts(Dir::Read);
+        let OpSlot::InFlight(p) = slot else {
+            return 0;
+        };
+        // The receive may have left bytes no edge will announce (it filled its buffer, or
+        // stopped at an urgent mark): a read that waits for readiness tries its syscall.
+        obj.ready |= Ready::UNSURE;
+        if res == 0 {
+            // The end of stream, as a read in readiness mode would have marked it.
+            obj.ready |= Ready::READ_CLOSED;
+        }
+        if !p.received(res) {
+            match p.recv_target() {
+                Some((ptr, len)) => match poller.recv(obj.fd, key.token(), ptr, len, stats) {
+                    Ok(()) => return 0,
+                    Err(e) => p.fail(e),
+                },
+                None => p.fail(Error::invalid_input("the read has no buffer left to fill")),
+            }
+        }
+        let Some(mut f) = Finishing::take_in_flight(slot) else {
+            unreachable!("matched as in flight above")
+        };
+        self.armed -= 1;
+        self.stats.scheduled += 1;
+        self.deliver(key, Dir::Read, &mut f);
+        1
+    }
+
     // -----------------------------------------------------------------------------------
     // The loop
 
@@ -873,6 +974,13 @@ impl Io {
                     self.ev_next = i + 1;
                     timer_due = true;
                 }
+                SKIP => self.ev_next = i + 1,
+                // A receive's completion, consumed before its callback runs.
+                t if t & OP_DONE != 0 => {
+                    self.ev_next = i + 1;
+                    let res = self.poller.take_result(i);
+                    n += self.on_done(Key::from_token(t & !OP_DONE, self.id), res);
+                }
                 // The event stays current until both of its retries ran: a panic in the
                 // first leaves the second to the next turn.
                 t => {
@@ -901,11 +1009,22 @@ impl Io {
         for i in 0..self.ev_count {
             let (token, r) = self.poller.event(i);
             match token {
-                WAKER => {}
+                WAKER | SKIP => {}
                 WAIT_TIMER => self.poller.wait_timer_fired(),
+                // Completions carry results, not readiness.
+                t if t & OP_DONE != 0 => {}
                 t => {
                     if let Some(o) = self.objects.get_mut(Key::from_token(t, self.id)) {
-                        o.ready |= r;
+                        if matches!(o.read, OpSlot::InFlight(_)) && r.contains(Ready::READABLE) {
+                            // Data for the receive in the kernel, which takes it: whatever
+                            // it leaves is only possibly there (and an urgent mark is the
+                            // wake-up key's, not the socket's).
+                            let mut r = r;
+                            r.remove(Ready::READABLE | Ready::URGENT);
+                            o.ready |= r | Ready::UNSURE;
+                        } else {
+                            o.ready |= r;
+                        }
                     }
                 }
             }
@@ -1118,8 +1237,9 @@ impl Io {
                 continue;
             };
             for dir in [Dir::Read, Dir::Write] {
-                if let OpSlot::Armed(p) = std::mem::take(obj.slot_mut(dir)) {
-                    ops.push((k, p));
+                // A receive in the kernel's hands comes back before its descriptor closes.
+                if let Some(f) = self.settle(k, std::mem::take(obj.slot_mut(dir))) {
+                    ops.push(f);
                 }
             }
             if let Err(e) = obj.into_owned().close()
@@ -1133,9 +1253,9 @@ impl Io {
         // Every operation completes once, even when a callback panics: the first panic
         // goes on unwinding after the rest are done.
         let mut panic = None;
-        for (_, mut p) in ops {
-            p.fail(Error::CANCELLED);
-            first_panic(&mut panic, self.try_callback(move |io| p.complete(io)));
+        for mut f in ops {
+            f.fail(Error::CANCELLED);
+            first_panic(&mut panic, self.try_callback(|io| f.complete(io)));
         }
         for c in ready {
             first_panic(&mut panic, self.try_callback(move |io| c.op.complete(io)));

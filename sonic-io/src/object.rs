@@ -403,6 +403,7 @@ impl ObjState {
             Class::File | Class::Adapter => true,
             Class::Stream => {
                 self.ready.contains(ready)
+                    || (dir == Dir::Read && self.ready.contains(Ready::UNSURE))
                     || self.ready.intersects(ended)
                     || (dir == Dir::Read && self.ahead.pending())
             }
@@ -410,6 +411,13 @@ impl ObjState {
             // read until `WouldBlock`.
             Class::Datagram | Class::Listener => self.ready.contains(ready),
         }
+    }
+
+    /// Whether the next read has something without a syscall: read-ahead bytes, or the
+    /// error of the read that brought them.
+    #[inline]
+    pub(crate) fn holds_ahead(&self) -> bool {
+        self.ahead.pending()
     }
 
     /// Records that `dir` is not ready (after `WouldBlock`, or a short stream transfer).
@@ -420,7 +428,7 @@ impl ObjState {
             return;
         }
         self.ready.remove(match dir {
-            Dir::Read => Ready::READABLE,
+            Dir::Read => Ready::READ_HINTS,
             Dir::Write => Ready::WRITABLE,
         });
     }
@@ -453,7 +461,7 @@ impl ObjState {
             if let Some(e) = self.ahead.deferred.take() {
                 return Err(Error::from(e));
             }
-        } else if !self.ready.contains(Ready::READABLE) {
+        } else if !self.ready.intersects(Ready::READ_HINTS) {
             // The read that brought these bytes drained the socket: the rest waits for an
             // edge (or the end-of-stream mark, which the next read reports).
             return Ok(k);
@@ -489,7 +497,7 @@ impl ObjState {
                 if n < want + READ_AHEAD && !boundary && !self.ready.contains(Ready::URGENT) {
                     // The kernel had less than was asked for: drained (unless urgent data
                     // was signalled, which ends reads early: then only `WouldBlock` says so).
-                    self.ready.remove(Ready::READABLE);
+                    self.ready.remove(Ready::READ_HINTS);
                 }
                 if n > want {
                     self.ahead.start = 0;
@@ -501,7 +509,7 @@ impl ObjState {
             Err(errno) => {
                 let e = Error::from(errno);
                 if e.is_would_block() {
-                    self.ready.remove(Ready::READABLE);
+                    self.ready.remove(Ready::READ_HINTS);
                 } else if k > 0 && e.kind() != iox::ErrorKind::Interrupted {
                     self.ahead.deferred = Some(errno);
                 }

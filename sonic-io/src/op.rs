@@ -75,6 +75,10 @@ pub(crate) enum OpSlot<C: 'static> {
     Idle,
     /// Waiting for readiness.
     Armed(OpPayload<C>),
+    /// Its receive is in the kernel's hands (a completion backend): the kernel may write
+    /// its buffer until the completion comes back, so nothing attempts it, and only a
+    /// cancel that waits for the kernel (`Poller::cancel_recv`) may end it early.
+    InFlight(OpPayload<C>),
     /// Completed; the callback waits in the ready queue.
     Queued,
 }
@@ -125,6 +129,19 @@ pub(crate) trait OpLogic<C>: Sized + 'static {
         Err(iox::Error::invalid_input(
             "the armed read does not target an Io-owned region",
         ))
+    }
+    /// Where a completion backend may receive this read's bytes: the unfilled rest of a
+    /// buffer whose memory stays put while the operation moves and that nothing else
+    /// reaches while it waits (an owned `Vec` or `Box`, not a shared region). `None`: the
+    /// operation waits for readiness and attempts.
+    fn recv_target(&mut self) -> Option<(*mut u8, usize)> {
+        None
+    }
+    /// The kernel's result of a receive into [`recv_target`](OpLogic::recv_target): bytes
+    /// (`0`: end of stream) or `-errno`. `true` when the operation has its result, `false`
+    /// to receive again (an exact read with more to come, `EAGAIN`).
+    fn received(&mut self, _res: i32) -> bool {
+        true
     }
     /// The buffer, for a refused submission.
     fn into_buf(self) -> Self::Buf;

@@ -145,6 +145,42 @@ impl<C: Host, B: IoBufMut, F: FnOnce(&mut C, std::result::Result<usize, Partial>
         (self.f)(io, res, self.buf);
     }
 
+    fn recv_target(&mut self) -> Option<(*mut u8, usize)> {
+        let rest = self.buf.stable_mut()?.get_mut(self.done..)?;
+        // An empty read is the attempt's to refuse.
+        (!rest.is_empty()).then_some((rest.as_mut_ptr(), rest.len()))
+    }
+
+    fn received(&mut self, res: i32) -> bool {
+        match res {
+            n if n > 0 => {
+                self.done += n as usize;
+                let total = self.buf.stable_mut().map_or(0, |b| b.len());
+                if !self.exact || self.done >= total {
+                    self.res = Some(Ok(self.done));
+                    return true;
+                }
+                false
+            }
+            0 => {
+                self.res = Some(if self.exact {
+                    Err(Partial {
+                        error: Error::new(ErrorKind::UnexpectedEof),
+                        done: self.done,
+                    })
+                } else {
+                    Ok(0)
+                });
+                true
+            }
+            e if e == -libc::EAGAIN || e == -libc::EINTR => false,
+            e => {
+                self.fail(Error::from(zcall::Errno::from_raw(-e)));
+                true
+            }
+        }
+    }
+
     fn retarget(&mut self, blocks: &mut Blocks, r: Region) -> Result<()> {
         if self.done > 0 {
             return Err(Error::invalid_input(

@@ -17,6 +17,14 @@ impl Ready {
     /// from then on a short stream read no longer proves the socket drained: only
     /// `WouldBlock` clears the readable mark. Set by events, never cleared.
     pub(crate) const URGENT: Ready = Ready(32);
+    /// A stream may have bytes queued that no edge will announce: a receive the ring made
+    /// (completion mode) took what an edge reported, and may have left more. A read waiting
+    /// for readiness tries its syscall (as for `READABLE`); a read the ring completes goes
+    /// to the kernel without one. Cleared with `READABLE`.
+    pub(crate) const UNSURE: Ready = Ready(64);
+    /// What lets a stream read try its syscall, and what a read that finds the socket
+    /// drained clears.
+    pub(crate) const READ_HINTS: Ready = Ready(1 | 64);
     /// A stream whose read side saw any of these will not see another edge for it: every
     /// read tries its syscall, which returns the rest of the data, the error, or end of
     /// stream. Set by events, never cleared.

@@ -142,13 +142,17 @@ fn a_taken_stream_is_no_longer_polled() {
     assert_eq!(&buf, b"x");
 }
 
-/// The scheduled echo on io_uring: one wait per message, as on epoll, but io_uring reports
-/// the kernel's wake-up key (`POLLIN | POLLPRI` for every arrival on a socket), so urgent
-/// data cannot be told apart from data: the stream read trusts no short read and meets
-/// `WouldBlock` once per message. Four syscalls per message (epoll: three).
+/// The scheduled echo on io_uring. Where stream reads complete in the ring (Linux 6.0+,
+/// `BackendUsed::reads_in_ring`): each read is a receive submitted with the next wait, so a
+/// message costs that one `io_uring_enter` and the write, and one ring entry (the receive):
+/// two syscalls per message (epoll: three). Without it the read waits for readiness, and as
+/// io_uring reports the kernel's wake-up key (`POLLIN | POLLPRI` for every arrival on a
+/// socket), urgent data cannot be told apart from data: the read trusts no short read and
+/// meets `WouldBlock` once per message, four syscalls per message.
 #[test]
-fn a_scheduled_echo_costs_one_wait_two_reads_and_a_write_per_message() {
+fn a_scheduled_echo_costs_two_syscalls_per_message_with_reads_in_the_ring() {
     let Some(mut io) = uring_io() else { return };
+    let in_ring = io.backend().reads_in_ring();
     let (s, mut peer) = pair(&mut io);
     let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
     common::serve_exact_echo(&mut io, s, served.clone());
@@ -167,11 +171,16 @@ fn a_scheduled_echo_costs_one_wait_two_reads_and_a_write_per_message() {
         }
     });
     let r = u64::from(rounds);
-    println!("{rounds} scheduled echoes on io_uring: {st:?}");
+    println!("{rounds} scheduled echoes on io_uring (reads in the ring: {in_ring}): {st:?}");
     assert_eq!(st.waits, r, "{st:?}");
     assert_eq!(st.writes, r, "{st:?}");
-    assert_eq!(st.reads, 2 * r, "{st:?}");
-    assert_eq!((st.ctl, st.sqes), (0, 0), "{st:?}");
+    assert_eq!(st.ctl, 0, "{st:?}");
+    if in_ring {
+        assert_eq!((st.reads, st.sqes), (0, r), "{st:?}");
+        assert_eq!(st.scheduled, r, "{st:?}");
+    } else {
+        assert_eq!((st.reads, st.sqes), (2 * r, 0), "{st:?}");
+    }
 }
 
 /// Closing a stream with a read and a write armed: both complete `Cancelled`, once, and
@@ -213,6 +222,134 @@ fn close_in_flight_rounds() {
         assert_eq!(io.objects(), 0);
         drop(io);
     }
+}
+
+/// An Io whose stream reads complete in the ring, or `None` (printed) where they do not.
+fn ring_reads_io() -> Option<Io> {
+    let io = uring_io()?;
+    if io.backend().reads_in_ring() {
+        Some(io)
+    } else {
+        println!("skipped: this kernel has no synchronous io_uring cancel (Linux 6.0)");
+        None
+    }
+}
+
+/// A cancel racing a receive's completion, a thousand times: the peer's bytes are written
+/// after the receive reached the kernel and before the stream is closed, or not at all,
+/// and the close (or `cancel`, every third round) must wait for the kernel to let go of the
+/// buffer. Each read completes exactly once, with the real result if the receive won (the
+/// bytes the peer sent, intact) or `Cancelled`; no descriptor is left behind.
+#[test]
+fn a_cancel_racing_a_receive_delivers_its_real_result_or_cancelled_once() {
+    if ring_reads_io().is_none() {
+        return;
+    }
+    testkit::in_subprocess(|| testkit::no_fd_leak(cancel_race_rounds));
+}
+
+fn cancel_race_rounds() {
+    let mut io = ring_reads_io().unwrap();
+    let (mut won, mut cancelled) = (0, 0);
+    for round in 0..1000u32 {
+        let (s, mut peer) = pair(&mut io);
+        let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let r1 = results.clone();
+        s.async_read(&mut io, vec![0u8; 16], move |_, r, buf| {
+            r1.borrow_mut()
+                .push(r.map(|n| buf[..n].to_vec()).map_err(|e| e.kind()))
+        })
+        .unwrap();
+        // The receive goes to the kernel with this turn's submission.
+        io.poll().unwrap();
+        let sent = [round as u8; 5];
+        if round % 2 == 0 {
+            peer.write_all(&sent).unwrap();
+        }
+        if round % 3 == 0 {
+            assert_eq!(s.cancel(&mut io).unwrap(), 1, "round {round}");
+            s.close(&mut io).unwrap();
+        } else {
+            s.close(&mut io).unwrap();
+        }
+        let got = results.borrow().clone();
+        let unread = match got.as_slice() {
+            [Ok(bytes)] => {
+                assert_eq!(bytes, &sent, "round {round}: the real result, intact");
+                won += 1;
+                false
+            }
+            [Err(ErrorKind::Cancelled)] => {
+                cancelled += 1;
+                round % 2 == 0
+            }
+            other => panic!("round {round}: {other:?}"),
+        };
+        // Nothing completes twice on later turns.
+        io.poll().unwrap();
+        assert_eq!(results.borrow().len(), 1, "round {round}");
+        // The connection ended: a FIN, or a reset where the peer's bytes were left unread
+        // (TCP resets a connection closed with data in its receive queue).
+        let mut buf = [0u8; 1];
+        match peer.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if unread && e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("round {round}: the peer read {other:?}"),
+        }
+    }
+    println!("1000 closes racing a receive: {won} delivered the bytes, {cancelled} cancelled");
+    assert!(
+        cancelled >= 500,
+        "every round without bytes is cancelled: {cancelled}"
+    );
+    io.poll().unwrap();
+    assert_eq!(io.objects(), 0);
+}
+
+/// An exact read fed a byte at a time: each receive's partial result is kept and the rest
+/// received again, until the buffer is full; then end of stream on the next read.
+#[test]
+fn an_exact_read_gathers_its_bytes_over_several_receives() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let (s, mut peer) = pair(&mut io);
+    let got = slot();
+    let g = got.clone();
+    s.async_read_exact(&mut io, vec![0u8; 5], move |_, r, buf| {
+        *g.borrow_mut() = Some(r.map(|n| buf[..n].to_vec()).map_err(|p| p.error.kind()))
+    })
+    .unwrap();
+    let start = std::time::Instant::now();
+    for (i, b) in b"hello".iter().enumerate() {
+        let before = io.stats().sqes;
+        peer.write_all(&[*b]).unwrap();
+        // Until this byte's receive completed: the read received again (a new entry) or,
+        // with the last byte, completed.
+        while got.borrow().is_none() && io.stats().sqes == before {
+            assert!(start.elapsed() < Duration::from_secs(10), "byte {i}");
+            io.run_one_for(Duration::from_millis(100)).unwrap();
+        }
+        if i < 4 {
+            assert!(
+                got.borrow().is_none(),
+                "byte {i}: the read waits for the rest"
+            );
+        }
+    }
+    run_until(&mut io, || got.borrow().is_some());
+    assert_eq!(got.take(), Some(Ok(b"hello".to_vec())));
+    peer.shutdown(std::net::Shutdown::Write).unwrap();
+    let end = slot();
+    let e = end.clone();
+    s.async_read(&mut io, vec![0u8; 8], move |_, r, _| {
+        *e.borrow_mut() = Some(r.map_err(|e| e.kind()))
+    })
+    .unwrap();
+    run_until(&mut io, || end.borrow().is_some());
+    assert_eq!(end.take(), Some(Ok(0)));
+    // Five receives for the five bytes, one for the end.
+    assert!(io.stats().sqes >= 6, "{:?}", io.stats());
 }
 
 /// A datagram send that finds the peer's queue full parks; its poll is updated in place to

@@ -134,6 +134,8 @@ pub(crate) struct OpVt<C: 'static> {
     complete: unsafe fn(*mut u8, &mut C),
     retarget: unsafe fn(*mut u8, &mut Blocks, crate::buf::Region) -> iox::Result<()>,
     abandon: unsafe fn(*mut u8, &mut Blocks),
+    recv_target: unsafe fn(*mut u8) -> Option<(*mut u8, usize)>,
+    received: unsafe fn(*mut u8, i32) -> bool,
     drop: unsafe fn(*mut u8),
     /// `size_of` the stored type: what a move out of a slot copies.
     size: usize,
@@ -180,6 +182,18 @@ unsafe fn op_abandon<C, T: OpLogic<C>>(p: *mut u8, blocks: &mut Blocks) {
     t.abandon(blocks);
 }
 
+unsafe fn op_recv_target<C, T: OpLogic<C>>(p: *mut u8) -> Option<(*mut u8, usize)> {
+    // SAFETY: as in `op_attempt`.
+    let t = unsafe { &mut *p.cast::<T>() };
+    t.recv_target()
+}
+
+unsafe fn op_received<C, T: OpLogic<C>>(p: *mut u8, res: i32) -> bool {
+    // SAFETY: as in `op_attempt`.
+    let t = unsafe { &mut *p.cast::<T>() };
+    t.received(res)
+}
+
 impl<C: 'static, T: OpLogic<C>> Erase<OpVt<C>> for T {
     const VT: &'static OpVt<C> = &OpVt {
         attempt: op_attempt::<C, T>,
@@ -187,6 +201,8 @@ impl<C: 'static, T: OpLogic<C>> Erase<OpVt<C>> for T {
         complete: op_complete::<C, T>,
         retarget: op_retarget::<C, T>,
         abandon: op_abandon::<C, T>,
+        recv_target: op_recv_target::<C, T>,
+        received: op_received::<C, T>,
         drop: drop_erased::<T>,
         size: size_of::<T>(),
     };
@@ -227,6 +243,24 @@ impl<C: 'static> Payload<OpVt<C>> {
         unsafe { f(p, blocks, r) }
     }
 
+    /// Where a completion backend may receive ([`OpLogic::recv_target`]).
+    #[inline]
+    pub(crate) fn recv_target(&mut self) -> Option<(*mut u8, usize)> {
+        let f = self.vt.recv_target;
+        let p = self.ptr();
+        // SAFETY: as in `attempt`.
+        unsafe { f(p) }
+    }
+
+    /// A receive's result ([`OpLogic::received`]).
+    #[inline]
+    pub(crate) fn received(&mut self, res: i32) -> bool {
+        let f = self.vt.received;
+        let p = self.ptr();
+        // SAFETY: as in `attempt`.
+        unsafe { f(p, res) }
+    }
+
     /// Runs the callback with the stored result.
     #[inline]
     pub(crate) fn complete(self, io: &mut C) {
@@ -241,6 +275,9 @@ impl<C: 'static> Payload<OpVt<C>> {
 pub(crate) struct Finishing<C: 'static> {
     p: ManuallyDrop<OpPayload<C>>,
     done: bool,
+    /// The operation has its own result (a receive that completed as it was cancelled):
+    /// `fail` leaves it.
+    kept: bool,
 }
 
 impl<C: 'static> Finishing<C> {
@@ -249,6 +286,7 @@ impl<C: 'static> Finishing<C> {
         Finishing {
             p: ManuallyDrop::new(p),
             done: false,
+            kept: false,
         }
     }
 
@@ -256,8 +294,28 @@ impl<C: 'static> Finishing<C> {
     /// none.
     #[inline]
     pub(crate) fn take(slot: &mut OpSlot<C>) -> Option<Finishing<C>> {
-        let OpSlot::Armed(src) = slot else {
-            return None;
+        match slot {
+            OpSlot::Armed(_) => Some(Finishing::take_out(slot)),
+            _ => None,
+        }
+    }
+
+    /// Takes the operation whose receive the kernel has given back (`InFlight`: its
+    /// completion was taken, or its cancel returned) out of `slot`, which is left `Idle`.
+    #[inline]
+    pub(crate) fn take_in_flight(slot: &mut OpSlot<C>) -> Option<Finishing<C>> {
+        match slot {
+            OpSlot::InFlight(_) => Some(Finishing::take_out(slot)),
+            _ => None,
+        }
+    }
+
+    /// Moves the payload of an `Armed` or `InFlight` slot out, copying the operation's own
+    /// bytes; the slot is left `Idle`.
+    #[inline]
+    fn take_out(slot: &mut OpSlot<C>) -> Finishing<C> {
+        let (OpSlot::Armed(src) | OpSlot::InFlight(src)) = slot else {
+            unreachable!("the callers matched the slot")
         };
         let vt = src.vt;
         let mut data = Storage(MaybeUninit::uninit());
@@ -274,19 +332,31 @@ impl<C: 'static> Finishing<C> {
         // SAFETY: `slot` is valid for writes; the old payload is overwritten without being
         // dropped (its value now lives in `data`), so the value keeps one owner.
         unsafe { core::ptr::write(slot, OpSlot::Idle) };
-        Some(Finishing::new(Payload {
+        Finishing::new(Payload {
             data,
             vt,
             _not_send: PhantomData,
-        }))
+        })
+    }
+
+    /// A receive's result ([`OpLogic::received`]); `true` when the operation has its result.
+    #[inline]
+    pub(crate) fn received(&mut self, res: i32) -> bool {
+        self.done || self.p.received(res)
     }
 
     /// Sets the result to an error (cancel, close).
     #[inline]
     pub(crate) fn fail(&mut self, e: iox::Error) {
-        if !self.done {
+        if !self.done && !self.kept {
             self.p.fail(e);
         }
+    }
+
+    /// The operation's result stands: a later [`fail`](Finishing::fail) changes nothing.
+    #[inline]
+    pub(crate) fn keep_result(&mut self) {
+        self.kept = true;
     }
 
     /// Runs the callback with the stored result; a second call does nothing.

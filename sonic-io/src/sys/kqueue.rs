@@ -96,6 +96,7 @@ impl Poller {
         let used = crate::backend::BackendUsed {
             backend: Backend::Kqueue,
             fallback,
+            reads_in_ring: false,
         };
         Ok((Poller::open(events, waker)?, used))
     }
@@ -263,6 +264,32 @@ impl Poller {
     }
 
     /// kevent takes its bound itself: there is no wait timer, and its token never comes.
+    /// kqueue completes no reads: every read waits for readiness.
+    #[inline]
+    pub(crate) fn completes_reads(&self) -> bool {
+        false
+    }
+
+    pub(crate) fn recv(
+        &mut self,
+        _fd: RawFd,
+        _token: u64,
+        _ptr: *mut u8,
+        _len: usize,
+        _stats: &mut Stats,
+    ) -> iox::Result<()> {
+        Err(iox::Error::unsupported("kqueue completes no reads"))
+    }
+
+    pub(crate) fn cancel_recv(&mut self, _token: u64, _stats: &mut Stats) -> Option<i32> {
+        None
+    }
+
+    #[inline]
+    pub(crate) fn take_result(&mut self, _i: usize) -> i32 {
+        0
+    }
+
     pub(crate) fn wait_timer_fired(&mut self) {}
 
     /// The `i`th event of the last wait: its token and readiness.

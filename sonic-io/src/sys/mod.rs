@@ -40,21 +40,29 @@ impl Poller {
         waker: &Waker,
     ) -> iox::Result<(Poller, crate::backend::BackendUsed)> {
         use crate::backend::{Backend, BackendUsed};
-        let used = |backend, fallback| BackendUsed { backend, fallback };
+        let used = |backend, fallback, reads_in_ring| BackendUsed {
+            backend,
+            fallback,
+            reads_in_ring,
+        };
         match want {
             Backend::Epoll => Ok((
                 Poller::Epoll(epoll::Poller::new(events, waker)?),
-                used(Backend::Epoll, None),
+                used(Backend::Epoll, None, false),
             )),
-            Backend::Uring => Ok((
-                Poller::Uring(uring::Poller::new(events, objects, waker)?),
-                used(Backend::Uring, None),
-            )),
+            Backend::Uring => {
+                let p = uring::Poller::new(events, objects, waker)?;
+                let ring = p.completes_reads();
+                Ok((Poller::Uring(p), used(Backend::Uring, None, ring)))
+            }
             Backend::Auto => match uring::Poller::new(events, objects, waker) {
-                Ok(p) => Ok((Poller::Uring(p), used(Backend::Uring, None))),
+                Ok(p) => {
+                    let ring = p.completes_reads();
+                    Ok((Poller::Uring(p), used(Backend::Uring, None, ring)))
+                }
                 Err(e) => Ok((
                     Poller::Epoll(epoll::Poller::new(events, waker)?),
-                    used(Backend::Epoll, Some(e)),
+                    used(Backend::Epoll, Some(e), false),
                 )),
             },
             _ => Err(iox::Error::unsupported(
@@ -154,6 +162,60 @@ impl Poller {
         }
     }
 
+    /// Whether stream reads complete in the ring ([`recv`](Poller::recv)): io_uring with
+    /// synchronous cancellation (Linux 6.0), which a close needs to take a receive back
+    /// before its buffer is handed back.
+    #[inline]
+    pub(crate) fn completes_reads(&self) -> bool {
+        match self {
+            Poller::Epoll(_) => false,
+            Poller::Uring(p) => p.completes_reads(),
+        }
+    }
+
+    /// Queues a receive of at most `len` bytes from `fd` into `ptr`; its result comes back as
+    /// an event whose token is `token | OP_DONE` ([`result`](Poller::result)).
+    ///
+    /// The memory must stay valid, and untouched by anyone else, until that completion is
+    /// taken: from a wait's events, or from [`cancel_recv`](Poller::cancel_recv).
+    pub(crate) fn recv(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        ptr: *mut u8,
+        len: usize,
+        stats: &mut crate::stats::Stats,
+    ) -> iox::Result<()> {
+        match self {
+            Poller::Epoll(_) => Err(iox::Error::unsupported("epoll completes no reads")),
+            Poller::Uring(p) => p.recv(fd, token, ptr, len, stats),
+        }
+    }
+
+    /// Takes `token`'s receive back from the kernel, waiting until the kernel no longer
+    /// touches its buffer: the bytes it received (`Some(n)`, `n >= 0`) or its error
+    /// (`Some(-errno)`) if it completed first, `None` if it was cancelled.
+    pub(crate) fn cancel_recv(
+        &mut self,
+        token: u64,
+        stats: &mut crate::stats::Stats,
+    ) -> Option<i32> {
+        match self {
+            Poller::Epoll(_) => None,
+            Poller::Uring(p) => p.cancel_recv(token, stats),
+        }
+    }
+
+    /// Takes the result of the `i`th event, a completion (`token & OP_DONE`): the event is
+    /// consumed (a later cancel of the same receive does not find it again).
+    #[inline]
+    pub(crate) fn take_result(&mut self, i: usize) -> i32 {
+        match self {
+            Poller::Epoll(_) => 0,
+            Poller::Uring(p) => p.take_result(i),
+        }
+    }
+
     pub(crate) fn wait_timer_fired(&mut self) {
         match self {
             Poller::Epoll(p) => p.wait_timer_fired(),
@@ -203,6 +265,12 @@ pub(crate) fn ready_from_poll(bits: u32) -> Ready {
 
 /// The token of the posters' waker.
 pub(crate) const WAKER: u64 = u64::MAX;
+/// Set in an event's token when the event is an operation's completion (a receive the ring
+/// made), not readiness: the result is [`Poller::result`]. Below the waker's and skipped
+/// tokens' values, it marks a slab index, which stays below 2^30 on io_uring.
+pub(crate) const OP_DONE: u64 = 1 << 30;
+/// The token of an event to ignore: a completion already taken by a cancel.
+pub(crate) const SKIP: u64 = u64::MAX - 2;
 /// The token of the timer that bounds a wait (Linux without `linux_5_11`).
 #[cfg_attr(
     any(feature = "linux_5_11", not(target_os = "linux")),

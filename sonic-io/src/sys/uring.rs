@@ -17,10 +17,11 @@
 //! socket would stay open): a removed object's poll is cancelled and the cancel submitted
 //! at once ([`Poller::release`]), before the descriptor is closed.
 
+use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::{Ready, Timeout, WAKER};
+use super::{OP_DONE, Ready, SKIP, Timeout, WAKER};
 use crate::stats::Stats;
 
 // ---------------------------------------------------------------------------------------
@@ -95,7 +96,7 @@ struct Sqe {
 
 /// `struct io_uring_cqe` (without `CQE32`).
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Cqe {
     user_data: u64,
     res: i32,
@@ -138,6 +139,7 @@ const FEAT_RSRC_TAGS: u32 = 1 << 10;
 const OP_POLL_ADD: u8 = 6;
 const OP_POLL_REMOVE: u8 = 7;
 const OP_ASYNC_CANCEL: u8 = 14;
+const OP_RECV: u8 = 27;
 
 const POLL_ADD_MULTI: u32 = 1;
 const POLL_UPDATE_EVENTS: u32 = 2;
@@ -150,6 +152,20 @@ const ENTER_REGISTERED_RING: u32 = 1 << 4;
 
 const REGISTER_RING_FDS: u32 = 20;
 const UNREGISTER_RING_FDS: u32 = 21;
+const REGISTER_SYNC_CANCEL: u32 = 24;
+
+/// `struct io_uring_sync_cancel_reg` (Linux 6.0): cancel the requests whose `user_data` is
+/// `addr`, and return once they completed.
+#[repr(C)]
+struct SyncCancelReg {
+    addr: u64,
+    fd: i32,
+    flags: u32,
+    timeout: KernelTimespec,
+    opcode: u8,
+    pad: [u8; 7],
+    pad2: [u64; 3],
+}
 
 /// `struct io_uring_rsrc_update`: a registered ring's slot (`offset`, `u32::MAX`: any free
 /// one, which the kernel writes back) and the ring's descriptor.
@@ -162,7 +178,7 @@ struct RsrcUpdate {
 
 /// The `user_data` of entries whose completion says nothing the core needs (cancels of
 /// polls). Never an object's token: no slab index reaches `u32::MAX - 2`.
-const QUIET: u64 = u64::MAX - 2;
+const QUIET: u64 = SKIP;
 
 /// Set in the `user_data` of a poll update (on the token's slab index, which stays below
 /// 2^31; the waker's token, `u64::MAX`, is never updated): its completion says whether the update took, and an update that met the poll
@@ -391,12 +407,12 @@ impl Ring {
     /// Publishes queued entries and enters the kernel: submits them and, with `wait`, waits
     /// for one completion at most until its bound (`None` in `wait`: forever). Runs the
     /// ring's deferred work either way (`GETEVENTS`), so that a cancelled poll lets go of
-    /// its descriptor before this returns. `ETIME` (the bound passed) is `Ok`.
+    /// its descriptor before this returns. `Ok(true)`: the bound passed (`ETIME`).
     fn enter(
         &mut self,
         min_complete: u32,
         wait: Option<Option<&KernelTimespec>>,
-    ) -> iox::Result<()> {
+    ) -> iox::Result<bool> {
         // Release publishes the entries written before the tail.
         self.sq_tail
             .get()
@@ -421,16 +437,17 @@ impl Ring {
             _ => (std::ptr::null(), 0),
         };
         let min = if wait.is_some() { min_complete } else { 0 };
-        // SAFETY: the entries submitted hold no pointers (polls and poll removals); `arg`
-        // and the timespec it points at outlive the call; `argsz` is `arg`'s size when
-        // EXT_ARG is set, else the pointer is null.
+        // SAFETY: the entries submitted hold no pointers but a receive's buffer, which
+        // `Poller::recv`'s caller keeps valid and untouched until its completion is taken;
+        // `arg` and the timespec it points at outlive the call; `argsz` is `arg`'s size
+        // when EXT_ARG is set, else the pointer is null.
         let r = unsafe { zcall::io_uring_enter(self.enter_fd, to_submit, min, flags, argp, argsz) };
         match r {
-            Ok(_) => Ok(()),
-            Err(e) if e == zcall::Errno::ETIME => Ok(()),
+            Ok(_) => Ok(false),
+            Err(e) if e == zcall::Errno::ETIME => Ok(true),
             // The kernel's completion backlog must drain before it takes more entries;
             // the caller reaps completions and the next enter submits them.
-            Err(e) if e == zcall::Errno::EBUSY || e == zcall::Errno::EAGAIN => Ok(()),
+            Err(e) if e == zcall::Errno::EBUSY || e == zcall::Errno::EAGAIN => Ok(false),
             Err(e) => Err(iox::Error::from(e)),
         }
     }
@@ -474,6 +491,44 @@ fn register_ring(fd: RawFd) -> Option<u32> {
     // the kernel writes the slot it chose into `offset`.
     let r = unsafe { zcall::io_uring_register(fd, REGISTER_RING_FDS, (&raw mut up).cast(), 1) };
     matches!(r, Ok(1)).then_some(up.offset)
+}
+
+/// Cancels the requests whose `user_data` is `user_data` and returns once none is left in
+/// the kernel (`IORING_REGISTER_SYNC_CANCEL`, Linux 6.0): `Ok(true)` if one was found,
+/// `Ok(false)` if none was (`ENOENT`: it completed, or was never submitted).
+fn sync_cancel(fd: RawFd, user_data: u64) -> Result<bool, zcall::Errno> {
+    let reg = SyncCancelReg {
+        addr: user_data,
+        fd: 0,
+        flags: 0,
+        // No timeout.
+        timeout: KernelTimespec {
+            tv_sec: -1,
+            tv_nsec: -1,
+        },
+        opcode: 0,
+        pad: [0; 7],
+        pad2: [0; 3],
+    };
+    loop {
+        // SAFETY: `reg` is one valid `io_uring_sync_cancel_reg` for the call (nr_args 1),
+        // read by the kernel only.
+        let r = unsafe {
+            zcall::io_uring_register(
+                fd,
+                REGISTER_SYNC_CANCEL,
+                (&raw const reg).cast_mut().cast(),
+                1,
+            )
+        };
+        match r {
+            Ok(_) => return Ok(true),
+            Err(e) if e == zcall::Errno::ENOENT => return Ok(false),
+            // A signal ended the wait: the request may still be in flight.
+            Err(e) if e == zcall::Errno::EINTR => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 impl Drop for Ring {
@@ -549,19 +604,31 @@ pub(crate) struct Poller {
     /// Indexed by the token's slab index.
     watches: Vec<Option<Watch>>,
     waker: RawFd,
-    /// The events of the last wait: token and `POLL*` mask; a wait takes at most its
-    /// capacity (the builder's `events`), so it never grows.
+    /// The events of the last wait: token and `POLL*` mask, or, for a receive's completion
+    /// (`token | OP_DONE`), its result; a wait takes at most its capacity (the builder's
+    /// `events`), so it never grows.
     events: Vec<(u64, u32)>,
+    /// Completions a cancel took off the ring while looking for its own (the ring is read in
+    /// order): the next wait hands them out first.
+    stash: VecDeque<Cqe>,
+    /// Receives complete in the ring: the kernel cancels synchronously (Linux 6.0).
+    completes_reads: bool,
 }
 
 impl Poller {
     /// A ring, with room to watch `objects` descriptors without growing.
     pub(crate) fn new(events: usize, objects: usize, waker: &super::Waker) -> iox::Result<Poller> {
+        let ring = Ring::new()?;
+        // A cancel of nothing answers ENOENT where the kernel has synchronous cancels, and
+        // EINVAL where it does not (before 6.0): there reads wait for readiness.
+        let completes_reads = sync_cancel(ring.fd.raw(), QUIET).is_ok();
         let mut p = Poller {
-            ring: Ring::new()?,
+            ring,
             watches: Vec::with_capacity(objects),
             waker: waker.raw(),
             events: Vec::with_capacity(events.max(1)),
+            stash: VecDeque::with_capacity(64),
+            completes_reads,
         };
         let mut stats = Stats::default();
         p.arm(p.waker, WAKER, libc::POLLIN as u32, &mut stats)?;
@@ -590,9 +657,9 @@ impl Poller {
         writes: bool,
         stats: &mut Stats,
     ) -> iox::Result<()> {
-        if token & UPDATE != 0 {
+        if token & (UPDATE | OP_DONE) != 0 {
             return Err(iox::Error::invalid_input(
-                "the uring backend watches at most 2^31 objects per Io",
+                "the uring backend watches at most 2^30 objects per Io",
             ));
         }
         let mask = if writes { RW_MASK } else { READ_MASK };
@@ -666,7 +733,7 @@ impl Poller {
         }
         self.cancel(token, stats)?;
         stats.ctl += 1;
-        self.ring.enter(0, None)
+        self.ring.enter(0, None).map(|_| ())
     }
 
     /// Ends the polls of every registered descriptor, with one submission (the Io closes).
@@ -695,15 +762,21 @@ impl Poller {
     ) -> iox::Result<usize> {
         stats.waits += 1;
         let (head, tail) = self.ring.completions();
-        // Completions left from the last wait (more than `events` came): take them without
-        // waiting, but still submit and let the kernel run its deferred work.
-        let timeout = if tail != head { Timeout::Now } else { timeout };
+        // Completions left from the last wait (more than `events` came) or stashed by a
+        // cancel: take them without waiting, but still submit and let the kernel run its
+        // deferred work.
+        let timeout = if tail != head || !self.stash.is_empty() {
+            Timeout::Now
+        } else {
+            timeout
+        };
         let spec;
+        let mut left = 0;
         let wait = match timeout {
             Timeout::Now => None,
             Timeout::Forever => Some(None),
             Timeout::At(deadline) => {
-                let left = deadline.saturating_sub(now);
+                left = deadline.saturating_sub(now);
                 spec = KernelTimespec {
                     tv_sec: (left / 1_000_000_000) as i64,
                     tv_nsec: (left % 1_000_000_000) as i64,
@@ -711,69 +784,185 @@ impl Poller {
                 Some(Some(&spec))
             }
         };
-        if wait.is_some() && self.ring.pending() > 0 {
-            // A wait that also submits returns the count submitted when a signal ends it,
-            // which hides `EINTR`: submit first, then wait alone. This costs a syscall on
-            // turns that changed interests (registrations, closes), none in a steady state.
-            self.ring.enter(0, None)?;
-            stats.ctl += 1;
-        }
+        // A wait that also submits returns the count submitted, hiding what ended the wait:
+        // a signal (`EINTR`) or the bound (`ETIME`). Submitting first and waiting alone would
+        // cost a syscall on every turn with a receive to submit, so the wait is one call, and
+        // a return with nothing completed is told apart afterwards: forever, or before the
+        // bound by the monotonic clock (the kernel's timeout clock), means a signal.
+        let submitting = wait.is_some() && self.ring.pending() > 0;
+        let start = if submitting && matches!(timeout, Timeout::At(_)) {
+            crate::raw::calls::monotonic_ns()
+        } else {
+            0
+        };
         // EINTR: the Io retries or returns, as with epoll; completions already there stay
         // for the next wait.
-        self.ring.enter(1, wait)?;
+        let timed_out = self.ring.enter(1, wait)?;
+        if submitting && !timed_out {
+            let (head, tail) = self.ring.completions();
+            let signalled = head == tail
+                && match timeout {
+                    Timeout::Forever => true,
+                    Timeout::At(_) => crate::raw::calls::monotonic_ns().wrapping_sub(start) < left,
+                    Timeout::Now => false,
+                };
+            if signalled {
+                return Err(iox::Error::from(zcall::Errno::EINTR));
+            }
+        }
         self.reap(stats)
     }
 
-    /// Moves up to `events`' capacity of completions into it, re-arming polls the kernel ended.
+    /// Moves up to `events`' capacity of completions into it (the stashed ones first),
+    /// re-arming polls the kernel ended.
     fn reap(&mut self, stats: &mut Stats) -> iox::Result<usize> {
         self.events.clear();
+        while self.events.len() < self.events.capacity() {
+            let Some(cqe) = self.stash.pop_front() else {
+                break;
+            };
+            self.take(cqe, stats)?;
+        }
         let (mut head, tail) = self.ring.completions();
         while head != tail && self.events.len() < self.events.capacity() {
             let cqe = self.ring.cqe(head);
             head = head.wrapping_add(1);
-            if cqe.user_data == QUIET {
-                continue;
-            }
-            if cqe.user_data & UPDATE != 0 && cqe.user_data != WAKER {
-                // A poll update. ENOENT: the poll had ended, and its re-arm (below, from
-                // its last completion) takes the watch's mask, which is the new one.
-                let token = cqe.user_data & !UPDATE;
-                if cqe.res == -libc::EALREADY
-                    && let Some(w) = self.watch(token)
-                {
-                    self.update(token, w.mask, stats)?;
-                }
-                continue;
-            }
-            let token = cqe.user_data;
-            if cqe.res > 0 {
-                self.events.push((token, cqe.res as u32));
-            } else if cqe.res < 0 && cqe.res != -libc::ECANCELED {
-                // The poll failed on the descriptor (closed behind the Io's back, say):
-                // report an error, so that each operation tries its syscall and learns it.
-                self.events.push((token, libc::POLLERR as u32));
-                continue;
-            }
-            if cqe.flags & CQE_F_MORE == 0 {
-                // The kernel ended this poll (no room to post its next event, say): re-arm
-                // it if the descriptor is still registered. A removed poll's last
-                // completion finds no watch.
-                let w = if token == WAKER {
-                    Some(Watch {
-                        token,
-                        fd: self.waker,
-                        mask: libc::POLLIN as u32,
-                    })
-                } else {
-                    self.watch(token)
-                };
-                if let Some(w) = w {
-                    self.arm(w.fd, w.token, w.mask, stats)?;
-                }
-            }
+            self.take(cqe, stats)?;
         }
         self.ring.advance(head);
         Ok(self.events.len())
+    }
+
+    /// One completion: an event for the core, or the ring's own bookkeeping.
+    fn take(&mut self, cqe: Cqe, stats: &mut Stats) -> iox::Result<()> {
+        if cqe.user_data == QUIET {
+            return Ok(());
+        }
+        if cqe.user_data & UPDATE != 0 && cqe.user_data != WAKER {
+            // A poll update. ENOENT: the poll had ended, and its re-arm (below, from its
+            // last completion) takes the watch's mask, which is the new one.
+            let token = cqe.user_data & !UPDATE;
+            if cqe.res == -libc::EALREADY
+                && let Some(w) = self.watch(token)
+            {
+                self.update(token, w.mask, stats)?;
+            }
+            return Ok(());
+        }
+        if cqe.user_data & OP_DONE != 0 && cqe.user_data != WAKER {
+            // A receive's result, for the operation waiting on it.
+            self.events.push((cqe.user_data, cqe.res as u32));
+            return Ok(());
+        }
+        let token = cqe.user_data;
+        if cqe.res > 0 {
+            self.events.push((token, cqe.res as u32));
+        } else if cqe.res < 0 && cqe.res != -libc::ECANCELED {
+            // The poll failed on the descriptor (closed behind the Io's back, say): report
+            // an error, so that each operation tries its syscall and learns it.
+            self.events.push((token, libc::POLLERR as u32));
+            return Ok(());
+        }
+        if cqe.flags & CQE_F_MORE == 0 {
+            // The kernel ended this poll (no room to post its next event, say): re-arm it
+            // if the descriptor is still registered. A removed poll's last completion
+            // finds no watch.
+            let w = if token == WAKER {
+                Some(Watch {
+                    token,
+                    fd: self.waker,
+                    mask: libc::POLLIN as u32,
+                })
+            } else {
+                self.watch(token)
+            };
+            if let Some(w) = w {
+                self.arm(w.fd, w.token, w.mask, stats)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives complete in the ring ([`recv`](Poller::recv)).
+    #[inline]
+    pub(crate) fn completes_reads(&self) -> bool {
+        self.completes_reads
+    }
+
+    /// Queues a receive into `ptr`/`len` for `token`'s stream; the next enter submits it.
+    pub(crate) fn recv(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        ptr: *mut u8,
+        len: usize,
+        stats: &mut Stats,
+    ) -> iox::Result<()> {
+        self.ring.push(
+            Sqe {
+                opcode: OP_RECV,
+                fd,
+                addr: ptr as u64,
+                len: u32::try_from(len).unwrap_or(u32::MAX),
+                user_data: token | OP_DONE,
+                ..Sqe::default()
+            },
+            stats,
+        )
+    }
+
+    /// Takes `token`'s receive back: its result if it completed (from this turn's events,
+    /// the stash or the ring, wherever it is), `None` once it is cancelled. Returns only when
+    /// the kernel no longer holds the request, so the buffer may be handed back.
+    pub(crate) fn cancel_recv(&mut self, token: u64, stats: &mut Stats) -> Option<i32> {
+        let ud = token | OP_DONE;
+        // The entry may not be submitted yet: the kernel must hold it to cancel it.
+        if self.ring.pending() > 0 && self.ring.enter(0, None).is_ok() {
+            stats.ctl += 1;
+        }
+        if let Some(e) = self.events.iter_mut().find(|e| e.0 == ud) {
+            // Reaped this turn and not dispatched yet: the Io skips it now.
+            e.0 = SKIP;
+            return Some(e.1 as i32);
+        }
+        if let Some(i) = self.stash.iter().position(|c| c.user_data == ud) {
+            return self.stash.remove(i).map(|c| c.res);
+        }
+        // At most a few rounds: the cancel returns once the request is gone, and the enter
+        // runs the deferred work that posts its completion.
+        for _ in 0..4 {
+            let _ = sync_cancel(self.ring.fd.raw(), ud);
+            stats.ctl += 1;
+            if self.ring.enter(0, None).is_ok() {
+                stats.ctl += 1;
+            }
+            let (mut head, tail) = self.ring.completions();
+            let mut found = None;
+            while head != tail {
+                let cqe = self.ring.cqe(head);
+                head = head.wrapping_add(1);
+                if found.is_none() && cqe.user_data == ud {
+                    found = Some(cqe.res);
+                } else {
+                    self.stash.push_back(cqe);
+                }
+            }
+            self.ring.advance(head);
+            match found {
+                Some(r) if r == -libc::ECANCELED => return None,
+                Some(r) => return Some(r),
+                None => {}
+            }
+        }
+        None
+    }
+
+    /// Takes the result of the `i`th event, a receive's completion, consuming the event.
+    #[inline]
+    pub(crate) fn take_result(&mut self, i: usize) -> i32 {
+        let e = &mut self.events[i];
+        e.0 = SKIP;
+        e.1 as i32
     }
 
     /// The watch of a registered token.
@@ -808,6 +997,7 @@ mod tests {
         assert_eq!(size_of::<Sqe>(), 64);
         assert_eq!(size_of::<Cqe>(), 16);
         assert_eq!(size_of::<GetEventsArg>(), 24);
+        assert_eq!(size_of::<SyncCancelReg>(), 64);
         assert_eq!(std::mem::offset_of!(Sqe, user_data), 32);
         assert_eq!(std::mem::offset_of!(Sqe, addr3), 48);
     }
