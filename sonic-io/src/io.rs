@@ -587,13 +587,14 @@ impl Io {
             && !obj.holds_ahead()
             && let Some((ptr, len)) = op.recv_target()
         {
-            // An owned buffer claimed nothing in `acquire`: refusing hands it back.
-            if let Err(e) = poller.recv(obj.fd, key.token(), ptr, len, stats) {
-                return refuse(op, e);
-            }
-            *slot = OpSlot::InFlight(Payload::new(op));
-            self.armed += 1;
-            return Ok(());
+            let target = (obj.fd, key.token(), ptr, len);
+            return match park_in_ring(poller, stats, slot, target, op) {
+                Ok(()) => {
+                    self.armed += 1;
+                    Ok(())
+                }
+                Err((op, e)) => refuse(op, e),
+            };
         }
         let mut cx = Attempt {
             obj,
@@ -611,7 +612,7 @@ impl Io {
                 if self.depth < MAX_DEPTH {
                     self.run_callback(move |io| op.complete(io));
                 } else {
-                    self.defer(key, dir, Payload::new(op));
+                    self.defer(key, dir, erase(op));
                 }
             }
             Ok(false) => {
@@ -623,16 +624,17 @@ impl Io {
                     && poller.completes_reads()
                     && let Some((ptr, len)) = op.recv_target()
                 {
-                    // An owned buffer claimed nothing in `acquire`: refusing hands it back.
-                    if let Err(e) = poller.recv(cx.obj.fd, key.token(), ptr, len, cx.stats) {
-                        return refuse(op, e);
-                    }
-                    *slot = OpSlot::InFlight(Payload::new(op));
-                    self.armed += 1;
-                    return Ok(());
+                    let target = (cx.obj.fd, key.token(), ptr, len);
+                    return match park_in_ring(poller, cx.stats, slot, target, op) {
+                        Ok(()) => {
+                            self.armed += 1;
+                            Ok(())
+                        }
+                        Err((op, e)) => refuse(op, e),
+                    };
                 }
                 let watch = needs_watch(cx.obj, dir);
-                *slot = OpSlot::Armed(Payload::new(op));
+                *slot = OpSlot::Armed(erase(op));
                 self.armed += 1;
                 if enobufs || watch {
                     self.parked(key, dir, enobufs);
@@ -1271,6 +1273,37 @@ impl crate::op::Host for Io {
     #[inline]
     fn blocks(&mut self) -> &mut Blocks {
         &mut self.pub_blocks
+    }
+}
+
+/// An operation in its payload, out of line for the same reason as [`park_in_ring`]: in a
+/// debug build every `Payload::new` in `submit` would be a 256-byte temporary of its frame.
+#[inline(never)]
+fn erase<T: OpLogic<Io>>(op: T) -> OpPayload<Io> {
+    Payload::new(op)
+}
+
+/// Hands a stream read to the kernel: its receive into `target` (descriptor, token,
+/// buffer, length) is queued, and the operation waits in `slot` as `InFlight`. Out of line,
+/// so that `submit`, which nests once per inline completion, keeps a small frame (the
+/// depth-limit test runs 32 nested completions on a 256 KiB stack in a debug build). On
+/// error the operation comes back: an owned buffer claimed nothing in `acquire`, so
+/// refusing hands it back whole.
+#[inline(never)]
+#[allow(clippy::type_complexity)]
+fn park_in_ring<T: OpLogic<Io>>(
+    poller: &mut Poller,
+    stats: &mut Stats,
+    slot: &mut OpSlot<Io>,
+    (fd, token, ptr, len): (std::os::fd::RawFd, u64, *mut u8, usize),
+    op: T,
+) -> std::result::Result<(), (T, Error)> {
+    match poller.recv(fd, token, ptr, len, stats) {
+        Ok(()) => {
+            *slot = OpSlot::InFlight(Payload::new(op));
+            Ok(())
+        }
+        Err(e) => Err((op, e)),
     }
 }
 
