@@ -411,8 +411,9 @@ impl Io {
         let key = self.objects.next_key();
         if register {
             let writes = class != Class::Datagram;
+            let stream = class == Class::Stream;
             self.poller
-                .register(fd, key.token(), writes, &mut self.stats)?;
+                .register(fd, key.token(), writes, stream, &mut self.stats)?;
         }
         let k = self.objects.insert(Object::new(fd, owned, class, register));
         debug_assert_eq!(k, key);
@@ -633,7 +634,7 @@ impl Io {
                         Err((op, e)) => refuse(op, e),
                     };
                 }
-                let watch = needs_watch(cx.obj, dir);
+                let watch = needs_watch(cx.obj, dir, poller.completes_reads());
                 *slot = OpSlot::Armed(erase(op));
                 self.armed += 1;
                 if enobufs || watch {
@@ -656,7 +657,20 @@ impl Io {
             let at = self.now_ns() + crate::op::ENOBUFS_RETRY_NS;
             self.timers.schedule_retry(at, key, Dir::Write);
         }
-        self.watch_writes(key, dir);
+        match dir {
+            Dir::Write => self.watch_writes(key, dir),
+            Dir::Read => self.watch_read(key),
+        }
+    }
+
+    /// A stream read parked for readiness on a backend whose stream reads complete in the
+    /// ring: that backend polls a stream for reading only on demand (`sys::uring`), once
+    /// per wait for readiness; the poll is queued for the next wait, no syscall.
+    fn watch_read(&mut self, key: Key) {
+        if let Err(e) = self.poller.watch_read(key.token(), &mut self.stats) {
+            // The ring took no poll: the read learns it now rather than wait forever.
+            self.fail_armed(key, Dir::Read, e);
+        }
     }
 
     /// A send on a datagram socket parked for room (`WouldBlock`): from now on the poller
@@ -768,6 +782,7 @@ impl Io {
             objects,
             pub_blocks,
             stats,
+            poller,
             ..
         } = self;
         let Some(o) = objects.get_mut(key) else {
@@ -777,6 +792,7 @@ impl Io {
         let OpSlot::Armed(p) = slot else {
             return 0;
         };
+        let ring_reads = poller.completes_reads();
         let mut cx = Attempt {
             obj,
             blocks: pub_blocks,
@@ -786,7 +802,7 @@ impl Io {
         let attempted = catch_unwind(AssertUnwindSafe(|| p.attempt(&mut cx)));
         let enobufs = cx.enobufs;
         if let Ok(false) = attempted {
-            if enobufs || needs_watch(cx.obj, dir) {
+            if enobufs || needs_watch(cx.obj, dir, ring_reads) {
                 self.parked(key, dir, enobufs);
             }
             return 0;
@@ -1307,11 +1323,16 @@ fn park_in_ring<T: OpLogic<Io>>(
     }
 }
 
-/// Whether a write parked on `obj` needs the poller to start reporting writability
-/// ([`Io::watch_writes`] decides the same, after a lookup this check spares).
+/// Whether an operation parked on `obj` needs the poller to start reporting its
+/// direction: a write, writability ([`Io::watch_writes`] decides the same, after a lookup
+/// this check spares); a stream read where stream reads complete in the ring
+/// (`ring_reads`), readability ([`Io::watch_read`]).
 #[inline]
-fn needs_watch(obj: &crate::object::ObjState, dir: Dir) -> bool {
-    dir == Dir::Write && !obj.write_watch && obj.registered && !obj.may_try(Dir::Write)
+fn needs_watch(obj: &crate::object::ObjState, dir: Dir, ring_reads: bool) -> bool {
+    match dir {
+        Dir::Write => !obj.write_watch && obj.registered && !obj.may_try(Dir::Write),
+        Dir::Read => ring_reads && obj.class == Class::Stream && obj.registered,
+    }
 }
 
 /// A panic caught from user code, to be resumed.

@@ -16,6 +16,7 @@ use common::{run_until, slot};
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use sonic_bytes::Fifo;
 use sonic_io::{Backend, ErrorKind, Io, PacketConn, Stats, TcpStream};
 
 /// An Io on io_uring, or `None` (printed) where this machine refuses it.
@@ -145,7 +146,10 @@ fn a_taken_stream_is_no_longer_polled() {
 /// The scheduled echo on io_uring. Where stream reads complete in the ring (Linux 6.0+,
 /// `BackendUsed::reads_in_ring`): each read is a receive submitted with the next wait, so a
 /// message costs that one `io_uring_enter` and the write, and one ring entry (the receive):
-/// two syscalls per message (epoll: three). Without it the read waits for readiness, and as
+/// two syscalls per message (epoll: three). The receive's completion is the message's only
+/// event: the stream's multishot poll leaves read readiness out (its `POLLIN` event, posted
+/// from a task work of its own, woke the wait a second time per message in a ping-pong
+/// between two Ios; it showed here as two events per message). Without it the read waits for readiness, and as
 /// io_uring reports the kernel's wake-up key (`POLLIN | POLLPRI` for every arrival on a
 /// socket), urgent data cannot be told apart from data: the read trusts no short read and
 /// meets `WouldBlock` once per message, four syscalls per message.
@@ -178,9 +182,76 @@ fn a_scheduled_echo_costs_two_syscalls_per_message_with_reads_in_the_ring() {
     if in_ring {
         assert_eq!((st.reads, st.sqes), (0, r), "{st:?}");
         assert_eq!(st.scheduled, r, "{st:?}");
+        assert_eq!(
+            st.events, r,
+            "one completion per message, no poll event: {st:?}"
+        );
     } else {
         assert_eq!((st.reads, st.sqes), (2 * r, 0), "{st:?}");
     }
+}
+
+/// A read that waits for readiness on a stream whose reads complete in the ring (a FIFO
+/// read, which fills the FIFO's free space in place and so never goes to the kernel): the
+/// stream is polled for reading on demand, with one one-shot poll queued when the read
+/// parks. A message costs the wait (which submits that poll and returns its completion),
+/// one read and the write: three syscalls, as on epoll, and one event (waits are not
+/// counted: a bounded wait that a stalled peer outlasts would add one). The peer is a thread
+/// that writes a millisecond after each echo, so that the poll is mostly woken in the
+/// kernel rather than completed when it is queued: a woken poll reports the wake-up key,
+/// which holds `POLLPRI` for every arrival on a socket, and taken for urgent data it made
+/// each message cost a second read that found nothing.
+#[test]
+fn a_fifo_echo_polls_for_reading_on_demand_with_reads_in_the_ring() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let (s, mut peer) = pair(&mut io);
+    let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    fn serve(
+        io: &mut Io,
+        s: TcpStream,
+        fifo: sonic_bytes::ByteBuffer,
+        served: std::rc::Rc<std::cell::Cell<u32>>,
+    ) {
+        s.async_read_into(io, fifo, 4096, move |io, r, mut fifo| {
+            let Ok(n) = r else { return };
+            let len = fifo.len();
+            assert_eq!(s.write(io, fifo.data()).unwrap(), len);
+            fifo.consume(len);
+            served.set(served.get() + n as u32);
+            serve(io, s, fifo, served);
+        })
+        .unwrap();
+    }
+    serve(
+        &mut io,
+        s,
+        sonic_bytes::ByteBuffer::with_capacity(4096),
+        served.clone(),
+    );
+    peer.write_all(&[0u8; 64]).unwrap();
+    run_until(&mut io, || served.get() == 64);
+    let mut back = [0u8; 64];
+    peer.read_exact(&mut back).unwrap();
+    let rounds = 100u32;
+    let client = std::thread::spawn(move || {
+        for i in 1..=rounds {
+            std::thread::sleep(Duration::from_millis(1));
+            peer.write_all(&[i as u8; 64]).unwrap();
+            peer.read_exact(&mut back).unwrap();
+            assert_eq!(back, [i as u8; 64]);
+        }
+    });
+    let st = delta(&mut io, |io| {
+        run_until(io, || served.get() == 64 * (rounds + 1));
+    });
+    client.join().unwrap();
+    let r = u64::from(rounds);
+    println!("{rounds} FIFO echoes on io_uring: {st:?}");
+    assert_eq!((st.reads, st.writes, st.ctl), (r, r, 0), "{st:?}");
+    assert_eq!(st.sqes, r, "one read poll queued per message: {st:?}");
+    assert_eq!(st.events, r, "the read poll's completion only: {st:?}");
 }
 
 /// Closing a stream with a read and a write armed: both complete `Cancelled`, once, and

@@ -38,6 +38,10 @@ pub(crate) struct Plan {
     pub(crate) sweep_msgs: usize,
     /// The longest a sweep row's connection setup may take.
     pub(crate) setup_cap: Duration,
+    /// `SONIC_BENCH_ONLY` is set: only the cases it names run ([`Plan::selected`]), and
+    /// the sweep only if it names `sweep`; nothing is recorded in the summary (a partial
+    /// run never feeds the report of `cargo xtask bench`).
+    pub(crate) partial: bool,
 }
 
 impl Plan {
@@ -56,7 +60,27 @@ impl Plan {
             cap,
             sweep_msgs,
             setup_cap: Duration::from_secs(20),
+            partial: std::env::var_os("SONIC_BENCH_ONLY").is_some(),
         }
+    }
+
+    /// Whether the case `proto subject` (as the tables name it, `tcp sonic-io uring
+    /// blocking`) runs: always, unless `SONIC_BENCH_ONLY` holds a comma-separated list of
+    /// names, one of which must be the case's or a part of it.
+    pub(crate) fn selected(self, proto: Proto, subject: Subject) -> bool {
+        self.wants(&format!("{} {}", proto.name(), subject.name()))
+    }
+
+    /// Whether the part named `what` runs: always, unless `SONIC_BENCH_ONLY` is set and
+    /// none of its comma-separated names is `what` or a part of it (`sweep` names the
+    /// connection sweep).
+    pub(crate) fn wants(self, what: &str) -> bool {
+        !self.partial
+            || std::env::var("SONIC_BENCH_ONLY").is_ok_and(|only| {
+                only.split(',')
+                    .map(str::trim)
+                    .any(|want| !want.is_empty() && what.contains(want))
+            })
     }
 }
 

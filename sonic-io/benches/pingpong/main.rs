@@ -21,10 +21,11 @@
 //!
 //! Then a connection-count sweep: 1, 100, 1,000 and 10,000 TCP connections between a client
 //! `Io` (in a child process, so that each process holds one end of every connection) and a
-//! server `Io`, both hot, on the backend `SONIC_IO_BACKEND` names (epoll when unset: run the
-//! bench with `SONIC_IO_BACKEND=uring` to sweep io_uring); each round sends one 64-byte message on every connection (all in
-//! flight at once) and waits for every echo. The figure is the cost
-//! per message (elapsed / messages), which should stay flat as connections grow.
+//! server `Io`, both ends on epoll and on io_uring, each in a hot and in a blocking loop;
+//! each round sends one 64-byte message on every connection (all in flight at once) and
+//! waits for every echo. The figure is the cost per message (elapsed / messages), which
+//! should stay flat as connections grow; io_uring's messages/s are compared with epoll's
+//! in the same loop.
 //!
 //! Every loop is bounded by a count and by time (2,000 warm-up round trips, 50,000 measured,
 //! at most 20 s a case). `SONIC_BENCH_QUICK=1` or `-- --quick` cuts the counts tenfold and the
@@ -36,6 +37,11 @@
 //! one per stack (`sonic.rs`, `std_net.rs`, `mio_loop.rs`, `tokio_rt.rs`, `monoio_rt.rs`,
 //! `floor.rs`), `sweep.rs`, `idle.rs` (one empty hot-loop turn), `report.rs` (the tables and
 //! the summary) and `sys.rs` (the descriptor limit, its one `unsafe`).
+//!
+//! `SONIC_BENCH_ONLY` names the cases to run, comma-separated, each the case's name in the
+//! tables or a part of it (`SONIC_BENCH_ONLY="tcp sonic-io blocking,tcp sonic-io uring
+//! blocking"`; `sweep` names the sweep): the others are skipped, and a partial run records
+//! nothing in the summary.
 //!
 //! `cargo bench -p sonic-io --bench pingpong [-- --quick]`
 
@@ -92,6 +98,9 @@ fn run() {
     let mut results = Vec::new();
     for proto in [Proto::Tcp, Proto::Udp] {
         for subject in SUBJECTS {
+            if !plan.selected(proto, subject) {
+                continue;
+            }
             let t = Instant::now();
             let run = run_case(plan, proto, subject);
             eprintln!(
@@ -115,7 +124,14 @@ fn run() {
     }
     let t_cases = t_all.elapsed();
     let t_sweep = Instant::now();
-    let (sweep, skipped) = sweep::sweep(plan);
+    let (sweep, skipped) = if plan.wants("sweep") {
+        sweep::sweep(plan)
+    } else {
+        (
+            Vec::new(),
+            vec!["the sweep: SONIC_BENCH_ONLY does not name it".to_owned()],
+        )
+    };
     let t_sweep = t_sweep.elapsed();
     let idle = idle::idle_turns(if plan.quick { 20_000 } else { 200_000 });
     report::report(&report::Outcome {

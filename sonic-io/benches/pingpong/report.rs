@@ -288,11 +288,11 @@ pub(crate) fn report(o: &Outcome) {
     // ---- the sweep table
     println!();
     println!(
-        "connection sweep, TCP, 64-byte messages, sonic-io hot loop on both ends, backend {} (SONIC_IO_BACKEND; client Io in a child process, server Io here, pinned to their own cores); each round one message per connection, all in flight",
-        sonic_io::Backend::from_env().map_or_else(|e| e.to_string(), |b| b.to_string())
+        "connection sweep, TCP, 64-byte messages, both ends in the same mode (client Io in a child process, server Io here, pinned to their own cores); each round one message per connection, all in flight"
     );
     println!(
-        "{:>11} {:>8} {:>10} {:>10} {:>9} {:>10}   {:>13} {:>13} {:>13} {:>13} {:>8}",
+        "{:<24} {:>11} {:>8} {:>10} {:>10} {:>9} {:>10}   {:>13} {:>13} {:>13} {:>13} {:>8}",
+        "mode",
         "connections",
         "rounds",
         "messages",
@@ -306,18 +306,20 @@ pub(crate) fn report(o: &Outcome) {
         "setup ms"
     );
     println!(
-        "{:>75}(syscalls per message; waits of a hot loop include its empty polls; 1 connection is one round trip in flight, so \"vs 100\" compares pipelines)",
+        "{:>100}(syscalls per message; waits of a hot loop include its empty polls; 1 connection is one round trip in flight, so \"vs 100\" compares pipelines)",
         ""
     );
     // One connection has one message in flight: a round trip, not a pipeline. The
-    // comparison is against 100 connections.
-    let base = o
-        .sweep
-        .iter()
-        .find(|r| r.conns == 100 && r.messages > 0)
-        .map(SweepRow::ns_per_msg);
+    // comparison is against 100 connections of the same mode.
+    let per_msg = |mode: crate::sweep::Mode, conns: usize| {
+        o.sweep
+            .iter()
+            .find(|r| r.mode == mode && r.conns == conns && r.messages > 0)
+            .map(SweepRow::ns_per_msg)
+    };
     for row in &o.sweep {
         let per = row.ns_per_msg();
+        let base = per_msg(row.mode, 100);
         let waits = |c: Option<Cost>| {
             c.filter(|c| c.rounds > 0)
                 .map_or(f64::NAN, |c| c.per(c.waits))
@@ -334,7 +336,8 @@ pub(crate) fn report(o: &Outcome) {
             note.push_str(&format!("  ({e})"));
         }
         println!(
-            "{:>11} {:>8} {:>10} {:>10.0} {:>9.2} {:>10.1}   {:>13.2} {:>13.2} {:>13.2} {:>13.2} {:>8.0}{note}",
+            "{:<24} {:>11} {:>8} {:>10} {:>10.0} {:>9.2} {:>10.1}   {:>13.2} {:>13.2} {:>13.2} {:>13.2} {:>8.0}{note}",
+            row.mode.subject().name(),
             row.conns,
             row.rounds,
             row.messages,
@@ -354,10 +357,22 @@ pub(crate) fn report(o: &Outcome) {
                     row.conns,
                     if row.conns == 1 { "" } else { "s" }
                 ),
-                "sonic-io hot".into(),
+                row.mode.subject().name().into(),
                 "ns/msg".into(),
                 per,
             ));
+        }
+    }
+    // io_uring against epoll in the same loop: messages/s is the inverse of the cost.
+    for row in o.sweep.iter().filter(|r| r.mode.uring && r.messages > 0) {
+        if let Some(epoll) = per_msg(row.mode.on_epoll(), row.conns) {
+            println!(
+                "messages/s, {} / {} at {:>5} connections: {:.2}x",
+                row.mode.subject().name(),
+                row.mode.on_epoll().subject().name(),
+                row.conns,
+                epoll / row.ns_per_msg()
+            );
         }
     }
     for s in &o.skipped {
@@ -403,7 +418,9 @@ pub(crate) fn report(o: &Outcome) {
             value: *value,
         })
         .collect();
-    if let Err(e) = testkit::bench::record("sonic-io", &figures) {
+    if o.plan.partial {
+        eprintln!("SONIC_BENCH_ONLY: a partial run, not recorded in the summary");
+    } else if let Err(e) = testkit::bench::record("sonic-io", &figures) {
         eprintln!("cannot record the summary: {e}");
     }
 }

@@ -1,7 +1,9 @@
 //! The connection sweep: 1 to 10,000 TCP connections between a client `Io` and a server
-//! `Io`, both hot, pinned to their own cores; each round sends one 64-byte message on every
-//! connection (all in flight at once) and waits for every echo. The figure is the cost per
-//! message (elapsed / messages).
+//! `Io`, pinned to their own cores, in four modes: epoll and io_uring, each with both ends
+//! in a hot loop (`poll_one`) and in a blocking loop (`run_one`). Each round sends one
+//! 64-byte message on every connection (all in flight at once) and waits for every echo.
+//! The figure is the cost per message (elapsed / messages); its inverse is the messages/s
+//! the io_uring rows are compared by against epoll's in the same mode.
 //!
 //! The client runs in a child process (this bench re-executed with `--sweep-client`), so
 //! each process holds one end of every connection: 10,000 connections need about 10,300
@@ -18,14 +20,83 @@ use std::time::{Duration, Instant};
 use sonic_io::TcpStream;
 
 use crate::harness::{
-    CLIENT_CPU, CLIENT_SLACK, Cost, MSG, MSG_LEN, Plan, SERVER_CPU, SERVER_SLACK, panic_text, pin,
+    CLIENT_CPU, CLIENT_SLACK, Cost, MSG, MSG_LEN, Plan, SERVER_CPU, SERVER_SLACK, Subject,
+    panic_text, pin,
 };
 use crate::sonic::{backstop, new_io, sonic_tcp_server};
 
-/// The sweep's backend on both ends: what `SONIC_IO_BACKEND` names (epoll when unset), so
-/// `SONIC_IO_BACKEND=uring cargo bench --bench pingpong` sweeps io_uring.
-fn sweep_backend() -> Result<sonic_io::Backend, String> {
-    sonic_io::Backend::from_env().map_err(|e| e.to_string())
+/// How both ends of a sweep row run: the backend, and the loop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Mode {
+    pub(crate) uring: bool,
+    pub(crate) blocking: bool,
+}
+
+impl Mode {
+    /// Every mode, in the order the rows are run and printed.
+    pub(crate) const ALL: [Mode; 4] = [
+        Mode {
+            uring: false,
+            blocking: false,
+        },
+        Mode {
+            uring: false,
+            blocking: true,
+        },
+        Mode {
+            uring: true,
+            blocking: false,
+        },
+        Mode {
+            uring: true,
+            blocking: true,
+        },
+    ];
+
+    /// The ping-pong subject of the same backend and loop (its name labels the rows).
+    pub(crate) fn subject(self) -> Subject {
+        match (self.uring, self.blocking) {
+            (false, false) => Subject::SonicHot,
+            (false, true) => Subject::SonicBlocking,
+            (true, false) => Subject::SonicUringHot,
+            (true, true) => Subject::SonicUringBlocking,
+        }
+    }
+
+    fn backend(self) -> sonic_io::Backend {
+        self.subject().backend()
+    }
+
+    /// The same mode on the other backend.
+    pub(crate) fn on_epoll(self) -> Mode {
+        Mode {
+            uring: false,
+            ..self
+        }
+    }
+
+    /// The child's argument.
+    fn arg(self) -> &'static str {
+        match (self.uring, self.blocking) {
+            (false, false) => "epoll-hot",
+            (false, true) => "epoll-blocking",
+            (true, false) => "uring-hot",
+            (true, true) => "uring-blocking",
+        }
+    }
+
+    fn from_arg(a: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.arg() == a)
+    }
+
+    /// Drives `io` once: one zero-timeout poll (hot) or one blocking turn.
+    fn turn(self, io: &mut sonic_io::Io) {
+        let _ = if self.blocking {
+            io.run_one()
+        } else {
+            io.poll_one()
+        };
+    }
 }
 
 /// The sweep's connection counts.
@@ -37,6 +108,7 @@ const CHILD_FLAG: &str = "--sweep-client";
 
 #[derive(Debug, Default)]
 pub(crate) struct SweepRow {
+    pub(crate) mode: Mode,
     pub(crate) conns: usize,
     pub(crate) rounds: u64,
     pub(crate) messages: u64,
@@ -64,13 +136,14 @@ fn sweep_rounds(plan: &Plan, n: usize) -> (u64, u64) {
     ((measured / 10).max(1), measured)
 }
 
-fn sweep_client(addr: sock::SockaddrAny, n: usize, plan: Plan) -> SweepRow {
+fn sweep_client(addr: sock::SockaddrAny, n: usize, plan: Plan, mode: Mode) -> SweepRow {
     let mut row = SweepRow {
+        mode,
         conns: n,
         ..SweepRow::default()
     };
     let (warm, measured) = sweep_rounds(&plan, n);
-    let mut io = match sweep_backend().and_then(|b| new_io(b, n + 16)) {
+    let mut io = match new_io(mode.backend(), n + 16) {
         Ok(io) => io,
         Err(e) => {
             row.error = Some(e);
@@ -160,7 +233,7 @@ fn sweep_client(addr: sock::SockaddrAny, n: usize, plan: Plan) -> SweepRow {
             }
         }
         while outstanding.get() > 0 && !io.closed() {
-            let _ = io.poll_one();
+            mode.turn(&mut io);
         }
         if io.closed() {
             row.error = Some(format!(
@@ -183,7 +256,7 @@ fn sweep_client(addr: sock::SockaddrAny, n: usize, plan: Plan) -> SweepRow {
     row
 }
 
-pub(crate) fn sweep_row(plan: Plan, n: usize) -> SweepRow {
+pub(crate) fn sweep_row(plan: Plan, n: usize, mode: Mode) -> SweepRow {
     let l = match sock::TcpListener::bind_with(
         "127.0.0.1:0",
         sock::Family::Any,
@@ -195,6 +268,7 @@ pub(crate) fn sweep_row(plan: Plan, n: usize) -> SweepRow {
         Ok(l) => l,
         Err(e) => {
             return SweepRow {
+                mode,
                 conns: n,
                 error: Some(format!("bind: {e}")),
                 ..SweepRow::default()
@@ -209,11 +283,11 @@ pub(crate) fn sweep_row(plan: Plan, n: usize) -> SweepRow {
         .name("sweep-server".into())
         .spawn(move || {
             pin(SERVER_CPU);
-            let backend = sweep_backend()?;
-            sonic_tcp_server(l, backend, true, warm_msgs, n + 16, backstop_after)
+            let hot = !mode.blocking;
+            sonic_tcp_server(l, mode.backend(), hot, warm_msgs, n + 16, backstop_after)
         })
         .expect("spawn the server");
-    let mut row = client_process(addr, n, plan);
+    let mut row = client_process(addr, n, plan, mode);
     match server.join() {
         Ok(Ok(c)) => row.server = c,
         Ok(Err(e)) => {
@@ -228,8 +302,9 @@ pub(crate) fn sweep_row(plan: Plan, n: usize) -> SweepRow {
 }
 
 /// Runs the client in a child process and reads its row back.
-fn client_process(addr: sock::SockaddrAny, n: usize, plan: Plan) -> SweepRow {
+fn client_process(addr: sock::SockaddrAny, n: usize, plan: Plan, mode: Mode) -> SweepRow {
     let failed = |e: String| SweepRow {
+        mode,
         conns: n,
         error: Some(e),
         ..SweepRow::default()
@@ -239,7 +314,7 @@ fn client_process(addr: sock::SockaddrAny, n: usize, plan: Plan) -> SweepRow {
         Err(e) => return failed(format!("current_exe: {e}")),
     };
     let mut c = Command::new(exe);
-    c.args([CHILD_FLAG, &n.to_string(), &addr.to_string()]);
+    c.args([CHILD_FLAG, &n.to_string(), &addr.to_string(), mode.arg()]);
     if plan.quick {
         c.arg("--quick");
     }
@@ -270,7 +345,7 @@ fn client_process(addr: sock::SockaddrAny, n: usize, plan: Plan) -> SweepRow {
         Err(e) => return failed(format!("client output: {e}")),
     };
     let text = String::from_utf8_lossy(&out.stdout);
-    match text.lines().find_map(|l| parse_row(l, n)) {
+    match text.lines().find_map(|l| parse_row(l, n, mode)) {
         Some(row) => row,
         None => failed(format!(
             "the client process printed no row ({})",
@@ -300,7 +375,7 @@ fn format_row(row: &SweepRow) -> String {
     )
 }
 
-fn parse_row(line: &str, conns: usize) -> Option<SweepRow> {
+fn parse_row(line: &str, conns: usize, mode: Mode) -> Option<SweepRow> {
     let rest = line.strip_prefix("sweep-result ")?;
     let mut w = rest.splitn(12, ' ');
     let mut num = || -> Option<u64> { w.next()?.parse().ok() };
@@ -315,6 +390,7 @@ fn parse_row(line: &str, conns: usize) -> Option<SweepRow> {
     };
     let error = w.next()?;
     Some(SweepRow {
+        mode,
         conns,
         rounds,
         messages,
@@ -334,23 +410,24 @@ pub(crate) fn child(plan: Plan) -> bool {
     let Some(i) = args.iter().position(|a| a == CHILD_FLAG) else {
         return false;
     };
-    let parsed = (|| -> Option<(usize, SocketAddr)> {
+    let parsed = (|| -> Option<(usize, SocketAddr, Mode)> {
         Some((
             args.get(i + 1)?.parse().ok()?,
             args.get(i + 2)?.parse().ok()?,
+            Mode::from_arg(args.get(i + 3)?)?,
         ))
     })();
     let row = match parsed {
         None => SweepRow {
             error: Some(format!(
-                "{CHILD_FLAG} needs a connection count and an address"
+                "{CHILD_FLAG} needs a connection count, an address and a mode"
             )),
             ..SweepRow::default()
         },
-        Some((n, addr)) => match crate::sys::raise_open_files(n as u64 + FD_SLACK) {
+        Some((n, addr, mode)) => match crate::sys::raise_open_files(n as u64 + FD_SLACK) {
             Ok(have) if have >= n as u64 + FD_SLACK => {
                 pin(CLIENT_CPU);
-                sweep_client(sock::SockaddrAny::from(addr), n, plan)
+                sweep_client(sock::SockaddrAny::from(addr), n, plan, mode)
             }
             Ok(have) => SweepRow {
                 conns: n,
@@ -371,12 +448,34 @@ pub(crate) fn child(plan: Plan) -> bool {
     true
 }
 
-/// Every row of the sweep that the descriptor limit allows, and why the others were skipped.
+/// Every row of the sweep, in every mode, that the descriptor limit and the kernel allow,
+/// and why the others were skipped.
 pub(crate) fn sweep(plan: Plan) -> (Vec<SweepRow>, Vec<String>) {
     let want_fds = SWEEP.iter().max().copied().unwrap_or(0) as u64 + FD_SLACK;
     let limit = crate::sys::raise_open_files(want_fds);
     let mut sweep: Vec<SweepRow> = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
+    let uring = new_io(sonic_io::Backend::Uring, 1).map(drop);
+    for mode in Mode::ALL {
+        if mode.uring
+            && let Err(e) = &uring
+        {
+            skipped.push(format!("{} rows skipped: {e}", mode.subject().name()));
+            continue;
+        }
+        sweep_mode(plan, mode, &limit, &mut sweep, &mut skipped);
+    }
+    (sweep, skipped)
+}
+
+/// The rows of one mode.
+fn sweep_mode(
+    plan: Plan,
+    mode: Mode,
+    limit: &std::io::Result<u64>,
+    sweep: &mut Vec<SweepRow>,
+    skipped: &mut Vec<String>,
+) {
     for n in SWEEP {
         // This process holds the server's end of every connection, plus slack; the client
         // process the other ends.
@@ -397,9 +496,10 @@ pub(crate) fn sweep(plan: Plan) -> (Vec<SweepRow>, Vec<String>) {
             }
         }
         let t = Instant::now();
-        let row = sweep_row(plan, n);
+        let row = sweep_row(plan, n, mode);
         eprintln!(
-            "  sweep {:>5} connections: {} messages in {:.2} s (setup {:.2} s){}",
+            "  sweep {:<24} {:>5} connections: {} messages in {:.2} s (setup {:.2} s){}",
+            mode.subject().name(),
             n,
             row.messages,
             t.elapsed().as_secs_f64(),
@@ -411,5 +511,4 @@ pub(crate) fn sweep(plan: Plan) -> (Vec<SweepRow>, Vec<String>) {
         );
         sweep.push(row);
     }
-    (sweep, skipped)
 }

@@ -91,11 +91,26 @@ impl Poller {
         fd: RawFd,
         token: u64,
         writes: bool,
+        stream: bool,
         stats: &mut crate::stats::Stats,
     ) -> iox::Result<()> {
         match self {
             Poller::Epoll(p) => p.register(fd, token, writes, stats),
-            Poller::Uring(p) => p.register(fd, token, writes, stats),
+            Poller::Uring(p) => p.register(fd, token, writes, stream, stats),
+        }
+    }
+
+    /// A read on `token`'s stream waits for readiness. epoll reports it by itself; io_uring,
+    /// where stream reads complete in the ring, polls for it on demand (see `uring`).
+    #[inline]
+    pub(crate) fn watch_read(
+        &mut self,
+        token: u64,
+        stats: &mut crate::stats::Stats,
+    ) -> iox::Result<()> {
+        match self {
+            Poller::Epoll(_) => Ok(()),
+            Poller::Uring(p) => p.watch_read(token, stats),
         }
     }
 

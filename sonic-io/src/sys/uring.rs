@@ -185,9 +185,35 @@ const QUIET: u64 = SKIP;
 /// while it was posting an event (`EALREADY`) is sent again.
 const UPDATE: u64 = 1 << 31;
 
+/// Set in the `user_data` of a stream's one-shot read poll ([`Poller::watch_read`]), on
+/// the token's slab index (below 2^29).
+const READ_POLL: u64 = 1 << 29;
+
 /// The same event bits epoll gets (the `POLL*` and `EPOLL*` values are one set on Linux).
 const READ_MASK: u32 = (libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP) as u32;
-const RW_MASK: u32 = READ_MASK | libc::POLLOUT as u32;
+
+/// A stream's one-shot read poll ([`Poller::watch_read`]).
+const READ_POLL_MASK: u32 = (libc::POLLIN | libc::POLLRDHUP) as u32;
+
+/// The multishot poll's mask. A stream whose reads complete in the ring leaves `POLLIN` and
+/// `POLLPRI` out: the key of every arrival's wake-up is `POLLIN | POLLPRI | POLLRDNORM |
+/// POLLRDBAND`, and a poll whose mask meets it posts an event (with `POLLOUT`, a writable
+/// socket always has) beside the receive's completion, from its own task work: the wait
+/// then wakes twice per message. Such a stream is polled for reading only while a read
+/// waits for readiness, once ([`Poller::watch_read`]). The end, a hang-up and errors
+/// (`POLLRDHUP`; `POLLERR` and `POLLHUP` are always reported) stay in the multishot poll.
+fn poll_mask(reads_on_demand: bool, writes: bool) -> u32 {
+    let read = if reads_on_demand {
+        libc::POLLRDHUP as u32
+    } else {
+        READ_MASK
+    };
+    if writes {
+        read | libc::POLLOUT as u32
+    } else {
+        read
+    }
+}
 
 /// Submission entries; the completion queue gets [`CQ_ENTRIES`] (many multishot polls can
 /// each post an event in one turn; the kernel keeps any overflow, `FEAT_NODROP`).
@@ -595,6 +621,11 @@ struct Watch {
     token: u64,
     fd: RawFd,
     mask: u32,
+    /// A stream whose reads complete in the ring: read readiness comes from one-shot polls
+    /// ([`poll_mask`]).
+    reads_on_demand: bool,
+    /// Its one-shot read poll is in the kernel.
+    read_armed: bool,
 }
 
 /// The uring poller of one `Io`: the same methods as the epoll one.
@@ -649,27 +680,71 @@ impl Poller {
         )
     }
 
-    /// Registers `fd` for reading and, if `writes`, for writing (see the epoll poller).
+    /// Registers `fd` for reading and, if `writes`, for writing (see the epoll poller). A
+    /// `stream`'s read readiness is polled on demand where its reads complete in the ring
+    /// ([`poll_mask`]).
     pub(crate) fn register(
         &mut self,
         fd: RawFd,
         token: u64,
         writes: bool,
+        stream: bool,
         stats: &mut Stats,
     ) -> iox::Result<()> {
-        if token & (UPDATE | OP_DONE) != 0 {
+        if token & (UPDATE | OP_DONE | READ_POLL) != 0 {
             return Err(iox::Error::invalid_input(
-                "the uring backend watches at most 2^30 objects per Io",
+                "the uring backend watches at most 2^29 objects per Io",
             ));
         }
-        let mask = if writes { RW_MASK } else { READ_MASK };
+        let reads_on_demand = stream && self.completes_reads;
+        let mask = poll_mask(reads_on_demand, writes);
         self.arm(fd, token, mask, stats)?;
         let idx = token as u32 as usize;
         if idx >= self.watches.len() {
             self.watches.resize(idx + 1, None);
         }
-        self.watches[idx] = Some(Watch { token, fd, mask });
+        self.watches[idx] = Some(Watch {
+            token,
+            fd,
+            mask,
+            reads_on_demand,
+            read_armed: false,
+        });
         Ok(())
+    }
+
+    /// A read on `token`'s stream waits for readiness: unless its multishot poll reports
+    /// reads, or a read poll is in the kernel already, queue a one-shot poll for `POLLIN |
+    /// POLLRDHUP`. The kernel checks the socket when it takes the poll, so bytes that came
+    /// before, or that a read ending early at an urgent mark or a message boundary left,
+    /// complete it at once: no `URGENT` mark is needed, and `POLLPRI` stays out (a poll
+    /// woken by an arrival reports the wake-up key, which holds `POLLPRI` for every
+    /// arrival: the sticky mark would make every read end on `WouldBlock`).
+    pub(crate) fn watch_read(&mut self, token: u64, stats: &mut Stats) -> iox::Result<()> {
+        let Some(Some(w)) = self.watches.get_mut(token as u32 as usize) else {
+            return Ok(());
+        };
+        if w.token != token || !w.reads_on_demand || w.read_armed {
+            return Ok(());
+        }
+        w.read_armed = true;
+        let fd = w.fd;
+        let r = self.ring.push(
+            Sqe {
+                opcode: OP_POLL_ADD,
+                fd,
+                op_flags: READ_POLL_MASK,
+                user_data: token | READ_POLL,
+                ..Sqe::default()
+            },
+            stats,
+        );
+        if r.is_err()
+            && let Some(Some(w)) = self.watches.get_mut(token as u32 as usize)
+        {
+            w.read_armed = false;
+        }
+        r
     }
 
     /// Adds or removes `POLLOUT` on a registered `fd`'s poll, in place (a poll update
@@ -681,10 +756,11 @@ impl Poller {
         on: bool,
         stats: &mut Stats,
     ) -> iox::Result<()> {
-        let mask = if on { RW_MASK } else { READ_MASK };
+        let mut mask = poll_mask(false, on);
         if let Some(Some(w)) = self.watches.get_mut(token as u32 as usize)
             && w.token == token
         {
+            mask = poll_mask(w.reads_on_demand, on);
             w.mask = mask;
         }
         self.update(token, mask, stats)
@@ -727,11 +803,16 @@ impl Poller {
         stats: &mut Stats,
     ) -> iox::Result<()> {
         let idx = token as u32 as usize;
-        match self.watches.get_mut(idx) {
-            Some(slot @ Some(_)) if slot.is_some_and(|w| w.token == token) => *slot = None,
+        let read_armed = match self.watches.get_mut(idx) {
+            Some(slot @ Some(_)) if slot.is_some_and(|w| w.token == token) => {
+                slot.take().is_some_and(|w| w.read_armed)
+            }
             _ => return Ok(()),
-        }
+        };
         self.cancel(token, stats)?;
+        if read_armed {
+            self.cancel(token | READ_POLL, stats)?;
+        }
         stats.ctl += 1;
         self.ring.enter(0, None).map(|_| ())
     }
@@ -743,6 +824,9 @@ impl Poller {
             if let Some(w) = self.watches[i].take() {
                 any = true;
                 self.cancel(w.token, stats)?;
+                if w.read_armed {
+                    self.cancel(w.token | READ_POLL, stats)?;
+                }
             }
         }
         if any {
@@ -854,6 +938,22 @@ impl Poller {
             self.events.push((cqe.user_data, cqe.res as u32));
             return Ok(());
         }
+        if cqe.user_data & READ_POLL != 0 && cqe.user_data != WAKER {
+            // A stream's one-shot read poll: readiness for its token, as the multishot
+            // poll's would be; the next read that waits queues another.
+            let token = cqe.user_data & !READ_POLL;
+            if let Some(Some(w)) = self.watches.get_mut(token as u32 as usize)
+                && w.token == token
+            {
+                w.read_armed = false;
+            }
+            if cqe.res > 0 {
+                self.events.push((token, cqe.res as u32));
+            } else if cqe.res < 0 && cqe.res != -libc::ECANCELED {
+                self.events.push((token, libc::POLLERR as u32));
+            }
+            return Ok(());
+        }
         let token = cqe.user_data;
         if cqe.res > 0 {
             self.events.push((token, cqe.res as u32));
@@ -872,6 +972,8 @@ impl Poller {
                     token,
                     fd: self.waker,
                     mask: libc::POLLIN as u32,
+                    reads_on_demand: false,
+                    read_armed: false,
                 })
             } else {
                 self.watch(token)
