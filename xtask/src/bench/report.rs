@@ -975,7 +975,9 @@ pub(super) fn write_report(
              message per connection per round, all in flight; cost per message, its ratio to \
              100 connections in the same mode (the goal: at most 1.10× at 10,000), and for \
              io_uring its messages/s against epoll's in the same loop (the goal: at least \
-             1.20× in the blocking loop at 1,000 connections).\n"
+             1.20× in the blocking loop at 1,000 connections). One run's figures: on this \
+             2-core VM the ratios move by up to a quarter between runs (`sonic-io/DESIGN.md` \
+             section 13 lists several runs).\n"
         );
         table(
             &mut o,
