@@ -903,7 +903,15 @@ impl Io {
                     Ok(()) => return 0,
                     Err(e) => p.fail(e),
                 },
-                None => p.fail(Error::invalid_input("the read has no buffer left to fill")),
+                // Nothing left to receive into, and not complete (a codec read whose bytes
+                // must be decoded first): the operation goes back to attempting, where it
+                // lies (`UNSURE` lets it try a syscall for the rest of an item).
+                None => {
+                    if let OpSlot::InFlight(p) = std::mem::take(slot) {
+                        *slot = OpSlot::Armed(p);
+                    }
+                    return self.retry(key, Dir::Read);
+                }
             }
         }
         let Some(mut f) = Finishing::take_in_flight(slot) else {

@@ -11,6 +11,33 @@ use crate::op::{Attempt, Dir, Host, OpLogic};
 const EMPTY_READ: Error = Error::invalid_input("a read into an empty buffer");
 const NO_ROOM: Error = Error::with_context(ErrorKind::NoBufferSpace, "the FIFO has no free space");
 
+/// Whether a FIFO of type `B` keeps the memory its claims hand out in place while the FIFO
+/// moves, and reaches it from nowhere else: sonic-bytes' own FIFOs (a `Vec`, a boxed slice,
+/// a mapping), whose claimed space a receive in the kernel may then fill
+/// ([`OpLogic::recv_target`]). Another `Fifo` implementation waits for readiness: nothing
+/// says where its claims point.
+pub(crate) fn stable_fifo<B: 'static>() -> bool {
+    use std::any::TypeId;
+    let t = TypeId::of::<B>();
+    t == TypeId::of::<sonic_bytes::ByteBuffer>()
+        || t == TypeId::of::<sonic_bytes::BipBuffer>()
+        || t == TypeId::of::<sonic_bytes::MirroredBuffer>()
+}
+
+/// A receive's result as a FIFO read sees it: committed bytes (`0`: end of stream), `None`
+/// to receive again (`EAGAIN`, `EINTR`), or the error. The claim is settled either way.
+pub(crate) fn fifo_received<B: Fifo>(fifo: &mut B, res: i32) -> Option<Result<usize>> {
+    if res >= 0 {
+        return Some(Ok(fifo.commit(res as usize)));
+    }
+    fifo.commit(0);
+    if res == -libc::EAGAIN || res == -libc::EINTR {
+        None
+    } else {
+        Some(Err(Error::from(zcall::Errno::from_raw(-res))))
+    }
+}
+
 /// The outcome of one read or write syscall, as the attempt loops see it.
 enum Step {
     /// `n` bytes moved.
@@ -364,6 +391,31 @@ impl<C: Host, B: Fifo + 'static, F: FnOnce(&mut C, Result<usize>, B) + 'static> 
 
     fn complete(self, io: &mut C) {
         (self.f)(io, self.res.unwrap_or(Err(Error::CANCELLED)), self.fifo);
+    }
+
+    /// The FIFO's free space (at most `max`), where the FIFO is one of sonic-bytes' own
+    /// ([`stable_fifo`]): the receive fills it in place, as the attempt's read would.
+    fn recv_target(&mut self) -> Option<(*mut u8, usize)> {
+        if !stable_fifo::<B>() {
+            return None;
+        }
+        let dst = self.fifo.claim(self.max);
+        if dst.is_empty() {
+            // No room: the attempt says so.
+            self.fifo.commit(0);
+            return None;
+        }
+        Some((dst.as_mut_ptr(), dst.len()))
+    }
+
+    fn received(&mut self, res: i32) -> bool {
+        match fifo_received(&mut self.fifo, res) {
+            Some(r) => {
+                self.res = Some(r);
+                true
+            }
+            None => false,
+        }
     }
 
     fn into_buf(self) -> B {

@@ -191,22 +191,50 @@ fn a_scheduled_echo_costs_two_syscalls_per_message_with_reads_in_the_ring() {
     }
 }
 
-/// A read that waits for readiness on a stream whose reads complete in the ring (a FIFO
-/// read, which fills the FIFO's free space in place and so never goes to the kernel): the
-/// stream is polled for reading on demand, with one one-shot poll queued when the read
-/// parks. A message costs the wait (which submits that poll and returns its completion),
-/// one read and the write: three syscalls, as on epoll, and one event (waits are not
-/// counted: a bounded wait that a stalled peer outlasts would add one). The peer is a thread
-/// that writes a millisecond after each echo, so that the poll is mostly woken in the
-/// kernel rather than completed when it is queued: a woken poll reports the wake-up key,
-/// which holds `POLLPRI` for every arrival on a socket, and taken for urgent data it made
-/// each message cost a second read that found nothing.
+/// Echo rounds against a peer thread: the peer writes `msg(i)` a millisecond after each
+/// echo, so that the server's read mostly waits in the kernel rather than finds its bytes
+/// there; `served` counts the bytes the server echoed. Returns the server's stats over
+/// `rounds` messages (waits are not compared: a bounded wait that a stalled peer outlasts
+/// would add one).
+fn echo_rounds(
+    io: &mut Io,
+    mut peer: std::net::TcpStream,
+    served: &std::rc::Rc<std::cell::Cell<u32>>,
+    msg: fn(u32) -> Vec<u8>,
+    rounds: u32,
+) -> Stats {
+    let first = msg(0);
+    peer.write_all(&first).unwrap();
+    let len = first.len() as u32;
+    run_until(io, || served.get() == len);
+    let mut back = vec![0u8; first.len()];
+    peer.read_exact(&mut back).unwrap();
+    let client = std::thread::spawn(move || {
+        for i in 1..=rounds {
+            std::thread::sleep(Duration::from_millis(1));
+            let m = msg(i);
+            peer.write_all(&m).unwrap();
+            peer.read_exact(&mut back).unwrap();
+            assert_eq!(back, m);
+        }
+    });
+    let st = delta(io, |io| {
+        run_until(io, || served.get() == len * (rounds + 1));
+    });
+    client.join().unwrap();
+    st
+}
+
+/// A FIFO read (sonic-bytes' `ByteBuffer`, whose memory stays put while it moves) on a
+/// stream whose reads complete in the ring: the receive fills the FIFO's free space in place,
+/// so a message costs the wait and the write, one ring entry and one event, no read
+/// syscall (epoll: a wait, a read, a write).
 #[test]
-fn a_fifo_echo_polls_for_reading_on_demand_with_reads_in_the_ring() {
+fn a_fifo_read_receives_in_the_ring() {
     let Some(mut io) = ring_reads_io() else {
         return;
     };
-    let (s, mut peer) = pair(&mut io);
+    let (s, peer) = pair(&mut io);
     let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
     fn serve(
         io: &mut Io,
@@ -215,7 +243,8 @@ fn a_fifo_echo_polls_for_reading_on_demand_with_reads_in_the_ring() {
         served: std::rc::Rc<std::cell::Cell<u32>>,
     ) {
         s.async_read_into(io, fifo, 4096, move |io, r, mut fifo| {
-            let Ok(n) = r else { return };
+            // The end of stream comes when the peer is done (the Io may be closing).
+            let Ok(n @ 1..) = r else { return };
             let len = fifo.len();
             assert_eq!(s.write(io, fifo.data()).unwrap(), len);
             fifo.consume(len);
@@ -224,34 +253,94 @@ fn a_fifo_echo_polls_for_reading_on_demand_with_reads_in_the_ring() {
         })
         .unwrap();
     }
-    serve(
-        &mut io,
-        s,
-        sonic_bytes::ByteBuffer::with_capacity(4096),
-        served.clone(),
-    );
-    peer.write_all(&[0u8; 64]).unwrap();
-    run_until(&mut io, || served.get() == 64);
-    let mut back = [0u8; 64];
-    peer.read_exact(&mut back).unwrap();
-    let rounds = 100u32;
-    let client = std::thread::spawn(move || {
-        for i in 1..=rounds {
-            std::thread::sleep(Duration::from_millis(1));
-            peer.write_all(&[i as u8; 64]).unwrap();
-            peer.read_exact(&mut back).unwrap();
-            assert_eq!(back, [i as u8; 64]);
-        }
-    });
-    let st = delta(&mut io, |io| {
-        run_until(io, || served.get() == 64 * (rounds + 1));
-    });
-    client.join().unwrap();
-    let r = u64::from(rounds);
-    println!("{rounds} FIFO echoes on io_uring: {st:?}");
-    assert_eq!((st.reads, st.writes, st.ctl), (r, r, 0), "{st:?}");
-    assert_eq!(st.sqes, r, "one read poll queued per message: {st:?}");
-    assert_eq!(st.events, r, "the read poll's completion only: {st:?}");
+    let fifo = sonic_bytes::ByteBuffer::with_capacity(4096);
+    serve(&mut io, s, fifo, served.clone());
+    let st = echo_rounds(&mut io, peer, &served, |i| vec![i as u8; 64], 100);
+    println!("100 FIFO echoes on io_uring: {st:?}");
+    assert_eq!((st.reads, st.writes, st.ctl), (0, 100, 0), "{st:?}");
+    assert_eq!((st.sqes, st.events), (100, 100), "one receive each: {st:?}");
+}
+
+/// A codec read (length-prefixed frames through the connection's `ByteBuffer`s) on a
+/// stream whose reads complete in the ring: with the last item consumed, the next read is a
+/// receive into the source FIFO; the bytes it brings are decoded by an attempt, where the
+/// read lies. A message costs the wait and the write, no read syscall, one ring entry.
+#[test]
+fn a_codec_read_receives_in_the_ring_and_decodes_in_its_attempt() {
+    use sonic_io::codec::{CodecConn, Frame};
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let (s, peer) = pair(&mut io);
+    let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    fn serve(io: &mut Io, cc: CodecConn<Frame>, served: std::rc::Rc<std::cell::Cell<u32>>) {
+        cc.async_read_next(io, move |io, r, mut cc| {
+            if r.is_err() {
+                return;
+            }
+            let mut item = [0u8; 60];
+            let n = {
+                let got = cc.item().unwrap().unwrap();
+                item[..got.len()].copy_from_slice(got);
+                got.len()
+            };
+            assert_eq!(cc.write_next(io, &item[..n]).unwrap(), 0);
+            served.set(served.get() + 4 + n as u32);
+            serve(io, cc, served);
+        })
+        .unwrap();
+    }
+    serve(&mut io, CodecConn::new(s, Frame::default()), served.clone());
+    let frame = |i: u32| {
+        let mut m = 60u32.to_be_bytes().to_vec();
+        m.extend_from_slice(&[i as u8; 60]);
+        m
+    };
+    let st = echo_rounds(&mut io, peer, &served, frame, 100);
+    println!("100 frame echoes on io_uring: {st:?}");
+    assert_eq!((st.reads, st.writes, st.ctl), (0, 100, 0), "{st:?}");
+    assert_eq!((st.sqes, st.events), (100, 100), "one receive each: {st:?}");
+}
+
+/// A read that waits for readiness on a stream whose reads complete in the ring (a
+/// `Region` read: regions are never handed to the kernel, as several reads may share one):
+/// the stream is polled for reading on demand, one one-shot poll queued when the read
+/// parks. A message costs the wait (which submits that poll and returns its completion),
+/// one read and the write: three syscalls, as on epoll, and one event. The peer thread
+/// writes after the poll is queued, mostly: a woken poll reports the wake-up key, which
+/// holds `POLLPRI` for every arrival on a socket, and taken for urgent data it made each
+/// message cost a second read that found nothing.
+#[test]
+fn a_region_read_polls_for_reading_on_demand_with_reads_in_the_ring() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let (s, peer) = pair(&mut io);
+    let block = io.add_bytes(vec![0u8; 4096]).unwrap();
+    let region = io.region(block, 0..4096).unwrap();
+    let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    fn serve(
+        io: &mut Io,
+        s: TcpStream,
+        region: sonic_io::Region,
+        served: std::rc::Rc<std::cell::Cell<u32>>,
+    ) {
+        s.async_read(io, region, move |io, r, region| {
+            let Ok(n @ 1..) = r else { return };
+            let mut echo = [0u8; 64];
+            echo[..n].copy_from_slice(&io.bytes(region).unwrap()[..n]);
+            assert_eq!(s.write(io, &echo[..n]).unwrap(), n);
+            served.set(served.get() + n as u32);
+            serve(io, s, region, served);
+        })
+        .unwrap();
+    }
+    serve(&mut io, s, region, served.clone());
+    let st = echo_rounds(&mut io, peer, &served, |i| vec![i as u8; 64], 100);
+    println!("100 Region echoes on io_uring: {st:?}");
+    assert_eq!((st.reads, st.writes, st.ctl), (100, 100, 0), "{st:?}");
+    assert_eq!(st.sqes, 100, "one read poll queued per message: {st:?}");
+    assert_eq!(st.events, 100, "the read poll's completion only: {st:?}");
 }
 
 /// Closing a stream with a read and a write armed: both complete `Cancelled`, once, and

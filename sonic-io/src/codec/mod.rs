@@ -466,6 +466,46 @@ where
         (self.f)(io, self.res.unwrap_or(Err(Error::CANCELLED)), self.cc);
     }
 
+    /// With nothing buffered (the last item consumed, no partial one), a `read_size` claim
+    /// in the source FIFO, where it is one of sonic-bytes' own (`ops::stable_fifo`; it
+    /// also lives in the connection's box): the receive fills it in place. Bytes already
+    /// buffered are the attempt's to decode first (the decoder is user code, run only
+    /// inside an attempt).
+    fn recv_target(&mut self) -> Option<(*mut u8, usize)> {
+        if !crate::ops::stable_fifo::<R>() {
+            return None;
+        }
+        let inner = &mut *self.cc.inner;
+        let lent = std::mem::take(&mut inner.lent);
+        inner.src.consume(lent);
+        if inner.src.len() > 0 {
+            return None;
+        }
+        let dst = inner.src.claim(inner.read_size);
+        if dst.is_empty() {
+            inner.src.commit(0);
+            return None;
+        }
+        Some((dst.as_mut_ptr(), dst.len()))
+    }
+
+    /// Bytes that arrived are committed and left to the attempt to decode (`false`: the Io
+    /// goes back to attempting, as nothing is left to receive into); the end of stream and
+    /// errors complete the read.
+    fn received(&mut self, res: i32) -> bool {
+        match crate::ops::fifo_received(&mut self.cc.inner.src, res) {
+            Some(Ok(0)) => {
+                self.fail(Error::new(ErrorKind::UnexpectedEof));
+                true
+            }
+            Some(Ok(_)) | None => false,
+            Some(Err(e)) => {
+                self.fail(e);
+                true
+            }
+        }
+    }
+
     fn into_buf(self) -> Self::Buf {
         self.cc
     }
