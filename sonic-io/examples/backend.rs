@@ -9,7 +9,8 @@ use sonic_io::{Backend, Io};
 
 fn main() -> Result<(), sonic_io::Error> {
     let io = Io::builder().backend(Backend::Auto).build()?;
-    // One line: "io_uring", or "epoll (io_uring unavailable: <reason>)".
+    // One line: "io_uring (stream reads in the ring)", or "epoll (io_uring unavailable:
+    // <reason>)".
     println!("{}", io.backend());
     Ok(())
 }

@@ -127,8 +127,9 @@ impl BackendUsed {
     /// `Box<[u8]>`) that has nothing known to read is then handed to the kernel as a
     /// receive into that buffer, submitted with the Io's next wait, and completes when the
     /// kernel filled it: no read syscall and no readiness edge per message (a scheduled echo
-    /// costs its wait and its write). Reads into a [`Region`](crate::Region) or a FIFO,
-    /// and every read elsewhere, wait for readiness and try their syscall. Callbacks,
+    /// costs its wait and its write). FIFO and codec reads do the same when their FIFO is
+    /// one of sonic-bytes' own. Reads into a [`Region`](crate::Region), and every read
+    /// elsewhere, wait for readiness and try their syscall. Callbacks,
     /// results and cancellation behave the same either way: a read cancelled or closed
     /// while the kernel holds it is taken back before its buffer is, and if it completed
     /// meanwhile its real result is delivered, once.
@@ -138,8 +139,18 @@ impl BackendUsed {
 }
 
 impl std::fmt::Display for BackendUsed {
+    /// `epoll`, `io_uring (stream reads in the ring)`, `io_uring (reads wait for
+    /// readiness)` (before Linux 6.0), `epoll (io_uring unavailable: <reason>)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.fallback {
+            None if self.backend == Backend::Uring => {
+                let reads = if self.reads_in_ring {
+                    "stream reads in the ring"
+                } else {
+                    "reads wait for readiness"
+                };
+                write!(f, "{} ({reads})", self.backend)
+            }
             None => write!(f, "{}", self.backend),
             Some(e) => write!(f, "{} (io_uring unavailable: {e})", self.backend),
         }
@@ -164,6 +175,30 @@ mod tests {
         let e = "iouring".parse::<Backend>().unwrap_err();
         assert_eq!(e.kind(), iox::ErrorKind::InvalidInput);
         assert!(e.to_string().contains("SONIC_IO_BACKEND"), "{e}");
+    }
+
+    #[test]
+    fn the_backend_in_use_says_how_reads_complete() {
+        let used = |backend, reads_in_ring, fallback| BackendUsed {
+            backend,
+            fallback,
+            reads_in_ring,
+        };
+        assert_eq!(used(Backend::Epoll, false, None).to_string(), "epoll");
+        assert_eq!(
+            used(Backend::Uring, true, None).to_string(),
+            "io_uring (stream reads in the ring)"
+        );
+        assert_eq!(
+            used(Backend::Uring, false, None).to_string(),
+            "io_uring (reads wait for readiness)"
+        );
+        let e = Error::unsupported("no io_uring");
+        assert!(
+            used(Backend::Epoll, false, Some(e))
+                .to_string()
+                .starts_with("epoll (io_uring unavailable: ")
+        );
     }
 }
 

@@ -93,7 +93,12 @@ fn auto_takes_io_uring_where_the_kernel_gives_it() {
     let io = Io::builder().backend(Backend::Auto).build().unwrap();
     assert_eq!(io.backend().backend(), Backend::Uring);
     assert!(io.backend().fallback().is_none());
-    assert_eq!(io.backend().to_string(), "io_uring");
+    let reads = if io.backend().reads_in_ring() {
+        "stream reads in the ring"
+    } else {
+        "reads wait for readiness"
+    };
+    assert_eq!(io.backend().to_string(), format!("io_uring ({reads})"));
 }
 
 /// Registering a socket costs no syscall (its poll is queued and goes in with the next

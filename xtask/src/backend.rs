@@ -70,7 +70,8 @@ fn io_uring_probe() -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    if line == "io_uring" {
+    // "io_uring (stream reads in the ring)" or "... (reads wait for readiness)".
+    if line.starts_with("io_uring") {
         Ok(())
     } else {
         Err(line)
