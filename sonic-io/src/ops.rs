@@ -24,6 +24,23 @@ pub(crate) fn stable_fifo<B: 'static>() -> bool {
         || t == TypeId::of::<sonic_bytes::MirroredBuffer>()
 }
 
+/// A claim of at most `n` bytes in `fifo` for a receive to fill, where the FIFO's memory
+/// stays put ([`stable_fifo`]); `None` (the claim dropped) for another FIFO or no room.
+pub(crate) fn fifo_recv_target<B: Fifo + 'static>(
+    fifo: &mut B,
+    n: usize,
+) -> Option<(*mut u8, usize)> {
+    if !stable_fifo::<B>() {
+        return None;
+    }
+    let dst = fifo.claim(n);
+    if dst.is_empty() {
+        fifo.commit(0);
+        return None;
+    }
+    Some((dst.as_mut_ptr(), dst.len()))
+}
+
 /// A receive's result as a FIFO read sees it: committed bytes (`0`: end of stream), `None`
 /// to receive again (`EAGAIN`, `EINTR`), or the error. The claim is settled either way.
 pub(crate) fn fifo_received<B: Fifo>(fifo: &mut B, res: i32) -> Option<Result<usize>> {
@@ -395,17 +412,9 @@ impl<C: Host, B: Fifo + 'static, F: FnOnce(&mut C, Result<usize>, B) + 'static> 
 
     /// The FIFO's free space (at most `max`), where the FIFO is one of sonic-bytes' own
     /// ([`stable_fifo`]): the receive fills it in place, as the attempt's read would.
+    /// With no room, the attempt says so.
     fn recv_target(&mut self) -> Option<(*mut u8, usize)> {
-        if !stable_fifo::<B>() {
-            return None;
-        }
-        let dst = self.fifo.claim(self.max);
-        if dst.is_empty() {
-            // No room: the attempt says so.
-            self.fifo.commit(0);
-            return None;
-        }
-        Some((dst.as_mut_ptr(), dst.len()))
+        fifo_recv_target(&mut self.fifo, self.max)
     }
 
     fn received(&mut self, res: i32) -> bool {

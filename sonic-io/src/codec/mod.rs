@@ -481,12 +481,7 @@ where
         if inner.src.len() > 0 {
             return None;
         }
-        let dst = inner.src.claim(inner.read_size);
-        if dst.is_empty() {
-            inner.src.commit(0);
-            return None;
-        }
-        Some((dst.as_mut_ptr(), dst.len()))
+        crate::ops::fifo_recv_target(&mut inner.src, inner.read_size)
     }
 
     /// Bytes that arrived are committed and left to the attempt to decode (`false`: the Io
