@@ -411,9 +411,9 @@ impl Io {
         let key = self.objects.next_key();
         if register {
             let writes = class != Class::Datagram;
-            let stream = class == Class::Stream;
+            let ring_reads = ring_readable(class);
             self.poller
-                .register(fd, key.token(), writes, stream, &mut self.stats)?;
+                .register(fd, key.token(), writes, ring_reads, &mut self.stats)?;
         }
         let k = self.objects.insert(Object::new(fd, owned, class, register));
         debug_assert_eq!(k, key);
@@ -582,13 +582,13 @@ impl Io {
         // (no readiness edge since the last receive, no end, no read-ahead bytes), goes to
         // the kernel at once instead of trying a syscall that would find nothing.
         if dir == Dir::Read
-            && obj.class == Class::Stream
+            && ring_readable(obj.class)
             && poller.completes_reads()
             && !obj.ready.intersects(Ready::READABLE | Ready::READ_ENDED)
             && !obj.holds_ahead()
             && let Some((ptr, len)) = op.recv_target()
         {
-            let target = (obj.fd, key.token(), ptr, len);
+            let target = (obj.fd, key.token(), ptr, len, obj.class == Class::Datagram);
             return match park_in_ring(poller, stats, slot, target, op) {
                 Ok(()) => {
                     self.armed += 1;
@@ -621,11 +621,12 @@ impl Io {
                 // receive, into its own buffer, is submitted with the next wait, and its
                 // completion is the read's result (no readiness edge, no second attempt).
                 if dir == Dir::Read
-                    && cx.obj.class == Class::Stream
+                    && ring_readable(cx.obj.class)
                     && poller.completes_reads()
                     && let Some((ptr, len)) = op.recv_target()
                 {
-                    let target = (cx.obj.fd, key.token(), ptr, len);
+                    let datagram = cx.obj.class == Class::Datagram;
+                    let target = (cx.obj.fd, key.token(), ptr, len, datagram);
                     return match park_in_ring(poller, cx.stats, slot, target, op) {
                         Ok(()) => {
                             self.armed += 1;
@@ -663,8 +664,8 @@ impl Io {
         }
     }
 
-    /// A stream read parked for readiness on a backend whose stream reads complete in the
-    /// ring: that backend polls a stream for reading only on demand (`sys::uring`), once
+    /// A socket's read parked for readiness on a backend whose reads complete in the ring:
+    /// that backend polls such a socket for reading only on demand (`sys::uring`), once
     /// per wait for readiness; the poll is queued for the next wait, no syscall.
     fn watch_read(&mut self, key: Key) {
         if let Err(e) = self.poller.watch_read(key.token(), &mut self.stats) {
@@ -893,16 +894,20 @@ impl Io {
         // The receive may have left bytes no edge will announce (it filled its buffer, or
         // stopped at an urgent mark): a read that waits for readiness tries its syscall.
         obj.ready |= Ready::UNSURE;
-        if res == 0 {
-            // The end of stream, as a read in readiness mode would have marked it.
+        let datagram = obj.class == Class::Datagram;
+        if res == 0 && !datagram {
+            // The end of stream, as a read in readiness mode would have marked it (an empty
+            // datagram is only that).
             obj.ready |= Ready::READ_CLOSED;
         }
         if !p.received(res) {
             match p.recv_target() {
-                Some((ptr, len)) => match poller.recv(obj.fd, key.token(), ptr, len, stats) {
-                    Ok(()) => return 0,
-                    Err(e) => p.fail(e),
-                },
+                Some((ptr, len)) => {
+                    match poller.recv(obj.fd, key.token(), ptr, len, datagram, stats) {
+                        Ok(()) => return 0,
+                        Err(e) => p.fail(e),
+                    }
+                }
                 // Nothing left to receive into, and not complete (a codec read whose bytes
                 // must be decoded first): the operation goes back to attempting, where it
                 // lies (`UNSURE` lets it try a syscall for the rest of an item).
@@ -1319,10 +1324,10 @@ fn park_in_ring<T: OpLogic<Io>>(
     poller: &mut Poller,
     stats: &mut Stats,
     slot: &mut OpSlot<Io>,
-    (fd, token, ptr, len): (std::os::fd::RawFd, u64, *mut u8, usize),
+    (fd, token, ptr, len, datagram): (std::os::fd::RawFd, u64, *mut u8, usize, bool),
     op: T,
 ) -> std::result::Result<(), (T, Error)> {
-    match poller.recv(fd, token, ptr, len, stats) {
+    match poller.recv(fd, token, ptr, len, datagram, stats) {
         Ok(()) => {
             *slot = OpSlot::InFlight(Payload::new(op));
             Ok(())
@@ -1333,14 +1338,22 @@ fn park_in_ring<T: OpLogic<Io>>(
 
 /// Whether an operation parked on `obj` needs the poller to start reporting its
 /// direction: a write, writability ([`Io::watch_writes`] decides the same, after a lookup
-/// this check spares); a stream read where stream reads complete in the ring
-/// (`ring_reads`), readability ([`Io::watch_read`]).
+/// this check spares); a socket's read where reads complete in the ring (`ring_reads`),
+/// readability ([`Io::watch_read`]).
 #[inline]
 fn needs_watch(obj: &crate::object::ObjState, dir: Dir, ring_reads: bool) -> bool {
     match dir {
         Dir::Write => !obj.write_watch && obj.registered && !obj.may_try(Dir::Write),
-        Dir::Read => ring_reads && obj.class == Class::Stream && obj.registered,
+        Dir::Read => ring_reads && ring_readable(obj.class) && obj.registered,
     }
+}
+
+/// The objects whose reads may complete in the ring (where the backend completes reads):
+/// streams and datagram sockets. Listeners accept on readiness; adapters read through user
+/// code; files are never registered.
+#[inline]
+fn ring_readable(class: Class) -> bool {
+    matches!(class, Class::Stream | Class::Datagram)
 }
 
 /// A panic caught from user code, to be resumed.

@@ -511,6 +511,29 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
         self.res = Some(Err(e));
     }
 
+    /// The owned buffer (a `Vec`, a `Box`; never a region) for a receive in the ring.
+    fn recv_target(&mut self) -> Option<(*mut u8, usize)> {
+        let dst = self.buf.stable_mut()?;
+        if dst.is_empty() {
+            // The attempt refuses it.
+            return None;
+        }
+        self.room = dst.len();
+        Some((dst.as_mut_ptr(), dst.len()))
+    }
+
+    /// The datagram's whole length (the receive passes `MSG_TRUNC`): longer than the
+    /// buffer means cut, as the attempt's `recv` reports it.
+    fn received(&mut self, res: i32) -> bool {
+        self.res = Some(match res {
+            n if n >= 0 && n as usize > self.room => Err(TRUNCATED_ERROR),
+            n if n >= 0 => Ok(n as usize),
+            e if e == -libc::EAGAIN || e == -libc::EINTR => return false,
+            e => Err(Error::from(zcall::Errno::from_raw(-e))),
+        });
+        true
+    }
+
     fn complete(self, io: &mut Io) {
         self.buf.release(&mut io.pub_blocks);
         let room = self.room;

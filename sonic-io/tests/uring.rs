@@ -348,6 +348,88 @@ fn a_region_read_polls_for_reading_on_demand_with_reads_in_the_ring() {
     assert_eq!(st.events, 100, "the read poll's completion only: {st:?}");
 }
 
+/// A read on a connected UDP socket whose reads complete in the ring: the receive goes to
+/// the kernel into the read's own buffer, with `MSG_TRUNC` so that a datagram longer than
+/// the buffer is reported cut (`MessageTooLarge`, the buffer holding its first bytes) as the
+/// readiness path reports it; an empty datagram is a datagram, not an end; and an echo
+/// costs the wait and the write, no read syscall (epoll: a wait, a read, a read that finds
+/// nothing, a write).
+#[test]
+fn a_connected_udp_read_receives_in_the_ring() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let rx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.connect(tx.local_addr().unwrap().to_string()).unwrap();
+    tx.connect(rx.local_addr().unwrap().to_string()).unwrap();
+    tx.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let rx = PacketConn::add(&mut io, rx).unwrap();
+    // A read that waits in the kernel (the first one finds nothing and parks there), then
+    // the datagram it gets.
+    let ring_read = |io: &mut Io, room: usize, send: &[u8]| {
+        let got = slot();
+        let g = got.clone();
+        rx.async_read(io, vec![0u8; room], move |_, r, buf| {
+            *g.borrow_mut() = Some((r, buf))
+        })
+        .unwrap();
+        io.poll().unwrap();
+        let st = delta(io, |io| {
+            tx.send(send).unwrap();
+            run_until(io, || got.borrow().is_some());
+        });
+        assert_eq!(st.reads, 0, "received in the ring: {st:?}");
+        got.borrow_mut().take().unwrap()
+    };
+    let big: Vec<u8> = (0..100u8).collect();
+    let (r, buf) = ring_read(&mut io, 8, &big);
+    let e = r.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MessageTooLarge, "{e}");
+    assert_eq!(buf, big[..8]);
+    let (r, _) = ring_read(&mut io, 8, &[]);
+    assert_eq!(r.unwrap(), 0, "an empty datagram");
+    let (r, buf) = ring_read(&mut io, 8, &big[..8]);
+    assert_eq!(
+        (r.unwrap(), &buf[..]),
+        (8, &big[..8]),
+        "exactly the buffer's length"
+    );
+
+    // The echo: the peer thread sends a millisecond after each echo.
+    let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    fn serve(
+        io: &mut Io,
+        rx: PacketConn<sock::UdpConn>,
+        served: std::rc::Rc<std::cell::Cell<u32>>,
+    ) {
+        rx.async_read(io, vec![0u8; 64], move |io, r, buf| {
+            let Ok(n) = r else { return };
+            assert_eq!(rx.write(io, &buf[..n]).unwrap(), n);
+            served.set(served.get() + 1);
+            serve(io, rx, served);
+        })
+        .unwrap();
+    }
+    serve(&mut io, rx, served.clone());
+    let rounds = 100u32;
+    let client = std::thread::spawn(move || {
+        let mut back = [0u8; 64];
+        for i in 1..=rounds {
+            std::thread::sleep(Duration::from_millis(1));
+            tx.send(&[i as u8; 64]).unwrap();
+            assert_eq!(tx.recv(&mut back).unwrap(), 64);
+            assert_eq!(back, [i as u8; 64]);
+        }
+    });
+    let st = delta(&mut io, |io| run_until(io, || served.get() == rounds));
+    client.join().unwrap();
+    let r = u64::from(rounds);
+    println!("{rounds} UDP echoes on io_uring: {st:?}");
+    assert_eq!((st.reads, st.writes, st.ctl), (0, r, 0), "{st:?}");
+    assert_eq!((st.sqes, st.events), (r, r), "one receive each: {st:?}");
+}
+
 /// Closing a stream with a read and a write armed: both complete `Cancelled`, once, and
 /// the peer sees the connection end; repeated a thousand times on one Io, no descriptor
 /// is left behind (the ring's polls let every socket go).

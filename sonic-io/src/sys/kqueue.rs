@@ -162,7 +162,7 @@ impl Poller {
         fd: RawFd,
         token: u64,
         _writes: bool,
-        _stream: bool,
+        _ring_reads: bool,
         stats: &mut Stats,
     ) -> iox::Result<()> {
         stats.ctl += 1;
@@ -283,6 +283,7 @@ impl Poller {
         _token: u64,
         _ptr: *mut u8,
         _len: usize,
+        _datagram: bool,
         _stats: &mut Stats,
     ) -> iox::Result<()> {
         Err(iox::Error::unsupported("kqueue completes no reads"))

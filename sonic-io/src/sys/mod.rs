@@ -91,17 +91,18 @@ impl Poller {
         fd: RawFd,
         token: u64,
         writes: bool,
-        stream: bool,
+        ring_reads: bool,
         stats: &mut crate::stats::Stats,
     ) -> iox::Result<()> {
         match self {
             Poller::Epoll(p) => p.register(fd, token, writes, stats),
-            Poller::Uring(p) => p.register(fd, token, writes, stream, stats),
+            Poller::Uring(p) => p.register(fd, token, writes, ring_reads, stats),
         }
     }
 
-    /// A read on `token`'s stream waits for readiness. epoll reports it by itself; io_uring,
-    /// where stream reads complete in the ring, polls for it on demand (see `uring`).
+    /// A read on `token`'s socket (a stream or a datagram socket) waits for readiness.
+    /// epoll reports it by itself; io_uring, where reads complete in the ring, polls for it
+    /// on demand (see `uring`).
     #[inline]
     pub(crate) fn watch_read(
         &mut self,
@@ -189,7 +190,8 @@ impl Poller {
     }
 
     /// Queues a receive of at most `len` bytes from `fd` into `ptr`; its result comes back as
-    /// an event whose token is `token | OP_DONE` ([`result`](Poller::result)).
+    /// an event whose token is `token | OP_DONE` ([`result`](Poller::result)). `datagram`:
+    /// with `MSG_TRUNC`, so that the result is the datagram's whole length.
     ///
     /// The memory must stay valid, and untouched by anyone else, until that completion is
     /// taken: from a wait's events, or from [`cancel_recv`](Poller::cancel_recv).
@@ -199,11 +201,12 @@ impl Poller {
         token: u64,
         ptr: *mut u8,
         len: usize,
+        datagram: bool,
         stats: &mut crate::stats::Stats,
     ) -> iox::Result<()> {
         match self {
             Poller::Epoll(_) => Err(iox::Error::unsupported("epoll completes no reads")),
-            Poller::Uring(p) => p.recv(fd, token, ptr, len, stats),
+            Poller::Uring(p) => p.recv(fd, token, ptr, len, datagram, stats),
         }
     }
 

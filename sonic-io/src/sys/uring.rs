@@ -195,7 +195,7 @@ const READ_MASK: u32 = (libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP) as u32;
 /// A stream's one-shot read poll ([`Poller::watch_read`]).
 const READ_POLL_MASK: u32 = (libc::POLLIN | libc::POLLRDHUP) as u32;
 
-/// The multishot poll's mask. A stream whose reads complete in the ring leaves `POLLIN` and
+/// The multishot poll's mask. A socket whose reads complete in the ring leaves `POLLIN` and
 /// `POLLPRI` out: the key of every arrival's wake-up is `POLLIN | POLLPRI | POLLRDNORM |
 /// POLLRDBAND`, and a poll whose mask meets it posts an event (with `POLLOUT`, a writable
 /// socket always has) beside the receive's completion, from its own task work: the wait
@@ -621,7 +621,7 @@ struct Watch {
     token: u64,
     fd: RawFd,
     mask: u32,
-    /// A stream whose reads complete in the ring: read readiness comes from one-shot polls
+    /// A socket whose reads complete in the ring: read readiness comes from one-shot polls
     /// ([`poll_mask`]).
     reads_on_demand: bool,
     /// Its one-shot read poll is in the kernel.
@@ -680,15 +680,15 @@ impl Poller {
         )
     }
 
-    /// Registers `fd` for reading and, if `writes`, for writing (see the epoll poller). A
-    /// `stream`'s read readiness is polled on demand where its reads complete in the ring
-    /// ([`poll_mask`]).
+    /// Registers `fd` for reading and, if `writes`, for writing (see the epoll poller). The
+    /// read readiness of a socket whose reads may complete in the ring (`ring_reads`: a
+    /// stream or a datagram socket) is polled on demand where they do ([`poll_mask`]).
     pub(crate) fn register(
         &mut self,
         fd: RawFd,
         token: u64,
         writes: bool,
-        stream: bool,
+        ring_reads: bool,
         stats: &mut Stats,
     ) -> iox::Result<()> {
         if token & (UPDATE | OP_DONE | READ_POLL) != 0 {
@@ -696,7 +696,7 @@ impl Poller {
                 "the uring backend watches at most 2^29 objects per Io",
             ));
         }
-        let reads_on_demand = stream && self.completes_reads;
+        let reads_on_demand = ring_reads && self.completes_reads;
         let mask = poll_mask(reads_on_demand, writes);
         self.arm(fd, token, mask, stats)?;
         let idx = token as u32 as usize;
@@ -991,13 +991,16 @@ impl Poller {
         self.completes_reads
     }
 
-    /// Queues a receive into `ptr`/`len` for `token`'s stream; the next enter submits it.
+    /// Queues a receive into `ptr`/`len` for `token`'s socket; the next enter submits it. A
+    /// `datagram` receive passes `MSG_TRUNC`: its result is the datagram's whole length,
+    /// longer than `len` when the datagram was cut.
     pub(crate) fn recv(
         &mut self,
         fd: RawFd,
         token: u64,
         ptr: *mut u8,
         len: usize,
+        datagram: bool,
         stats: &mut Stats,
     ) -> iox::Result<()> {
         self.ring.push(
@@ -1006,6 +1009,7 @@ impl Poller {
                 fd,
                 addr: ptr as u64,
                 len: u32::try_from(len).unwrap_or(u32::MAX),
+                op_flags: if datagram { libc::MSG_TRUNC as u32 } else { 0 },
                 user_data: token | OP_DONE,
                 ..Sqe::default()
             },
