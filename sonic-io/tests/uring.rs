@@ -553,6 +553,87 @@ fn cancel_race_rounds() {
     assert_eq!(io.objects(), 0);
 }
 
+/// A cancel or a close racing a datagram receive's completion, a thousand times each: the
+/// peer's datagram is sent after the receive reached the kernel, then the read is cancelled
+/// (on one connected UDP socket) or its socket closed (a fresh pair each round). Each read
+/// completes once, with the datagram if the receive won (intact) or `Cancelled`; after a
+/// cancel no datagram is lost: a cancelled read's datagram is still queued for the next
+/// read, and a delivered one is not there twice. (With `DEFER_TASKRUN` the receive's
+/// completion work runs only when the Io enters the ring: on this kernel every cancel wins,
+/// and every close, which enters the ring first to drop the socket's poll, lets the receive
+/// complete and delivers its datagram.)
+#[test]
+fn a_cancel_racing_a_datagram_receive_loses_no_datagram() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let connected = || {
+        let rx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.connect(tx.local_addr().unwrap().to_string()).unwrap();
+        tx.connect(rx.local_addr().unwrap().to_string()).unwrap();
+        (rx, tx)
+    };
+    let (rx, tx) = connected();
+    let rx = PacketConn::add(&mut io, rx).unwrap();
+    let mut outcomes = [[0u32; 2]; 2];
+    for round in 0..2000u32 {
+        let close = round % 2 == 1;
+        let (rx, tx) = if close {
+            let (r, t) = connected();
+            (PacketConn::add(&mut io, r).unwrap(), t)
+        } else {
+            (rx, tx.try_clone().unwrap())
+        };
+        let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let r1 = results.clone();
+        rx.async_read(&mut io, vec![0u8; 16], move |_, r, buf| {
+            r1.borrow_mut()
+                .push(r.map(|n| buf[..n].to_vec()).map_err(|e| e.kind()))
+        })
+        .unwrap();
+        // The receive goes to the kernel with this turn's submission.
+        io.poll().unwrap();
+        let sent = [round as u8; 5];
+        tx.send(&sent).unwrap();
+        if close {
+            rx.close(&mut io).unwrap();
+        } else {
+            assert_eq!(rx.cancel(&mut io).unwrap(), 1, "round {round}");
+        }
+        let got = results.borrow().clone();
+        let mut buf = [0u8; 16];
+        let won = match got.as_slice() {
+            [Ok(bytes)] => {
+                assert_eq!(bytes, &sent, "round {round}: the real result, intact");
+                if !close {
+                    let e = rx.read(&mut io, &mut buf).unwrap_err();
+                    assert!(e.is_would_block(), "round {round}: delivered once: {e}");
+                }
+                true
+            }
+            [Err(ErrorKind::Cancelled)] => {
+                if !close {
+                    let n = rx.read(&mut io, &mut buf).unwrap();
+                    assert_eq!(&buf[..n], &sent, "round {round}: still queued");
+                }
+                false
+            }
+            other => panic!("round {round}: {other:?}"),
+        };
+        outcomes[usize::from(close)][usize::from(won)] += 1;
+        io.poll().unwrap();
+        assert_eq!(results.borrow().len(), 1, "round {round}: completed once");
+    }
+    println!(
+        "1000 cancels racing a datagram receive: {} delivered, {} cancelled; 1000 closes: {} delivered, {} cancelled",
+        outcomes[0][1], outcomes[0][0], outcomes[1][1], outcomes[1][0]
+    );
+    rx.close(&mut io).unwrap();
+    io.poll().unwrap();
+    assert_eq!(io.objects(), 0);
+}
+
 /// An exact read fed a byte at a time: each receive's partial result is kept and the rest
 /// received again, until the buffer is full; then end of stream on the next read.
 #[test]
