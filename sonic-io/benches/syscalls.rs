@@ -14,6 +14,12 @@
 //!   `poll_one`, mio `poll(Some(0))`); tokio has no such mode. The empty polls are part of
 //!   the figure, and under strace each costs a trap to the tracer, so they stand for the
 //!   tracer's pace more than the loop's: read the non-wait columns.
+//! * `udp echo, scheduled`: a client thread (std, blocking) sends a 64-byte datagram and
+//!   waits for its echo; the server thread blocks in its wait, receives the datagram with
+//!   its source (sonic-io `async_read_from`, the multicast peer's read) and sends it back
+//!   there. The client pauses 300 µs (spinning: no syscall) before each next datagram, so
+//!   the server always waits for it, as for a feed's spaced datagrams. Per round trip, both
+//!   threads.
 //! * `udp receive, single` / `batch`: one thread sends bursts of 64 datagrams of 64 bytes
 //!   with std's `send_to`, then takes them with the subject's receive (one `recvfrom` per
 //!   datagram; sonic-io's batch: `recvmmsg` into 64 slots). Per datagram, the send
@@ -62,6 +68,7 @@ mod linux {
         EchoImmediate,
         EchoScheduled,
         EchoHot,
+        UdpEcho,
         UdpSingle,
         UdpBatch,
         Timer,
@@ -73,6 +80,7 @@ mod linux {
                 Work::EchoImmediate => "tcp echo, immediate",
                 Work::EchoScheduled => "tcp echo, scheduled",
                 Work::EchoHot => "tcp echo, hot loop",
+                Work::UdpEcho => "udp echo, scheduled",
                 Work::UdpSingle => "udp receive, single",
                 Work::UdpBatch => "udp receive, batch",
                 Work::Timer => "timer arm + fire",
@@ -80,7 +88,9 @@ mod linux {
         }
         fn per(self) -> &'static str {
             match self {
-                Work::EchoImmediate | Work::EchoScheduled | Work::EchoHot => "round trip",
+                Work::EchoImmediate | Work::EchoScheduled | Work::EchoHot | Work::UdpEcho => {
+                    "round trip"
+                }
                 Work::UdpSingle | Work::UdpBatch => "datagram",
                 Work::Timer => "firing",
             }
@@ -88,7 +98,9 @@ mod linux {
         /// Units per counted run (`n`; the second run does `2n`), full and quick.
         fn units(self, quick: bool) -> usize {
             let (full, q) = match self {
-                Work::EchoImmediate | Work::EchoScheduled | Work::EchoHot => (2000, 300),
+                Work::EchoImmediate | Work::EchoScheduled | Work::EchoHot | Work::UdpEcho => {
+                    (2000, 300)
+                }
                 // Bursts of BURST datagrams.
                 Work::UdpSingle | Work::UdpBatch => (40, 8),
                 Work::Timer => (400, 60),
@@ -107,7 +119,7 @@ mod linux {
     /// The cases, in the table's order. `sonic-io` runs on epoll and `sonic-io uring` on
     /// io_uring (`SONIC_IO_BACKEND` set for the child); the uring rows are left out where
     /// the kernel refuses io_uring.
-    const CASES: [(Work, &str); 22] = [
+    const CASES: [(Work, &str); 26] = [
         (Work::EchoImmediate, "sonic-io"),
         (Work::EchoImmediate, URING),
         (Work::EchoImmediate, "mio"),
@@ -120,6 +132,10 @@ mod linux {
         (Work::EchoHot, "sonic-io"),
         (Work::EchoHot, URING),
         (Work::EchoHot, "mio"),
+        (Work::UdpEcho, "sonic-io"),
+        (Work::UdpEcho, URING),
+        (Work::UdpEcho, "mio"),
+        (Work::UdpEcho, "tokio"),
         (Work::UdpSingle, "sonic-io"),
         (Work::UdpSingle, URING),
         (Work::UdpSingle, "mio"),
@@ -361,6 +377,9 @@ mod linux {
             (Work::EchoHot, "mio") => mio_echo_threads(n, true),
             (Work::EchoScheduled, "tokio") => tokio_echo_threads(n),
             (Work::EchoScheduled, "std") => std_echo_threads(n),
+            (Work::UdpEcho, "sonic-io") => sonic_udp_echo(n),
+            (Work::UdpEcho, "mio") => mio_udp_echo(n),
+            (Work::UdpEcho, "tokio") => tokio_udp_echo(n),
             (Work::UdpSingle, "sonic-io") => sonic_udp(n, false),
             (Work::UdpBatch, "sonic-io") => sonic_udp(n, true),
             (Work::UdpSingle, "mio") => mio_udp(n),
@@ -725,6 +744,106 @@ mod linux {
                 Ok(())
             },
         )
+    }
+
+    // ---- UDP echo: one datagram at a time, received with its source and sent back there
+
+    /// The client's pause between an echo and its next datagram.
+    const UDP_ECHO_PAUSE: Duration = Duration::from_micros(300);
+
+    /// The server's socket and the client's run: `n` datagrams sent, each echo awaited.
+    fn udp_echo(
+        n: usize,
+        server: impl FnOnce(StdUdp) -> io::Result<()> + Send + 'static,
+    ) -> io::Result<()> {
+        let (c, s, to) = udp_pair()?;
+        c.set_read_timeout(Some(Duration::from_secs(10)))?;
+        c.connect(to)?;
+        two_threads(
+            move || server(s),
+            move || {
+                let msg = [0x5au8; MSG];
+                let mut buf = [0u8; MSG];
+                for _ in 0..n {
+                    c.send(&msg)?;
+                    c.recv(&mut buf)?;
+                    // A pause (a spin on the vDSO clock: no syscall) before the next
+                    // datagram, so that the server has re-armed its read and waits, as for
+                    // a feed's spaced datagrams; back to back, whether the next one is
+                    // already there is a race, and the counts follow it.
+                    let at = Instant::now();
+                    while at.elapsed() < UDP_ECHO_PAUSE {
+                        std::hint::spin_loop();
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+
+    fn sonic_udp_echo(n: usize) -> io::Result<()> {
+        udp_echo(n, move |s| {
+            let mut io = Io::new().map_err(err)?;
+            let s =
+                UdpSocket::add(&mut io, sock::UdpConn::try_from(s).map_err(err)?).map_err(err)?;
+            let served = Rc::new(Cell::new(0usize));
+            fn serve(io: &mut Io, s: UdpSocket, buf: Vec<u8>, served: Rc<Cell<usize>>) {
+                let armed = s.async_read_from(io, buf, move |io, r, buf| {
+                    // The last read is cancelled when the Io drops.
+                    let Ok((_, from)) = r else { return };
+                    let armed = s.async_write_to(io, buf, &from, move |io, r, buf| {
+                        r.expect("server write");
+                        served.set(served.get() + 1);
+                        serve(io, s, buf, served);
+                    });
+                    assert!(armed.is_ok(), "server write refused");
+                });
+                assert!(armed.is_ok(), "server read refused");
+            }
+            serve(&mut io, s, vec![0u8; MSG], served.clone());
+            drive_until(&mut io, move || served.get() >= n, false)
+        })
+    }
+
+    fn mio_udp_echo(n: usize) -> io::Result<()> {
+        udp_echo(n, move |s| {
+            s.set_nonblocking(true)?;
+            let mut s = mio::net::UdpSocket::from_std(s);
+            let mut poll = Poll::new()?;
+            poll.registry()
+                .register(&mut s, Token(0), Interest::READABLE)?;
+            let mut events = Events::with_capacity(8);
+            let mut buf = [0u8; MSG];
+            let mut served = 0;
+            while served < n {
+                match s.recv_from(&mut buf) {
+                    Ok((len, from)) => {
+                        s.send_to(&buf[..len], from)?;
+                        served += 1;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        poll.poll(&mut events, Some(Duration::from_secs(5)))?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn tokio_udp_echo(n: usize) -> io::Result<()> {
+        udp_echo(n, move |s| {
+            s.set_nonblocking(true)?;
+            tokio_rt()?.block_on(async move {
+                let s = tokio::net::UdpSocket::from_std(s)?;
+                let mut buf = [0u8; MSG];
+                for _ in 0..n {
+                    let (len, from) = s.recv_from(&mut buf).await?;
+                    s.send_to(&buf[..len], from).await?;
+                }
+                Ok(())
+            })
+        })
     }
 
     // ---- UDP: bursts of BURST datagrams sent with std, received by the subject

@@ -17,7 +17,7 @@ use crate::raw::payload::{Finishing, OnceVt, OpPayload, Payload};
 use crate::ready::Ready;
 use crate::slab::Slab;
 use crate::stats::Stats;
-use crate::sys::{OP_DONE, Poller, SKIP, Timeout, WAIT_TIMER, WAKER, Waker};
+use crate::sys::{OP_DONE, Poller, RecvKind, SKIP, Timeout, WAIT_TIMER, WAKER, Waker};
 
 /// Completions that may run inline, nested in the code that produced them, before further
 /// ones are deferred to the next turn of the loop.
@@ -509,7 +509,7 @@ impl Io {
             OpSlot::InFlight(p) => {
                 let mut f = Finishing::new(p);
                 if let Some(res) = self.poller.cancel_recv(key.token(), &mut self.stats)
-                    && f.received(res)
+                    && f.received(res, &self.poller.recv_msg(key.token()))
                 {
                     f.keep_result();
                 }
@@ -586,9 +586,14 @@ impl Io {
             && poller.completes_reads()
             && !obj.ready.intersects(Ready::READABLE | Ready::READ_ENDED)
             && !obj.holds_ahead()
-            && let Some((ptr, len)) = op.recv_target()
+            && let Some(buf) = op.recv_target()
         {
-            let target = (obj.fd, key.token(), ptr, len, obj.class == Class::Datagram);
+            let target = (
+                obj.fd,
+                key.token(),
+                buf,
+                recv_kind(obj.class, op.source_control()),
+            );
             return match park_in_ring(poller, stats, slot, target, op) {
                 Ok(()) => {
                     self.armed += 1;
@@ -623,10 +628,14 @@ impl Io {
                 if dir == Dir::Read
                     && ring_readable(cx.obj.class)
                     && poller.completes_reads()
-                    && let Some((ptr, len)) = op.recv_target()
+                    && let Some(buf) = op.recv_target()
                 {
-                    let datagram = cx.obj.class == Class::Datagram;
-                    let target = (cx.obj.fd, key.token(), ptr, len, datagram);
+                    let target = (
+                        cx.obj.fd,
+                        key.token(),
+                        buf,
+                        recv_kind(cx.obj.class, op.source_control()),
+                    );
                     return match park_in_ring(poller, cx.stats, slot, target, op) {
                         Ok(()) => {
                             self.armed += 1;
@@ -900,10 +909,11 @@ impl Io {
             // datagram is only that).
             obj.ready |= Ready::READ_CLOSED;
         }
-        if !p.received(res) {
+        if !p.received(res, &poller.recv_msg(key.token())) {
             match p.recv_target() {
-                Some((ptr, len)) => {
-                    match poller.recv(obj.fd, key.token(), ptr, len, datagram, stats) {
+                Some(buf) => {
+                    let kind = recv_kind(obj.class, p.source_control());
+                    match poller.recv(obj.fd, key.token(), buf, kind, stats) {
                         Ok(()) => return 0,
                         Err(e) => p.fail(e),
                     }
@@ -1324,15 +1334,27 @@ fn park_in_ring<T: OpLogic<Io>>(
     poller: &mut Poller,
     stats: &mut Stats,
     slot: &mut OpSlot<Io>,
-    (fd, token, ptr, len, datagram): (std::os::fd::RawFd, u64, *mut u8, usize, bool),
+    (fd, token, buf, kind): (std::os::fd::RawFd, u64, (*mut u8, usize), RecvKind),
     op: T,
 ) -> std::result::Result<(), (T, Error)> {
-    match poller.recv(fd, token, ptr, len, datagram, stats) {
+    match poller.recv(fd, token, buf, kind, stats) {
         Ok(()) => {
             *slot = OpSlot::InFlight(Payload::new(op));
             Ok(())
         }
         Err(e) => Err((op, e)),
+    }
+}
+
+/// How the kernel receives a read on an object of `class`: with its datagram's source and
+/// this much control space where the operation takes it (`source`: a `recvmsg`), else as
+/// the object's class reads.
+#[inline]
+fn recv_kind(class: Class, source: Option<usize>) -> RecvKind {
+    match source {
+        Some(control) => RecvKind::Source(control),
+        None if class == Class::Datagram => RecvKind::Datagram,
+        None => RecvKind::Stream,
     }
 }
 

@@ -58,6 +58,17 @@ impl Key {
     }
 }
 
+/// What a `recvmsg` in the kernel wrote beside a datagram's bytes
+/// ([`OpLogic::received_msg`]); empty slices for a plain receive.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RecvMsg<'a> {
+    /// The source's address, as the kernel encodes it (`msg_namelen` bytes; empty for a
+    /// Unix datagram from an unnamed socket).
+    pub(crate) name: &'a [u8],
+    /// The control data (`msg_controllen` bytes).
+    pub(crate) control: &'a [u8],
+}
+
 /// Which of an object's two operation records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dir {
@@ -142,6 +153,19 @@ pub(crate) trait OpLogic<C>: Sized + 'static {
     /// to receive again (an exact read with more to come, `EAGAIN`).
     fn received(&mut self, _res: i32) -> bool {
         true
+    }
+    /// A read that takes its datagram's source: the receive into
+    /// [`recv_target`](OpLogic::recv_target) is a `recvmsg` with the source's address and
+    /// this many bytes of control space (`Some(0)`: none), both in storage the backend
+    /// keeps per object. `None` (the default): a plain receive.
+    fn source_control(&self) -> Option<usize> {
+        None
+    }
+    /// The result of a receive, with what a `recvmsg` wrote beside the bytes (empty for a
+    /// plain receive): the source's address and the control data. The default hands the
+    /// result to [`received`](OpLogic::received).
+    fn received_msg(&mut self, res: i32, _msg: &RecvMsg<'_>) -> bool {
+        self.received(res)
     }
     /// The buffer, for a refused submission.
     fn into_buf(self) -> Self::Buf;

@@ -12,7 +12,7 @@ use crate::error::{Partial, Rejected};
 use crate::handle::handle;
 use crate::io::Io;
 use crate::object::{ObjState, Owned, Register};
-use crate::op::{Attempt, Dir, OpLogic};
+use crate::op::{Attempt, Dir, OpLogic, RecvMsg};
 use crate::ops::{WriteFromOp, WriteOp};
 
 /// Datagram sockets (sealed): [`sock::UdpConn`], [`sock::UnixDatagram`].
@@ -302,10 +302,28 @@ impl<U: PacketSock> PacketConn<U> {
 /// callback. The readiness rules around it are [`RecvFromOp`]'s, written once.
 trait RecvFrom: 'static {
     type Out;
+    /// The control space a receive in the ring asks for (a `recvmsg` there, whatever the
+    /// syscall of [`recv`](RecvFrom::recv)).
+    const CONTROL: usize;
 
     /// One receive into `dst`, the source into `from`. A datagram longer than `dst` is
     /// `TRUNCATED_ERROR`; `WouldBlock` and `Interrupted` are left to the caller.
     fn recv(obj: &ObjState, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out>;
+
+    /// What a `recvmsg` in the ring got: a datagram of `n` bytes (its whole length: the
+    /// receive passes `MSG_TRUNC`) into `room` bytes, with the source and control data in
+    /// `msg`. Cut is `TRUNCATED_ERROR`, as from [`recv`](RecvFrom::recv).
+    fn from_msg(n: usize, room: usize, msg: &RecvMsg<'_>) -> Result<Self::Out>;
+}
+
+/// The source a `recvmsg` wrote: a Unix datagram from an unnamed socket has none (an
+/// address of length 0).
+fn source(name: &[u8]) -> Result<SockaddrAny> {
+    if name.is_empty() {
+        Ok(SockaddrAny::Unix(sockaddr::SockaddrUnix::unnamed()))
+    } else {
+        SockaddrStorage::from_bytes(name)?.decode()
+    }
 }
 
 /// `recvfrom` with `MSG_TRUNC`: the length and the source.
@@ -313,6 +331,14 @@ struct Plain;
 
 impl RecvFrom for Plain {
     type Out = (usize, SockaddrAny);
+    const CONTROL: usize = 0;
+
+    fn from_msg(n: usize, room: usize, msg: &RecvMsg<'_>) -> Result<Self::Out> {
+        if n > room {
+            return Err(TRUNCATED_ERROR);
+        }
+        source(msg.name).map(|a| (n, a))
+    }
 
     fn recv(obj: &ObjState, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out> {
         let room = dst.len();
@@ -335,6 +361,15 @@ struct Stamped;
 
 impl RecvFrom for Stamped {
     type Out = (usize, SockaddrAny, Option<Timestamp>);
+    const CONTROL: usize = sock::timestamp::RX_CONTROL_LEN;
+
+    fn from_msg(n: usize, room: usize, msg: &RecvMsg<'_>) -> Result<Self::Out> {
+        if n > room {
+            return Err(TRUNCATED_ERROR);
+        }
+        let stamp = sock::timestamp::rx_timestamp(msg.control);
+        source(msg.name).map(|a| (n, a, stamp))
+    }
 
     fn recv(obj: &ObjState, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out> {
         let (meta, stamp) = match obj.owned() {
@@ -363,12 +398,19 @@ impl RecvFrom for Stamped {
 struct RecvFromOp<K: RecvFrom, B, F> {
     buf: B,
     f: F,
+    /// The buffer's length, for a receive in the ring.
+    room: usize,
     res: Option<Result<K::Out>>,
 }
 
 impl<K: RecvFrom, B, F> RecvFromOp<K, B, F> {
     fn new(buf: B, f: F) -> Self {
-        RecvFromOp { buf, f, res: None }
+        RecvFromOp {
+            buf,
+            f,
+            room: 0,
+            res: None,
+        }
     }
 }
 
@@ -420,6 +462,26 @@ where
 
     fn fail(&mut self, e: Error) {
         self.res = Some(Err(e));
+    }
+
+    /// The owned buffer (a `Vec`, a `Box`; never a region), for a `recvmsg` in the ring.
+    fn recv_target(&mut self) -> Option<(*mut u8, usize)> {
+        let dst = self.buf.stable_mut()?;
+        self.room = dst.len();
+        Some((dst.as_mut_ptr(), dst.len()))
+    }
+
+    fn source_control(&self) -> Option<usize> {
+        Some(K::CONTROL)
+    }
+
+    fn received_msg(&mut self, res: i32, msg: &RecvMsg<'_>) -> bool {
+        self.res = Some(match res {
+            n if n >= 0 => K::from_msg(n as usize, self.room, msg),
+            e if e == -libc::EAGAIN || e == -libc::EINTR => return false,
+            e => Err(Error::from(zcall::Errno::from_raw(-e))),
+        });
+        true
     }
 
     fn complete(self, io: &mut Io) {

@@ -430,6 +430,184 @@ fn a_connected_udp_read_receives_in_the_ring() {
     assert_eq!((st.sqes, st.events), (r, r), "one receive each: {st:?}");
 }
 
+/// A read that takes its datagram's source (`async_read_from`, with or without the
+/// receive stamp: the multicast peer's reads) waits in the kernel as one `recvmsg`, its
+/// header, address and control space kept by the ring per socket: no read syscall. The
+/// source comes back decoded (IPv4, IPv6, a named and an unnamed Unix socket), a cut
+/// datagram is `MessageTooLarge` with its first bytes, an empty one is `Ok(0)`, the stamp
+/// comes from the same receive's control data; an echo against a peer thread costs one
+/// entry and one event per datagram.
+#[test]
+fn a_read_with_a_source_receives_in_the_ring() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    type Got = (sonic_io::Result<(usize, sock::SockaddrAny)>, Vec<u8>);
+    // A read armed (it finds nothing and parks in the kernel), then the datagram `send`
+    // sends; what the read got, with no read syscall made.
+    fn ring_read_from<U: sonic_io::PacketSock>(
+        io: &mut Io,
+        rx: PacketConn<U>,
+        room: usize,
+        send: impl FnOnce(),
+    ) -> Got {
+        let got = slot();
+        let g = got.clone();
+        rx.async_read_from(io, vec![0u8; room], move |_, r, buf| {
+            *g.borrow_mut() = Some((r, buf))
+        })
+        .unwrap();
+        io.poll().unwrap();
+        let st = delta(io, |io| {
+            send();
+            run_until(io, || got.borrow().is_some());
+        });
+        assert_eq!(st.reads, 0, "received in the ring: {st:?}");
+        got.borrow_mut().take().unwrap()
+    }
+
+    // IPv4: the source, a cut, an empty datagram, an exact fit.
+    let rx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+    let to = rx.local_addr().unwrap().to_string();
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let from = tx.local_addr().unwrap();
+    let rx = PacketConn::add(&mut io, rx).unwrap();
+    let big: Vec<u8> = (0..100u8).collect();
+    let (r, buf) = ring_read_from(&mut io, rx, 8, || {
+        tx.send_to(&big, &to).unwrap();
+    });
+    let e = r.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MessageTooLarge, "{e}");
+    assert_eq!(buf, big[..8], "a cut datagram's first bytes");
+    let (r, _) = ring_read_from(&mut io, rx, 8, || {
+        tx.send_to(&[], &to).unwrap();
+    });
+    let (n, src) = r.unwrap();
+    assert_eq!((n, src.as_socket()), (0, Some(from)), "an empty datagram");
+    let (r, buf) = ring_read_from(&mut io, rx, 8, || {
+        tx.send_to(&big[..8], &to).unwrap();
+    });
+    let (n, src) = r.unwrap();
+    assert_eq!((n, &buf[..], src.as_socket()), (8, &big[..8], Some(from)));
+
+    // IPv6, where the host has a loopback address for it.
+    if let (Ok(rx6), Ok(tx6)) = (
+        sock::UdpConn::bind("[::1]:0"),
+        std::net::UdpSocket::bind("[::1]:0"),
+    ) {
+        let to6 = rx6.local_addr().unwrap().to_string();
+        let rx6 = PacketConn::add(&mut io, rx6).unwrap();
+        let (r, buf) = ring_read_from(&mut io, rx6, 64, || {
+            tx6.send_to(b"six", &to6).unwrap();
+        });
+        let (n, src) = r.unwrap();
+        assert_eq!(&buf[..n], b"six");
+        assert_eq!(src.as_socket(), Some(tx6.local_addr().unwrap()));
+        rx6.close(&mut io).unwrap();
+    } else {
+        println!("no IPv6 loopback here: the IPv6 source is not checked");
+    }
+
+    // Unix: a named sender's path, and an unnamed one's empty source.
+    let dir = std::env::temp_dir().join(format!("sonic-io-uring-from-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (rx_path, tx_path) = (dir.join("rx"), dir.join("tx"));
+    let urx = sock::UnixDatagram::bind(rx_path.to_str().unwrap()).unwrap();
+    let utx = sock::UnixDatagram::bind(tx_path.to_str().unwrap()).unwrap();
+    utx.connect(rx_path.to_str().unwrap()).unwrap();
+    let urx = PacketConn::add(&mut io, urx).unwrap();
+    let (r, _) = ring_read_from(&mut io, urx, 64, || {
+        utx.send(b"named").unwrap();
+    });
+    match r.unwrap() {
+        (5, sock::SockaddrAny::Unix(u)) => {
+            assert_eq!(u.path(), Some(tx_path.as_path()), "{u:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    urx.close(&mut io).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let [a, b] = sock::UnixDatagram::pair().unwrap();
+    let b = PacketConn::add(&mut io, b).unwrap();
+    let (r, _) = ring_read_from(&mut io, b, 64, || {
+        a.send(b"hi").unwrap();
+    });
+    match r.unwrap() {
+        (2, sock::SockaddrAny::Unix(u)) => assert!(u.is_unnamed(), "{u:?}"),
+        other => panic!("{other:?}"),
+    }
+    b.close(&mut io).unwrap();
+
+    // The stamp, from the control data of the same receive.
+    let srx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+    srx.set_rx_timestamps(true).unwrap();
+    let sto = srx.local_addr().unwrap().to_string();
+    let srx = PacketConn::add(&mut io, srx).unwrap();
+    let mut stamped = 0;
+    for _ in 0..5 {
+        let got = slot();
+        let g = got.clone();
+        srx.async_read_from_timestamped(&mut io, vec![0u8; 64], move |_, r, _| {
+            *g.borrow_mut() = Some(r)
+        })
+        .unwrap();
+        io.poll().unwrap();
+        let before = sonic_io::Timestamp::now();
+        let st = delta(&mut io, |io| {
+            tx.send_to(b"tick", &sto).unwrap();
+            run_until(io, || got.borrow().is_some());
+        });
+        assert_eq!(st.reads, 0, "received in the ring: {st:?}");
+        let (n, src, stamp) = got.borrow_mut().take().unwrap().unwrap();
+        assert_eq!((n, src.as_socket()), (4, Some(from)));
+        // The first datagrams after a host's first socket asks may come unstamped.
+        if let Some(t) = stamp {
+            assert!(t >= before && t <= sonic_io::Timestamp::now(), "{t:?}");
+            stamped += 1;
+        }
+    }
+    assert!(stamped > 0, "no datagram of five came with its stamp");
+    srx.close(&mut io).unwrap();
+
+    // The echo: the peer thread sends a millisecond after each echo.
+    let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    fn serve(
+        io: &mut Io,
+        rx: PacketConn<sock::UdpConn>,
+        served: std::rc::Rc<std::cell::Cell<u32>>,
+    ) {
+        rx.async_read_from(io, vec![0u8; 64], move |io, r, buf| {
+            let Ok((n, src)) = r else { return };
+            let back = buf[..n].to_vec();
+            rx.async_write_to(io, back, &src, |_, r, _| {
+                r.unwrap();
+            })
+            .unwrap();
+            served.set(served.get() + 1);
+            serve(io, rx, served);
+        })
+        .unwrap();
+    }
+    serve(&mut io, rx, served.clone());
+    let rounds = 100u32;
+    tx.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let client = std::thread::spawn(move || {
+        let mut back = [0u8; 64];
+        for i in 1..=rounds {
+            std::thread::sleep(Duration::from_millis(1));
+            tx.send_to(&[i as u8; 64], &to).unwrap();
+            assert_eq!(tx.recv(&mut back).unwrap(), 64);
+            assert_eq!(back, [i as u8; 64]);
+        }
+    });
+    let st = delta(&mut io, |io| run_until(io, || served.get() == rounds));
+    client.join().unwrap();
+    let r = u64::from(rounds);
+    println!("{rounds} UDP echoes with a source on io_uring: {st:?}");
+    assert_eq!((st.reads, st.writes, st.ctl), (0, r, 0), "{st:?}");
+    assert_eq!((st.sqes, st.events), (r, r), "one receive each: {st:?}");
+}
+
 /// Closing a stream with a read and a write armed: both complete `Cancelled`, once, and
 /// the peer sees the connection end; repeated a thousand times on one Io, no descriptor
 /// is left behind (the ring's polls let every socket go).
@@ -567,6 +745,21 @@ fn a_cancel_racing_a_datagram_receive_loses_no_datagram() {
     let Some(mut io) = ring_reads_io() else {
         return;
     };
+    datagram_cancel_rounds(&mut io, false);
+}
+
+/// [`a_cancel_racing_a_datagram_receive_loses_no_datagram`] with reads that take the
+/// source (a `recvmsg` in the ring, its header kept by the ring): the same outcomes, and a
+/// delivered datagram comes with its sender's address.
+#[test]
+fn a_cancel_racing_a_receive_with_a_source_loses_no_datagram() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    datagram_cancel_rounds(&mut io, true);
+}
+
+fn datagram_cancel_rounds(io: &mut Io, source: bool) {
     let connected = || {
         let rx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -575,31 +768,45 @@ fn a_cancel_racing_a_datagram_receive_loses_no_datagram() {
         (rx, tx)
     };
     let (rx, tx) = connected();
-    let rx = PacketConn::add(&mut io, rx).unwrap();
+    let rx = PacketConn::add(io, rx).unwrap();
     let mut outcomes = [[0u32; 2]; 2];
     for round in 0..2000u32 {
         let close = round % 2 == 1;
         let (rx, tx) = if close {
             let (r, t) = connected();
-            (PacketConn::add(&mut io, r).unwrap(), t)
+            (PacketConn::add(io, r).unwrap(), t)
         } else {
             (rx, tx.try_clone().unwrap())
         };
         let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let r1 = results.clone();
-        rx.async_read(&mut io, vec![0u8; 16], move |_, r, buf| {
-            r1.borrow_mut()
-                .push(r.map(|n| buf[..n].to_vec()).map_err(|e| e.kind()))
-        })
-        .unwrap();
+        if source {
+            let from = tx.local_addr().unwrap();
+            rx.async_read_from(io, vec![0u8; 16], move |_, r, buf| {
+                r1.borrow_mut().push(
+                    r.map(|(n, src)| {
+                        assert_eq!(src.as_socket(), Some(from), "the sender");
+                        buf[..n].to_vec()
+                    })
+                    .map_err(|e| e.kind()),
+                )
+            })
+            .unwrap();
+        } else {
+            rx.async_read(io, vec![0u8; 16], move |_, r, buf| {
+                r1.borrow_mut()
+                    .push(r.map(|n| buf[..n].to_vec()).map_err(|e| e.kind()))
+            })
+            .unwrap();
+        }
         // The receive goes to the kernel with this turn's submission.
         io.poll().unwrap();
         let sent = [round as u8; 5];
         tx.send(&sent).unwrap();
         if close {
-            rx.close(&mut io).unwrap();
+            rx.close(io).unwrap();
         } else {
-            assert_eq!(rx.cancel(&mut io).unwrap(), 1, "round {round}");
+            assert_eq!(rx.cancel(io).unwrap(), 1, "round {round}");
         }
         let got = results.borrow().clone();
         let mut buf = [0u8; 16];
@@ -607,14 +814,14 @@ fn a_cancel_racing_a_datagram_receive_loses_no_datagram() {
             [Ok(bytes)] => {
                 assert_eq!(bytes, &sent, "round {round}: the real result, intact");
                 if !close {
-                    let e = rx.read(&mut io, &mut buf).unwrap_err();
+                    let e = rx.read(io, &mut buf).unwrap_err();
                     assert!(e.is_would_block(), "round {round}: delivered once: {e}");
                 }
                 true
             }
             [Err(ErrorKind::Cancelled)] => {
                 if !close {
-                    let n = rx.read(&mut io, &mut buf).unwrap();
+                    let n = rx.read(io, &mut buf).unwrap();
                     assert_eq!(&buf[..n], &sent, "round {round}: still queued");
                 }
                 false
@@ -626,10 +833,10 @@ fn a_cancel_racing_a_datagram_receive_loses_no_datagram() {
         assert_eq!(results.borrow().len(), 1, "round {round}: completed once");
     }
     println!(
-        "1000 cancels racing a datagram receive: {} delivered, {} cancelled; 1000 closes: {} delivered, {} cancelled",
+        "1000 cancels racing a datagram receive (source: {source}): {} delivered, {} cancelled; 1000 closes: {} delivered, {} cancelled",
         outcomes[0][1], outcomes[0][0], outcomes[1][1], outcomes[1][0]
     );
-    rx.close(&mut io).unwrap();
+    rx.close(io).unwrap();
     io.poll().unwrap();
     assert_eq!(io.objects(), 0);
 }

@@ -135,7 +135,8 @@ pub(crate) struct OpVt<C: 'static> {
     retarget: unsafe fn(*mut u8, &mut Blocks, crate::buf::Region) -> iox::Result<()>,
     abandon: unsafe fn(*mut u8, &mut Blocks),
     recv_target: unsafe fn(*mut u8) -> Option<(*mut u8, usize)>,
-    received: unsafe fn(*mut u8, i32) -> bool,
+    received: unsafe fn(*mut u8, i32, &crate::op::RecvMsg<'_>) -> bool,
+    source_control: unsafe fn(*mut u8) -> Option<usize>,
     drop: unsafe fn(*mut u8),
     /// `size_of` the stored type: what a move out of a slot copies.
     size: usize,
@@ -188,10 +189,20 @@ unsafe fn op_recv_target<C, T: OpLogic<C>>(p: *mut u8) -> Option<(*mut u8, usize
     t.recv_target()
 }
 
-unsafe fn op_received<C, T: OpLogic<C>>(p: *mut u8, res: i32) -> bool {
+unsafe fn op_received<C, T: OpLogic<C>>(
+    p: *mut u8,
+    res: i32,
+    msg: &crate::op::RecvMsg<'_>,
+) -> bool {
     // SAFETY: as in `op_attempt`.
     let t = unsafe { &mut *p.cast::<T>() };
-    t.received(res)
+    t.received_msg(res, msg)
+}
+
+unsafe fn op_source_control<C, T: OpLogic<C>>(p: *mut u8) -> Option<usize> {
+    // SAFETY: as in `op_attempt`.
+    let t = unsafe { &*p.cast::<T>() };
+    t.source_control()
 }
 
 impl<C: 'static, T: OpLogic<C>> Erase<OpVt<C>> for T {
@@ -203,6 +214,7 @@ impl<C: 'static, T: OpLogic<C>> Erase<OpVt<C>> for T {
         abandon: op_abandon::<C, T>,
         recv_target: op_recv_target::<C, T>,
         received: op_received::<C, T>,
+        source_control: op_source_control::<C, T>,
         drop: drop_erased::<T>,
         size: size_of::<T>(),
     };
@@ -252,13 +264,24 @@ impl<C: 'static> Payload<OpVt<C>> {
         unsafe { f(p) }
     }
 
-    /// A receive's result ([`OpLogic::received`]).
+    /// A receive's result and what a `recvmsg` wrote beside it
+    /// ([`OpLogic::received_msg`]).
     #[inline]
-    pub(crate) fn received(&mut self, res: i32) -> bool {
+    pub(crate) fn received(&mut self, res: i32, msg: &crate::op::RecvMsg<'_>) -> bool {
         let f = self.vt.received;
         let p = self.ptr();
         // SAFETY: as in `attempt`.
-        unsafe { f(p, res) }
+        unsafe { f(p, res, msg) }
+    }
+
+    /// Whether the receive is a `recvmsg` for the datagram's source, with how much control
+    /// space ([`OpLogic::source_control`]).
+    #[inline]
+    pub(crate) fn source_control(&mut self) -> Option<usize> {
+        let f = self.vt.source_control;
+        let p = self.ptr();
+        // SAFETY: as in `attempt`.
+        unsafe { f(p) }
     }
 
     /// Runs the callback with the stored result.
@@ -341,8 +364,8 @@ impl<C: 'static> Finishing<C> {
 
     /// A receive's result ([`OpLogic::received`]); `true` when the operation has its result.
     #[inline]
-    pub(crate) fn received(&mut self, res: i32) -> bool {
-        self.done || self.p.received(res)
+    pub(crate) fn received(&mut self, res: i32, msg: &crate::op::RecvMsg<'_>) -> bool {
+        self.done || self.p.received(res, msg)
     }
 
     /// Sets the result to an error (cancel, close).

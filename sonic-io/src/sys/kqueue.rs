@@ -5,7 +5,7 @@ use std::os::fd::RawFd;
 
 use iox::Error;
 
-use super::{Ready, Timeout, WAKER};
+use super::{Ready, RecvKind, Timeout, WAKER};
 use crate::stats::Stats;
 
 /// The readiness poller of one `Io`.
@@ -281,12 +281,16 @@ impl Poller {
         &mut self,
         _fd: RawFd,
         _token: u64,
-        _ptr: *mut u8,
-        _len: usize,
-        _datagram: bool,
+        _target: (*mut u8, usize),
+        _kind: RecvKind,
         _stats: &mut Stats,
     ) -> iox::Result<()> {
         Err(iox::Error::unsupported("kqueue completes no reads"))
+    }
+
+    #[inline]
+    pub(crate) fn recv_msg(&self, _token: u64) -> crate::op::RecvMsg<'_> {
+        crate::op::RecvMsg::default()
     }
 
     pub(crate) fn cancel_recv(&mut self, _token: u64, _stats: &mut Stats) -> Option<i32> {

@@ -21,6 +21,20 @@ mod kqueue;
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 pub(crate) use kqueue::{Poller, Waker};
 
+/// How a receive in the ring takes its bytes ([`Poller::recv`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecvKind {
+    /// A stream's bytes: `recv`; a result of 0 is the end of stream.
+    Stream,
+    /// One datagram: `recv` with `MSG_TRUNC`, so the result is the datagram's whole
+    /// length, longer than the buffer when it was cut.
+    Datagram,
+    /// One datagram with its source and at most this many bytes of control data:
+    /// `recvmsg` with `MSG_TRUNC`, its header, address and control space kept by the
+    /// backend per object ([`Poller::recv_msg`]).
+    Source(usize),
+}
+
 /// The poller of one `Io` on Linux: epoll or io_uring, chosen when the Io is built. Each
 /// call is one predictable branch on the variant.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -189,9 +203,10 @@ impl Poller {
         }
     }
 
-    /// Queues a receive of at most `len` bytes from `fd` into `ptr`; its result comes back as
-    /// an event whose token is `token | OP_DONE` ([`result`](Poller::result)). `datagram`:
-    /// with `MSG_TRUNC`, so that the result is the datagram's whole length.
+    /// Queues a receive of at most `len` bytes from `fd` into `ptr`, as `kind` says; its
+    /// result comes back as an event whose token is `token | OP_DONE`
+    /// ([`take_result`](Poller::take_result)), and what a `recvmsg` wrote beside it from
+    /// [`recv_msg`](Poller::recv_msg).
     ///
     /// The memory must stay valid, and untouched by anyone else, until that completion is
     /// taken: from a wait's events, or from [`cancel_recv`](Poller::cancel_recv).
@@ -199,14 +214,24 @@ impl Poller {
         &mut self,
         fd: RawFd,
         token: u64,
-        ptr: *mut u8,
-        len: usize,
-        datagram: bool,
+        (ptr, len): (*mut u8, usize),
+        kind: RecvKind,
         stats: &mut crate::stats::Stats,
     ) -> iox::Result<()> {
         match self {
             Poller::Epoll(_) => Err(iox::Error::unsupported("epoll completes no reads")),
-            Poller::Uring(p) => p.recv(fd, token, ptr, len, datagram, stats),
+            Poller::Uring(p) => p.recv(fd, token, (ptr, len), kind, stats),
+        }
+    }
+
+    /// What the last `recvmsg` of `token` ([`RecvKind::Source`]) wrote beside its bytes:
+    /// the source's address and the control data; empty for any other receive. Read it
+    /// when the receive's result is taken, before the object receives again.
+    #[inline]
+    pub(crate) fn recv_msg(&self, token: u64) -> crate::op::RecvMsg<'_> {
+        match self {
+            Poller::Epoll(_) => crate::op::RecvMsg::default(),
+            Poller::Uring(p) => p.recv_msg(token),
         }
     }
 

@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::{OP_DONE, Ready, SKIP, Timeout, WAKER};
+use super::{OP_DONE, Ready, RecvKind, SKIP, Timeout, WAKER};
 use crate::stats::Stats;
 
 // ---------------------------------------------------------------------------------------
@@ -139,6 +139,7 @@ const FEAT_RSRC_TAGS: u32 = 1 << 10;
 const OP_POLL_ADD: u8 = 6;
 const OP_POLL_REMOVE: u8 = 7;
 const OP_ASYNC_CANCEL: u8 = 14;
+const OP_RECVMSG: u8 = 10;
 const OP_RECV: u8 = 27;
 
 const POLL_ADD_MULTI: u32 = 1;
@@ -628,6 +629,81 @@ struct Watch {
     read_armed: bool,
 }
 
+/// The control space of a `recvmsg` in the ring, in bytes: room for the receive stamps
+/// (`sock::timestamp::RX_CONTROL_LEN`), in 8-byte words so a `cmsghdr` is aligned.
+const MSG_CONTROL_WORDS: usize = 16;
+const MSG_CONTROL_BYTES: usize = MSG_CONTROL_WORDS * 8;
+const _: () = assert!(sock::timestamp::RX_CONTROL_LEN <= MSG_CONTROL_BYTES);
+
+/// What a `recvmsg` in the ring reads and writes beside the bytes: its header, the
+/// buffer's `iovec`, the source's address and the control space. One per object that
+/// receives with a source, allocated at its first such receive and reused by every later
+/// one (boxed: it stays put while the receive is in flight, whatever the table does).
+struct MsgBuf {
+    hdr: libc::msghdr,
+    iov: libc::iovec,
+    name: libc::sockaddr_storage,
+    control: [u64; MSG_CONTROL_WORDS],
+    /// The token of the object whose receive last used it.
+    token: u64,
+}
+
+impl MsgBuf {
+    fn new() -> Box<MsgBuf> {
+        // SAFETY: every field is a plain C struct, array or integer, for which all-zero
+        // bytes are a valid value (null pointers, zero lengths).
+        Box::new(unsafe { std::mem::zeroed::<MsgBuf>() })
+    }
+
+    /// Points the header at `ptr`/`len`, the address space and `control` bytes of control
+    /// space (at most [`MSG_CONTROL_BYTES`]); the header's address, for the entry.
+    fn prepare(&mut self, token: u64, (ptr, len): (*mut u8, usize), control: usize) -> u64 {
+        self.token = token;
+        self.iov.iov_base = ptr.cast();
+        self.iov.iov_len = len;
+        self.hdr.msg_name = std::ptr::addr_of_mut!(self.name).cast();
+        self.hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        self.hdr.msg_iov = std::ptr::addr_of_mut!(self.iov);
+        self.hdr.msg_iovlen = 1;
+        let control = control.min(MSG_CONTROL_BYTES);
+        self.hdr.msg_control = if control == 0 {
+            std::ptr::null_mut()
+        } else {
+            self.control.as_mut_ptr().cast()
+        };
+        self.hdr.msg_controllen = control as _;
+        self.hdr.msg_flags = 0;
+        std::ptr::addr_of!(self.hdr) as u64
+    }
+
+    /// What the kernel wrote back: the address (`msg_namelen` bytes) and the control data
+    /// (`msg_controllen` bytes).
+    fn written(&self) -> crate::op::RecvMsg<'_> {
+        let name_len = (self.hdr.msg_namelen as usize).min(std::mem::size_of_val(&self.name));
+        // `msg_controllen` is a `size_t` in glibc and a `socklen_t` in musl.
+        #[allow(clippy::unnecessary_cast)]
+        let control_len = (self.hdr.msg_controllen as usize).min(MSG_CONTROL_BYTES);
+        // SAFETY: the view lies inside `self.name`, which the borrow keeps alive and
+        // unwritten (no receive uses this header while its result is read: the Io reads it
+        // when it takes the completion, before it queues another); any byte is a `u8`.
+        let name = unsafe {
+            std::slice::from_raw_parts(std::ptr::addr_of!(self.name).cast::<u8>(), name_len)
+        };
+        // SAFETY: as above, inside `self.control`.
+        let control =
+            unsafe { std::slice::from_raw_parts(self.control.as_ptr().cast::<u8>(), control_len) };
+        crate::op::RecvMsg { name, control }
+    }
+}
+
+impl std::fmt::Debug for MsgBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MsgBuf")
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
 /// The uring poller of one `Io`: the same methods as the epoll one.
 #[derive(Debug)]
 pub(crate) struct Poller {
@@ -644,6 +720,10 @@ pub(crate) struct Poller {
     stash: VecDeque<Cqe>,
     /// Receives complete in the ring: the kernel cancels synchronously (Linux 6.0).
     completes_reads: bool,
+    /// The `recvmsg` storage of the objects that receive with a source, by slab index.
+    /// Declared after the ring, so the ring is closed first when the poller drops (the Io
+    /// has taken every receive back by then: its close cancels them).
+    msgs: Vec<Option<Box<MsgBuf>>>,
 }
 
 impl Poller {
@@ -660,6 +740,7 @@ impl Poller {
             events: Vec::with_capacity(events.max(1)),
             stash: VecDeque::with_capacity(64),
             completes_reads,
+            msgs: Vec::new(),
         };
         let mut stats = Stats::default();
         p.arm(p.waker, WAKER, libc::POLLIN as u32, &mut stats)?;
@@ -991,30 +1072,61 @@ impl Poller {
         self.completes_reads
     }
 
-    /// Queues a receive into `ptr`/`len` for `token`'s socket; the next enter submits it. A
-    /// `datagram` receive passes `MSG_TRUNC`: its result is the datagram's whole length,
-    /// longer than `len` when the datagram was cut.
+    /// Queues a receive into `ptr`/`len` for `token`'s socket, as `kind` says
+    /// ([`RecvKind`]); the next enter submits it. A datagram receive passes `MSG_TRUNC`: its
+    /// result is the datagram's whole length, longer than `len` when the datagram was cut.
+    /// A receive with a source is a `recvmsg` whose header, address and control space are
+    /// the object's [`MsgBuf`] ([`recv_msg`](Poller::recv_msg) reads what it wrote).
     pub(crate) fn recv(
         &mut self,
         fd: RawFd,
         token: u64,
-        ptr: *mut u8,
-        len: usize,
-        datagram: bool,
+        (ptr, len): (*mut u8, usize),
+        kind: RecvKind,
         stats: &mut Stats,
     ) -> iox::Result<()> {
-        self.ring.push(
-            Sqe {
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        let sqe = match kind {
+            RecvKind::Stream | RecvKind::Datagram => Sqe {
                 opcode: OP_RECV,
                 fd,
                 addr: ptr as u64,
-                len: u32::try_from(len).unwrap_or(u32::MAX),
-                op_flags: if datagram { libc::MSG_TRUNC as u32 } else { 0 },
+                len,
+                op_flags: if kind == RecvKind::Datagram {
+                    libc::MSG_TRUNC as u32
+                } else {
+                    0
+                },
                 user_data: token | OP_DONE,
                 ..Sqe::default()
             },
-            stats,
-        )
+            RecvKind::Source(control) => {
+                let idx = token as u32 as usize;
+                if self.msgs.len() <= idx {
+                    self.msgs.resize_with(idx + 1, || None);
+                }
+                let m = self.msgs[idx].get_or_insert_with(MsgBuf::new);
+                Sqe {
+                    opcode: OP_RECVMSG,
+                    fd,
+                    addr: m.prepare(token, (ptr, len as usize), control),
+                    len: 1,
+                    op_flags: libc::MSG_TRUNC as u32,
+                    user_data: token | OP_DONE,
+                    ..Sqe::default()
+                }
+            }
+        };
+        self.ring.push(sqe, stats)
+    }
+
+    /// What `token`'s last `recvmsg` wrote beside its bytes; empty where it made none.
+    #[inline]
+    pub(crate) fn recv_msg(&self, token: u64) -> crate::op::RecvMsg<'_> {
+        match self.msgs.get(token as u32 as usize) {
+            Some(Some(m)) if m.token == token => m.written(),
+            _ => crate::op::RecvMsg::default(),
+        }
     }
 
     /// Takes `token`'s receive back: its result if it completed (from this turn's events,

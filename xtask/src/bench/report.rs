@@ -1161,8 +1161,11 @@ pub(super) fn write_report(
          an echo). Immediate: one thread, each read submitted after the peer's write. \
          Scheduled: client and server threads blocked in their waits. Hot loop: the same \
          threads spinning on zero-timeout waits, whose empty polls under strace follow the \
-         tracer's pace. UDP: bursts of 64 datagrams sent with std's `sendto` (1 per datagram \
-         in every row) and received by the stack. Timer: a 100 µs one-shot armed and awaited \
+         tracer's pace. UDP echo: a std client sends a 64-byte datagram, waits for its echo \
+         and pauses 300 µs (a spin, no syscall), so the server always waits for the next; the \
+         server receives it with its source and sends it back (the client's `sendto` and \
+         `recvfrom` are 2 per round trip in every row). UDP receive: bursts of 64 datagrams \
+         sent with std's `sendto` (1 per datagram in every row) and received by the stack. Timer: a 100 µs one-shot armed and awaited \
          (mio has no timer: its `poll` timeout stands in). `sonic-io` runs on epoll, \
          `sonic-io uring` is the same code on the io_uring backend (`io_uring_enter` is its \
          wait; its rows are absent where io_uring is refused). Rows a stack lacks (tokio's \
