@@ -289,7 +289,7 @@ impl Poller {
     }
 
     #[inline]
-    pub(crate) fn recv_msg(&self, _token: u64) -> crate::op::RecvMsg<'_> {
+    pub(crate) fn recv_msg(&mut self, _token: u64) -> crate::op::RecvMsg<'_> {
         crate::op::RecvMsg::default()
     }
 

@@ -226,9 +226,10 @@ impl Poller {
 
     /// What the last `recvmsg` of `token` ([`RecvKind::Source`]) wrote beside its bytes:
     /// the source's address and the control data; empty for any other receive. Read it
-    /// when the receive's result is taken, before the object receives again.
+    /// when the receive's result is taken, before the object receives again: the first
+    /// read closes the descriptors the receive installed (a Unix datagram's `SCM_RIGHTS`).
     #[inline]
-    pub(crate) fn recv_msg(&self, token: u64) -> crate::op::RecvMsg<'_> {
+    pub(crate) fn recv_msg(&mut self, token: u64) -> crate::op::RecvMsg<'_> {
         match self {
             Poller::Epoll(_) => crate::op::RecvMsg::default(),
             Poller::Uring(p) => p.recv_msg(token),

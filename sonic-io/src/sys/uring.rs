@@ -646,6 +646,9 @@ struct MsgBuf {
     control: [u64; MSG_CONTROL_WORDS],
     /// The token of the object whose receive last used it.
     token: u64,
+    /// Prepared for a receive whose result has not been read yet: the descriptors it may
+    /// have installed are still to close ([`MsgBuf::close_installed`]).
+    fresh: bool,
 }
 
 impl MsgBuf {
@@ -659,6 +662,7 @@ impl MsgBuf {
     /// space (at most [`MSG_CONTROL_BYTES`]); the header's address, for the entry.
     fn prepare(&mut self, token: u64, (ptr, len): (*mut u8, usize), control: usize) -> u64 {
         self.token = token;
+        self.fresh = true;
         self.iov.iov_base = ptr.cast();
         self.iov.iov_len = len;
         self.hdr.msg_name = std::ptr::addr_of_mut!(self.name).cast();
@@ -693,6 +697,35 @@ impl MsgBuf {
         let control =
             unsafe { std::slice::from_raw_parts(self.control.as_ptr().cast::<u8>(), control_len) };
         crate::op::RecvMsg { name, control }
+    }
+}
+
+impl MsgBuf {
+    /// Closes the descriptors the receive installed in this process, once: a Unix
+    /// datagram may carry `SCM_RIGHTS` (and, with `SO_PASSPIDFD`, an `SCM_PIDFD`) into the
+    /// control space a stamped read provides, and nobody asked for them (the readiness
+    /// path's `recvmsg` closes them too). The receive passed `MSG_CMSG_CLOEXEC`, so none
+    /// leaks into a child meanwhile.
+    fn close_installed(&mut self) {
+        if !self.fresh {
+            return;
+        }
+        self.fresh = false;
+        let close = |fd: RawFd| {
+            if fd >= 0 {
+                // SAFETY: the kernel installed `fd` in this process for this receive,
+                // whose control data is read here once (`fresh`), before anything else
+                // sees it: nothing else owns it, and the `OwnedFd` closes it once.
+                drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+            }
+        };
+        for m in sock::cmsg::CmsgIter::new(self.written().control).flatten() {
+            match m {
+                sock::cmsg::Cmsg::Rights(fds) => fds.for_each(close),
+                sock::cmsg::Cmsg::PidFd(fd) => close(fd),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -1111,7 +1144,7 @@ impl Poller {
                     fd,
                     addr: m.prepare(token, (ptr, len as usize), control),
                     len: 1,
-                    op_flags: libc::MSG_TRUNC as u32,
+                    op_flags: (libc::MSG_TRUNC | libc::MSG_CMSG_CLOEXEC) as u32,
                     user_data: token | OP_DONE,
                     ..Sqe::default()
                 }
@@ -1120,11 +1153,15 @@ impl Poller {
         self.ring.push(sqe, stats)
     }
 
-    /// What `token`'s last `recvmsg` wrote beside its bytes; empty where it made none.
+    /// What `token`'s last `recvmsg` wrote beside its bytes (the descriptors it installed
+    /// closed, the first time); empty where it made none.
     #[inline]
-    pub(crate) fn recv_msg(&self, token: u64) -> crate::op::RecvMsg<'_> {
-        match self.msgs.get(token as u32 as usize) {
-            Some(Some(m)) if m.token == token => m.written(),
+    pub(crate) fn recv_msg(&mut self, token: u64) -> crate::op::RecvMsg<'_> {
+        match self.msgs.get_mut(token as u32 as usize) {
+            Some(Some(m)) if m.token == token => {
+                m.close_installed();
+                m.written()
+            }
             _ => crate::op::RecvMsg::default(),
         }
     }
