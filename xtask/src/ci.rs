@@ -326,7 +326,8 @@ pub(crate) fn ci(inst: &mut Installer, report: &mut Report) -> bool {
     report.step_noted("msrv", || crate::release::msrv_step(inst));
     cross::cross(inst, report, cross::TARGETS);
     // SCTP against a real stack: sock's tests/sctp.rs inside Debian 12's 6.1 kernel booted in
-    // qemu (this machine's kernel has no SCTP), with the binaries the test step built. The
+    // qemu (this machine's kernel has no SCTP), with the binaries the test step built; in the
+    // same boot sonic-io's tests/uring.rs, the io_uring backend on 6.1's io_uring. The
     // other suites (`cargo xtask vm --suite all`) take far longer under TCG: their own command
     // and workflow job. Where apt has no Debian 12 kernel (the GitHub runner's Ubuntu) the step
     // says it skipped; the workflow's vm job runs it in a Debian 12 container.

@@ -20,7 +20,7 @@
 //! | `actionlint` | lints `.github/workflows/` with actionlint |
 //! | `bench [--quick]` | every crate's benchmarks, the allocation and syscall reports: `BENCHMARKS.md`, `benchmarks/*.svg`, the README's headline section (`--quick`: under `target/bench-quick/`) |
 //! | `allocs` | the allocation tests, their measured figures as a table |
-//! | `vm [--kernel debian-6.1] [--suite sctp\|sock\|all] [--timeout SECS]` | the test binaries inside Debian 12's 6.1 kernel booted in qemu-system-x86_64 (KVM when it starts the guest, else TCG): SCTP against a real stack, the socket suites on the LTS kernel |
+//! | `vm [--kernel debian-6.1] [--suite sctp\|uring\|ci\|sock\|all] [--timeout SECS]` | the test binaries inside Debian 12's 6.1 kernel booted in qemu-system-x86_64 (KVM when it starts the guest, else TCG): SCTP against a real stack, sonic-io's io_uring backend on 6.1's io_uring (`ci`: both, the default), the socket suites on the LTS kernel |
 //!
 //! Missing prerequisites (apt packages such as strace, rustup targets and components,
 //! cargo-fuzz, cargo-deny, actionlint) are
@@ -47,7 +47,7 @@ mod vm;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | test-uring | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--level N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | doc | semver | msrv | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs | vm [--kernel debian-6.1] [--suite sctp|sock|all] [--timeout SECS]> [--install]";
+const USAGE: &str = "usage: cargo xtask <ci | test-uring | cross [--target T]... | autobahn [--cases PATTERN] [--jobs N] [--level N] [--full] | miri | loom | fuzz [--seconds N] [--merge] | load [--seconds N] [--clients N] | sanitize | layers | deny | package | doc | semver | msrv | release CRATE patch|minor|major | actionlint | bench [--quick] | allocs | vm [--kernel debian-6.1] [--suite sctp|uring|ci|sock|all] [--timeout SECS]> [--install]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

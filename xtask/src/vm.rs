@@ -1,6 +1,7 @@
 //! `cargo xtask vm`: the workspace's test binaries inside a real distribution kernel booted in
 //! `qemu-system-x86_64`, for what neither this machine's kernel nor qemu-user can show:
-//! SCTP against the kernel's own stack, and the socket suites on the LTS kernel users run.
+//! SCTP against the kernel's own stack, sonic-io's io_uring backend on an older kernel's
+//! io_uring, and the socket suites on the LTS kernel users run.
 //!
 //! Everything comes from Debian's archive through apt: the newest `linux-image-6.1.0-N-amd64`
 //! (Debian 12's kernel, whose `sctp.ko` is a module), `busybox-static` for the guest's shell,
@@ -65,6 +66,12 @@ impl Kernel {
 pub(crate) enum Suite {
     /// sock's `tests/sctp.rs`.
     Sctp,
+    /// sonic-io's `tests/uring.rs`: the io_uring backend (reads in the ring, the read polls
+    /// on demand, cancels racing completions, the seccomp fallback) on this kernel's
+    /// io_uring.
+    Uring,
+    /// `cargo xtask ci`'s boot: [`Sctp`](Suite::Sctp) and [`Uring`](Suite::Uring) together.
+    Ci,
     /// Every test binary of sock (its unit tests and integration tests).
     Sock,
     /// Every test binary of [`ALL_CRATES`], but those in [`SKIPPED`].
@@ -75,6 +82,8 @@ impl Suite {
     fn name(self) -> &'static str {
         match self {
             Suite::Sctp => "sctp",
+            Suite::Uring => "uring",
+            Suite::Ci => "sctp+uring",
             Suite::Sock => "sock",
             Suite::All => "all",
         }
@@ -84,6 +93,8 @@ impl Suite {
     fn wants(self, krate: &str, target: &str) -> bool {
         match self {
             Suite::Sctp => krate == "sock" && target == "sctp",
+            Suite::Uring => krate == "sonic-io" && target == "uring",
+            Suite::Ci => Suite::Sctp.wants(krate, target) || Suite::Uring.wants(krate, target),
             Suite::Sock => krate == "sock",
             Suite::All => ALL_CRATES.contains(&krate),
         }
@@ -92,7 +103,8 @@ impl Suite {
     /// The default time limit of the whole boot (TCG, two cores, a loaded machine).
     fn default_limit(self) -> Duration {
         Duration::from_secs(match self {
-            Suite::Sctp => 240,
+            Suite::Sctp | Suite::Uring => 240,
+            Suite::Ci => 420,
             Suite::Sock => 900,
             Suite::All => 2400,
         })
@@ -145,7 +157,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             kernel: Kernel::Debian61,
-            suite: Suite::Sctp,
+            suite: Suite::Ci,
             limit: None,
         }
     }
@@ -167,10 +179,14 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Options, String> {
                 let v = it.next().ok_or("--suite needs a value")?;
                 o.suite = match v.as_str() {
                     "sctp" => Suite::Sctp,
+                    "uring" => Suite::Uring,
+                    "ci" => Suite::Ci,
                     "sock" => Suite::Sock,
                     "all" => Suite::All,
                     other => {
-                        return Err(format!("unknown suite {other:?} (sctp, sock or all)"));
+                        return Err(format!(
+                            "unknown suite {other:?} (sctp, uring, ci, sock or all)"
+                        ));
                     }
                 };
             }
@@ -205,7 +221,7 @@ pub(crate) fn vm_step(inst: &mut Installer, report: &mut Report, o: &Options) ->
     ok
 }
 
-/// `cargo xtask ci`'s step: the SCTP suite, or a skip that says why where apt's archive has
+/// `cargo xtask ci`'s step: the SCTP and io_uring suites in one boot, or a skip that says why where apt's archive has
 /// no kernel of the series (a distribution other than Debian 12).
 pub(crate) fn ci_step(inst: &mut Installer, report: &mut Report) -> bool {
     let o = Options::default();
@@ -255,7 +271,7 @@ pub(crate) fn vm(inst: &mut Installer, o: &Options) -> Result<(Counts, String), 
         &bbdir.join("bin/busybox"),
         &modules,
         &bins,
-        o.suite != Suite::Sctp,
+        matches!(o.suite, Suite::Sock | Suite::All),
     )?;
     println!(
         "xtask vm: initramfs {} ({:.0} MiB, {} binaries, modules {}) in {:.1} s",
@@ -732,6 +748,18 @@ mod tests {
         assert!(parse_args(&["--suite".into(), "udp".into()]).is_err());
         assert!(parse_args(&["--kernel".into(), "6.12".into()]).is_err());
         assert!(parse_args(&["--timeout".into(), "0".into()]).is_err());
+    }
+
+    #[test]
+    fn the_ci_boot_runs_sctp_and_the_uring_backend_only() {
+        assert_eq!(Options::default().suite, Suite::Ci);
+        assert!(Suite::Ci.wants("sock", "sctp"));
+        assert!(Suite::Ci.wants("sonic-io", "uring"));
+        assert!(!Suite::Ci.wants("sock", "tcp"));
+        assert!(!Suite::Ci.wants("sonic-io", "syscalls"));
+        assert!(!Suite::Ci.wants("sonic-multicast", "uring"));
+        let o = parse_args(&["--suite".into(), "uring".into()]).unwrap();
+        assert_eq!(o.suite, Suite::Uring);
     }
 
     #[test]
