@@ -17,7 +17,7 @@ use crate::raw::payload::{Finishing, OnceVt, OpPayload, Payload};
 use crate::ready::Ready;
 use crate::slab::Slab;
 use crate::stats::Stats;
-use crate::sys::{OP_DONE, Poller, RecvKind, SKIP, Timeout, WAIT_TIMER, WAKER, Waker};
+use crate::sys::{OP_DONE, OP_MORE, Poller, RecvKind, SKIP, Timeout, WAIT_TIMER, WAKER, Waker};
 
 /// Completions that may run inline, nested in the code that produced them, before further
 /// ones are deferred to the next turn of the loop.
@@ -884,8 +884,10 @@ impl Io {
 
     /// A receive of `key`'s read completed in the kernel with `res`: the read has its
     /// result (delivered under the depth rule) or receives again (an exact read with more
-    /// to come). 1 if it completed.
-    fn on_done(&mut self, key: Key, res: i32) -> usize {
+    /// to come). `more`: the kernel said the socket still holds data, so the next read
+    /// tries its syscall at once instead of going back to the kernel for a turn. 1 if it
+    /// completed.
+    fn on_done(&mut self, key: Key, res: i32, more: bool) -> usize {
         let Io {
             objects,
             stats,
@@ -903,6 +905,9 @@ impl Io {
         // The receive may have left bytes no edge will announce (it filled its buffer, or
         // stopped at an urgent mark): a read that waits for readiness tries its syscall.
         obj.ready |= Ready::UNSURE;
+        if more {
+            obj.ready |= Ready::READABLE;
+        }
         let datagram = obj.class == Class::Datagram;
         if res == 0 && !datagram {
             // The end of stream, as a read in readiness mode would have marked it (an empty
@@ -1020,7 +1025,8 @@ impl Io {
                 t if t & OP_DONE != 0 => {
                     self.ev_next = i + 1;
                     let res = self.poller.take_result(i);
-                    n += self.on_done(Key::from_token(t & !OP_DONE, self.id), res);
+                    let key = Key::from_token(t & !(OP_DONE | OP_MORE), self.id);
+                    n += self.on_done(key, res, t & OP_MORE != 0);
                 }
                 // The event stays current until both of its retries ran: a panic in the
                 // first leaves the second to the next turn.

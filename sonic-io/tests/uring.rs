@@ -666,6 +666,43 @@ fn passed_descriptors_rounds() {
     }
 }
 
+/// A receive in the ring that leaves bytes in the socket (the kernel says so with
+/// `IORING_CQE_F_SOCK_NONEMPTY`) lets the next read try its syscall at once: 3,000 bytes
+/// read 1,000 at a time cost one receive in the ring and two immediate `readv`s in one
+/// turn, not three receives in three turns (UDP completions never carry the flag).
+#[test]
+fn a_receive_that_leaves_bytes_lets_the_next_read_complete_at_once() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let (s, mut peer) = pair(&mut io);
+    let got = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    fn read(io: &mut Io, s: TcpStream, got: std::rc::Rc<std::cell::RefCell<Vec<u8>>>) {
+        s.async_read(io, vec![0u8; 1000], move |io, r, buf| {
+            let n = r.unwrap();
+            got.borrow_mut().extend_from_slice(&buf[..n]);
+            if got.borrow().len() < 3000 {
+                read(io, s, got);
+            }
+        })
+        .unwrap();
+    }
+    read(&mut io, s, got.clone());
+    // The first read waits in the kernel.
+    io.poll().unwrap();
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let st = delta(&mut io, |io| {
+        peer.write_all(&data).unwrap();
+        run_until(io, || got.borrow().len() >= 3000);
+    });
+    assert_eq!(*got.borrow(), data);
+    assert_eq!(
+        (st.sqes, st.reads, st.immediate),
+        (0, 2, 2),
+        "one receive in the ring (queued before), then two reads at once: {st:?}"
+    );
+}
+
 /// Closing a stream with a read and a write armed: both complete `Cancelled`, once, and
 /// the peer sees the connection end; repeated a thousand times on one Io, no descriptor
 /// is left behind (the ring's polls let every socket go).

@@ -313,6 +313,11 @@ pub(crate) const WAKER: u64 = u64::MAX;
 /// made), not readiness: the result is [`Poller::result`]. Below the waker's and skipped
 /// tokens' values, it marks a slab index, which stays below 2^30 on io_uring.
 pub(crate) const OP_DONE: u64 = 1 << 30;
+/// Set beside [`OP_DONE`] when the kernel said the socket still held data after the
+/// receive (`IORING_CQE_F_SOCK_NONEMPTY`: TCP and Unix streams say it, UDP never does): the
+/// next read may try its syscall at once. Its bit is io_uring's read-poll marker, which never
+/// reaches an event.
+pub(crate) const OP_MORE: u64 = 1 << 29;
 /// The token of an event to ignore: a completion already taken by a cancel.
 pub(crate) const SKIP: u64 = u64::MAX - 2;
 /// The token of the timer that bounds a wait (Linux without `linux_5_11`).

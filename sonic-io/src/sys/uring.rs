@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::{OP_DONE, Ready, RecvKind, SKIP, Timeout, WAKER};
+use super::{OP_DONE, OP_MORE, Ready, RecvKind, SKIP, Timeout, WAKER};
 use crate::stats::Stats;
 
 // ---------------------------------------------------------------------------------------
@@ -146,6 +146,8 @@ const POLL_ADD_MULTI: u32 = 1;
 const POLL_UPDATE_EVENTS: u32 = 2;
 
 const CQE_F_MORE: u32 = 1 << 1;
+/// `IORING_CQE_F_SOCK_NONEMPTY` (5.19): the socket held more data after this receive.
+const CQE_F_SOCK_NONEMPTY: u32 = 1 << 2;
 
 const ENTER_GETEVENTS: u32 = 1;
 const ENTER_EXT_ARG: u32 = 1 << 3;
@@ -1048,8 +1050,14 @@ impl Poller {
             return Ok(());
         }
         if cqe.user_data & OP_DONE != 0 && cqe.user_data != WAKER {
-            // A receive's result, for the operation waiting on it.
-            self.events.push((cqe.user_data, cqe.res as u32));
+            // A receive's result, for the operation waiting on it, marked when the socket
+            // holds more.
+            let more = if cqe.flags & CQE_F_SOCK_NONEMPTY != 0 {
+                OP_MORE
+            } else {
+                0
+            };
+            self.events.push((cqe.user_data | more, cqe.res as u32));
             return Ok(());
         }
         if cqe.user_data & READ_POLL != 0 && cqe.user_data != WAKER {
@@ -1175,7 +1183,7 @@ impl Poller {
         if self.ring.pending() > 0 && self.ring.enter(0, None).is_ok() {
             stats.ctl += 1;
         }
-        if let Some(e) = self.events.iter_mut().find(|e| e.0 == ud) {
+        if let Some(e) = self.events.iter_mut().find(|e| e.0 & !OP_MORE == ud) {
             // Reaped this turn and not dispatched yet: the Io skips it now.
             e.0 = SKIP;
             return Some(e.1 as i32);
