@@ -146,6 +146,10 @@ const POLL_ADD_MULTI: u32 = 1;
 const POLL_UPDATE_EVENTS: u32 = 2;
 
 const CQE_F_MORE: u32 = 1 << 1;
+/// How long [`Poller::cancel_recv`] waits for the kernel to give a cancelled receive back
+/// before it aborts the process (it returns in one round on every kernel tried).
+const CANCEL_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// `IORING_CQE_F_SOCK_NONEMPTY` (5.19): the socket held more data after this receive.
 const CQE_F_SOCK_NONEMPTY: u32 = 1 << 2;
 
@@ -1191,9 +1195,12 @@ impl Poller {
         if let Some(i) = self.stash.iter().position(|c| c.user_data == ud) {
             return self.stash.remove(i).map(|c| c.res);
         }
-        // At most a few rounds: the cancel returns once the request is gone, and the enter
-        // runs the deferred work that posts its completion.
-        for _ in 0..4 {
+        // One round, as a rule: the cancel returns once the request is gone, and the enter
+        // runs the deferred work that posts its completion. More only if an enter is
+        // interrupted (a signal) or the completion is late; never `None` while the kernel
+        // may still hold the buffer: the caller hands it back on `None`.
+        let start = std::time::Instant::now();
+        loop {
             let _ = sync_cancel(self.ring.fd.raw(), ud);
             stats.ctl += 1;
             if self.ring.enter(0, None).is_ok() {
@@ -1216,8 +1223,15 @@ impl Poller {
                 Some(r) => return Some(r),
                 None => {}
             }
+            if start.elapsed() > CANCEL_LIMIT {
+                // The kernel keeps a receive it was told to drop: handing its buffer back
+                // could let the kernel write into memory the program reuses. Stop here.
+                eprintln!(
+                    "sonic-io: io_uring did not give back a cancelled receive within {CANCEL_LIMIT:?}; aborting rather than free memory the kernel may still write"
+                );
+                std::process::abort();
+            }
         }
-        None
     }
 
     /// Takes the result of the `i`th event, a receive's completion, consuming the event.
