@@ -1132,19 +1132,24 @@ impl Poller {
     ) -> iox::Result<()> {
         let len = u32::try_from(len).unwrap_or(u32::MAX);
         let sqe = match kind {
-            RecvKind::Stream | RecvKind::Datagram => Sqe {
-                opcode: OP_RECV,
-                fd,
-                addr: ptr as u64,
-                len,
-                op_flags: if kind == RecvKind::Datagram {
-                    libc::MSG_TRUNC as u32
-                } else {
-                    0
-                },
-                user_data: token | OP_DONE,
-                ..Sqe::default()
-            },
+            RecvKind::Stream | RecvKind::Datagram => {
+                // A plain receive writes no header: what the object's last `recvmsg` left
+                // there is not this receive's to read (nor its descriptors to close).
+                self.forget_msg(token);
+                Sqe {
+                    opcode: OP_RECV,
+                    fd,
+                    addr: ptr as u64,
+                    len,
+                    op_flags: if kind == RecvKind::Datagram {
+                        libc::MSG_TRUNC as u32
+                    } else {
+                        0
+                    },
+                    user_data: token | OP_DONE,
+                    ..Sqe::default()
+                }
+            }
             RecvKind::Source(control) => {
                 let idx = token as u32 as usize;
                 if self.msgs.len() <= idx {
@@ -1165,12 +1170,23 @@ impl Poller {
         self.ring.push(sqe, stats)
     }
 
-    /// What `token`'s last `recvmsg` wrote beside its bytes (the descriptors it installed
-    /// closed, the first time); empty where it made none.
+    /// `token`'s `recvmsg` storage holds nothing to read: the receive that used it was
+    /// cancelled before the kernel wrote, or a plain receive follows it.
+    fn forget_msg(&mut self, token: u64) {
+        if let Some(Some(m)) = self.msgs.get_mut(token as u32 as usize)
+            && m.token == token
+        {
+            m.fresh = false;
+        }
+    }
+
+    /// What `token`'s `recvmsg` wrote beside its bytes, read once when its completion is
+    /// taken (the descriptors it installed closed then); empty for any other receive, and
+    /// once read.
     #[inline]
     pub(crate) fn recv_msg(&mut self, token: u64) -> crate::op::RecvMsg<'_> {
         match self.msgs.get_mut(token as u32 as usize) {
-            Some(Some(m)) if m.token == token => {
+            Some(Some(m)) if m.token == token && m.fresh => {
                 m.close_installed();
                 m.written()
             }
@@ -1219,7 +1235,11 @@ impl Poller {
             }
             self.ring.advance(head);
             match found {
-                Some(r) if r == -libc::ECANCELED => return None,
+                Some(r) if r == -libc::ECANCELED => {
+                    // Nothing was received: the storage of a `recvmsg` holds no result.
+                    self.forget_msg(token);
+                    return None;
+                }
                 Some(r) => return Some(r),
                 None => {}
             }
