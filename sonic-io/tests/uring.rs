@@ -692,6 +692,36 @@ fn passed_descriptors_rounds() {
             .expect("a file opened after the passed descriptors were closed");
     }
     assert_eq!(testkit::open_fds().unwrap(), open + 3);
+
+    // A receive that fails writes no control data back. The Unix socket's slot goes to a
+    // UDP socket (the slab reuses it, with the ring's storage for it), whose stamped read
+    // fails with the ICMP error of a send to a closed port: nothing the Unix socket's
+    // receives left there may be read as this one's.
+    b.close(&mut io).unwrap();
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let u = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+    u.set_rx_timestamps(true).unwrap();
+    u.connect(dead.to_string()).unwrap();
+    let u = PacketConn::add(&mut io, u).unwrap();
+    let got = slot();
+    let g = got.clone();
+    u.async_read_from_timestamped(&mut io, vec![0u8; 8], move |_, r, _| {
+        *g.borrow_mut() = Some(r.map(|(n, _, _)| n).map_err(|e| e.kind()))
+    })
+    .unwrap();
+    io.poll().unwrap();
+    u.write(&mut io, b"anyone?").unwrap();
+    run_until(&mut io, || got.borrow().is_some());
+    assert_eq!(
+        got.borrow_mut().take().unwrap(),
+        Err(ErrorKind::ConnectionRefused)
+    );
+    for f in &files {
+        f.metadata().expect("a file open while a receive failed");
+    }
+    assert_eq!(testkit::open_fds().unwrap(), open + 3);
 }
 
 /// A receive in the ring that leaves bytes in the socket (the kernel says so with

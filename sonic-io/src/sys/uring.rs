@@ -676,6 +676,10 @@ impl MsgBuf {
         self.hdr.msg_iov = std::ptr::addr_of_mut!(self.iov);
         self.hdr.msg_iovlen = 1;
         let control = control.min(MSG_CONTROL_BYTES);
+        // No control data an earlier receive left may be read as this one's: a receive that
+        // fails writes no `msg_controllen` back, and zeros end the walk at once (a stale
+        // `SCM_RIGHTS` would name descriptors already closed, their numbers maybe reused).
+        self.control = [0; MSG_CONTROL_WORDS];
         self.hdr.msg_control = if control == 0 {
             std::ptr::null_mut()
         } else {
