@@ -109,6 +109,22 @@ pub(crate) fn recvmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr], flags: i32) -> iox
     }?)
 }
 
+impl<'a> crate::msg::Received<'a> {
+    /// Wraps control data that a receive made outside this crate wrote (an io_uring
+    /// `RECVMSG`, say), so that the descriptors in it are owned: taken, or closed when the
+    /// `Received` drops. A descriptor taken or closed is marked -1 in `buf`, so wrapping the
+    /// same bytes again closes nothing twice.
+    ///
+    /// # Safety
+    ///
+    /// `buf` is exactly the `msg_controllen` bytes the kernel wrote in one receive by this
+    /// process (or those bytes as an earlier `Received` left them), and nothing else owns a
+    /// non-negative descriptor number in them.
+    pub unsafe fn from_raw_control(buf: &'a mut [u8]) -> crate::msg::Received<'a> {
+        crate::msg::Received::from_kernel(buf)
+    }
+}
+
 /// Takes ownership of a descriptor that arrived in an `SCM_RIGHTS` message this process
 /// just received (the kernel installed it in our table; nobody else owns it).
 pub(crate) fn take_received_fd(fd: RawFd) -> OwnedFd {

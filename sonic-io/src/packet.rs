@@ -310,19 +310,18 @@ trait RecvFrom: 'static {
     /// `TRUNCATED_ERROR`; `WouldBlock` and `Interrupted` are left to the caller.
     fn recv(obj: &ObjState, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out>;
 
-    /// What a `recvmsg` in the ring got: a datagram of `n` bytes (its whole length: the
-    /// receive passes `MSG_TRUNC`) into `room` bytes, with the source and control data in
-    /// `msg`. Cut is `TRUNCATED_ERROR`, as from [`recv`](RecvFrom::recv).
-    fn from_msg(n: usize, room: usize, msg: &RecvMsg<'_>) -> Result<Self::Out>;
+    /// What a `recvmsg` in the ring got: a whole datagram of `n` bytes (the caller has
+    /// checked it fit), with the source and control data in `msg`.
+    fn from_msg(n: usize, msg: &RecvMsg<'_>) -> Result<Self::Out>;
 }
 
-/// The source a `recvmsg` wrote: a Unix datagram from an unnamed socket has none (an
-/// address of length 0).
-fn source(name: &[u8]) -> Result<SockaddrAny> {
-    if name.is_empty() {
+/// The source a receive wrote: a Unix datagram from an unnamed socket (a `pair()`, say)
+/// has none, an address of length 0.
+fn source(from: &SockaddrStorage) -> Result<SockaddrAny> {
+    if from.is_empty() {
         Ok(SockaddrAny::Unix(sockaddr::SockaddrUnix::unnamed()))
     } else {
-        SockaddrStorage::from_bytes(name)?.decode()
+        from.decode()
     }
 }
 
@@ -333,23 +332,17 @@ impl RecvFrom for Plain {
     type Out = (usize, SockaddrAny);
     const CONTROL: usize = 0;
 
-    fn from_msg(n: usize, room: usize, msg: &RecvMsg<'_>) -> Result<Self::Out> {
-        if n > room {
-            return Err(TRUNCATED_ERROR);
-        }
-        source(msg.name).map(|a| (n, a))
+    fn from_msg(n: usize, msg: &RecvMsg<'_>) -> Result<Self::Out> {
+        source(&SockaddrStorage::from_bytes(msg.name)?).map(|a| (n, a))
     }
 
     fn recv(obj: &ObjState, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out> {
         let room = dst.len();
         match zcall::recvfrom(obj.fd, dst, TRUNC, from.as_mut_bytes())? {
             (n, _) if n > room => Err(TRUNCATED_ERROR),
-            // A Unix datagram from an unnamed socket (a `pair()`, say) has no source: the
-            // kernel reports a length of 0.
-            (n, 0) => Ok((n, SockaddrAny::Unix(sockaddr::SockaddrUnix::unnamed()))),
             (n, len) => {
                 from.set_len(len)?;
-                from.decode().map(|a| (n, a))
+                source(from).map(|a| (n, a))
             }
         }
     }
@@ -363,12 +356,9 @@ impl RecvFrom for Stamped {
     type Out = (usize, SockaddrAny, Option<Timestamp>);
     const CONTROL: usize = sock::timestamp::RX_CONTROL_LEN;
 
-    fn from_msg(n: usize, room: usize, msg: &RecvMsg<'_>) -> Result<Self::Out> {
-        if n > room {
-            return Err(TRUNCATED_ERROR);
-        }
+    fn from_msg(n: usize, msg: &RecvMsg<'_>) -> Result<Self::Out> {
         let stamp = sock::timestamp::rx_timestamp(msg.control);
-        source(msg.name).map(|a| (n, a, stamp))
+        source(&SockaddrStorage::from_bytes(msg.name)?).map(|a| (n, a, stamp))
     }
 
     fn recv(obj: &ObjState, dst: &mut [u8], from: &mut SockaddrStorage) -> Result<Self::Out> {
@@ -383,12 +373,8 @@ impl RecvFrom for Stamped {
         };
         if meta.truncated() {
             Err(TRUNCATED_ERROR)
-        } else if from.addr_bytes().is_empty() {
-            // A Unix datagram from an unnamed socket has no source (length 0).
-            let unnamed = SockaddrAny::Unix(sockaddr::SockaddrUnix::unnamed());
-            Ok((meta.bytes, unnamed, stamp))
         } else {
-            from.decode().map(|a| (meta.bytes, a, stamp))
+            source(from).map(|a| (meta.bytes, a, stamp))
         }
     }
 }
@@ -477,7 +463,10 @@ where
 
     fn received_msg(&mut self, res: i32, msg: &RecvMsg<'_>) -> bool {
         self.res = Some(match res {
-            n if n >= 0 => K::from_msg(n as usize, self.room, msg),
+            // The receive passed `MSG_TRUNC`: longer than the buffer means cut, as the
+            // attempt's `recv` reports it.
+            n if n >= 0 && n as usize > self.room => Err(TRUNCATED_ERROR),
+            n if n >= 0 => K::from_msg(n as usize, msg),
             e if e == -libc::EAGAIN || e == -libc::EINTR => return false,
             e => Err(Error::from(zcall::Errno::from_raw(-e))),
         });

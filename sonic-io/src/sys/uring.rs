@@ -652,9 +652,6 @@ struct MsgBuf {
     control: [u64; MSG_CONTROL_WORDS],
     /// The token of the object whose receive last used it.
     token: u64,
-    /// Prepared for a receive whose result has not been read yet: the descriptors it may
-    /// have installed are still to close ([`MsgBuf::close_installed`]).
-    fresh: bool,
 }
 
 impl MsgBuf {
@@ -668,7 +665,6 @@ impl MsgBuf {
     /// space (at most [`MSG_CONTROL_BYTES`]); the header's address, for the entry.
     fn prepare(&mut self, token: u64, (ptr, len): (*mut u8, usize), control: usize) -> u64 {
         self.token = token;
-        self.fresh = true;
         self.iov.iov_base = ptr.cast();
         self.iov.iov_len = len;
         self.hdr.msg_name = std::ptr::addr_of_mut!(self.name).cast();
@@ -677,9 +673,9 @@ impl MsgBuf {
         self.hdr.msg_iovlen = 1;
         let control = control.min(MSG_CONTROL_BYTES);
         // No control data an earlier receive left may be read as this one's: a receive that
-        // fails writes no `msg_controllen` back, and zeros end the walk at once (a stale
-        // `SCM_RIGHTS` would name descriptors already closed, their numbers maybe reused).
-        self.control = [0; MSG_CONTROL_WORDS];
+        // fails writes no `msg_controllen` back, and a first header of length 0 ends the
+        // walk at once.
+        self.control[0] = 0;
         self.hdr.msg_control = if control == 0 {
             std::ptr::null_mut()
         } else {
@@ -711,31 +707,25 @@ impl MsgBuf {
 }
 
 impl MsgBuf {
-    /// Closes the descriptors the receive installed in this process, once: a Unix
-    /// datagram may carry `SCM_RIGHTS` (and, with `SO_PASSPIDFD`, an `SCM_PIDFD`) into the
-    /// control space a stamped read provides, and nobody asked for them (the readiness
-    /// path's `recvmsg` closes them too). The receive passed `MSG_CMSG_CLOEXEC`, so none
-    /// leaks into a child meanwhile.
+    /// Closes the descriptors the receive installed in this process: a Unix datagram may
+    /// carry `SCM_RIGHTS` (and, with `SO_PASSPIDFD`, an `SCM_PIDFD`) into the control space
+    /// a stamped read provides, and nobody asked for them (the readiness path's `recvmsg`
+    /// closes them too). The receive passed `MSG_CMSG_CLOEXEC`, so none leaks into a child
+    /// meanwhile. sock's `Received` does the walk and marks each closed descriptor -1, so
+    /// a second call closes nothing.
     fn close_installed(&mut self) {
-        if !self.fresh {
-            return;
-        }
-        self.fresh = false;
-        let close = |fd: RawFd| {
-            if fd >= 0 {
-                // SAFETY: the kernel installed `fd` in this process for this receive,
-                // whose control data is read here once (`fresh`), before anything else
-                // sees it: nothing else owns it, and the `OwnedFd` closes it once.
-                drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
-            }
-        };
-        for m in sock::cmsg::CmsgIter::new(self.written().control).flatten() {
-            match m {
-                sock::cmsg::Cmsg::Rights(fds) => fds.for_each(close),
-                sock::cmsg::Cmsg::PidFd(fd) => close(fd),
-                _ => {}
-            }
-        }
+        // `msg_controllen` is a `size_t` in glibc and a `socklen_t` in musl.
+        #[allow(clippy::unnecessary_cast)]
+        let len = (self.hdr.msg_controllen as usize).min(MSG_CONTROL_BYTES);
+        // SAFETY: the view lies inside `self.control`, borrowed mutably; any byte is a `u8`.
+        let control =
+            unsafe { std::slice::from_raw_parts_mut(self.control.as_mut_ptr().cast::<u8>(), len) };
+        // SAFETY: these are the bytes the kernel wrote for this object's receive, whose
+        // completion is being taken (or, after a receive that wrote none, a first header of
+        // length 0, set before it): every non-negative descriptor in them was installed for
+        // this process by that receive and nothing else owns it; those an earlier call
+        // closed read -1.
+        drop(unsafe { sock::cmsg::Received::from_raw_control(control) });
     }
 }
 
@@ -1136,24 +1126,19 @@ impl Poller {
     ) -> iox::Result<()> {
         let len = u32::try_from(len).unwrap_or(u32::MAX);
         let sqe = match kind {
-            RecvKind::Stream | RecvKind::Datagram => {
-                // A plain receive writes no header: what the object's last `recvmsg` left
-                // there is not this receive's to read (nor its descriptors to close).
-                self.forget_msg(token);
-                Sqe {
-                    opcode: OP_RECV,
-                    fd,
-                    addr: ptr as u64,
-                    len,
-                    op_flags: if kind == RecvKind::Datagram {
-                        libc::MSG_TRUNC as u32
-                    } else {
-                        0
-                    },
-                    user_data: token | OP_DONE,
-                    ..Sqe::default()
-                }
-            }
+            RecvKind::Stream | RecvKind::Datagram => Sqe {
+                opcode: OP_RECV,
+                fd,
+                addr: ptr as u64,
+                len,
+                op_flags: if kind == RecvKind::Datagram {
+                    libc::MSG_TRUNC as u32
+                } else {
+                    0
+                },
+                user_data: token | OP_DONE,
+                ..Sqe::default()
+            },
             RecvKind::Source(control) => {
                 let idx = token as u32 as usize;
                 if self.msgs.len() <= idx {
@@ -1174,23 +1159,13 @@ impl Poller {
         self.ring.push(sqe, stats)
     }
 
-    /// `token`'s `recvmsg` storage holds nothing to read: the receive that used it was
-    /// cancelled before the kernel wrote, or a plain receive follows it.
-    fn forget_msg(&mut self, token: u64) {
-        if let Some(Some(m)) = self.msgs.get_mut(token as u32 as usize)
-            && m.token == token
-        {
-            m.fresh = false;
-        }
-    }
-
-    /// What `token`'s `recvmsg` wrote beside its bytes, read once when its completion is
-    /// taken (the descriptors it installed closed then); empty for any other receive, and
-    /// once read.
+    /// What `token`'s last `recvmsg` wrote beside its bytes, read when its completion is
+    /// taken (the descriptors it installed closed then); empty where the object made none.
+    /// A plain receive's caller ignores it.
     #[inline]
     pub(crate) fn recv_msg(&mut self, token: u64) -> crate::op::RecvMsg<'_> {
         match self.msgs.get_mut(token as u32 as usize) {
-            Some(Some(m)) if m.token == token && m.fresh => {
+            Some(Some(m)) if m.token == token => {
                 m.close_installed();
                 m.written()
             }
@@ -1239,11 +1214,7 @@ impl Poller {
             }
             self.ring.advance(head);
             match found {
-                Some(r) if r == -libc::ECANCELED => {
-                    // Nothing was received: the storage of a `recvmsg` holds no result.
-                    self.forget_msg(token);
-                    return None;
-                }
+                Some(r) if r == -libc::ECANCELED => return None,
                 Some(r) => return Some(r),
                 None => {}
             }
