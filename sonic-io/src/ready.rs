@@ -32,6 +32,12 @@ impl Ready {
     /// The same for the write side: the next send fails at once (`EPIPE`, the error).
     pub(crate) const WRITE_ENDED: Ready = Ready(8 | 16);
 
+    /// Both sets (`|`, usable in a `const`).
+    #[inline]
+    pub(crate) const fn union(self, other: Ready) -> Ready {
+        Ready(self.0 | other.0)
+    }
+
     #[inline]
     pub(crate) fn contains(self, other: Ready) -> bool {
         self.0 & other.0 == other.0
@@ -52,7 +58,7 @@ impl Ready {
 impl core::ops::BitOr for Ready {
     type Output = Ready;
     fn bitor(self, o: Ready) -> Ready {
-        Ready(self.0 | o.0)
+        self.union(o)
     }
 }
 

@@ -65,23 +65,25 @@ impl<V: VTable> Payload<V> {
     /// Moves `value` into inline storage. Fails to build if `T` is too large or too aligned.
     #[inline]
     pub(crate) fn new<T: Erase<V>>(value: T) -> Payload<V> {
-        const {
-            assert!(
-                size_of::<T>() <= PAYLOAD_BYTES,
-                "sonic-io: an operation's state (buffer + callback captures + result) exceeds \
-                 the 256-byte inline payload; box the captured state (Box<State> is 8 bytes)"
-            );
-            assert!(
-                align_of::<T>() <= PAYLOAD_ALIGN,
-                "sonic-io: a callback's captures need more than 16-byte alignment"
-            );
-        }
+        fits::<T>();
         let mut data = Storage(MaybeUninit::uninit());
         // SAFETY: the const block proves that `T` fits the storage's size and alignment, and
         // the storage is fresh, so writing a `T` at its start is in bounds and aligned.
         unsafe { data.0.as_mut_ptr().cast::<T>().write(value) };
         Payload {
             data,
+            vt: T::VT,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// A payload for a `T` whose storage is not written yet: [`place`] writes the value
+    /// where the payload already lies.
+    #[inline]
+    fn unwritten<T: Erase<V>>() -> Payload<V> {
+        fits::<T>();
+        Payload {
+            data: Storage(MaybeUninit::uninit()),
             vt: T::VT,
             _not_send: PhantomData,
         }
@@ -119,6 +121,22 @@ impl<V: VTable> core::fmt::Debug for Payload<V> {
     }
 }
 
+/// Fails to build if a `T` does not fit a payload's storage.
+#[inline(always)]
+const fn fits<T>() {
+    const {
+        assert!(
+            size_of::<T>() <= PAYLOAD_BYTES,
+            "sonic-io: an operation's state (buffer + callback captures + result) exceeds \
+             the 256-byte inline payload; box the captured state (Box<State> is 8 bytes)"
+        );
+        assert!(
+            align_of::<T>() <= PAYLOAD_ALIGN,
+            "sonic-io: a callback's captures need more than 16-byte alignment"
+        );
+    }
+}
+
 unsafe fn drop_erased<T>(p: *mut u8) {
     // SAFETY: the caller passes storage that holds a live `T` (the table was made for `T`).
     unsafe { p.cast::<T>().drop_in_place() };
@@ -132,14 +150,16 @@ pub(crate) struct OpVt<C: 'static> {
     attempt: unsafe fn(*mut u8, &mut Attempt<'_>) -> bool,
     fail: unsafe fn(*mut u8, iox::Error),
     complete: unsafe fn(*mut u8, &mut C),
+    complete_from: unsafe fn(*mut u8, *mut OpSlot<C>, *mut C),
     retarget: unsafe fn(*mut u8, &mut Blocks, crate::buf::Region) -> iox::Result<()>,
     abandon: unsafe fn(*mut u8, &mut Blocks),
     recv_target: unsafe fn(*mut u8) -> Option<(*mut u8, usize)>,
     received: unsafe fn(*mut u8, i32, &crate::op::RecvMsg<'_>) -> bool,
     source_control: unsafe fn(*mut u8) -> Option<usize>,
     drop: unsafe fn(*mut u8),
-    /// `size_of` the stored type: what a move out of a slot copies.
-    size: usize,
+    /// Moves the stored value from one storage to another: a copy of the type's own
+    /// bytes, of a size known where it is compiled.
+    relocate: unsafe fn(*const u8, *mut u8),
 }
 
 impl<C: 'static> VTable for OpVt<C> {
@@ -164,6 +184,19 @@ unsafe fn op_complete<C, T: OpLogic<C>>(p: *mut u8, io: &mut C) {
     // SAFETY: the storage holds a live `T`; the caller gave up the payload (`into_parts`),
     // so this read is the value's only move out.
     let t = unsafe { p.cast::<T>().read() };
+    t.complete(io);
+}
+
+unsafe fn op_complete_from<C, T: OpLogic<C>>(p: *mut u8, slot: *mut OpSlot<C>, io: *mut C) {
+    // SAFETY: `p` is the storage of the payload in `*slot`, which holds a live `T`; this is
+    // the value's only move out (the slot is overwritten next, without a drop).
+    let t = unsafe { p.cast::<T>().read() };
+    // SAFETY: `slot` is valid for writes (`complete_in_slot`); writing `Idle` over the
+    // payload skips its drop, so the value read above keeps one owner.
+    unsafe { slot.write(OpSlot::Idle) };
+    // SAFETY: `slot` was derived from `io` (`complete_in_slot`) and is not used again, so
+    // this is the only live borrow of the Io.
+    let io = unsafe { &mut *io };
     t.complete(io);
 }
 
@@ -205,18 +238,27 @@ unsafe fn op_source_control<C, T: OpLogic<C>>(p: *mut u8) -> Option<usize> {
     t.source_control()
 }
 
+unsafe fn relocate<T>(src: *const u8, dst: *mut u8) {
+    // SAFETY: the caller passes a storage holding a live `T`, 16-aligned (`fits`); the
+    // caller treats it as empty from now on, so this read is the value's only move out.
+    let v = unsafe { src.cast::<T>().read() };
+    // SAFETY: `dst` is a distinct, unwritten storage, 16-aligned and large enough for a `T`.
+    unsafe { dst.cast::<T>().write(v) };
+}
+
 impl<C: 'static, T: OpLogic<C>> Erase<OpVt<C>> for T {
     const VT: &'static OpVt<C> = &OpVt {
         attempt: op_attempt::<C, T>,
         fail: op_fail::<C, T>,
         complete: op_complete::<C, T>,
+        complete_from: op_complete_from::<C, T>,
         retarget: op_retarget::<C, T>,
         abandon: op_abandon::<C, T>,
         recv_target: op_recv_target::<C, T>,
         received: op_received::<C, T>,
         source_control: op_source_control::<C, T>,
         drop: drop_erased::<T>,
-        size: size_of::<T>(),
+        relocate: relocate::<T>,
     };
 }
 
@@ -291,6 +333,61 @@ impl<C: 'static> Payload<OpVt<C>> {
     }
 }
 
+/// Puts `op` in `slot`, which holds no operation, armed for readiness or (`in_flight`) with
+/// its receive in the kernel. The operation's bytes are written straight into the slot's
+/// storage instead of into a payload beside it that is then copied in whole
+/// (`benches/instructions.rs`: that copy of the 256-byte storage cost about 60
+/// instructions per parked read). Out of line in a debug build, where the payload
+/// temporary would otherwise sit in the frame of `submit`, which nests once per inline
+/// completion.
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline)]
+pub(crate) fn place<C: 'static, T: OpLogic<C>>(slot: &mut OpSlot<C>, op: T, in_flight: bool) {
+    debug_assert!(matches!(slot, OpSlot::Idle | OpSlot::Queued));
+    let empty = Payload::<OpVt<C>>::unwritten::<T>();
+    *slot = if in_flight {
+        OpSlot::InFlight(empty)
+    } else {
+        OpSlot::Armed(empty)
+    };
+    let (OpSlot::Armed(p) | OpSlot::InFlight(p)) = slot else {
+        unreachable!("written above")
+    };
+    // SAFETY: `unwritten::<T>` proved that a `T` fits the storage's size and alignment and
+    // set the table for `T`; the storage holds no value yet, and nothing between the line
+    // above and this write can unwind, so the payload is never seen without its `T`.
+    unsafe { p.ptr().cast::<T>().write(op) };
+}
+
+/// Runs the callback of the operation in the slot `find` names in `io` (armed or in flight;
+/// nothing happens for another slot or none). The slot is left `Idle` before the callback
+/// runs, so the callback may arm the direction again. The operation is read out by its own
+/// type's code, only the fields its completion uses, instead of being copied whole to a
+/// [`Finishing`] first (`benches/instructions.rs`: about 30 instructions per scheduled
+/// completion).
+#[inline]
+pub(crate) fn complete_in_slot<C: 'static>(
+    io: &mut C,
+    find: impl FnOnce(&mut C) -> Option<&mut OpSlot<C>>,
+) {
+    let io: *mut C = io;
+    // SAFETY: `io` is valid and unaliased (it was a `&mut C`); this borrow ends before the
+    // Io is borrowed again, inside `complete_from`, after its last use of `slot`.
+    let Some(slot) = find(unsafe { &mut *io }) else {
+        return;
+    };
+    let (OpSlot::Armed(p) | OpSlot::InFlight(p)) = slot else {
+        return;
+    };
+    let f = p.vt.complete_from;
+    let data = p.ptr();
+    let slot: *mut OpSlot<C> = slot;
+    // SAFETY: `data` holds the live `T` that `f` was made for, in the payload `slot` holds;
+    // `slot` was derived from `io` after `io`'s last other use. `f` moves the value out,
+    // overwrites the slot without dropping it, and only then borrows the Io.
+    unsafe { f(data, slot, io) };
+}
+
 /// An operation taken out of its slot, completed where it lies: the closure that runs its
 /// callback under `catch_unwind` borrows it instead of carrying it, and taking it out of
 /// its slot copies the operation's own bytes, not the whole 256-byte storage
@@ -342,16 +439,15 @@ impl<C: 'static> Finishing<C> {
         };
         let vt = src.vt;
         let mut data = Storage(MaybeUninit::uninit());
-        // SAFETY: `src` holds a live value of `vt.size` bytes at the start of its storage;
-        // both storages are `PAYLOAD_BYTES` long and 16-aligned, and distinct. The bytes
-        // become the new payload's value.
+        // SAFETY: `src` holds a live value of the type `vt` was made for, at the start of its
+        // storage; `data` is a distinct storage of the same size and alignment. The value
+        // moves to `data`, and `src` is forgotten below.
         unsafe {
-            core::ptr::copy_nonoverlapping(
+            (vt.relocate)(
                 src.data.0.as_ptr().cast::<u8>(),
                 data.0.as_mut_ptr().cast::<u8>(),
-                vt.size,
-            );
-        }
+            )
+        };
         // SAFETY: `slot` is valid for writes; the old payload is overwritten without being
         // dropped (its value now lives in `data`), so the value keeps one owner.
         unsafe { core::ptr::write(slot, OpSlot::Idle) };
@@ -556,6 +652,91 @@ mod tests {
         assert_eq!(drops.get(), 0);
         drop(p);
         assert_eq!(drops.get(), 1);
+    }
+
+    /// A host that holds one operation record, as the Io's objects do.
+    struct Host {
+        slot: OpSlot<Host>,
+        log: Vec<u32>,
+    }
+
+    /// An operation whose completion logs its value and, the first time, arms the same
+    /// slot again from inside its callback (as an echo's read callback does).
+    struct Rearm {
+        v: u32,
+        again: bool,
+        probe: Probe,
+    }
+
+    impl OpLogic<Host> for Rearm {
+        type Buf = ();
+        fn attempt(&mut self, _: &mut Attempt<'_>) -> bool {
+            true
+        }
+        fn fail(&mut self, _: iox::Error) {}
+        fn complete(self, io: &mut Host) {
+            io.log.push(self.v);
+            if self.again {
+                let next = Rearm {
+                    v: self.v + 1,
+                    again: false,
+                    probe: Probe(self.probe.0.clone()),
+                };
+                place(&mut io.slot, next, false);
+            }
+        }
+        fn into_buf(self) {}
+    }
+
+    /// `place` writes an operation into its slot, `complete_in_slot` runs it from there:
+    /// the slot is free again before the callback, which may fill it, and every value is
+    /// dropped once. (Run under Miri by `cargo xtask ci`, which checks the pointer rules
+    /// of both.)
+    #[test]
+    fn an_operation_placed_in_its_slot_completes_from_there_once() {
+        let drops = Rc::new(Cell::new(0));
+        let mut host = Host {
+            slot: OpSlot::Idle,
+            log: Vec::new(),
+        };
+        let first = Rearm {
+            v: 7,
+            again: true,
+            probe: Probe(drops.clone()),
+        };
+        place(&mut host.slot, first, true);
+        assert!(matches!(host.slot, OpSlot::InFlight(_)));
+        complete_in_slot(&mut host, |h| Some(&mut h.slot));
+        assert_eq!(host.log, [7]);
+        assert_eq!(
+            drops.get(),
+            1,
+            "the first operation is dropped after its callback"
+        );
+        assert!(
+            matches!(host.slot, OpSlot::Armed(_)),
+            "its callback armed the slot again"
+        );
+        complete_in_slot(&mut host, |h| Some(&mut h.slot));
+        assert_eq!(host.log, [7, 8]);
+        assert_eq!(drops.get(), 2);
+        assert!(matches!(host.slot, OpSlot::Idle));
+        // An idle slot, or none: nothing runs.
+        complete_in_slot(&mut host, |h| Some(&mut h.slot));
+        complete_in_slot(&mut host, |_| None);
+        assert_eq!(host.log, [7, 8]);
+        // A placed operation that never completes is dropped with its slot.
+        place(
+            &mut host.slot,
+            Rearm {
+                v: 9,
+                again: false,
+                probe: Probe(drops.clone()),
+            },
+            false,
+        );
+        drop(host);
+        assert_eq!(drops.get(), 3);
     }
 
     #[test]
