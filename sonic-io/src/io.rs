@@ -1459,6 +1459,11 @@ impl Io {
         })
     }
 
+    /// Whether `key`'s writes may gather ([`ObjState::gathers`](crate::object::ObjState)).
+    pub(crate) fn gathers(&self, key: Key) -> Result<bool> {
+        Ok(self.objects.lookup(key)?.gathers())
+    }
+
     /// One non-blocking read outside the async machinery, through the stream read-ahead;
     /// counts the syscall only when it is made.
     pub(crate) fn sync_recv(&mut self, key: Key, buf: &mut [u8]) -> Result<usize> {

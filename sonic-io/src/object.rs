@@ -553,6 +553,25 @@ impl ObjState {
             _ => zcall::send(self.fd, buf, NOSIGNAL).map_err(Error::from),
         }
     }
+
+    /// Whether [`send_gather`](ObjState::send_gather) writes to the descriptor: an adapter
+    /// (a TLS stream) frames each write it is given, so its caller writes one buffer.
+    pub(crate) fn gathers(&self) -> bool {
+        !matches!(self.owned, Owned::Adapter(_))
+    }
+
+    /// One gather write of `parts`, in order: one `sendmsg` on a socket (`MSG_NOSIGNAL`),
+    /// one `writev` on a file. Only where [`gathers`](ObjState::gathers).
+    pub(crate) fn send_gather(&mut self, parts: [&[u8]; 2]) -> Result<usize> {
+        let iov = parts.map(zcall::IoVec::new);
+        match &mut self.owned {
+            Owned::File(_) => zcall::writev(self.fd, &iov).map_err(Error::from),
+            Owned::Adapter(_) => Err(Error::unsupported(
+                "an adapter takes one buffer per write (sonic-io's codec buffers the parts)",
+            )),
+            _ => zcall::sendv(self.fd, &iov, NOSIGNAL).map_err(Error::from),
+        }
+    }
 }
 
 #[cfg(test)]

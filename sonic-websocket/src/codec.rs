@@ -246,7 +246,48 @@ fn put(dst: &mut impl Fifo, n: usize) -> Result<&mut [u8]> {
     Ok(&mut c[..n])
 }
 
+/// Payloads from this size up are sent from where they lie ([`TxCodec::gather_header`]):
+/// below it, copying the payload into the send FIFO costs less than a second iovec.
+pub(crate) const GATHER_MIN: usize = 2048;
+
 impl TxCodec {
+    /// Whether a frame of `opcode` carrying `len` bytes goes out compressed: asked for,
+    /// negotiated and on, a whole data message (not a fragment, not a control frame), and
+    /// at least the configured size.
+    fn deflates(&self, opcode: Opcode, fin: bool, len: usize, compress: bool) -> bool {
+        compress
+            && self.compress
+            && fin
+            && !opcode.is_control()
+            && opcode != Opcode::Continuation
+            && self
+                .deflate
+                .as_ref()
+                .is_some_and(|d| d.enabled && len >= d.min_size)
+    }
+
+    /// The header of a frame whose payload may be sent as it is, from where it lies: an
+    /// unmasked (server) frame that is not compressed, of at least [`GATHER_MIN`] bytes.
+    /// `None` for a frame the codec must transform (mask, compress) or that is cheaper to
+    /// copy. Header bytes, length.
+    pub(crate) fn gather_header(
+        &self,
+        opcode: Opcode,
+        fin: bool,
+        payload: &[u8],
+        compress: bool,
+    ) -> Option<([u8; frame::MAX_HEADER_LEN], usize)> {
+        if self.mask
+            || payload.len() < GATHER_MIN
+            || self.deflates(opcode, fin, payload.len(), compress)
+        {
+            return None;
+        }
+        let mut h = [0u8; frame::MAX_HEADER_LEN];
+        let n = frame::write_header(&mut h, fin, false, opcode, None, payload.len() as u64);
+        Some((h, n))
+    }
+
     fn frame<B: Fifo>(
         &mut self,
         dst: &mut B,
@@ -293,18 +334,9 @@ impl Encoder<Out<'_>> for TxCodec {
                 payload,
                 compress,
             } => {
+                let deflates = self.deflates(opcode, fin, payload.len(), compress);
                 let deflate = match &mut self.deflate {
-                    Some(d)
-                        if compress
-                            && self.compress
-                            && d.enabled
-                            && fin
-                            && payload.len() >= d.min_size
-                            && !opcode.is_control()
-                            && opcode != Opcode::Continuation =>
-                    {
-                        Some(d)
-                    }
+                    Some(d) if deflates => Some(d),
                     _ => None,
                 };
                 match deflate {

@@ -122,6 +122,22 @@ impl<S: ByteStream> Sender<S> {
         if self.close_sent {
             return Err(CLOSE_SENT);
         }
+        // A large frame the codec does not transform (a server's, uncompressed) goes out
+        // from where its payload lies: header and payload in one gather write, and only
+        // what the socket does not take copied into the send FIFO.
+        if let Out::Frame {
+            opcode,
+            fin,
+            payload,
+            compress,
+        } = out
+            && let Some((head, n)) = self
+                .cc
+                .codec()
+                .gather_header(opcode, fin, payload, compress)
+        {
+            return self.cc.write_gather(io, [&head[..n], payload]);
+        }
         self.cc.write_next(io, out)
     }
 

@@ -4,7 +4,7 @@
 
 use core::ffi::c_int;
 
-use crate::{Errno, RawFd, Result, sys};
+use crate::{Errno, IoVec, RawFd, Result, sys};
 
 /// Creates a socket. Pass `SOCK_NONBLOCK | SOCK_CLOEXEC` in `ty` where the OS has them.
 /// See `socket(2)`.
@@ -153,6 +153,20 @@ pub fn recvfrom(
     addr: &mut [u8],
 ) -> Result<(usize, usize)> {
     sys::recvfrom(fd, buf, flags, Some(addr))
+}
+
+/// Gather send on a connected socket: `bufs` in order, as one `sendmsg(2)` with no address
+/// and no control data. Unlike [`writev`](crate::writev) it takes `flags`, so
+/// `MSG_NOSIGNAL` (Linux) turns a closed peer into `EPIPE` rather than `SIGPIPE`.
+#[inline]
+pub fn sendv(fd: RawFd, bufs: &[IoVec<'_>], flags: c_int) -> Result<usize> {
+    // SAFETY: all-zero is a valid `msghdr` (no name, no iovecs, no control).
+    let mut m: libc::msghdr = unsafe { core::mem::zeroed() };
+    m.msg_iov = bufs.as_ptr().cast::<libc::iovec>().cast_mut();
+    m.msg_iovlen = bufs.len() as _;
+    // SAFETY: `IoVec` is `repr(transparent)` over `struct iovec` and borrows a live slice
+    // for the call; the kernel only reads the iovecs and their buffers.
+    unsafe { sys::sendmsg(fd, &m, flags) }
 }
 
 /// Sends one message. See `sendmsg(2)`.

@@ -99,6 +99,48 @@ fn send_after_peer_close_is_epipe_not_sigpipe() {
     assert!(e == Errno::EPIPE || e == Errno::ECONNRESET, "{e}");
 }
 
+/// `sendv` sends its buffers in order as one stream write, and with `MSG_NOSIGNAL` a
+/// closed peer is an error, not a signal.
+#[test]
+fn sendv_gathers_in_order_and_takes_its_flags() {
+    let (c, s) = tcp_pair();
+    let parts = [&b"head:"[..], &b""[..], &b"body"[..]];
+    let iov = parts.map(zcall::IoVec::new);
+    assert_eq!(
+        zcall::sendv(c.as_raw_fd(), &iov, libc::MSG_NOSIGNAL).unwrap(),
+        9
+    );
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16];
+    while got.len() < 9 {
+        wait_for(s.as_raw_fd(), libc::POLLIN);
+        let n = zcall::recv(s.as_raw_fd(), &mut buf, 0).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"head:body");
+    assert_eq!(
+        zcall::sendv(c.as_raw_fd(), &[], libc::MSG_NOSIGNAL).unwrap(),
+        0
+    );
+    drop(s);
+    let mut seen = None;
+    for _ in 0..1000 {
+        let iov = [
+            zcall::IoVec::new(&[1u8; 512]),
+            zcall::IoVec::new(&[2u8; 512]),
+        ];
+        match zcall::sendv(c.as_raw_fd(), &iov, libc::MSG_NOSIGNAL) {
+            Ok(_) => wait_for(c.as_raw_fd(), libc::POLLOUT | libc::POLLERR),
+            Err(e) => {
+                seen = Some(e);
+                break;
+            }
+        }
+    }
+    let e = seen.expect("an error within 1000 sends");
+    assert!(e == Errno::EPIPE || e == Errno::ECONNRESET, "{e}");
+}
+
 #[test]
 fn accept_on_an_empty_queue_would_block_and_connect_can_be_refused() {
     let (l, port) = listener();

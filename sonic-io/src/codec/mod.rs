@@ -298,6 +298,68 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
     {
         let inner = &mut *self.inner;
         inner.codec.encode(item, &mut inner.dst)?;
+        self.flush(io)
+    }
+
+    /// Writes `parts` (a frame's header and its payload, say) after what is buffered, as
+    /// [`write_next`](CodecConn::write_next) writes an encoded item, without copying them
+    /// into the destination buffer first when nothing is buffered: then they go to the
+    /// socket in one gather write (`sendmsg` with two iovecs), and only what the socket
+    /// does not take is copied into the buffer, to go first next time. Behind something
+    /// buffered, or on a stream that frames its writes itself (an adapter such as a TLS
+    /// stream), the parts are appended to the buffer and written from there. Returns the
+    /// bytes still buffered. `NoBufferSpace` if the destination buffer cannot hold what is
+    /// left over (nothing of it is written then).
+    ///
+    /// For an encoder whose items carry large payloads the peer may take as they are (an
+    /// unmasked WebSocket frame): the payload's copy into the buffer is the whole cost of a
+    /// large message's send (sonic-websocket's `benches/echo.rs` and DESIGN section 11).
+    ///
+    /// ```no_run
+    /// # use sonic_io::{Io, TcpStream, codec::{CodecConn, Frame}};
+    /// # fn f(io: &mut Io, cc: &mut CodecConn<Frame, TcpStream>, payload: &[u8]) -> iox::Result<()> {
+    /// // A `Frame` (4-byte length, then the payload) whose payload is not copied first:
+    /// let head = (payload.len() as u32).to_be_bytes();
+    /// let unsent = cc.write_gather(io, [&head, payload])?;
+    /// # let _ = unsent; Ok(()) }
+    /// ```
+    pub fn write_gather(&mut self, io: &mut Io, parts: [&[u8]; 2]) -> Result<usize> {
+        let key = self.stream.stream_id().0;
+        let inner = &mut *self.inner;
+        let total = parts[0].len() + parts[1].len();
+        let mut taken = 0;
+        if inner.dst.is_empty() && total > 0 && io.gathers(key)? {
+            match io.sync_io(key, Dir::Write, |o| o.send_gather(parts)) {
+                Ok(n) => taken = n,
+                Err(e) if e.is_would_block() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if taken < total {
+            let (a, b) = if taken < parts[0].len() {
+                (&parts[0][taken..], parts[1])
+            } else {
+                (&[][..], &parts[1][taken - parts[0].len()..])
+            };
+            let c = inner.dst.claim(a.len() + b.len());
+            if c.len() < a.len() + b.len() {
+                inner.dst.commit(0);
+                return Err(Error::with_context(
+                    ErrorKind::NoBufferSpace,
+                    "the destination FIFO cannot hold the rest of the parts",
+                ));
+            }
+            c[..a.len()].copy_from_slice(a);
+            c[a.len()..a.len() + b.len()].copy_from_slice(b);
+            inner.dst.commit(a.len() + b.len());
+        }
+        self.flush(io)
+    }
+
+    /// Writes what is buffered as far as the socket takes it now (no syscall when nothing
+    /// is); returns the bytes still buffered.
+    pub fn flush(&mut self, io: &mut Io) -> Result<usize> {
+        let inner = &mut *self.inner;
         while !inner.dst.is_empty() {
             let key = self.stream.stream_id().0;
             match io.sync_io(key, Dir::Write, |o| o.send(inner.dst.data())) {

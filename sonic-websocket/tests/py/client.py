@@ -2,7 +2,7 @@
 
 Usage: client.py URL none|deflate|deflate-params [CA]
 With a wss:// URL, CA (a PEM file) is the root the server's certificate must chain to.
-Sends text and binary messages (one fragmented), checks each echo, pings, closes, and
+Sends text and binary messages of every header size (one fragmented), checks each echo, pings, closes, and
 prints one line: "ok <extensions> <close code>". Any mismatch raises (non-zero exit).
 """
 
@@ -38,6 +38,12 @@ async def main():
             b"",
             bytes(range(256)) * 4096,
             "the same text again and again " * 100,
+            # Around the size from which the server sends a payload from where it lies
+            # (a gather write), and the 16- and 64-bit length headers.
+            b"\x01" * 2047,
+            b"\x02" * 2048,
+            "x" * 65535,
+            b"\x03" * 65536,
         ]
         for m in messages:
             await ws.send(m)
