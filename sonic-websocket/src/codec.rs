@@ -246,8 +246,9 @@ fn put(dst: &mut impl Fifo, n: usize) -> Result<&mut [u8]> {
     Ok(&mut c[..n])
 }
 
-/// Payloads from this size up are sent from where they lie ([`TxCodec::gather_header`]):
-/// below it, copying the payload into the send FIFO costs less than a second iovec.
+/// Payloads from this size up are sent from where they lie ([`TxCodec::gather_header`]);
+/// smaller ones are copied into the send FIFO with their header, a copy that is small
+/// beside the syscall. The threshold is a choice, not a measured optimum.
 pub(crate) const GATHER_MIN: usize = 2048;
 
 impl TxCodec {
