@@ -811,6 +811,79 @@ fn ring_reads_io() -> Option<Io> {
     }
 }
 
+/// A full submission queue the kernel refuses to take (`EAGAIN`, injected by a seccomp
+/// filter on the `io_uring_enter` that flushes 256 entries without waiting: the kernel
+/// answers so when it cannot allocate requests) loses nothing already queued: the entry that
+/// found no room is refused with `NoBufferSpace`, and a stream read queued before it still
+/// receives. Before, the new entry was written over the oldest queued one: the read's
+/// receive was gone, the read never completed, and closing its stream aborted the process
+/// after 10 s (a reviewer's finding).
+#[test]
+fn a_full_submission_queue_the_kernel_refuses_loses_no_queued_receive() {
+    if cfg!(qemu) || ring_reads_io().is_none() {
+        return;
+    }
+    testkit::in_subprocess(|| {
+        let mut io = Io::builder()
+            .backend(Backend::Uring)
+            .objects(1024)
+            .build()
+            .unwrap();
+        let (s, mut peer) = pair(&mut io);
+        // The stream's poll reaches the kernel before the filter goes in.
+        io.poll().unwrap();
+        let when = [
+            (1, testkit::ArgIs::AtLeast(256)),
+            (2, testkit::ArgIs::Eq(0)),
+        ];
+        testkit::refuse_syscall_when(libc::SYS_io_uring_enter, &when, libc::EAGAIN).unwrap();
+        let got = slot();
+        let g = got.clone();
+        s.async_read(&mut io, vec![0u8; 16], move |_, r, b| {
+            *g.borrow_mut() = Some(r.map(|n| b[..n].to_vec()));
+        })
+        .unwrap();
+        // Each registration queues a poll: 255 fill the queue behind the read's receive,
+        // and the next one's flush is refused.
+        let mut kept = Vec::new();
+        let mut refused = Vec::new();
+        for _ in 0..256 {
+            let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            match PacketConn::add(&mut io, sock::UdpConn::try_from(u).unwrap()) {
+                Ok(p) => kept.push(p),
+                Err(e) => refused.push(e),
+            }
+        }
+        assert_eq!(kept.len(), 255);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(
+            refused[0].kind(),
+            ErrorKind::NoBufferSpace,
+            "{}",
+            refused[0]
+        );
+        peer.write_all(b"hello").unwrap();
+        // The wait submits the queue (the filter lets a waiting enter through).
+        run_until(&mut io, || got.borrow().is_some());
+        assert_eq!(got.take().unwrap().unwrap(), b"hello");
+        // Closing works (no receive is lost for the close to wait on), and every datagram
+        // socket that was added is polled.
+        s.close(&mut io).unwrap();
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let last = *kept.last().unwrap();
+        let to = last.get(&io).unwrap().local_addr().unwrap().to_string();
+        probe.send_to(b"x", to.as_str()).unwrap();
+        let dg = slot();
+        let d = dg.clone();
+        last.async_read(&mut io, vec![0u8; 4], move |_, r, _| {
+            *d.borrow_mut() = Some(r)
+        })
+        .unwrap();
+        run_until(&mut io, || dg.borrow().is_some());
+        assert_eq!(dg.take().unwrap().unwrap(), 1);
+    });
+}
+
 /// A cancel racing a receive's completion, a thousand times: the peer's bytes are written
 /// after the receive reached the kernel and before the stream is closed, or not at all,
 /// and the close (or `cancel`, every third round) must wait for the kernel to let go of the

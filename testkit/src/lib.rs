@@ -41,6 +41,6 @@ pub use skip::skip_message;
 pub use subprocess::{
     ENV_RUNNER, in_subprocess, in_subprocess_named, in_subprocess_named_within, is_subprocess,
 };
-pub use sys::{default_sigpipe, exhaust_descriptors, set_open_files_limit};
 #[cfg(target_os = "linux")]
-pub use sys::{fail_syscall, refuse_syscalls};
+pub use sys::{ArgIs, fail_syscall, refuse_syscall_when, refuse_syscalls};
+pub use sys::{default_sigpipe, exhaust_descriptors, set_open_files_limit};

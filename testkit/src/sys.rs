@@ -136,7 +136,126 @@ pub fn refuse_syscalls(nrs: &[libc::c_long], errno: i32) -> io::Result<()> {
             "testkit::refuse_syscalls: no AUDIT_ARCH for this architecture",
         )
     })?;
-    let program = filter_program(arch, nrs, errno)?;
+    install(&filter_program(arch, nrs, errno)?)
+}
+
+/// How [`refuse_syscall_when`] tests one argument of the call: its low 32 bits (the whole
+/// value for the `int` and `unsigned` arguments of most calls).
+#[cfg(target_os = "linux")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgIs {
+    /// Equal to the value.
+    Eq(u32),
+    /// At least the value (unsigned).
+    AtLeast(u32),
+}
+
+/// Installs a seccomp filter under which system call `nr` fails with `errno` when every
+/// test in `args` holds (`(index, test)`, the index counting the call's arguments from 0),
+/// and proceeds otherwise; every other call proceeds. For faults that depend on what a call
+/// asks: `io_uring_enter` refused only when it submits a full queue, say. The filter, the
+/// architectures and the errors are as in [`refuse_syscalls`] (`InvalidInput` also for an
+/// argument index above 5 or more than 100 tests); the targets it runs on are
+/// little-endian, where an argument's low 32 bits come first. See `seccomp(2)`.
+///
+/// ```no_run
+/// use testkit::ArgIs;
+/// testkit::in_subprocess(|| {
+///     // io_uring_enter(fd, to_submit >= 256, min_complete == 0, ...) fails with EAGAIN.
+///     let when = [(1, ArgIs::AtLeast(256)), (2, ArgIs::Eq(0))];
+///     testkit::refuse_syscall_when(libc::SYS_io_uring_enter, &when, libc::EAGAIN).unwrap();
+/// });
+/// ```
+#[cfg(target_os = "linux")]
+#[track_caller]
+pub fn refuse_syscall_when(
+    nr: libc::c_long,
+    args: &[(usize, ArgIs)],
+    errno: i32,
+) -> io::Result<()> {
+    assert_in_subprocess("refuse_syscall_when");
+    let arch = AUDIT_ARCH.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "testkit::refuse_syscall_when: no AUDIT_ARCH for this architecture",
+        )
+    })?;
+    install(&conditional_program(arch, nr, args, errno)?)
+}
+
+/// The program of [`refuse_syscall_when`]: allow a foreign `arch` or another call; for
+/// `nr`, test each argument and allow on the first test that fails; refuse when all hold.
+#[cfg(target_os = "linux")]
+fn conditional_program(
+    arch: u32,
+    nr: libc::c_long,
+    args: &[(usize, ArgIs)],
+    errno: i32,
+) -> io::Result<Vec<libc::sock_filter>> {
+    let invalid = |what: &'static str| io::Error::new(io::ErrorKind::InvalidInput, what);
+    if args.len() > 100 || args.iter().any(|&(i, _)| i > 5) {
+        return Err(invalid(
+            "testkit::refuse_syscall_when: an argument index above 5, or more than 100 tests",
+        ));
+    }
+    let errno = u32::try_from(errno)
+        .ok()
+        .filter(|e| (1..=4095).contains(e))
+        .ok_or_else(|| invalid("testkit::refuse_syscall_when: errno outside 1..=4095"))?;
+    let nr = u32::try_from(nr)
+        .map_err(|_| invalid("testkit::refuse_syscall_when: a negative system call number"))?;
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let load = |offset: usize| stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, offset as u32);
+    // Each test is a load and a jump; the jumps' false branch goes to the final allow.
+    let tests = 2 + args.len();
+    let mut program = Vec::with_capacity(2 * tests + 2);
+    let test = |program: &mut Vec<libc::sock_filter>, offset: usize, op: u32, k: u32| {
+        program.push(load(offset));
+        let here = program.len();
+        // The allow is the last instruction, after the refusal.
+        let to_allow = 2 * tests + 1 - here - 1;
+        program.push(libc::sock_filter {
+            code: (libc::BPF_JMP | op | libc::BPF_K) as u16,
+            jt: 0,
+            jf: u8::try_from(to_allow).expect("at most 204 instructions"),
+            k,
+        });
+    };
+    test(
+        &mut program,
+        std::mem::offset_of!(libc::seccomp_data, arch),
+        libc::BPF_JEQ,
+        arch,
+    );
+    test(
+        &mut program,
+        std::mem::offset_of!(libc::seccomp_data, nr),
+        libc::BPF_JEQ,
+        nr,
+    );
+    for &(i, is) in args {
+        let offset = std::mem::offset_of!(libc::seccomp_data, args) + 8 * i;
+        match is {
+            ArgIs::Eq(k) => test(&mut program, offset, libc::BPF_JEQ, k),
+            ArgIs::AtLeast(k) => test(&mut program, offset, libc::BPF_JGE, k),
+        }
+    }
+    program.push(stmt(
+        libc::BPF_RET | libc::BPF_K,
+        libc::SECCOMP_RET_ERRNO | errno,
+    ));
+    program.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
+    Ok(program)
+}
+
+/// Installs `program` as this process's seccomp filter (all threads), `no_new_privs` first.
+#[cfg(target_os = "linux")]
+fn install(program: &[libc::sock_filter]) -> io::Result<()> {
     let len = u16::try_from(program.len()).expect("at most 261 instructions");
     let fprog = libc::sock_fprog {
         len,
@@ -226,30 +345,83 @@ fn filter_program(
 mod tests {
     use super::*;
 
-    /// Runs the program on one `seccomp_data` the way the kernel does (loads, equality jumps,
-    /// returns: the only instructions it holds).
-    fn run(program: &[libc::sock_filter], arch: u32, nr: u32) -> u32 {
+    /// Runs the program on one `seccomp_data` the way the kernel does (loads of the arch,
+    /// the number or an argument's low word, equality and at-least jumps, returns: the only
+    /// instructions these programs hold).
+    fn run_with(program: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+        let base = std::mem::offset_of!(libc::seccomp_data, args);
         let mut acc = 0;
         let mut pc = 0;
         loop {
             let i = program[pc];
             match u32::from(i.code) {
                 c if c == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => {
-                    acc = if i.k as usize == std::mem::offset_of!(libc::seccomp_data, arch) {
+                    let k = i.k as usize;
+                    acc = if k == std::mem::offset_of!(libc::seccomp_data, arch) {
                         arch
-                    } else {
-                        assert_eq!(i.k as usize, std::mem::offset_of!(libc::seccomp_data, nr));
+                    } else if k == std::mem::offset_of!(libc::seccomp_data, nr) {
                         nr
+                    } else {
+                        assert!(k >= base && (k - base).is_multiple_of(8), "load at {k}");
+                        args[(k - base) / 8] as u32
                     };
                 }
                 c if c == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K => {
                     pc += usize::from(if acc == i.k { i.jt } else { i.jf });
+                }
+                c if c == libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K => {
+                    pc += usize::from(if acc >= i.k { i.jt } else { i.jf });
                 }
                 c if c == libc::BPF_RET | libc::BPF_K => return i.k,
                 c => panic!("unexpected instruction {c:#x}"),
             }
             pc += 1;
         }
+    }
+
+    fn run(program: &[libc::sock_filter], arch: u32, nr: u32) -> u32 {
+        run_with(program, arch, nr, [0; 6])
+    }
+
+    #[test]
+    fn the_conditional_program_refuses_only_when_every_test_holds() {
+        let arch = 0xc000_003e;
+        let when = [(1, ArgIs::AtLeast(256)), (2, ArgIs::Eq(0))];
+        let p = conditional_program(arch, 426, &when, libc::EAGAIN).unwrap();
+        let refused = libc::SECCOMP_RET_ERRNO | libc::EAGAIN as u32;
+        let allow = libc::SECCOMP_RET_ALLOW;
+        let call = |nr, a1: u64, a2: u64| run_with(&p, arch, nr, [9, a1, a2, 0, 0, 0]);
+        assert_eq!(call(426, 256, 0), refused);
+        assert_eq!(call(426, 1000, 0), refused);
+        // The high word is not compared.
+        assert_eq!(call(426, (1 << 32) | 300, 0), refused);
+        assert_eq!(call(426, 255, 0), allow);
+        assert_eq!(call(426, 256, 1), allow);
+        assert_eq!(call(425, 256, 0), allow);
+        assert_eq!(run_with(&p, 0x4000_0028, 426, [0, 256, 0, 0, 0, 0]), allow);
+        // No argument test: the call is refused whatever it asks.
+        let any = conditional_program(arch, 7, &[], libc::ENOSYS).unwrap();
+        assert_eq!(
+            run(&any, arch, 7),
+            libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        );
+        assert_eq!(run(&any, arch, 8), allow);
+        let bad = |args: &[(usize, ArgIs)], errno| {
+            conditional_program(arch, 1, args, errno)
+                .unwrap_err()
+                .kind()
+        };
+        assert_eq!(
+            bad(&[(6, ArgIs::Eq(0))], libc::EPERM),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(bad(&[], 0), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            conditional_program(arch, -1, &[], libc::EPERM)
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::InvalidInput
+        );
     }
 
     #[test]

@@ -183,6 +183,12 @@ struct RsrcUpdate {
     data: u64,
 }
 
+/// A full submission queue the kernel took none of (`Ring::push`).
+const SQ_FULL: iox::Error = iox::Error::with_context(
+    iox::ErrorKind::NoBufferSpace,
+    "the io_uring submission queue is full and the kernel took none of it",
+);
+
 /// The `user_data` of entries whose completion says nothing the core needs (cancels of
 /// polls). Never an object's token: no slab index reaches `u32::MAX - 2`.
 const QUIET: u64 = SKIP;
@@ -418,11 +424,17 @@ impl Ring {
         self.sq_local_tail.wrapping_sub(head)
     }
 
-    /// Queues `sqe`, submitting what is queued first if the queue is full.
+    /// Queues `sqe`, submitting what is queued first if the queue is full. Fails with
+    /// [`SQ_FULL`] when the kernel takes none of a full queue (`EAGAIN` when it cannot
+    /// allocate requests, `EBUSY` while its completion backlog drains): the entry is not
+    /// queued, and no queued one is overwritten.
     fn push(&mut self, sqe: Sqe, stats: &mut Stats) -> iox::Result<()> {
         if self.pending() >= self.sq_entries {
             self.enter(0, None)?;
             stats.ctl += 1;
+            if self.pending() >= self.sq_entries {
+                return Err(SQ_FULL);
+            }
         }
         let idx = (self.sq_local_tail & self.sq_mask) as usize;
         debug_assert!(idx * size_of::<Sqe>() < self.sqes.len);
@@ -757,6 +769,19 @@ pub(crate) struct Poller {
     /// Declared after the ring, so the ring is closed first when the poller drops (the Io
     /// has taken every receive back by then: its close cancels them).
     msgs: Vec<Option<Box<MsgBuf>>>,
+    /// Polls whose re-arm (the kernel ended a multishot poll) or update (an update that met
+    /// the poll posting) found the submission queue full: queued again at the next reap,
+    /// so that a completion is never lost for want of a submission slot.
+    redo: Vec<Redo>,
+}
+
+/// A poll submission to queue again ([`Poller::redo`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Redo {
+    /// The poll ended: arm it anew.
+    Arm(u64),
+    /// The poll lives; its mask is to be updated to the watch's.
+    Update(u64),
 }
 
 impl Poller {
@@ -774,6 +799,7 @@ impl Poller {
             stash: VecDeque::with_capacity(64),
             completes_reads,
             msgs: Vec::new(),
+            redo: Vec::new(),
         };
         let mut stats = Stats::default();
         p.arm(p.waker, WAKER, libc::POLLIN as u32, &mut stats)?;
@@ -917,16 +943,18 @@ impl Poller {
         stats: &mut Stats,
     ) -> iox::Result<()> {
         let idx = token as u32 as usize;
-        let read_armed = match self.watches.get_mut(idx) {
-            Some(slot @ Some(_)) if slot.is_some_and(|w| w.token == token) => {
-                slot.take().is_some_and(|w| w.read_armed)
-            }
+        let read_armed = match self.watches.get(idx) {
+            Some(Some(w)) if w.token == token => w.read_armed,
             _ => return Ok(()),
         };
+        // The cancels are queued before the watch goes: a cancel the full queue refuses
+        // leaves the watch, so the descriptor's poll is still known (and a later
+        // deregister, or the Io's close, ends it).
         self.cancel(token, stats)?;
         if read_armed {
             self.cancel(token | READ_POLL, stats)?;
         }
+        self.watches[idx] = None;
         stats.ctl += 1;
         self.ring.enter(0, None).map(|_| ())
     }
@@ -935,12 +963,14 @@ impl Poller {
     pub(crate) fn deregister_all(&mut self, stats: &mut Stats) -> iox::Result<()> {
         let mut any = false;
         for i in 0..self.watches.len() {
-            if let Some(w) = self.watches[i].take() {
+            if let Some(w) = self.watches[i] {
                 any = true;
+                // Queued before the watch goes, as in `deregister`.
                 self.cancel(w.token, stats)?;
                 if w.read_armed {
                     self.cancel(w.token | READ_POLL, stats)?;
                 }
+                self.watches[i] = None;
             }
         }
         if any {
@@ -1015,26 +1045,67 @@ impl Poller {
     /// re-arming polls the kernel ended.
     fn reap(&mut self, stats: &mut Stats) -> iox::Result<usize> {
         self.events.clear();
+        self.redo_polls(stats);
         while self.events.len() < self.events.capacity() {
             let Some(cqe) = self.stash.pop_front() else {
                 break;
             };
-            self.take(cqe, stats)?;
+            self.take(cqe, stats);
         }
         let (mut head, tail) = self.ring.completions();
         while head != tail && self.events.len() < self.events.capacity() {
             let cqe = self.ring.cqe(head);
             head = head.wrapping_add(1);
-            self.take(cqe, stats)?;
+            self.take(cqe, stats);
         }
         self.ring.advance(head);
         Ok(self.events.len())
     }
 
-    /// One completion: an event for the core, or the ring's own bookkeeping.
-    fn take(&mut self, cqe: Cqe, stats: &mut Stats) -> iox::Result<()> {
+    /// Queues the polls [`redo`](Poller::redo) holds, as far as the submission queue takes
+    /// them; a watch removed since needs nothing.
+    fn redo_polls(&mut self, stats: &mut Stats) {
+        let mut i = 0;
+        while i < self.redo.len() {
+            let done = match self.redo[i] {
+                Redo::Arm(token) => match self.rearmed(token) {
+                    Some(w) => self.arm(w.fd, w.token, w.mask, stats).is_ok(),
+                    None => true,
+                },
+                Redo::Update(token) => match self.watch(token) {
+                    Some(w) => self.update(token, w.mask, stats).is_ok(),
+                    None => true,
+                },
+            };
+            if done {
+                self.redo.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// The poll to arm again for `token`: its watch, or the waker's.
+    fn rearmed(&self, token: u64) -> Option<Watch> {
+        if token == WAKER {
+            Some(Watch {
+                token,
+                fd: self.waker,
+                mask: libc::POLLIN as u32,
+                reads_on_demand: false,
+                read_armed: false,
+            })
+        } else {
+            self.watch(token)
+        }
+    }
+
+    /// One completion: an event for the core, or the ring's own bookkeeping. A poll it
+    /// must submit again and cannot (the submission queue is full) waits in
+    /// [`redo`](Poller::redo): the completion itself is never dropped.
+    fn take(&mut self, cqe: Cqe, stats: &mut Stats) {
         if cqe.user_data == QUIET {
-            return Ok(());
+            return;
         }
         if cqe.user_data & UPDATE != 0 && cqe.user_data != WAKER {
             // A poll update. ENOENT: the poll had ended, and its re-arm (below, from its
@@ -1042,10 +1113,11 @@ impl Poller {
             let token = cqe.user_data & !UPDATE;
             if cqe.res == -libc::EALREADY
                 && let Some(w) = self.watch(token)
+                && self.update(token, w.mask, stats).is_err()
             {
-                self.update(token, w.mask, stats)?;
+                self.redo.push(Redo::Update(token));
             }
-            return Ok(());
+            return;
         }
         if cqe.user_data & OP_DONE != 0 && cqe.user_data != WAKER {
             // A receive's result, for the operation waiting on it, marked when the socket
@@ -1056,7 +1128,7 @@ impl Poller {
                 0
             };
             self.events.push((cqe.user_data | more, cqe.res as u32));
-            return Ok(());
+            return;
         }
         if cqe.user_data & READ_POLL != 0 && cqe.user_data != WAKER {
             // A stream's one-shot read poll: readiness for its token, as the multishot
@@ -1072,7 +1144,7 @@ impl Poller {
             } else if cqe.res < 0 && cqe.res != -libc::ECANCELED {
                 self.events.push((token, libc::POLLERR as u32));
             }
-            return Ok(());
+            return;
         }
         let token = cqe.user_data;
         if cqe.res > 0 {
@@ -1081,28 +1153,18 @@ impl Poller {
             // The poll failed on the descriptor (closed behind the Io's back, say): report
             // an error, so that each operation tries its syscall and learns it.
             self.events.push((token, libc::POLLERR as u32));
-            return Ok(());
+            return;
         }
         if cqe.flags & CQE_F_MORE == 0 {
             // The kernel ended this poll (no room to post its next event, say): re-arm it
             // if the descriptor is still registered. A removed poll's last completion
             // finds no watch.
-            let w = if token == WAKER {
-                Some(Watch {
-                    token,
-                    fd: self.waker,
-                    mask: libc::POLLIN as u32,
-                    reads_on_demand: false,
-                    read_armed: false,
-                })
-            } else {
-                self.watch(token)
-            };
-            if let Some(w) = w {
-                self.arm(w.fd, w.token, w.mask, stats)?;
+            if let Some(w) = self.rearmed(token)
+                && self.arm(w.fd, w.token, w.mask, stats).is_err()
+            {
+                self.redo.push(Redo::Arm(token));
             }
         }
-        Ok(())
     }
 
     /// Receives complete in the ring ([`recv`](Poller::recv)).
