@@ -63,7 +63,13 @@ fn serve(io: &mut Io, conn: TcpStream, fifo: ByteBuffer, done: Countdown) {
     }
 }
 
-fn accept(io: &mut Io, l: Listener<sock::TcpListener>, done: Countdown) {
+/// How long accepting pauses after an error such as `EMFILE`: the connection stays in the
+/// listen queue, so an accept made at once would fail again at once, and re-arming from the
+/// callback would spin at 100 % of a core until a descriptor frees up.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
+/// Accepts connections; `pause` is the timer that resumes accepting after an error.
+fn accept(io: &mut Io, l: Listener<sock::TcpListener>, done: Countdown, pause: Timer) {
     let d = done.clone();
     let r = l.async_accept(io, move |io, r| {
         match r {
@@ -74,10 +80,18 @@ fn accept(io: &mut Io, l: Listener<sock::TcpListener>, done: Countdown) {
             }
             // The Io was closed (the countdown ended): nothing more to accept.
             Err(e) if e.kind() == ErrorKind::Cancelled => return,
-            // EMFILE and friends: report and keep accepting.
-            Err(e) => eprintln!("accept: {e}"),
+            // EMFILE and friends: report, and try again after a pause.
+            Err(e) => {
+                eprintln!("accept: {e}; trying again in {ACCEPT_PAUSE:?}");
+                let resumed =
+                    pause.schedule_once(io, ACCEPT_PAUSE, move |io, pause| accept(io, l, d, pause));
+                if let Err(e) = resumed {
+                    eprintln!("accept pause: {e}");
+                }
+                return;
+            }
         }
-        accept(io, l, d);
+        accept(io, l, d, pause);
     });
     if let Err(e) = r {
         eprintln!("async_accept: {e}");
@@ -109,7 +123,8 @@ fn main() -> sonic_io::Result<()> {
         if hot { "hot" } else { "blocking" }
     );
     let done = Countdown((connections > 0).then(|| Rc::new(Cell::new(connections))));
-    accept(&mut io, l, done);
+    let pause = Timer::new(&mut io)?;
+    accept(&mut io, l, done, pause);
     let stop = Timer::new(&mut io)?;
     stop.schedule_once(&mut io, Duration::from_secs(seconds), |io, _| {
         io.close().unwrap()

@@ -15,10 +15,13 @@ use std::time::Duration;
 
 use sonic_bytes::{ByteBuffer, Fifo};
 use sonic_io::shard::{Placement, Shard, Shards};
-use sonic_io::{Io, Listener, TcpStream};
+use sonic_io::{Io, Listener, TcpStream, Timer};
 
 /// The most one read takes.
 const READ_MAX: usize = 4096;
+
+/// How long a shard pauses accepting after an error such as `EMFILE`.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
 fn accept(io: &mut Io, l: Listener<sock::TcpListener>, shard: Rc<Shard>, counts: Arc<[AtomicU64]>) {
     let r = l.async_accept(io, move |io, r| {
@@ -31,7 +34,24 @@ fn accept(io: &mut Io, l: Listener<sock::TcpListener>, shard: Rc<Shard>, counts:
             }
             // The listener closed: shutting down.
             Err(e) if e.kind() == sonic_io::ErrorKind::Cancelled => return,
-            Err(e) => eprintln!("shard {}: accept: {e}", shard.index()),
+            // EMFILE and friends: the connection stays queued, so accepting again at once
+            // would fail again at once and spin; pause first.
+            Err(e) => {
+                eprintln!(
+                    "shard {}: accept: {e}; trying again in {ACCEPT_PAUSE:?}",
+                    shard.index()
+                );
+                let resumed = Timer::new(io).and_then(|t| {
+                    t.schedule_once(io, ACCEPT_PAUSE, move |io, t| {
+                        t.close(io);
+                        accept(io, l, shard, counts);
+                    })
+                });
+                if let Err(e) = resumed {
+                    eprintln!("accept pause: {e}");
+                }
+                return;
+            }
         }
         accept(io, l, shard, counts);
     });

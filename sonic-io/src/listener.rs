@@ -58,7 +58,10 @@ impl<L: ListenerSock> Listener<L> {
     /// Accepts one connection: the callback gets it already registered in the Io, and the
     /// peer's address. `accept4` with `NONBLOCK | CLOEXEC`, the address on the stack, no
     /// allocation. `EMFILE`/`ENFILE` complete the operation with that error and keep the
-    /// listener usable: the next `async_accept` tries again at once.
+    /// listener usable: the next `async_accept` tries again at once. The connection stays
+    /// queued, so an accept re-armed from the callback at once fails again at once and
+    /// spins through the Io's turns until a descriptor frees up: pause first (a
+    /// [`Timer`](crate::Timer), as `examples/echo_server.rs` does).
     pub fn async_accept<F>(self, io: &mut Io, f: F) -> Result<()>
     where
         F: FnOnce(&mut Io, Result<(Stream<L::Conn>, SockaddrAny)>) + 'static,

@@ -1,5 +1,6 @@
 //! The `echo_server` example against peers nobody here wrote: socat, OpenBSD netcat
-//! (`nc -N`), Python's `socket` module, and a plain `std::net` client.
+//! (`nc -N`), Python's `socket` module, and a plain `std::net` client; and under a
+//! descriptor limit it reaches (`the_example_pauses_accepting_while_descriptors_run_out`).
 //!
 //! Each client writes N bytes and half-closes (shutdown of its write side), reads the echo
 //! while it writes, and must get every byte back, in order, and then the server's end of
@@ -421,4 +422,100 @@ fn every_peer_that_half_closes_gets_its_whole_echo_then_end_of_stream() {
     assert!(st.success(), "the server exited {st}");
     let errors = server.stderr.take().unwrap().join().unwrap();
     assert!(errors.is_empty(), "the server reported errors: {errors:?}");
+}
+
+/// The example under a descriptor limit it reaches: clients hold more connections than it
+/// can open descriptors for, so accepting fails with `EMFILE` while the rest wait in the
+/// listen queue. The example must pause accepting (it did re-arm at once, and spun at 100 %
+/// of a core, a million `EMFILE` reports a second, until a descriptor freed up: found by a
+/// new user's trial), and must serve again once the clients go. The spin shows in the
+/// server's CPU time against the wall time of the same second (`/proc/<pid>/stat`): a
+/// ratio, not a time, and far apart either way (a spin takes the core; a pause leaves it
+/// idle).
+#[test]
+fn the_example_pauses_accepting_while_descriptors_run_out() {
+    if testkit::under_qemu() {
+        testkit::skip!("the echo_server example is not built for the emulated target");
+    }
+    let exe = build_echo_server();
+    // A shell sets the soft and hard limit, then becomes the server.
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -n 24 && exec \"$0\" \"$@\""])
+        .arg(&exe)
+        .args(["--port", "0", "--seconds", "120"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the example under sh");
+    let mut guard = Server {
+        child: None,
+        port: 0,
+        stderr: None,
+    };
+    let pid = child.id();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let port: u16 = first
+        .strip_prefix("echo server on ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the server did not say where it listens: {first:?}"));
+    // Its error lines, as they come.
+    let (tx, errors) = mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            if l.starts_with("accept:") && tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    guard.child = Some(child);
+    // More connections than descriptors: the kernel queues them whether or not the
+    // server accepts.
+    let held: Vec<TcpStream> = (0..32)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    let first_error = errors
+        .recv_timeout(HANG_GUARD)
+        .expect("the server never reported a failed accept");
+    assert!(first_error.contains("EMFILE"), "{first_error}");
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // utime and stime, fields 14 and 15, counted after the command's closing paren.
+        let f: Vec<u64> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        f[0] + f[1]
+    };
+    // USER_HZ, the unit of /proc's times, is 100 on Linux.
+    let hz = 100u64;
+    let (c0, t0) = (cpu(), std::time::Instant::now());
+    std::thread::sleep(Duration::from_secs(1));
+    let (c1, wall) = (cpu(), t0.elapsed());
+    let share = (c1 - c0) as f64 / hz as f64 / wall.as_secs_f64();
+    assert!(
+        share < 0.25,
+        "the server used {:.0} % of a core while it could not accept (a spin)",
+        share * 100.0
+    );
+    // The clients leave; the server frees their descriptors and serves a new one.
+    drop(held);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(HANG_GUARD)).unwrap();
+    c.write_all(b"ping").unwrap();
+    let mut got = [0u8; 4];
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"ping");
+    drop(guard);
 }

@@ -15,8 +15,9 @@
 //! ```
 
 use std::rc::Rc;
+use std::time::Duration;
 
-use sonic_io::{ByteStream, Io, Listener, TcpAcceptor};
+use sonic_io::{ByteStream, Io, Listener, TcpAcceptor, Timer};
 use sonic_websocket::{CloseCode, DeflateConfig, Limits, Message, ServerConfig, WebSocket};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -122,18 +123,24 @@ mod tls {
     pub(crate) fn accept(io: &mut Io, l: TcpAcceptor, cfg: Rc<ServerConfig>, tls: Config) {
         let again = cfg.clone();
         let r = l.async_accept(io, move |io, r| {
-            if let Ok((conn, _)) = r {
-                let _ = conn.get(io).map(|c| c.set_nodelay(true));
-                let c = again.clone();
-                let _ = TlsStream::accept(io, conn, tls.clone(), move |io, s| {
-                    if let Ok(s) = s {
-                        let _ = WebSocket::accept(io, s, &c, |io, ws| {
-                            if let Ok(ws) = ws {
-                                super::echo(io, ws);
-                            }
-                        });
-                    }
-                });
+            match r {
+                Ok((conn, _)) => {
+                    let _ = conn.get(io).map(|c| c.set_nodelay(true));
+                    let c = again.clone();
+                    let _ = TlsStream::accept(io, conn, tls.clone(), move |io, s| {
+                        if let Ok(s) = s {
+                            let _ = WebSocket::accept(io, s, &c, |io, ws| {
+                                if let Ok(ws) = ws {
+                                    super::echo(io, ws);
+                                }
+                            });
+                        }
+                    });
+                }
+                Err(e) if e.kind() == sonic_io::ErrorKind::Cancelled => return,
+                Err(e) => {
+                    return super::pause_then(io, &e, move |io| accept(io, l, again, tls));
+                }
             }
             accept(io, l, again, tls);
         });
@@ -158,14 +165,18 @@ mod tls {
 fn accept(io: &mut Io, l: TcpAcceptor, cfg: Rc<ServerConfig>) {
     let again = cfg.clone();
     let r = l.async_accept(io, move |io, r| {
-        if let Ok((conn, _)) = r {
-            // Several frames (a pong, an echo) may leave in a row: no Nagle delay.
-            let _ = conn.get(io).map(|c| c.set_nodelay(true));
-            let _ = WebSocket::accept(io, conn, &again, |io, ws| {
-                if let Ok(ws) = ws {
-                    echo(io, ws);
-                }
-            });
+        match r {
+            Ok((conn, _)) => {
+                // Several frames (a pong, an echo) may leave in a row: no Nagle delay.
+                let _ = conn.get(io).map(|c| c.set_nodelay(true));
+                let _ = WebSocket::accept(io, conn, &again, |io, ws| {
+                    if let Ok(ws) = ws {
+                        echo(io, ws);
+                    }
+                });
+            }
+            Err(e) if e.kind() == sonic_io::ErrorKind::Cancelled => return,
+            Err(e) => return pause_then(io, &e, move |io| accept(io, l, again)),
         }
         accept(io, l, again);
     });
@@ -173,6 +184,25 @@ fn accept(io: &mut Io, l: TcpAcceptor, cfg: Rc<ServerConfig>) {
         eprintln!("accept: {e}");
     }
     drop(cfg);
+}
+
+/// How long accepting pauses after an error such as `EMFILE`.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
+/// After a failed accept, `resume` after a pause: the connection stays in the listen queue
+/// (`EMFILE` and friends), so accepting again at once would fail again at once and spin at
+/// 100 % of a core until a descriptor frees up.
+fn pause_then(io: &mut Io, e: &sonic_io::Error, resume: impl FnOnce(&mut Io) + 'static) {
+    eprintln!("accept: {e}; trying again in {ACCEPT_PAUSE:?}");
+    let scheduled = Timer::new(io).and_then(|t| {
+        t.schedule_once(io, ACCEPT_PAUSE, move |io, t| {
+            t.close(io);
+            resume(io);
+        })
+    });
+    if let Err(e) = scheduled {
+        eprintln!("accept pause: {e}");
+    }
 }
 
 fn echo<S: ByteStream>(io: &mut Io, ws: WebSocket<S>) {
