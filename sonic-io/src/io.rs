@@ -519,6 +519,49 @@ impl Io {
         }
     }
 
+    /// The program shut `key` down in the directions `read` and `write`: the operations
+    /// parked there try their syscall now, and learn the end (a read's end of stream, a
+    /// write's `EPIPE`). The kernel may raise no edge for a shutdown of the program's own: a
+    /// Unix stream's `SHUT_WR` with its send buffer full wakes the socket but reports it
+    /// neither writable nor hung up, and TCP's `SHUT_RD` wakes nothing, so a parked
+    /// operation would wait for the peer (`tests/streams.rs`,
+    /// `our_own_shutdown_ends_the_operations_parked_in_its_direction`). A receive in the
+    /// kernel's hands is taken back first, its result kept if it has one. Returns the
+    /// callbacks run.
+    pub(crate) fn shut_down(&mut self, key: Key, read: bool, write: bool) -> usize {
+        let mut n = 0;
+        if read {
+            let in_flight = self
+                .objects
+                .get(key)
+                .is_some_and(|o| matches!(o.read, OpSlot::InFlight(_)));
+            if in_flight {
+                match self.poller.cancel_recv(key.token(), &mut self.stats) {
+                    // The receive completed as it was taken back: that is its result.
+                    Some(res) => n += self.on_done(key, res, false),
+                    None => {
+                        if let Some(o) = self.objects.get_mut(key)
+                            && let OpSlot::InFlight(p) = std::mem::take(&mut o.read)
+                        {
+                            o.read = OpSlot::Armed(p);
+                        }
+                    }
+                }
+            }
+            if let Some(o) = self.objects.get_mut(key) {
+                o.ready |= Ready::UNSURE;
+            }
+            n += self.retry(key, Dir::Read);
+        }
+        if write {
+            if let Some(o) = self.objects.get_mut(key) {
+                o.ready |= Ready::WRITABLE;
+            }
+            n += self.retry(key, Dir::Write);
+        }
+        n
+    }
+
     /// Completes the armed operation of `dir`, if any, with `e`; 1 if there was one.
     pub(crate) fn fail_armed(&mut self, key: Key, dir: Dir, e: Error) -> usize {
         let Some(o) = self.objects.get_mut(key) else {

@@ -133,16 +133,20 @@ impl<C: StreamSock> Stream<C> {
         Ok((conn, early))
     }
 
-    /// Shuts down one or both directions; pending operations see it through their next
-    /// attempt (end of stream, `EPIPE`).
+    /// Shuts down one or both directions. Operations pending in a direction shut down
+    /// complete now, from an attempt made at once (a read with its end of stream, or the
+    /// bytes still queued first where the kernel keeps them; a write with `EPIPE`), under the
+    /// usual depth rule: the kernel does not always raise an edge for it.
     pub fn shutdown(self, io: &mut Io, how: std::net::Shutdown) -> Result<()> {
         let fd = io.object(self.key)?.fd;
-        let how = match how {
-            std::net::Shutdown::Read => libc::SHUT_RD,
-            std::net::Shutdown::Write => libc::SHUT_WR,
-            std::net::Shutdown::Both => libc::SHUT_RDWR,
+        let (how, read, write) = match how {
+            std::net::Shutdown::Read => (libc::SHUT_RD, true, false),
+            std::net::Shutdown::Write => (libc::SHUT_WR, false, true),
+            std::net::Shutdown::Both => (libc::SHUT_RDWR, true, true),
         };
-        zcall::shutdown(fd, how).map_err(Error::from)
+        zcall::shutdown(fd, how).map_err(Error::from)?;
+        io.shut_down(self.key, read, write);
+        Ok(())
     }
 }
 

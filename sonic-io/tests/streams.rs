@@ -340,3 +340,87 @@ fn take_hands_the_socket_back_and_cancel_counts() {
     let mut one = [0u8; 1];
     assert_eq!(raw.read(&mut one).unwrap(), 1);
 }
+
+/// A stream the program shuts down itself, with an operation parked in that direction: a
+/// write waiting for room (the peer reads nothing) or a read waiting for bytes (the peer
+/// sends nothing). The kernel raises no usable edge for some of these (a Unix stream's
+/// `SHUT_WR` with a full send buffer: the socket is woken but reported neither writable
+/// nor hung up; TCP's `SHUT_RD`: no wake-up at all), and the operation waited for the peer,
+/// forever if the peer never moved (found by a new user's trial). Now `shutdown` makes the
+/// attempt itself: the operation has its result when `shutdown` returns, with no turn of
+/// the Io (a write's `EPIPE`, its progress kept; a read's end of stream). On io_uring the
+/// read's receive is taken back from the kernel first.
+#[test]
+fn our_own_shutdown_ends_the_operations_parked_in_its_direction() {
+    use std::net::Shutdown;
+    use std::os::unix::net::UnixStream as StdUnix;
+
+    for how in [Shutdown::Write, Shutdown::Read, Shutdown::Both] {
+        let mut io = Io::new().unwrap();
+        let (a, tcp_peer) = testkit::tcp_pair().unwrap();
+        let s = TcpStream::add(&mut io, sock::TcpConn::try_from(a).unwrap()).unwrap();
+        shut_with_parked_ops(&mut io, s, how, "TCP");
+        drop(tcp_peer);
+        let (a, unix_peer) = StdUnix::pair().unwrap();
+        let s = UnixStream::add(&mut io, sock::UnixConn::try_from(a).unwrap()).unwrap();
+        shut_with_parked_ops(&mut io, s, how, "Unix");
+        drop(unix_peer);
+    }
+}
+
+/// Parks a write (64 MiB to a peer that reads nothing) and a read (from a peer that sends
+/// nothing) on `s`, shuts `how` down, and checks that the operations of the directions
+/// shut down have their results at once and the other one is still pending.
+fn shut_with_parked_ops<C: sonic_io::StreamSock>(
+    io: &mut Io,
+    s: sonic_io::Stream<C>,
+    how: std::net::Shutdown,
+    kind: &str,
+) {
+    use std::net::Shutdown;
+    let wrote = slot();
+    let w = wrote.clone();
+    s.async_write_all(io, vec![7u8; 64 << 20], move |_, r, _| {
+        *w.borrow_mut() = Some(r);
+    })
+    .unwrap();
+    let read = slot();
+    let r2 = read.clone();
+    s.async_read(io, vec![0u8; 64], move |_, r, _| *r2.borrow_mut() = Some(r))
+        .unwrap();
+    // The write fills the buffers and parks; the read parks (or waits in the ring).
+    for _ in 0..10 {
+        io.poll().unwrap();
+    }
+    assert!(wrote.borrow().is_none(), "{kind}: the write did not park");
+    assert!(read.borrow().is_none(), "{kind}: the read did not park");
+    s.shutdown(io, how).unwrap();
+    let (read_shut, write_shut) = match how {
+        Shutdown::Read => (true, false),
+        Shutdown::Write => (false, true),
+        Shutdown::Both => (true, true),
+    };
+    match wrote.borrow_mut().take() {
+        Some(r) => {
+            assert!(write_shut, "{kind} {how:?}: the write ended: {r:?}");
+            let p = r.expect_err("a write after our SHUT_WR");
+            assert_eq!(p.error.kind(), ErrorKind::ConnectionReset, "{kind}: {p:?}");
+            assert!(p.done > 0 && p.done < 64 << 20, "{kind}: {} bytes", p.done);
+        }
+        None => assert!(
+            !write_shut,
+            "{kind} {how:?}: the parked write is still pending"
+        ),
+    }
+    match read.borrow_mut().take() {
+        Some(r) => {
+            assert!(read_shut, "{kind} {how:?}: the read ended: {r:?}");
+            assert_eq!(r.unwrap(), 0, "{kind}: end of stream");
+        }
+        None => assert!(
+            !read_shut,
+            "{kind} {how:?}: the parked read is still pending"
+        ),
+    }
+    s.close(io).unwrap();
+}
