@@ -36,6 +36,42 @@ fn pair(io: &mut Io) -> (UnixStream, sock::UnixConn) {
     (UnixStream::add(io, a).unwrap(), b)
 }
 
+/// A callback submits a write that completes inline; that write's callback panics: the
+/// panic unwinds through the submitting callback (its code after the submission does not
+/// run), out of the drive call, and the Io goes on (README, "A callback that panics").
+#[test]
+fn a_panic_in_an_inline_completion_unwinds_through_the_callback_that_submitted_it() {
+    let mut io = Io::new().unwrap();
+    let (s, peer) = pair(&mut io);
+    let after = counter();
+    let a = after.clone();
+    s.async_read(&mut io, vec![0u8; 8], move |io, res, _| {
+        assert_eq!(res.unwrap(), 1);
+        // Room in the socket: the write completes inside `async_write`.
+        let _ = s.async_write(io, b"y", |_, _, _| panic!("inner callback panics"));
+        a.set(a.get() + 1);
+    })
+    .unwrap();
+    peer.write(b"x").unwrap();
+    expect_panic("inner callback panics", || {
+        io.run_one_for(BOUND).unwrap();
+    });
+    assert_eq!(after.get(), 0, "the outer callback went on after the panic");
+    let mut got = [0u8; 1];
+    assert_eq!(peer.read(&mut got).unwrap(), 1, "the write itself was made");
+    assert_eq!(io.pending(), 0);
+    // The Io is whole: the stream reads again.
+    let again = slot();
+    let g = again.clone();
+    s.async_read(&mut io, vec![0u8; 8], move |_, r, _| {
+        *g.borrow_mut() = Some(r)
+    })
+    .unwrap();
+    peer.write(b"z").unwrap();
+    run_until(&mut io, || again.borrow().is_some());
+    assert_eq!(again.take().unwrap().unwrap(), 1);
+}
+
 #[test]
 fn a_panic_in_one_callback_loses_no_other_event_of_its_batch() {
     let mut io = Io::new().unwrap();
