@@ -159,3 +159,31 @@ fn a_gathered_write_to_a_closed_peer_is_an_error_not_a_signal() {
     // EPIPE and ECONNRESET are both `ConnectionReset`.
     assert_eq!(e.kind(), sonic_io::ErrorKind::ConnectionReset, "{e}");
 }
+
+/// Parts the destination buffer could not hold, should the socket take none of them, are
+/// refused before any byte is written, as `write_next` refuses an item it cannot buffer:
+/// the peer sees nothing of them, and the next item arrives whole and first. Before, the
+/// gather wrote first and found no room for the rest afterwards: the peer got a frame's
+/// header and part of its payload, and every later byte read as that payload (a review
+/// sent 40 MiB past the buffer's 16 MiB growth limit; 3.9 MB of a cut frame went out).
+#[test]
+fn parts_the_buffer_could_not_hold_are_refused_before_any_byte_is_written() {
+    let mut io = Io::new().unwrap();
+    let (s, mut peer) = small_pair(&mut io);
+    let mut cc = CodecConn::new(s, Frame::with_limit(u32::MAX as usize));
+    let big = frame(1, 40 << 20);
+    let e = cc
+        .write_gather(&mut io, [&big[..4], &big[4..]])
+        .expect_err("40 MiB cannot be buffered");
+    assert_eq!(e.kind(), sonic_io::ErrorKind::NoBufferSpace, "{e}");
+    assert_eq!(cc.unsent(), 0);
+    let next = frame(2, 3);
+    assert_eq!(cc.write_next(&mut io, &next[4..]).unwrap(), 0);
+    let mut got = Vec::new();
+    let start = Instant::now();
+    while got.len() < next.len() {
+        assert!(start.elapsed() < BOUND, "the next frame did not arrive");
+        peer_reads(&mut peer, &mut got, usize::MAX);
+    }
+    assert_eq!(got, next, "the peer's first bytes are the next frame");
+}

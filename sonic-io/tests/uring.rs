@@ -884,6 +884,58 @@ fn a_full_submission_queue_the_kernel_refuses_loses_no_queued_receive() {
     });
 }
 
+/// A stream closed while the submission queue is full and the kernel refuses it (as
+/// above): its poll's cancel cannot be queued, and is made at once through the kernel's
+/// synchronous cancel instead, so the socket is released (by the next wait, which runs the
+/// kernel's deferred work; the refused flush runs none) and the peer reads its end of
+/// stream. Before, `close` failed with the queue's error after the object was gone and
+/// its descriptor dropped: the poll kept the socket open, nothing cancelled it again, and
+/// the peer saw no end of stream until the Io was dropped (a review's finding).
+#[test]
+fn a_close_under_a_refused_full_queue_still_releases_the_socket() {
+    if cfg!(qemu) || ring_reads_io().is_none() {
+        return;
+    }
+    testkit::in_subprocess(|| {
+        let mut io = Io::builder()
+            .backend(Backend::Uring)
+            .objects(1024)
+            .build()
+            .unwrap();
+        let (s, mut peer) = pair(&mut io);
+        io.poll().unwrap();
+        let when = [
+            (1, testkit::ArgIs::AtLeast(256)),
+            (2, testkit::ArgIs::Eq(0)),
+        ];
+        testkit::refuse_syscall_when(libc::SYS_io_uring_enter, &when, libc::EAGAIN).unwrap();
+        // 256 registrations: the queue is full (the last one's flush is refused).
+        let mut kept = Vec::new();
+        for _ in 0..256 {
+            let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            if let Ok(p) = PacketConn::add(&mut io, sock::UdpConn::try_from(u).unwrap()) {
+                kept.push(p);
+            }
+        }
+        s.close(&mut io).unwrap();
+        // The kernel lets go of the file when the cancelled poll's deferred work runs: in the
+        // next enter that gets that far, here the next wait (the refused flush runs none).
+        io.run_one_for(Duration::from_millis(1)).unwrap();
+        let mut b = [0u8; 1];
+        // `pair` bounds the peer's reads (10 s): a hang guard, not a measurement. The ring's
+        // task work may interrupt this thread's blocking read (`EINTR`, as a read with a
+        // timeout reports a signal): read again.
+        let got = loop {
+            match peer.read(&mut b) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
+        assert_eq!(got.unwrap(), 0, "the peer's end of stream");
+        drop(kept);
+    });
+}
+
 /// A cancel racing a receive's completion, a thousand times: the peer's bytes are written
 /// after the receive reached the kernel and before the stream is closed, or not at all,
 /// and the close (or `cancel`, every third round) must wait for the kernel to let go of the

@@ -12,6 +12,12 @@ use crate::io::Io;
 use crate::op::{Attempt, Dir, Key, OpLogic};
 use crate::stream::{ByteStream, TcpStream};
 
+/// [`CodecConn::write_gather`]'s refusal: the parts would not fit the destination buffer.
+const GATHER_NO_ROOM: Error = Error::with_context(
+    ErrorKind::NoBufferSpace,
+    "the destination FIFO cannot hold the parts",
+);
+
 /// What a decoder found at the front of the buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded<T> {
@@ -308,8 +314,9 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
     /// does not take is copied into the buffer, to go first next time. Behind something
     /// buffered, or on a stream that frames its writes itself (an adapter such as a TLS
     /// stream), the parts are appended to the buffer and written from there. Returns the
-    /// bytes still buffered. `NoBufferSpace` if the destination buffer cannot hold what is
-    /// left over (nothing of it is written then).
+    /// bytes still buffered. `NoBufferSpace` if the destination buffer could not hold the
+    /// parts should the socket take none of them: checked before anything is written, so
+    /// the stream never carries part of them.
     ///
     /// For an encoder whose items carry large payloads the peer may take as they are (an
     /// unmasked WebSocket frame): the payload's copy into the buffer is the whole cost of a
@@ -329,6 +336,17 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
         let total = parts[0].len() + parts[1].len();
         let mut taken = 0;
         if inner.dst.is_empty() && total > 0 && io.gathers(key)? {
+            // Whatever the socket takes, the rest must fit the buffer: refused before anything
+            // is written, as `write_next` refuses an item its buffer cannot hold (else the
+            // peer would get a torn frame: a review sent 40 MiB past a 16 MiB buffer's limit,
+            // and 3.9 MB of a cut frame went out).
+            if total > inner.dst.free() {
+                let room = inner.dst.claim(total).len();
+                inner.dst.commit(0);
+                if room < total {
+                    return Err(GATHER_NO_ROOM);
+                }
+            }
             match io.sync_io(key, Dir::Write, |o| o.send_gather(parts)) {
                 Ok(n) => taken = n,
                 Err(e) if e.is_would_block() => {}
@@ -344,10 +362,7 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
             let c = inner.dst.claim(a.len() + b.len());
             if c.len() < a.len() + b.len() {
                 inner.dst.commit(0);
-                return Err(Error::with_context(
-                    ErrorKind::NoBufferSpace,
-                    "the destination FIFO cannot hold the rest of the parts",
-                ));
+                return Err(GATHER_NO_ROOM);
             }
             c[..a.len()].copy_from_slice(a);
             c[a.len()..a.len() + b.len()].copy_from_slice(b);

@@ -782,6 +782,9 @@ enum Redo {
     Arm(u64),
     /// The poll lives; its mask is to be updated to the watch's.
     Update(u64),
+    /// A deregistered descriptor's poll (or read poll) still to be cancelled: the poll
+    /// holds the file, so the socket would stay open until the cancel lands.
+    Cancel(u64),
 }
 
 impl Poller {
@@ -947,30 +950,46 @@ impl Poller {
             Some(Some(w)) if w.token == token => w.read_armed,
             _ => return Ok(()),
         };
-        // The cancels are queued before the watch goes: a cancel the full queue refuses
-        // leaves the watch, so the descriptor's poll is still known (and a later
-        // deregister, or the Io's close, ends it).
-        self.cancel(token, stats)?;
-        if read_armed {
-            self.cancel(token | READ_POLL, stats)?;
-        }
+        // The watch goes first, so the poll's last completion (`ECANCELED`) is never
+        // re-armed; the cancels are never dropped ([`end_poll`](Poller::end_poll)).
         self.watches[idx] = None;
+        self.end_poll(token, stats);
+        if read_armed {
+            self.end_poll(token | READ_POLL, stats);
+        }
         stats.ctl += 1;
         self.ring.enter(0, None).map(|_| ())
+    }
+
+    /// Cancels the poll `target` of a descriptor being closed or handed back, whatever the
+    /// submission queue says: queued if it has room; else at once through the kernel's
+    /// synchronous cancel (no entry needed; Linux 6.0, where reads complete in the ring);
+    /// else with the next wait ([`Redo::Cancel`]). A cancel left undone would leave the
+    /// poll holding the file: the socket would stay open, and its peer see no end of
+    /// stream, until the Io dropped (a review's test closed a stream under a refused full
+    /// queue: its peer waited 2 s for nothing).
+    fn end_poll(&mut self, target: u64, stats: &mut Stats) {
+        if self.cancel(target, stats).is_ok() {
+            return;
+        }
+        if self.completes_reads && sync_cancel(self.ring.fd.raw(), target).is_ok() {
+            stats.ctl += 1;
+            return;
+        }
+        self.redo.push(Redo::Cancel(target));
     }
 
     /// Ends the polls of every registered descriptor, with one submission (the Io closes).
     pub(crate) fn deregister_all(&mut self, stats: &mut Stats) -> iox::Result<()> {
         let mut any = false;
         for i in 0..self.watches.len() {
-            if let Some(w) = self.watches[i] {
+            if let Some(w) = self.watches[i].take() {
                 any = true;
-                // Queued before the watch goes, as in `deregister`.
-                self.cancel(w.token, stats)?;
+                // As in `deregister`: no cancel is dropped.
+                self.end_poll(w.token, stats);
                 if w.read_armed {
-                    self.cancel(w.token | READ_POLL, stats)?;
+                    self.end_poll(w.token | READ_POLL, stats);
                 }
-                self.watches[i] = None;
             }
         }
         if any {
@@ -993,8 +1012,23 @@ impl Poller {
         // Completions left from the last wait (more than `events` came) or stashed by a
         // cancel: take them without waiting, but still submit and let the kernel run its
         // deferred work.
+        //
+        // Polls waiting for a submission slot go with this wait: queued before it enters. If
+        // the queue is still too full for all of them, the wait is kept short (1 ms), so the
+        // next one submits the rest: a poll left out of a wait that blocks would leave its
+        // descriptor (the waker's too) unwatched for as long as the wait lasts (a review's
+        // test: an accept with its connection queued waited out a 2 s bound). Not `Now`,
+        // which would spin while the kernel refuses the queue.
+        self.redo_polls(stats);
         let timeout = if tail != head || !self.stash.is_empty() {
             Timeout::Now
+        } else if !self.redo.is_empty() {
+            let soon = now.saturating_add(1_000_000);
+            match timeout {
+                Timeout::At(d) if d < soon => Timeout::At(d),
+                Timeout::Now => Timeout::Now,
+                _ => Timeout::At(soon),
+            }
         } else {
             timeout
         };
@@ -1076,6 +1110,7 @@ impl Poller {
                     Some(w) => self.update(token, w.mask, stats).is_ok(),
                     None => true,
                 },
+                Redo::Cancel(target) => self.cancel(target, stats).is_ok(),
             };
             if done {
                 self.redo.swap_remove(i);
@@ -1322,6 +1357,54 @@ impl Poller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A poll whose submission met a full queue waits in `redo`; the next wait queues it
+    /// before it enters, so the wait watches its descriptor. Here an eventfd's watch is
+    /// recorded with its poll left in `redo` (as a re-arm the full queue refused leaves
+    /// it), the eventfd is made readable, and one bounded wait must report it. Before, the
+    /// list was queued after the wait's enter: the wait blocked without the poll and saw
+    /// nothing (a review's test saw an accept wait out a 2 s bound).
+    #[test]
+    fn a_poll_waiting_in_redo_goes_with_the_next_wait() {
+        let waker = super::super::Waker::new().unwrap();
+        let Ok(mut p) = Poller::new(8, 8, &waker) else {
+            println!("skipped: io_uring unavailable here");
+            return;
+        };
+        let mut stats = Stats::default();
+        let efd = iofd::EventFd::new(0).unwrap();
+        let token = 3;
+        p.watches.resize(4, None);
+        p.watches[3] = Some(Watch {
+            token,
+            fd: std::os::fd::AsRawFd::as_raw_fd(&efd),
+            mask: libc::POLLIN as u32,
+            reads_on_demand: false,
+            read_armed: false,
+        });
+        p.redo.push(Redo::Arm(token));
+        efd.signal(1).unwrap();
+        let now = crate::raw::calls::monotonic_ns();
+        let bound = Timeout::At(now + 2_000_000_000);
+        let mut seen = false;
+        // The first wait may end on the waker's own first poll completing nothing: a
+        // few bounded waits, each must not be the one that misses the descriptor.
+        for _ in 0..3 {
+            let n = p.wait(bound, now, &mut stats).unwrap();
+            if (0..n).any(|i| p.event(i).0 == token) {
+                seen = true;
+                break;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        assert!(
+            seen,
+            "the wait did not watch the descriptor whose poll was in redo"
+        );
+        assert!(p.redo.is_empty());
+    }
 
     /// The layouts of the uapi header (`io_uring_params` 120 bytes, SQE 64, CQE 16,
     /// `io_uring_getevents_arg` 24).
