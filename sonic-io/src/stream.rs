@@ -133,10 +133,12 @@ impl<C: StreamSock> Stream<C> {
         Ok((conn, early))
     }
 
-    /// Shuts down one or both directions. Operations pending in a direction shut down
-    /// complete now, from an attempt made at once (a read with its end of stream, or the
-    /// bytes still queued first where the kernel keeps them; a write with `EPIPE`), under the
-    /// usual depth rule: the kernel does not always raise an edge for it.
+    /// Shuts down one or both directions. Operations pending in a direction shut down are
+    /// attempted at once (a read finds its end of stream, or first the bytes the kernel
+    /// still holds; a write finds `EPIPE`) and complete under the usual depth rule, without
+    /// waiting for the peer: the kernel does not always raise an edge for a shutdown of the
+    /// program's own (`tests/streams.rs`,
+    /// `our_own_shutdown_ends_the_operations_parked_in_its_direction`).
     pub fn shutdown(self, io: &mut Io, how: std::net::Shutdown) -> Result<()> {
         let fd = io.object(self.key)?.fd;
         let (how, read, write) = match how {

@@ -247,8 +247,8 @@ fn put(dst: &mut impl Fifo, n: usize) -> Result<&mut [u8]> {
 }
 
 /// Payloads from this size up are sent from where they lie ([`TxCodec::gather_header`]);
-/// smaller ones are copied into the send FIFO with their header, a copy that is small
-/// beside the syscall. The threshold is a choice, not a measured optimum.
+/// smaller ones are copied into the send FIFO with their header. The threshold is a
+/// choice, not a measured optimum.
 pub(crate) const GATHER_MIN: usize = 2048;
 
 impl TxCodec {
@@ -269,8 +269,8 @@ impl TxCodec {
 
     /// The header of a frame whose payload may be sent as it is, from where it lies: an
     /// unmasked (server) frame that is not compressed, of at least [`GATHER_MIN`] bytes.
-    /// `None` for a frame the codec must transform (mask, compress) or that is cheaper to
-    /// copy. Header bytes, length.
+    /// `None` for a frame the codec must transform (mask, compress) or below that size.
+    /// Header bytes, length.
     pub(crate) fn gather_header(
         &self,
         opcode: Opcode,

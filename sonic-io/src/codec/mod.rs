@@ -319,8 +319,8 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
     /// the stream never carries part of them.
     ///
     /// For an encoder whose items carry large payloads the peer may take as they are (an
-    /// unmasked WebSocket frame): the payload's copy into the buffer is the whole cost of a
-    /// large message's send (sonic-websocket's `benches/echo.rs` and DESIGN section 11).
+    /// unmasked WebSocket frame): the payload's copy into the buffer was two thirds of the
+    /// instructions of a server's 16 KiB WebSocket echo (DESIGN section 11).
     ///
     /// ```no_run
     /// # use sonic_io::{Io, TcpStream, codec::{CodecConn, Frame}};
