@@ -811,6 +811,41 @@ fn ring_reads_io() -> Option<Io> {
     }
 }
 
+/// An Io on io_uring and a TCP stream in it whose poll has reached the kernel, then a
+/// seccomp filter under which the kernel refuses (`EAGAIN`) the `io_uring_enter` that
+/// flushes a full submission queue (256 entries or more, no wait), as it does when it
+/// cannot allocate requests; waiting enters go through. For a test's subprocess.
+fn refusing_full_queue_io() -> (Io, TcpStream, std::net::TcpStream) {
+    let mut io = Io::builder()
+        .backend(Backend::Uring)
+        .objects(1024)
+        .build()
+        .unwrap();
+    let (s, peer) = pair(&mut io);
+    io.poll().unwrap();
+    let when = [
+        (1, testkit::ArgIs::AtLeast(256)),
+        (2, testkit::ArgIs::Eq(0)),
+    ];
+    testkit::refuse_syscall_when(libc::SYS_io_uring_enter, &when, libc::EAGAIN).unwrap();
+    (io, s, peer)
+}
+
+/// 256 UDP registrations, each queuing a poll: they fill the submission queue, and the one
+/// whose flush the kernel refuses fails. The ones added, and the errors.
+fn fill_submission_queue(io: &mut Io) -> (Vec<PacketConn<sock::UdpConn>>, Vec<sonic_io::Error>) {
+    let mut kept = Vec::new();
+    let mut refused = Vec::new();
+    for _ in 0..256 {
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        match PacketConn::add(io, sock::UdpConn::try_from(u).unwrap()) {
+            Ok(p) => kept.push(p),
+            Err(e) => refused.push(e),
+        }
+    }
+    (kept, refused)
+}
+
 /// A full submission queue the kernel refuses to take (`EAGAIN`, injected by a seccomp
 /// filter on the `io_uring_enter` that flushes 256 entries without waiting: the kernel
 /// answers so when it cannot allocate requests) loses nothing already queued: the entry that
@@ -824,36 +859,16 @@ fn a_full_submission_queue_the_kernel_refuses_loses_no_queued_receive() {
         return;
     }
     testkit::in_subprocess(|| {
-        let mut io = Io::builder()
-            .backend(Backend::Uring)
-            .objects(1024)
-            .build()
-            .unwrap();
-        let (s, mut peer) = pair(&mut io);
-        // The stream's poll reaches the kernel before the filter goes in.
-        io.poll().unwrap();
-        let when = [
-            (1, testkit::ArgIs::AtLeast(256)),
-            (2, testkit::ArgIs::Eq(0)),
-        ];
-        testkit::refuse_syscall_when(libc::SYS_io_uring_enter, &when, libc::EAGAIN).unwrap();
+        let (mut io, s, mut peer) = refusing_full_queue_io();
         let got = slot();
         let g = got.clone();
         s.async_read(&mut io, vec![0u8; 16], move |_, r, b| {
             *g.borrow_mut() = Some(r.map(|n| b[..n].to_vec()));
         })
         .unwrap();
-        // Each registration queues a poll: 255 fill the queue behind the read's receive,
-        // and the next one's flush is refused.
-        let mut kept = Vec::new();
-        let mut refused = Vec::new();
-        for _ in 0..256 {
-            let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            match PacketConn::add(&mut io, sock::UdpConn::try_from(u).unwrap()) {
-                Ok(p) => kept.push(p),
-                Err(e) => refused.push(e),
-            }
-        }
+        // 255 registrations fill the queue behind the read's receive; the next one's flush
+        // is refused.
+        let (kept, refused) = fill_submission_queue(&mut io);
         assert_eq!(kept.len(), 255);
         assert_eq!(refused.len(), 1);
         assert_eq!(
@@ -897,26 +912,9 @@ fn a_close_under_a_refused_full_queue_still_releases_the_socket() {
         return;
     }
     testkit::in_subprocess(|| {
-        let mut io = Io::builder()
-            .backend(Backend::Uring)
-            .objects(1024)
-            .build()
-            .unwrap();
-        let (s, mut peer) = pair(&mut io);
-        io.poll().unwrap();
-        let when = [
-            (1, testkit::ArgIs::AtLeast(256)),
-            (2, testkit::ArgIs::Eq(0)),
-        ];
-        testkit::refuse_syscall_when(libc::SYS_io_uring_enter, &when, libc::EAGAIN).unwrap();
-        // 256 registrations: the queue is full (the last one's flush is refused).
-        let mut kept = Vec::new();
-        for _ in 0..256 {
-            let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            if let Ok(p) = PacketConn::add(&mut io, sock::UdpConn::try_from(u).unwrap()) {
-                kept.push(p);
-            }
-        }
+        let (mut io, s, mut peer) = refusing_full_queue_io();
+        // The queue is full (the last registration's flush is refused).
+        let (kept, _) = fill_submission_queue(&mut io);
         s.close(&mut io).unwrap();
         // The kernel lets go of the file when the cancelled poll's deferred work runs: in the
         // next enter that gets that far, here the next wait (the refused flush runs none).

@@ -183,6 +183,27 @@ pub fn refuse_syscall_when(
     install(&conditional_program(arch, nr, args, errno)?)
 }
 
+/// `errno` as a seccomp return's data, or `InvalidInput` naming `who`: above 4095 the
+/// kernel's return value no longer reads as an error.
+#[cfg(target_os = "linux")]
+fn filter_errno(errno: i32, who: &'static str) -> io::Result<u32> {
+    u32::try_from(errno)
+        .ok()
+        .filter(|e| (1..=4095).contains(e))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, who))
+}
+
+/// A classic BPF statement (no jump).
+#[cfg(target_os = "linux")]
+fn stmt(code: u32, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
 /// The program of [`refuse_syscall_when`]: allow a foreign `arch` or another call; for
 /// `nr`, test each argument and allow on the first test that fails; refuse when all hold.
 #[cfg(target_os = "linux")]
@@ -198,18 +219,12 @@ fn conditional_program(
             "testkit::refuse_syscall_when: an argument index above 5, or more than 100 tests",
         ));
     }
-    let errno = u32::try_from(errno)
-        .ok()
-        .filter(|e| (1..=4095).contains(e))
-        .ok_or_else(|| invalid("testkit::refuse_syscall_when: errno outside 1..=4095"))?;
+    let errno = filter_errno(
+        errno,
+        "testkit::refuse_syscall_when: errno outside 1..=4095",
+    )?;
     let nr = u32::try_from(nr)
         .map_err(|_| invalid("testkit::refuse_syscall_when: a negative system call number"))?;
-    let stmt = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
     let load = |offset: usize| stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, offset as u32);
     // Each test is a load and a jump; the jumps' false branch goes to the final allow.
     let tests = 2 + args.len();
@@ -303,17 +318,7 @@ fn filter_program(
             "testkit::refuse_syscalls: more than 255 system calls",
         ));
     }
-    // Above 4095 the kernel's return value no longer reads as an error.
-    let errno = u32::try_from(errno)
-        .ok()
-        .filter(|e| (1..=4095).contains(e))
-        .ok_or_else(|| invalid("testkit::refuse_syscalls: errno outside 1..=4095"))?;
-    let stmt = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
+    let errno = filter_errno(errno, "testkit::refuse_syscalls: errno outside 1..=4095")?;
     let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
         code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
         jt,

@@ -83,12 +83,19 @@ fn tcp_loopback_send_recv_and_names() {
 fn send_after_peer_close_is_epipe_not_sigpipe() {
     let (c, s) = tcp_pair();
     drop(s);
-    // The first send may be accepted before the RST arrives; a bounded number of sends
-    // must end in EPIPE or ECONNRESET, and MSG_NOSIGNAL keeps the process alive.
+    sends_end_in_epipe(c.as_raw_fd(), |fd| {
+        zcall::send(fd, &[0u8; 1024], libc::MSG_NOSIGNAL)
+    });
+}
+
+/// Sends with `send` to a peer that has closed: the first may be accepted before the RST
+/// arrives, but a bounded number must end in EPIPE or ECONNRESET, and MSG_NOSIGNAL keeps
+/// the process alive.
+fn sends_end_in_epipe(fd: i32, mut send: impl FnMut(i32) -> zcall::Result<usize>) {
     let mut seen = None;
     for _ in 0..1000 {
-        match zcall::send(c.as_raw_fd(), &[0u8; 1024], libc::MSG_NOSIGNAL) {
-            Ok(_) => wait_for(c.as_raw_fd(), libc::POLLOUT | libc::POLLERR),
+        match send(fd) {
+            Ok(_) => wait_for(fd, libc::POLLOUT | libc::POLLERR),
             Err(e) => {
                 seen = Some(e);
                 break;
@@ -123,22 +130,13 @@ fn sendv_gathers_in_order_and_takes_its_flags() {
         0
     );
     drop(s);
-    let mut seen = None;
-    for _ in 0..1000 {
+    sends_end_in_epipe(c.as_raw_fd(), |fd| {
         let iov = [
             zcall::IoVec::new(&[1u8; 512]),
             zcall::IoVec::new(&[2u8; 512]),
         ];
-        match zcall::sendv(c.as_raw_fd(), &iov, libc::MSG_NOSIGNAL) {
-            Ok(_) => wait_for(c.as_raw_fd(), libc::POLLOUT | libc::POLLERR),
-            Err(e) => {
-                seen = Some(e);
-                break;
-            }
-        }
-    }
-    let e = seen.expect("an error within 1000 sends");
-    assert!(e == Errno::EPIPE || e == Errno::ECONNRESET, "{e}");
+        zcall::sendv(fd, &iov, libc::MSG_NOSIGNAL)
+    });
 }
 
 #[test]
