@@ -240,7 +240,7 @@ impl<S: ByteStream> Sender<S> {
 
     /// Writes what is buffered, as far as the socket takes it now; returns what is left.
     pub fn flush(&mut self, io: &mut Io) -> Result<usize> {
-        self.cc.write_next(io, Out::Flush)
+        self.cc.flush(io)
     }
 
     /// Whether a close frame was sent.
