@@ -243,6 +243,12 @@ impl UdpPeer {
     /// Joins `group` receiving only from `source` (source-specific multicast,
     /// `MCAST_JOIN_SOURCE_GROUP`), on the interface the kernel picks. Each source is
     /// joined on its own.
+    ///
+    /// A group holds one kind of membership per interface: on a group the peer joined from
+    /// any source this is `InvalidInput` (Linux would otherwise turn that membership into
+    /// this one source's, silently, while it has no blocked source), and a source joined
+    /// twice is `AddressInUse`. Tested against the kernel's own tables by
+    /// `tests/membership_model.rs`.
     pub fn join_source(&self, io: &mut Io, group: IpAddr, source: IpAddr) -> Result<()> {
         self.join_source_on(io, group, source, Iface::Any)
     }
@@ -258,8 +264,42 @@ impl UdpPeer {
         self.check_group(group)?;
         self.check_source(source)?;
         let index = iface.resolve()?;
+        self.check_source_join(group, source, index)?;
         mcast::join_source(self.conn(io)?, group, source, Interface::Index(index))?;
         self.record(group, Some(source), index);
+        Ok(())
+    }
+
+    /// Refuses a source-specific join the kernel would take in a way the peer's list could
+    /// not show: on a group joined from any source on the same interface (Linux switches an
+    /// any-source membership with no blocked source to that one source, silently), or a
+    /// source joined twice (Linux answers success and keeps one). Index 0 (the kernel's
+    /// choice) may be any interface, so it meets every index.
+    fn check_source_join(&self, group: IpAddr, source: IpAddr, index: u32) -> Result<()> {
+        let state = self.inner.state.borrow();
+        let same_iface = |m: &Membership| m.interface == index || m.interface == 0 || index == 0;
+        for m in state
+            .memberships
+            .iter()
+            .filter(|m| m.group == group && same_iface(m))
+        {
+            match m.source {
+                None => {
+                    return Err(Error::with_context(
+                        ErrorKind::InvalidInput,
+                        "the peer has joined that group from any source: leave it before \
+                         joining it from one source",
+                    ));
+                }
+                Some(s) if s == source && m.interface == index => {
+                    return Err(Error::with_context(
+                        ErrorKind::AddressInUse,
+                        "the peer has already joined that group from that source",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         Ok(())
     }
 
@@ -338,20 +378,39 @@ impl UdpPeer {
     }
 
     /// Drops datagrams from `source` on the any-source membership of `group`, at run time
-    /// (`MCAST_BLOCK_SOURCE`).
+    /// (`MCAST_BLOCK_SOURCE`). A source already blocked is the kernel's
+    /// `AddressNotAvailable`; a group joined from chosen sources only, or not joined, is
+    /// `InvalidInput`.
     pub fn block_source(&self, io: &mut Io, group: IpAddr, source: IpAddr) -> Result<()> {
         self.check_group(group)?;
         self.check_source(source)?;
         let m = self.find(group, None)?;
-        mcast::block_source(self.conn(io)?, group, source, Interface::Index(m.interface))
+        // The kernel's answer to a source it already blocks is EADDRNOTAVAIL, which alone
+        // says nothing a user can act on.
+        mcast::block_source(self.conn(io)?, group, source, Interface::Index(m.interface)).map_err(
+            |e| match e.kind() {
+                ErrorKind::AddressNotAvailable => {
+                    e.context("that source is already blocked on that group")
+                }
+                _ => e,
+            },
+        )
     }
 
-    /// Lets a blocked `source` through again (`MCAST_UNBLOCK_SOURCE`).
+    /// Lets a blocked `source` through again (`MCAST_UNBLOCK_SOURCE`). A source that is not
+    /// blocked is the kernel's `AddressNotAvailable`.
     pub fn unblock_source(&self, io: &mut Io, group: IpAddr, source: IpAddr) -> Result<()> {
         self.check_group(group)?;
         self.check_source(source)?;
         let m = self.find(group, None)?;
-        mcast::unblock_source(self.conn(io)?, group, source, Interface::Index(m.interface))
+        mcast::unblock_source(self.conn(io)?, group, source, Interface::Index(m.interface)).map_err(
+            |e| match e.kind() {
+                ErrorKind::AddressNotAvailable => {
+                    e.context("that source is not blocked on that group")
+                }
+                _ => e,
+            },
+        )
     }
 
     /// The memberships the peer holds, in the order they were joined.
