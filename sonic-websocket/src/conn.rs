@@ -875,6 +875,17 @@ where
     F: FnOnce(&mut Io, Result<()>, WebSocket<S>) + 'static,
 {
     if let Err(e) = r {
+        let e = if e.kind() == ErrorKind::UnexpectedEof && e.context_str().is_none() {
+            e.context(if ws.rx.buffered() > 0 {
+                "the peer ended the stream inside a frame"
+            } else if ws.st.frag.is_some() {
+                "the peer ended the stream inside a fragmented message"
+            } else {
+                "the peer ended the stream without a close frame"
+            })
+        } else {
+            e
+        };
         ws.st.failed = Some(e);
         return f(io, Err(e), ws);
     }

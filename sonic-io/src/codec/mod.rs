@@ -216,6 +216,13 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
         self.inner.dst.len()
     }
 
+    /// Bytes received and not decoded into an item yet: the start of an item still
+    /// incomplete, or items not asked for (the span of the item handed out last is not
+    /// counted). After `UnexpectedEof`, more than 0 means the stream ended inside an item.
+    pub fn buffered(&self) -> usize {
+        self.inner.src.len() - self.inner.lent
+    }
+
     /// The next item already in the source buffer, if any (no syscall). Consumes the item
     /// returned before.
     pub fn item(&mut self) -> Result<Option<C::Item<'_>>> {

@@ -1,0 +1,575 @@
+//! A model test of a server connection against a raw peer: random scripts of client frames
+//! (text and binary messages cut into fragments with pings and pongs between them, and an
+//! ending: a close frame with or without a code, a FIN on a frame boundary or inside a
+//! frame, a protocol violation, an RST), written by a plain TCP socket on another thread in
+//! random chunks, the FIN right behind the last one. A model of RFC 6455 says what the
+//! server's reads deliver, how the last one fails, and which frames come back (echoes,
+//! automatic pongs, the close answer, nothing else); the peer parses what it gets with a
+//! decoder of its own.
+
+mod common;
+use common::*;
+
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::rc::Rc;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use sonic_io::{ErrorKind, Io};
+use sonic_websocket::{CloseCode, Limits, Message, ServerConfig, WebSocket};
+
+const REQUEST: &[u8] =
+    b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// The server's limits: a message may be up to `MAX_MESSAGE` bytes.
+const MAX_MESSAGE: usize = 4096;
+
+/// A frame as a client sends it, masked with `key`.
+fn frame(fin: bool, opcode: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let mut f = vec![u8::from(fin) << 7 | opcode];
+    let n = payload.len();
+    if n < 126 {
+        f.push(0x80 | n as u8);
+    } else if n <= 0xFFFF {
+        f.push(0x80 | 126);
+        f.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        f.push(0x80 | 127);
+        f.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    f.extend_from_slice(&key);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    f
+}
+
+#[derive(Clone, Debug)]
+enum Item {
+    /// A data message, cut at `cuts` (offsets into the payload), with a control frame
+    /// (`true`: ping, `false`: pong) and its payload after some of its fragments.
+    Message {
+        text: bool,
+        payload: Vec<u8>,
+        cuts: Vec<usize>,
+        between: Vec<(usize, bool, Vec<u8>)>,
+    },
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+}
+
+#[derive(Clone, Debug)]
+enum Violation {
+    ReservedOpcode,
+    Unmasked,
+    ContinuationFirst,
+    LongControl,
+    FragmentedControl,
+    InvalidUtf8 { at: usize, fragmented: bool },
+    TooLarge { fragmented: bool },
+}
+
+#[derive(Clone, Debug)]
+enum End {
+    /// A close frame with (code, reason), or an empty one.
+    Close(Option<(u16, String)>),
+    /// A FIN after the last item.
+    Fin,
+    /// A FIN `cut` bytes into one more binary frame of `len` bytes.
+    FinInsideFrame {
+        len: usize,
+        cut: usize,
+    },
+    Violation(Violation),
+    /// A reset (`SO_LINGER` 0) after the last item.
+    Reset,
+}
+
+#[derive(Clone, Debug)]
+struct Script {
+    items: Vec<Item>,
+    end: End,
+    /// The sizes the byte stream is written in, cycled.
+    chunks: Vec<usize>,
+    key: [u8; 4],
+}
+
+fn payload(text: bool, max: usize) -> BoxedStrategy<Vec<u8>> {
+    if text {
+        // Multi-byte characters, so that cuts fall inside them.
+        proptest::collection::vec(
+            prop_oneof![Just('a'), Just('é'), Just('€'), Just('𝄞')],
+            0..max,
+        )
+        .prop_map(|cs| cs.into_iter().collect::<String>().into_bytes())
+        .boxed()
+    } else {
+        proptest::collection::vec(any::<u8>(), 0..max).boxed()
+    }
+}
+
+fn item() -> impl Strategy<Value = Item> {
+    let message = any::<bool>().prop_flat_map(|text| {
+        payload(text, 600).prop_flat_map(move |p| {
+            let n = p.len();
+            let cuts = proptest::collection::vec(0..=n, 0..4);
+            let between = proptest::collection::vec(
+                (
+                    0..4usize,
+                    any::<bool>(),
+                    proptest::collection::vec(any::<u8>(), 0..126),
+                ),
+                0..3,
+            );
+            (Just(p), cuts, between).prop_map(move |(payload, mut cuts, between)| {
+                cuts.sort_unstable();
+                cuts.dedup();
+                Item::Message {
+                    text,
+                    payload,
+                    cuts,
+                    between,
+                }
+            })
+        })
+    });
+    prop_oneof![
+        6 => message,
+        1 => proptest::collection::vec(any::<u8>(), 0..126).prop_map(Item::Ping),
+        1 => proptest::collection::vec(any::<u8>(), 0..126).prop_map(Item::Pong),
+    ]
+}
+
+fn end() -> impl Strategy<Value = End> {
+    let reason = proptest::collection::vec(prop_oneof![Just('x'), Just('é')], 0..20)
+        .prop_map(|cs| cs.into_iter().collect::<String>());
+    let code = prop_oneof![Just(1000u16), Just(1001), Just(1008), 3000..5000u16];
+    let violation = prop_oneof![
+        Just(Violation::ReservedOpcode),
+        Just(Violation::Unmasked),
+        Just(Violation::ContinuationFirst),
+        Just(Violation::LongControl),
+        Just(Violation::FragmentedControl),
+        (0..40usize, any::<bool>())
+            .prop_map(|(at, fragmented)| Violation::InvalidUtf8 { at, fragmented }),
+        any::<bool>().prop_map(|fragmented| Violation::TooLarge { fragmented }),
+    ];
+    prop_oneof![
+        3 => proptest::option::of((code, reason)).prop_map(End::Close),
+        1 => Just(End::Fin),
+        1 => (2..300usize).prop_flat_map(|len| (Just(len), 1..len + 6))
+            .prop_map(|(len, cut)| End::FinInsideFrame { len, cut }),
+        3 => violation.prop_map(End::Violation),
+        1 => Just(End::Reset),
+    ]
+}
+
+fn script() -> impl Strategy<Value = Script> {
+    (
+        proptest::collection::vec(item(), 0..8),
+        end(),
+        proptest::collection::vec(1..400usize, 1..6),
+        any::<[u8; 4]>(),
+    )
+        .prop_map(|(items, end, chunks, key)| Script {
+            items,
+            end,
+            chunks,
+            key,
+        })
+}
+
+/// What the server's reads deliver, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Got {
+    Text(Vec<u8>),
+    Binary(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(u16, String),
+}
+
+/// A frame the peer receives: (fin, opcode, payload).
+type Frame = (bool, u8, Vec<u8>);
+
+/// The model: the bytes the peer writes, what the server's reads deliver, how its last read
+/// fails (kind and the close code it answers with; `None`: it gets the peer's close), and
+/// the frames it sends back (without the close answer's, which the caller checks).
+struct Expected {
+    bytes: Vec<u8>,
+    got: Vec<Got>,
+    fails: Option<(ErrorKind, Option<u16>, Option<&'static str>)>,
+    back: Vec<Frame>,
+}
+
+fn model(s: &Script) -> Expected {
+    let k = s.key;
+    let mut bytes = Vec::new();
+    let mut got = Vec::new();
+    let mut back = Vec::new();
+    for it in &s.items {
+        match it {
+            Item::Message {
+                text,
+                payload,
+                cuts,
+                between,
+            } => {
+                let mut bounds = vec![0];
+                bounds.extend(cuts.iter().copied());
+                bounds.push(payload.len());
+                bounds.dedup();
+                let pieces: Vec<&[u8]> = if payload.is_empty() {
+                    vec![&[][..]]
+                } else {
+                    bounds.windows(2).map(|w| &payload[w[0]..w[1]]).collect()
+                };
+                for (i, piece) in pieces.iter().enumerate() {
+                    let first = i == 0;
+                    let last = i + 1 == pieces.len();
+                    let op = if !first {
+                        0
+                    } else if *text {
+                        1
+                    } else {
+                        2
+                    };
+                    bytes.extend(frame(last, op, piece, k));
+                    if last {
+                        break;
+                    }
+                    // Control frames may come between fragments (not after the last).
+                    for (_, ping, p) in between.iter().filter(|(at, ..)| *at == i) {
+                        bytes.extend(frame(true, if *ping { 9 } else { 10 }, p, k));
+                        if *ping {
+                            back.push((true, 10, p.clone()));
+                        } else {
+                            got.push(Got::Pong(p.clone()));
+                        }
+                    }
+                }
+                got.push(if *text {
+                    Got::Text(payload.clone())
+                } else {
+                    Got::Binary(payload.clone())
+                });
+                back.push((true, if *text { 1 } else { 2 }, payload.clone()));
+            }
+            Item::Ping(p) => {
+                bytes.extend(frame(true, 9, p, k));
+                back.push((true, 10, p.clone()));
+            }
+            Item::Pong(p) => {
+                bytes.extend(frame(true, 10, p, k));
+                got.push(Got::Pong(p.clone()));
+            }
+        }
+    }
+    let proto = Some((ErrorKind::InvalidInput, Some(1002), None));
+    let fails = match &s.end {
+        End::Close(c) => {
+            let mut p = Vec::new();
+            if let Some((code, reason)) = c {
+                p.extend_from_slice(&code.to_be_bytes());
+                p.extend_from_slice(reason.as_bytes());
+            }
+            bytes.extend(frame(true, 8, &p, k));
+            let (code, reason) = c.clone().unwrap_or((CloseCode::NO_STATUS.0, String::new()));
+            got.push(Got::Close(code, reason));
+            None
+        }
+        End::Fin | End::Reset => Some((
+            ErrorKind::UnexpectedEof,
+            None,
+            Some("the peer ended the stream without a close frame"),
+        )),
+        End::FinInsideFrame { len, cut } => {
+            let f = frame(true, 2, &vec![5; *len], k);
+            bytes.extend_from_slice(&f[..(*cut).min(f.len() - 1)]);
+            Some((
+                ErrorKind::UnexpectedEof,
+                None,
+                Some("the peer ended the stream inside a frame"),
+            ))
+        }
+        End::Violation(v) => match v {
+            Violation::ReservedOpcode => {
+                bytes.extend(frame(true, 3, b"x", k));
+                proto
+            }
+            Violation::Unmasked => {
+                bytes.extend_from_slice(&[0x82, 0x01, b'x']);
+                proto
+            }
+            Violation::ContinuationFirst => {
+                bytes.extend(frame(true, 0, b"x", k));
+                proto
+            }
+            Violation::LongControl => {
+                bytes.extend(frame(true, 9, &[1; 126], k));
+                proto
+            }
+            Violation::FragmentedControl => {
+                bytes.extend(frame(false, 9, b"x", k));
+                proto
+            }
+            Violation::InvalidUtf8 { at, fragmented } => {
+                let mut p = "é".repeat(20).into_bytes();
+                p[*at] = 0xFF;
+                if *fragmented {
+                    bytes.extend(frame(false, 1, &p[..*at / 2], k));
+                    bytes.extend(frame(false, 0, &p[*at / 2..], k));
+                } else {
+                    bytes.extend(frame(true, 1, &p, k));
+                }
+                Some((ErrorKind::InvalidInput, Some(1007), None))
+            }
+            Violation::TooLarge { fragmented } => {
+                let p = vec![3; MAX_MESSAGE + 1];
+                if *fragmented {
+                    bytes.extend(frame(false, 2, &p[..MAX_MESSAGE / 2], k));
+                    bytes.extend(frame(true, 0, &p[MAX_MESSAGE / 2..], k));
+                } else {
+                    bytes.extend(frame(true, 2, &p, k));
+                }
+                Some((ErrorKind::MessageTooLarge, Some(1009), None))
+            }
+        },
+    };
+    Expected {
+        bytes,
+        got,
+        fails,
+        back,
+    }
+}
+
+/// The peer: upgrades, writes `bytes` in `chunks` (cycled), then half-closes, resets or
+/// just waits, and returns what the server sent after its response head, to its end
+/// (nothing after a reset).
+fn peer(
+    addr: std::net::SocketAddr,
+    bytes: Vec<u8>,
+    chunks: Vec<usize>,
+    reset: bool,
+    fin: bool,
+) -> Vec<u8> {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(HANG)).unwrap();
+    s.write_all(REQUEST).unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            s.read(&mut b).unwrap(),
+            1,
+            "the server ended inside its head"
+        );
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    let mut at = 0;
+    for n in chunks.iter().cycle() {
+        if at == bytes.len() {
+            break;
+        }
+        let end = (at + n).min(bytes.len());
+        // The server may end the connection first (a violation is answered at once).
+        if s.write_all(&bytes[at..end]).is_err() {
+            break;
+        }
+        at = end;
+    }
+    if reset {
+        sock::opt::set_linger(&s, Some(std::time::Duration::ZERO)).unwrap();
+        drop(s);
+        return Vec::new();
+    }
+    if fin {
+        let _ = s.shutdown(Shutdown::Write);
+    }
+    let mut rest = Vec::new();
+    // A reset from the server (it closed with our bytes unread) ends what it sent too.
+    let _ = s.read_to_end(&mut rest);
+    rest
+}
+
+/// Parses unmasked server frames; `Err` names what was wrong.
+fn parse(mut b: &[u8]) -> Result<Vec<Frame>, String> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        if b.len() < 2 {
+            return Err(format!("a cut frame header: {b:x?}"));
+        }
+        if b[1] & 0x80 != 0 {
+            return Err("a masked frame from the server".into());
+        }
+        let (len, hdr) = match b[1] & 0x7F {
+            126 if b.len() >= 4 => (usize::from(u16::from_be_bytes([b[2], b[3]])), 4),
+            127 if b.len() >= 10 => (
+                u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
+            n @ 0..=125 => (usize::from(n), 2),
+            _ => return Err("a cut extended length".into()),
+        };
+        if b.len() < hdr + len {
+            return Err(format!(
+                "a frame cut short: {} of {} bytes",
+                b.len() - hdr,
+                len
+            ));
+        }
+        out.push((b[0] & 0x80 != 0, b[0] & 0x0F, b[hdr..hdr + len].to_vec()));
+        b = &b[hdr + len..];
+    }
+    Ok(out)
+}
+
+type Log = Rc<RefCell<(Vec<Got>, Option<sonic_io::Error>, bool)>>;
+
+/// The server: echoes text and binary messages, logs what its reads deliver, closes with
+/// the closing handshake after the peer's close, and at once after an error.
+fn serve(io: &mut Io, ws: WebSocket, log: Log) {
+    ws.async_read(io, move |io, r, mut ws| {
+        if let Err(e) = r {
+            let mut l = log.borrow_mut();
+            l.1 = Some(e);
+            l.2 = true;
+            drop(l);
+            ws.close(io).unwrap();
+            return;
+        }
+        let (m, tx) = ws.split();
+        let m = m.expect("a completed read has a message");
+        let entry = match m {
+            Message::Text(t) => {
+                // A send fails after the peer's reset; the frames back show any other failure.
+                let _ = tx.send_text(io, t);
+                Got::Text(t.as_bytes().to_vec())
+            }
+            Message::Binary(b) => {
+                let _ = tx.send_binary(io, b);
+                Got::Binary(b.to_vec())
+            }
+            Message::Pong(p) => Got::Pong(p.to_vec()),
+            Message::Ping(_) => panic!("a ping delivered with automatic pongs on"),
+            Message::Close(c, reason) => Got::Close(c.0, reason.to_string()),
+        };
+        let closing = matches!(entry, Got::Close(..));
+        log.borrow_mut().0.push(entry);
+        if closing {
+            let l = log.clone();
+            ws.async_close(io, CloseCode::NORMAL, "", move |_, r| {
+                r.unwrap();
+                l.borrow_mut().2 = true;
+            })
+            .unwrap();
+            return;
+        }
+        serve(io, ws, log);
+    })
+    .unwrap();
+}
+
+fn check(s: &Script) -> Result<(), TestCaseError> {
+    let want = model(s);
+    let reset = matches!(s.end, End::Reset);
+    let fin = matches!(s.end, End::Fin | End::FinInsideFrame { .. });
+    let mut io = Io::new().unwrap();
+    let (l, _) = listen(&mut io);
+    let addr = l
+        .get(&io)
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let (bytes, chunks) = (want.bytes.clone(), s.chunks.clone());
+    let peer = std::thread::spawn(move || peer(addr, bytes, chunks, reset, fin));
+    let log: Log = Rc::default();
+    let lg = log.clone();
+    let cfg = ServerConfig::default().limits(Limits {
+        max_frame: 1 << 20,
+        max_message: MAX_MESSAGE,
+        ..Limits::default()
+    });
+    l.async_accept(&mut io, move |io, r| {
+        let (conn, _) = r.unwrap();
+        conn.get(io).unwrap().set_nodelay(true).unwrap();
+        WebSocket::accept(io, conn, &cfg, move |io, ws| serve(io, ws.unwrap(), lg)).unwrap();
+    })
+    .unwrap();
+    drive(&mut io, || log.borrow().2);
+    let rest = peer.join().unwrap();
+    let (got, err, _) = log.borrow().clone();
+    let frames = parse(&rest).map_err(TestCaseError::fail)?;
+    if reset {
+        // The reset may reach the server before bytes it had not read yet: what it
+        // delivered is a prefix of the script, and it ends with an error.
+        prop_assert!(
+            want.got.starts_with(&got),
+            "{:?} is not a prefix of {:?}",
+            got,
+            want.got
+        );
+        prop_assert!(err.is_some());
+        return Ok(());
+    }
+    prop_assert_eq!(&got, &want.got);
+    let back_len = want.back.len();
+    prop_assert!(frames.len() >= back_len, "frames back: {:?}", frames);
+    prop_assert_eq!(&frames[..back_len], &want.back[..]);
+    let after = &frames[back_len..];
+    match want.fails {
+        // The peer's close is answered with its code (no payload for an empty close),
+        // and nothing follows.
+        None => {
+            let (code, _) = s_close(&s.end);
+            let answer = code.map(|c| c.to_be_bytes().to_vec()).unwrap_or_default();
+            prop_assert_eq!(after, &[(true, 8, answer)][..]);
+            prop_assert!(err.is_none(), "{:?}", err);
+        }
+        Some((kind, code, context)) => {
+            let e = err.expect("the last read failed");
+            prop_assert_eq!(e.kind(), kind, "{}", e);
+            if let Some(c) = context {
+                prop_assert_eq!(e.context_str(), Some(c));
+            }
+            prop_assert!(
+                e.context_str().is_some(),
+                "{:?} says nothing of what was wrong",
+                e
+            );
+            match code {
+                None => prop_assert!(after.is_empty(), "after the end: {:?}", after),
+                Some(c) => {
+                    prop_assert_eq!(after.len(), 1, "after the violation: {:?}", after);
+                    prop_assert_eq!(after[0].1, 8);
+                    prop_assert_eq!(&after[0].2[..2], &c.to_be_bytes()[..]);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn s_close(e: &End) -> (Option<u16>, String) {
+    match e {
+        End::Close(Some((c, r))) => (Some(*c), r.clone()),
+        _ => (None, String::new()),
+    }
+}
+
+#[test]
+fn a_server_connection_follows_the_model_against_random_peer_scripts() {
+    let mut runner = TestRunner::new(Config {
+        cases: 200,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&script(), |s| check(&s))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
