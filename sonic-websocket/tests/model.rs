@@ -5,7 +5,10 @@
 //! random chunks, the FIN right behind the last one. A model of RFC 6455 says what the
 //! server's reads deliver, how the last one fails, and which frames come back (echoes,
 //! automatic pongs, the close answer, nothing else); the peer parses what it gets with a
-//! decoder of its own.
+//! decoder of its own. The same again with permessage-deflate negotiated (either side's
+//! context kept or reset per message): the peer compresses some messages (flate2, raw
+//! deflate) and inflates the server's echoes, and the endings add corrupt compressed
+//! data, a small frame that inflates past the message limit, and RSV1 where it may not be.
 
 mod common;
 use common::*;
@@ -15,10 +18,11 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::rc::Rc;
 
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use sonic_io::{ErrorKind, Io};
-use sonic_websocket::{CloseCode, Limits, Message, ServerConfig, WebSocket};
+use sonic_websocket::{CloseCode, DeflateConfig, Limits, Message, ServerConfig, WebSocket};
 
 const REQUEST: &[u8] =
     b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -51,6 +55,8 @@ enum Item {
     /// (`true`: ping, `false`: pong) and its payload after some of its fragments.
     Message {
         text: bool,
+        /// Sent compressed (with permessage-deflate on).
+        compress: bool,
         payload: Vec<u8>,
         cuts: Vec<usize>,
         between: Vec<(usize, bool, Vec<u8>)>,
@@ -66,8 +72,20 @@ enum Violation {
     ContinuationFirst,
     LongControl,
     FragmentedControl,
-    InvalidUtf8 { at: usize, fragmented: bool },
-    TooLarge { fragmented: bool },
+    InvalidUtf8 {
+        at: usize,
+        fragmented: bool,
+    },
+    TooLarge {
+        fragmented: bool,
+    },
+    // With permessage-deflate:
+    /// RSV1 data that does not inflate.
+    CorruptDeflate,
+    /// A small compressed frame that inflates past the message limit.
+    Bomb,
+    Rsv1Continuation,
+    Rsv1Control,
 }
 
 #[derive(Clone, Debug)]
@@ -88,6 +106,8 @@ enum End {
 
 #[derive(Clone, Debug)]
 struct Script {
+    /// permessage-deflate: (client_no_context_takeover, server_no_context_takeover) asked.
+    deflate: Option<(bool, bool)>,
     items: Vec<Item>,
     end: End,
     /// The sizes the byte stream is written in, cycled.
@@ -110,7 +130,7 @@ fn payload(text: bool, max: usize) -> BoxedStrategy<Vec<u8>> {
 }
 
 fn item() -> impl Strategy<Value = Item> {
-    let message = any::<bool>().prop_flat_map(|text| {
+    let message = (any::<bool>(), any::<bool>()).prop_flat_map(|(text, compress)| {
         payload(text, 600).prop_flat_map(move |p| {
             let n = p.len();
             let cuts = proptest::collection::vec(0..=n, 0..4);
@@ -127,6 +147,7 @@ fn item() -> impl Strategy<Value = Item> {
                 cuts.dedup();
                 Item::Message {
                     text,
+                    compress,
                     payload,
                     cuts,
                     between,
@@ -141,7 +162,7 @@ fn item() -> impl Strategy<Value = Item> {
     ]
 }
 
-fn end() -> impl Strategy<Value = End> {
+fn end(deflate: bool) -> impl Strategy<Value = End> {
     let reason = proptest::collection::vec(prop_oneof![Just('x'), Just('é')], 0..20)
         .prop_map(|cs| cs.into_iter().collect::<String>());
     let code = prop_oneof![Just(1000u16), Just(1001), Just(1008), 3000..5000u16];
@@ -155,6 +176,20 @@ fn end() -> impl Strategy<Value = End> {
             .prop_map(|(at, fragmented)| Violation::InvalidUtf8 { at, fragmented }),
         any::<bool>().prop_map(|fragmented| Violation::TooLarge { fragmented }),
     ];
+    let violation = if deflate {
+        prop_oneof![
+            2 => violation,
+            1 => prop_oneof![
+                Just(Violation::CorruptDeflate),
+                Just(Violation::Bomb),
+                Just(Violation::Rsv1Continuation),
+                Just(Violation::Rsv1Control),
+            ],
+        ]
+        .boxed()
+    } else {
+        violation.boxed()
+    };
     prop_oneof![
         3 => proptest::option::of((code, reason)).prop_map(End::Close),
         1 => Just(End::Fin),
@@ -165,14 +200,21 @@ fn end() -> impl Strategy<Value = End> {
     ]
 }
 
-fn script() -> impl Strategy<Value = Script> {
+fn script(deflate: bool) -> impl Strategy<Value = Script> {
+    let contexts = if deflate {
+        any::<(bool, bool)>().prop_map(Some).boxed()
+    } else {
+        Just(None).boxed()
+    };
     (
+        contexts,
         proptest::collection::vec(item(), 0..8),
-        end(),
+        end(deflate),
         proptest::collection::vec(1..400usize, 1..6),
         any::<[u8; 4]>(),
     )
-        .prop_map(|(items, end, chunks, key)| Script {
+        .prop_map(|(deflate, items, end, chunks, key)| Script {
+            deflate,
             items,
             end,
             chunks,
@@ -202,8 +244,33 @@ struct Expected {
     back: Vec<Frame>,
 }
 
+/// Compresses one message as permessage-deflate sends it: raw deflate, flushed to a byte
+/// boundary, without the flush's final `00 00 ff ff`.
+fn deflate(c: &mut Compress, payload: &[u8]) -> Vec<u8> {
+    if payload.is_empty() {
+        // An empty stored block (RFC 7692 section 7.2.3.6): zlib makes no second flush
+        // without new input.
+        return vec![0];
+    }
+    let mut out = Vec::with_capacity(payload.len() + 64);
+    let start = c.total_in();
+    // Bounded: a compressor that stops making progress fails the test instead of hanging it.
+    for _ in 0..10_000 {
+        let done = (c.total_in() - start) as usize;
+        out.reserve(256);
+        c.compress_vec(&payload[done..], &mut out, FlushCompress::Sync)
+            .unwrap();
+        if (c.total_in() - start) as usize == payload.len() && out.ends_with(&[0, 0, 0xFF, 0xFF]) {
+            out.truncate(out.len() - 4);
+            return out;
+        }
+    }
+    panic!("the compressor made no progress");
+}
+
 fn model(s: &Script) -> Expected {
     let k = s.key;
+    let mut compressor = Compress::new(Compression::new(1), false);
     let mut bytes = Vec::new();
     let mut got = Vec::new();
     let mut back = Vec::new();
@@ -211,18 +278,29 @@ fn model(s: &Script) -> Expected {
         match it {
             Item::Message {
                 text,
+                compress,
                 payload,
                 cuts,
                 between,
             } => {
+                let compressed = *compress && s.deflate.is_some();
+                let data = if compressed {
+                    if s.deflate.is_some_and(|(client_reset, _)| client_reset) {
+                        compressor.reset();
+                    }
+                    deflate(&mut compressor, payload)
+                } else {
+                    payload.clone()
+                };
                 let mut bounds = vec![0];
-                bounds.extend(cuts.iter().copied());
-                bounds.push(payload.len());
+                bounds.extend(cuts.iter().map(|c| (*c).min(data.len())));
+                bounds.push(data.len());
+                bounds.sort_unstable();
                 bounds.dedup();
-                let pieces: Vec<&[u8]> = if payload.is_empty() {
+                let pieces: Vec<&[u8]> = if data.is_empty() {
                     vec![&[][..]]
                 } else {
-                    bounds.windows(2).map(|w| &payload[w[0]..w[1]]).collect()
+                    bounds.windows(2).map(|w| &data[w[0]..w[1]]).collect()
                 };
                 for (i, piece) in pieces.iter().enumerate() {
                     let first = i == 0;
@@ -234,6 +312,8 @@ fn model(s: &Script) -> Expected {
                     } else {
                         2
                     };
+                    // RSV1 marks the message's first frame as compressed.
+                    let op = if first && compressed { op | 0x40 } else { op };
                     bytes.extend(frame(last, op, piece, k));
                     if last {
                         break;
@@ -334,6 +414,45 @@ fn model(s: &Script) -> Expected {
                 }
                 Some((ErrorKind::MessageTooLarge, Some(1009), None))
             }
+            Violation::CorruptDeflate => {
+                bytes.extend(frame(true, 0x42, &[0xFF; 12], k));
+                Some((
+                    ErrorKind::InvalidInput,
+                    Some(1007),
+                    Some("compressed message does not inflate"),
+                ))
+            }
+            Violation::Bomb => {
+                // With the client's context kept, the server's inflater holds the history
+                // of the messages before: compress with the same compressor.
+                if s.deflate.is_some_and(|(c, _)| c) {
+                    compressor.reset();
+                }
+                let z = deflate(&mut compressor, &vec![0; 64 << 10]);
+                assert!(z.len() < MAX_MESSAGE, "{} bytes", z.len());
+                bytes.extend(frame(true, 0x42, &z, k));
+                Some((ErrorKind::MessageTooLarge, Some(1009), None))
+            }
+            Violation::Rsv1Continuation => {
+                if s.deflate.is_some_and(|(c, _)| c) {
+                    compressor.reset();
+                }
+                bytes.extend(frame(false, 0x42, &deflate(&mut compressor, b"ab"), k));
+                bytes.extend(frame(true, 0x40, &[0], k));
+                Some((
+                    ErrorKind::InvalidInput,
+                    Some(1002),
+                    Some("continuation frame has RSV1 set"),
+                ))
+            }
+            Violation::Rsv1Control => {
+                bytes.extend(frame(true, 0x49, b"x", k));
+                Some((
+                    ErrorKind::InvalidInput,
+                    Some(1002),
+                    Some("control frame has RSV1 set"),
+                ))
+            }
         },
     };
     Expected {
@@ -344,20 +463,26 @@ fn model(s: &Script) -> Expected {
     }
 }
 
-/// The peer: upgrades, writes `bytes` in `chunks` (cycled), then half-closes, resets or
-/// just waits, and returns what the server sent after its response head, to its end
-/// (nothing after a reset).
+/// The peer: upgrades (asking for `extensions`, if any), writes `bytes` in `chunks`
+/// (cycled), then half-closes, resets or just waits, and returns the server's response
+/// head and what it sent after it, to its end (nothing after a reset).
 fn peer(
     addr: std::net::SocketAddr,
+    extensions: Option<String>,
     bytes: Vec<u8>,
     chunks: Vec<usize>,
     reset: bool,
     fin: bool,
-) -> Vec<u8> {
+) -> (String, Vec<u8>) {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_nodelay(true).unwrap();
     s.set_read_timeout(Some(HANG)).unwrap();
-    s.write_all(REQUEST).unwrap();
+    let mut request = REQUEST[..REQUEST.len() - 2].to_vec();
+    if let Some(e) = extensions {
+        request.extend_from_slice(format!("Sec-WebSocket-Extensions: {e}\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    s.write_all(&request).unwrap();
     let mut head = Vec::new();
     let mut b = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -369,6 +494,7 @@ fn peer(
         head.push(b[0]);
     }
     assert!(head.starts_with(b"HTTP/1.1 101"));
+    let head = String::from_utf8(head).unwrap();
     let mut at = 0;
     for n in chunks.iter().cycle() {
         if at == bytes.len() {
@@ -384,7 +510,7 @@ fn peer(
     if reset {
         sock::opt::set_linger(&s, Some(std::time::Duration::ZERO)).unwrap();
         drop(s);
-        return Vec::new();
+        return (head, Vec::new());
     }
     if fin {
         let _ = s.shutdown(Shutdown::Write);
@@ -392,11 +518,16 @@ fn peer(
     let mut rest = Vec::new();
     // A reset from the server (it closed with our bytes unread) ends what it sent too.
     let _ = s.read_to_end(&mut rest);
-    rest
+    (head, rest)
 }
 
-/// Parses unmasked server frames; `Err` names what was wrong.
-fn parse(mut b: &[u8]) -> Result<Vec<Frame>, String> {
+/// Parses unmasked server frames, inflating compressed messages with `inflater` (reset
+/// before each message when `reset`); `Err` names what was wrong.
+fn parse(
+    mut b: &[u8],
+    inflater: &mut Option<Decompress>,
+    reset: bool,
+) -> Result<Vec<Frame>, String> {
     let mut out = Vec::new();
     while !b.is_empty() {
         if b.len() < 2 {
@@ -421,7 +552,34 @@ fn parse(mut b: &[u8]) -> Result<Vec<Frame>, String> {
                 len
             ));
         }
-        out.push((b[0] & 0x80 != 0, b[0] & 0x0F, b[hdr..hdr + len].to_vec()));
+        let payload = &b[hdr..hdr + len];
+        let payload = if b[0] & 0x40 != 0 {
+            let d = inflater.as_mut().ok_or("RSV1 without permessage-deflate")?;
+            if reset {
+                d.reset(false);
+            }
+            let mut input = payload.to_vec();
+            input.extend_from_slice(&[0, 0, 0xFF, 0xFF]);
+            let mut out = Vec::with_capacity(MAX_MESSAGE * 2);
+            let start = d.total_in();
+            // Bounded, like `deflate`: no progress fails the case.
+            for _ in 0..10_000 {
+                let done = (d.total_in() - start) as usize;
+                if done == input.len() {
+                    break;
+                }
+                out.reserve(1024);
+                d.decompress_vec(&input[done..], &mut out, FlushDecompress::Sync)
+                    .map_err(|e| format!("the server's message does not inflate: {e}"))?;
+            }
+            if ((d.total_in() - start) as usize) < input.len() {
+                return Err("the server's message inflated without end".into());
+            }
+            out
+        } else {
+            payload.to_vec()
+        };
+        out.push((b[0] & 0x80 != 0, b[0] & 0x0F, payload));
         b = &b[hdr + len..];
     }
     Ok(out)
@@ -487,14 +645,30 @@ fn check(s: &Script) -> Result<(), TestCaseError> {
         .try_into()
         .unwrap();
     let (bytes, chunks) = (want.bytes.clone(), s.chunks.clone());
-    let peer = std::thread::spawn(move || peer(addr, bytes, chunks, reset, fin));
+    let extensions = s.deflate.map(|(client, server)| {
+        let mut e = "permessage-deflate".to_string();
+        if client {
+            e.push_str("; client_no_context_takeover");
+        }
+        if server {
+            e.push_str("; server_no_context_takeover");
+        }
+        e
+    });
+    let peer = std::thread::spawn(move || peer(addr, extensions, bytes, chunks, reset, fin));
     let log: Log = Rc::default();
     let lg = log.clone();
-    let cfg = ServerConfig::default().limits(Limits {
+    let mut cfg = ServerConfig::default().limits(Limits {
         max_frame: 1 << 20,
         max_message: MAX_MESSAGE,
         ..Limits::default()
     });
+    if s.deflate.is_some() {
+        cfg = cfg.deflate(DeflateConfig {
+            level: 1,
+            ..DeflateConfig::default()
+        });
+    }
     l.async_accept(&mut io, move |io, r| {
         let (conn, _) = r.unwrap();
         conn.get(io).unwrap().set_nodelay(true).unwrap();
@@ -502,9 +676,22 @@ fn check(s: &Script) -> Result<(), TestCaseError> {
     })
     .unwrap();
     drive(&mut io, || log.borrow().2);
-    let rest = peer.join().unwrap();
+    let (head, rest) = peer.join().unwrap();
     let (got, err, _) = log.borrow().clone();
-    let frames = parse(&rest).map_err(TestCaseError::fail)?;
+    let agreed = head.lines().find(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("sec-websocket-extensions:")
+    });
+    prop_assert_eq!(agreed.is_some(), s.deflate.is_some(), "{}", head);
+    let server_reset = agreed.is_some_and(|l| l.contains("server_no_context_takeover"));
+    prop_assert_eq!(
+        server_reset,
+        s.deflate.is_some_and(|(_, server)| server),
+        "{}",
+        head
+    );
+    let mut inflater = s.deflate.map(|_| Decompress::new(false));
+    let frames = parse(&rest, &mut inflater, server_reset).map_err(TestCaseError::fail)?;
     if reset {
         // The reset may reach the server before bytes it had not read yet: what it
         // delivered is a prefix of the script, and it ends with an error.
@@ -562,14 +749,23 @@ fn s_close(e: &End) -> (Option<u16>, String) {
     }
 }
 
-#[test]
-fn a_server_connection_follows_the_model_against_random_peer_scripts() {
+fn run(deflate: bool) {
     let mut runner = TestRunner::new(Config {
         cases: 200,
         failure_persistence: None,
         ..Config::default()
     });
     runner
-        .run(&script(), |s| check(&s))
+        .run(&script(deflate), |s| check(&s))
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_server_connection_follows_the_model_against_random_peer_scripts() {
+    run(false);
+}
+
+#[test]
+fn a_compressing_server_connection_follows_the_model_against_random_peer_scripts() {
+    run(true);
 }
