@@ -273,7 +273,7 @@ impl UdpPeer {
     /// Refuses a source-specific join the kernel would take in a way the peer's list could
     /// not show: on a group joined from any source on the same interface (Linux switches an
     /// any-source membership with no blocked source to that one source, silently), or a
-    /// source joined twice (Linux answers success and keeps one). Index 0 (the kernel's
+    /// source joined twice (Linux's answer, `EADDRNOTAVAIL`, says nothing a user can act on). Index 0 (the kernel's
     /// choice) may be any interface, so it meets every index.
     fn check_source_join(&self, group: IpAddr, source: IpAddr, index: u32) -> Result<()> {
         let state = self.inner.state.borrow();

@@ -110,6 +110,10 @@ enum End {
         len: usize,
         cut: usize,
     },
+    /// A FIN after the first fragment (`len` bytes) of one more message.
+    FinInsideMessage {
+        len: usize,
+    },
     Violation(Violation),
     /// A reset (`SO_LINGER` 0) after the last item.
     Reset,
@@ -206,6 +210,7 @@ fn end(deflate: bool) -> impl Strategy<Value = End> {
     prop_oneof![
         3 => proptest::option::of((code, reason)).prop_map(End::Close),
         1 => Just(End::Fin),
+        1 => (0..300usize).prop_map(|len| End::FinInsideMessage { len }),
         1 => (2..300usize).prop_flat_map(|len| (Just(len), 1..len + 6))
             .prop_map(|(len, cut)| End::FinInsideFrame { len, cut }),
         3 => violation.prop_map(End::Violation),
@@ -392,6 +397,14 @@ fn model(s: &Script) -> Expected {
             None,
             Some("the peer ended the stream without a close frame"),
         )),
+        End::FinInsideMessage { len } => {
+            bytes.extend(frame(false, 2, &vec![6; *len], k));
+            Some((
+                ErrorKind::UnexpectedEof,
+                None,
+                Some("the peer ended the stream inside a fragmented message"),
+            ))
+        }
         End::FinInsideFrame { len, cut } => {
             let f = frame(true, 2, &vec![5; *len], k);
             bytes.extend_from_slice(&f[..(*cut).min(f.len() - 1)]);
@@ -716,7 +729,10 @@ fn serve(io: &mut Io, ws: WebSocket, log: Log) {
 fn check(s: &Script) -> Result<(), TestCaseError> {
     let want = model(s);
     let reset = matches!(s.end, End::Reset);
-    let fin = matches!(s.end, End::Fin | End::FinInsideFrame { .. });
+    let fin = matches!(
+        s.end,
+        End::Fin | End::FinInsideFrame { .. } | End::FinInsideMessage { .. }
+    );
     let mut io = Io::new().unwrap();
     let (bytes, chunks) = (want.bytes.clone(), s.chunks.clone());
     let extensions = s.deflate.map(|(client, server)| {
