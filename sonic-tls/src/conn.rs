@@ -62,6 +62,84 @@ const SHORT_RETRY: Error = Error::invalid_input(
     "TLS: write retried with fewer bytes than its queued record holds (retry the same bytes)",
 );
 
+/// How many buffers of each kind a thread keeps from dropped connections.
+const SPARES_PER_KIND: usize = 8;
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Rx,
+    Tx,
+    Plain,
+}
+
+impl Kind {
+    const fn capacity(self) -> usize {
+        match self {
+            Kind::Rx => RX_CAPACITY,
+            Kind::Tx => TX_CAPACITY,
+            Kind::Plain => PLAIN_CAPACITY,
+        }
+    }
+}
+
+thread_local! {
+    /// The FIFOs of connections dropped on this thread, for the next connections: a new
+    /// connection takes them instead of allocating and zeroing ~163 KiB (and, when they were
+    /// freed at the top of the heap, having the allocator return the pages to the kernel
+    /// and fault them in again).
+    static SPARES: RefCell<[Vec<ByteBuffer>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+}
+
+/// One of a connection's FIFOs: taken from this thread's spares (or allocated at its
+/// kind's capacity) and given back, emptied, when the connection is dropped.
+struct Spared(ByteBuffer, Kind);
+
+impl Spared {
+    fn take(kind: Kind) -> Spared {
+        let spare = SPARES
+            .try_with(|s| s.borrow_mut()[kind as usize].pop())
+            .ok()
+            .flatten();
+        Spared(
+            spare.unwrap_or_else(|| ByteBuffer::with_capacity(kind.capacity())),
+            kind,
+        )
+    }
+}
+
+impl std::ops::Deref for Spared {
+    type Target = ByteBuffer;
+
+    fn deref(&self) -> &ByteBuffer {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spared {
+    fn deref_mut(&mut self) -> &mut ByteBuffer {
+        &mut self.0
+    }
+}
+
+impl Drop for Spared {
+    fn drop(&mut self) {
+        let kind = self.1;
+        // A buffer that grew past twice its size is let go rather than kept.
+        if self.0.capacity() > 2 * kind.capacity() {
+            return;
+        }
+        let mut b = std::mem::take(&mut self.0);
+        b.clear();
+        let _ = SPARES.try_with(|s| {
+            let mut s = s.borrow_mut();
+            let list = &mut s[kind as usize];
+            if list.len() < SPARES_PER_KIND {
+                list.push(b);
+            }
+        });
+    }
+}
+
 thread_local! {
     /// The server name of the last ClientHello a [`crate::SniRecorder`] saw on this thread;
     /// a server connection takes it after each handshake step (the resolver runs inside
@@ -132,7 +210,9 @@ enum Step {
 /// connection's receive FIFO (a [`ByteBuffer`]) and decrypted where it lies there;
 /// outgoing records are encrypted into the send FIFO and written to the socket from it.
 /// All three buffers (receive, send, and a plaintext FIFO for the part of a record the
-/// caller's buffer could not take during the handshake) are sized once, at creation.
+/// caller's buffer could not take during the handshake) are sized once, at creation, and
+/// taken from the buffers that connections dropped on the same thread left (up to 8 of each
+/// kind are kept per thread).
 ///
 /// **The record layer after the handshake.** When the config allows secret extraction
 /// (`enable_secret_extraction`, which [`ClientOptions`](crate::ClientOptions) and
@@ -180,9 +260,9 @@ enum Step {
 pub struct TlsConn<S> {
     side: Side,
     sock: S,
-    rx: ByteBuffer,
-    tx: ByteBuffer,
-    plain: ByteBuffer,
+    rx: Spared,
+    tx: Spared,
+    plain: Spared,
     /// Plaintext bytes encrypted into `tx` whose write has not returned `Ok` yet.
     unacked: usize,
     error: Option<Error>,
@@ -237,9 +317,9 @@ impl<S: Read + Write + AsFd> TlsConn<S> {
     fn new(side: Side, sock: S, offload: bool) -> TlsConn<S> {
         TlsConn {
             sock,
-            rx: ByteBuffer::with_capacity(RX_CAPACITY),
-            tx: ByteBuffer::with_capacity(TX_CAPACITY),
-            plain: ByteBuffer::with_capacity(PLAIN_CAPACITY),
+            rx: Spared::take(Kind::Rx),
+            tx: Spared::take(Kind::Tx),
+            plain: Spared::take(Kind::Plain),
             unacked: 0,
             error: None,
             peer_closed: false,

@@ -344,7 +344,9 @@ fn tls_section(o: &mut String, figs: &Figures) -> Result<(), String> {
         .collect();
     let _ = writeln!(
         o,
-        "Full TLS 1.3 handshakes per second, one at a time (same bench):\n"
+        "Full TLS 1.3 handshakes per second, one at a time (same bench), each stack's the median of \
+         rounds that alternate the two (one sequential sample each moved the ratio by up to a \
+         sixth between runs of the same code):\n"
     );
     table(o, &["subject", "handshakes/s"], &rows);
     Ok(())
