@@ -83,6 +83,9 @@ struct State {
     held: bool,
     ctrl: [u8; MAX_CONTROL_PAYLOAD],
     ctrl_len: usize,
+    /// The payload of the latest ping whose automatic pong waits for the send FIFO to
+    /// drain below [`PONG_BACKLOG`] (`None`: no pong due).
+    pong_due: Option<([u8; MAX_CONTROL_PAYLOAD], usize)>,
     close_received: bool,
     failed: Option<Error>,
     close_timeout: Duration,
@@ -108,6 +111,14 @@ impl<S: ByteStream> std::fmt::Debug for Sender<S> {
 
 const CLOSE_SENT: Error =
     Error::with_context(ErrorKind::Closed, "websocket close frame already sent");
+/// Bytes waiting in the send FIFO past which an automatic pong is not queued: a peer that
+/// sends pings and does not read would otherwise grow the FIFO without limit (a helper's
+/// flood of 300 MB of pings took a server from 2.6 MB to 527 MB). The latest ping's pong
+/// waits instead and goes out once the FIFO drains below it (RFC 6455 section 5.5.3 lets an
+/// endpoint answer only the most recent of several pings). `tests/violations.rs`:
+/// `a_ping_flood_that_does_not_read_pongs_grows_no_buffer`.
+pub(crate) const PONG_BACKLOG: usize = 64 << 10;
+
 const FINISHED: Error = Error::with_context(
     ErrorKind::Closed,
     "websocket connection is closing or failed",
@@ -378,6 +389,7 @@ impl<S: ByteStream> WebSocket<S> {
                 held: false,
                 ctrl: [0; MAX_CONTROL_PAYLOAD],
                 ctrl_len: 0,
+                pong_due: None,
                 close_received: false,
                 failed: None,
                 close_timeout: Duration::from_secs(5),
@@ -406,15 +418,16 @@ impl<S: ByteStream> WebSocket<S> {
         let WebSocket { rx, tx, st } = self;
         let Sender { cc, close_sent } = tx;
         cc.async_write_next(io, out, move |io, r, cc| {
-            g(
-                io,
-                r,
-                WebSocket {
-                    rx,
-                    tx: Sender { cc, close_sent },
-                    st,
-                },
-            )
+            let mut ws = WebSocket {
+                rx,
+                tx: Sender { cc, close_sent },
+                st,
+            };
+            // The send FIFO drained: a pong held back by its backlog goes now.
+            if r.is_ok() && ws.st.pong_due.is_some() && !ws.tx.close_sent {
+                answer_ping(io, &mut ws.tx, &mut ws.st);
+            }
+            g(io, r, ws)
         })
         .map_err(|r| r.error)
     }
@@ -522,7 +535,8 @@ impl<S: ByteStream> WebSocket<S> {
     /// Reads until a whole message (or a pong, a close, or a ping with automatic pongs
     /// off) is there, then hands the connection back; [`message`](WebSocket::message)
     /// lends it. An error ends the connection: a protocol violation has then been
-    /// answered with a close frame (flushed), and the error names what was wrong; finish
+    /// answered with a close frame (flushed, or the stream closed when the peer has not
+    /// taken it within the close timeout), and the error names what was wrong; finish
     /// with [`close`](WebSocket::close).
     ///
     /// A refused submission (the stream already closed, the Io closed) returns the error
@@ -662,7 +676,24 @@ impl<S: ByteStream> WebSocket<S> {
         if self.tx.unsent() == 0 {
             return f(io, Err(e), self);
         }
-        let _ = self.write_then(io, Out::Flush, move |io, _, ws| f(io, Err(e), ws));
+        // A peer that does not read would hold the error back for ever: the close timeout
+        // bounds the flush (the stream is then closed, and the read fails all the same).
+        let stream = self.next_layer();
+        let timer = match Timer::new(io) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = self.write_then(io, Out::Flush, move |io, _, ws| f(io, Err(e), ws));
+                return;
+            }
+        };
+        let _ = timer.schedule_once(io, self.st.close_timeout, move |io, _| {
+            let _ = close_stream(io, stream);
+        });
+        let _ = self.write_then(io, Out::Flush, move |io, _, ws| {
+            timer.cancel(io);
+            timer.close(io);
+            f(io, Err(e), ws)
+        });
     }
 
     /// Looks at the frames at the front of the receive FIFO until a message is whole.
@@ -671,6 +702,9 @@ impl<S: ByteStream> WebSocket<S> {
         if st.held {
             release(rx);
             st.held = false;
+        }
+        if st.pong_due.is_some() && !tx.close_sent {
+            answer_ping(io, tx, st);
         }
         st.current = Current::None;
         loop {
@@ -724,7 +758,10 @@ impl<S: ByteStream> WebSocket<S> {
                 match op {
                     Opcode::Ping if st.auto_pong => {
                         if !tx.close_sent {
-                            let _ = tx.pong(io, &st.ctrl[..n]);
+                            let mut due = [0u8; MAX_CONTROL_PAYLOAD];
+                            due[..n].copy_from_slice(&st.ctrl[..n]);
+                            st.pong_due = Some((due, n));
+                            answer_ping(io, tx, st);
                         }
                     }
                     Opcode::Ping => {
@@ -869,6 +906,20 @@ impl<S: ByteStream> WebSocket<S> {
     }
 }
 
+/// Sends the pong that is due, unless more than [`PONG_BACKLOG`] bytes wait in the send FIFO
+/// after one attempt to write them: then it stays due (replaced by a later ping's).
+fn answer_ping<S: ByteStream>(io: &mut Io, tx: &mut Sender<S>, st: &mut State) {
+    if tx.unsent() > PONG_BACKLOG {
+        let _ = tx.flush(io);
+        if tx.unsent() > PONG_BACKLOG {
+            return;
+        }
+    }
+    if let Some((p, n)) = st.pong_due.take() {
+        let _ = tx.pong(io, &p[..n]);
+    }
+}
+
 fn on_read<S, F>(io: &mut Io, r: Result<()>, mut ws: WebSocket<S>, f: F)
 where
     S: ByteStream,
@@ -893,6 +944,9 @@ where
         Step::Ready => {
             if ws.tx.unsent() > 0 {
                 let _ = ws.tx.flush(io);
+            }
+            if ws.st.pong_due.is_some() && !ws.tx.close_sent {
+                answer_ping(io, &mut ws.tx, &mut ws.st);
             }
             f(io, Ok(()), ws)
         }

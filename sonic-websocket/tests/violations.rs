@@ -370,3 +370,150 @@ fn a_peer_ignoring_our_close_is_cut_off_after_the_close_timeout() {
     assert_eq!(&rest[..4], &[0x88, 15, 0x03, 0xE9]);
     assert_eq!(&rest[4..], b"shutting down");
 }
+
+/// A peer that floods pings and does not read the pongs: the server's send FIFO stops
+/// growing at its pong backlog (64 KiB, plus a frame), where it grew by every ping before
+/// (a helper's flood of 300 MB took a server to 527 MB), and the latest ping is still
+/// answered once the peer reads.
+#[test]
+fn a_ping_flood_that_does_not_read_pongs_grows_no_buffer() {
+    const PINGS: u32 = 40_000;
+    let mut io = Io::new().unwrap();
+    let (l, _) = listen(&mut io);
+    let addr: std::net::SocketAddr = l
+        .get(&io)
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let peer = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        sock::opt::set_recv_buffer_size(&s, 4096).unwrap();
+        s.set_read_timeout(Some(HANG)).unwrap();
+        s.write_all(REQUEST).unwrap();
+        read_head(&mut s);
+        let mut flood = Vec::new();
+        for i in 0..PINGS {
+            let mut p = [b'.'; 125];
+            p[..4].copy_from_slice(&i.to_be_bytes());
+            flood.extend(masked(0x89, &p));
+        }
+        flood.extend(masked(0x82, b"end"));
+        s.write_all(&flood).unwrap();
+        // Now read: pongs and the echo of "end", until the last ping's pong (held back
+        // while the backlog lasted, it may come after the echo).
+        let mut got = Vec::new();
+        let mut b = [0u8; 65536];
+        let mut last_pong = None;
+        let mut pongs = 0u32;
+        let mut echoed = false;
+        loop {
+            let n = s.read(&mut b).unwrap();
+            assert!(n > 0, "the server ended before the echo");
+            got.extend_from_slice(&b[..n]);
+            let mut at = 0;
+            while got.len() >= at + 2 {
+                let len = usize::from(got[at + 1] & 0x7F);
+                if got.len() < at + 2 + len {
+                    break;
+                }
+                match got[at] {
+                    0x8A => {
+                        pongs += 1;
+                        last_pong =
+                            Some(u32::from_be_bytes(got[at + 2..at + 6].try_into().unwrap()));
+                    }
+                    0x82 => echoed = true,
+                    other => panic!("unexpected frame {other:x}"),
+                }
+                at += 2 + len;
+            }
+            got.drain(..at);
+            if echoed && last_pong == Some(PINGS - 1) {
+                return (pongs, last_pong);
+            }
+        }
+    });
+    let seen = slot();
+    let sn = seen.clone();
+    l.async_accept(&mut io, move |io, r| {
+        let (conn, _) = r.unwrap();
+        sock::opt::set_send_buffer_size(conn.get(io).unwrap(), 4096).unwrap();
+        WebSocket::accept(io, conn, &ServerConfig::default(), move |io, ws| {
+            ws.unwrap()
+                .async_read(io, move |io, r, mut ws| {
+                    r.unwrap();
+                    let unsent = ws.sender().unsent();
+                    ws.send_binary(io, b"end").unwrap();
+                    ws.async_flush(io, move |_, r, _| {
+                        r.unwrap();
+                        *sn.borrow_mut() = Some(unsent);
+                    })
+                    .unwrap();
+                })
+                .unwrap();
+        })
+        .unwrap();
+    })
+    .unwrap();
+    drive(&mut io, || seen.borrow().is_some());
+    let (pongs, last) = peer.join().unwrap();
+    let unsent = seen.borrow_mut().take().unwrap();
+    eprintln!("{pongs} pongs for {PINGS} pings; {unsent} bytes unsent when the flood ended");
+    assert!(
+        unsent <= (64 << 10) + 127,
+        "{unsent} bytes waited in the send FIFO"
+    );
+    assert_eq!(last, Some(PINGS - 1));
+}
+
+/// A violation answered while the peer does not read: the close frame cannot be flushed,
+/// and the read's error comes after the close timeout (the stream then closed) instead of
+/// whenever the peer reads again (a helper's peer held it 17 s).
+#[test]
+fn a_violation_from_a_peer_that_does_not_read_fails_the_read_after_the_close_timeout() {
+    let mut io = Io::new().unwrap();
+    let (l, _) = listen(&mut io);
+    let addr: std::net::SocketAddr = l
+        .get(&io)
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        sock::opt::set_recv_buffer_size(&s, 4096).unwrap();
+        s.write_all(REQUEST).unwrap();
+        read_head(&mut s);
+        let mut flood = Vec::new();
+        for _ in 0..20_000 {
+            flood.extend(masked(0x89, &[b'.'; 125]));
+        }
+        flood.extend_from_slice(&[0x82, 0x01, b'x']);
+        s.write_all(&flood).unwrap();
+        // Not a byte read until the server has given up.
+        done_rx.recv_timeout(HANG).unwrap();
+    });
+    let got = slot();
+    let g = got.clone();
+    l.async_accept(&mut io, move |io, r| {
+        let (conn, _) = r.unwrap();
+        sock::opt::set_send_buffer_size(conn.get(io).unwrap(), 4096).unwrap();
+        WebSocket::accept(io, conn, &ServerConfig::default(), move |io, ws| {
+            let mut ws = ws.unwrap();
+            ws.set_close_timeout(std::time::Duration::from_millis(200));
+            ws.async_read(io, move |_, r, _| *g.borrow_mut() = Some(r))
+                .unwrap();
+        })
+        .unwrap();
+    })
+    .unwrap();
+    drive(&mut io, || got.borrow().is_some());
+    done_tx.send(()).unwrap();
+    peer.join().unwrap();
+    let e = got.borrow_mut().take().unwrap().unwrap_err();
+    assert_eq!(e.context_str(), Some("client sent an unmasked frame"));
+}
