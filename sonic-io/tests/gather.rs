@@ -165,16 +165,23 @@ fn a_gathered_write_to_a_closed_peer_is_an_error_not_a_signal() {
 /// the peer sees nothing of them, and the next item arrives whole and first. Before, the
 /// gather wrote first and found no room for the rest afterwards: the peer got a frame's
 /// header and part of its payload, and every later byte read as that payload (a review
-/// sent 40 MiB past the buffer's 16 MiB growth limit; 3.9 MB of a cut frame went out).
+/// sent 40 MiB past a `ByteBuffer`'s 16 MiB growth step; 3.9 MB of a cut frame went out).
+/// A `ByteBuffer` now grows over several steps for what a program writes, so a buffer that
+/// cannot grow at all (a 1 MiB `BipBuffer`) stands in for one that runs out.
 #[test]
 fn parts_the_buffer_could_not_hold_are_refused_before_any_byte_is_written() {
     let mut io = Io::new().unwrap();
     let (s, mut peer) = small_pair(&mut io);
-    let mut cc = CodecConn::new(s, Frame::with_limit(u32::MAX as usize));
-    let big = frame(1, 40 << 20);
+    let mut cc = CodecConn::with_buffers(
+        s,
+        Frame::with_limit(u32::MAX as usize),
+        sonic_bytes::ByteBuffer::with_capacity(4096),
+        sonic_bytes::BipBuffer::new(1 << 20),
+    );
+    let big = frame(1, 4 << 20);
     let e = cc
         .write_gather(&mut io, [&big[..4], &big[4..]])
-        .expect_err("40 MiB cannot be buffered");
+        .expect_err("4 MiB cannot be buffered in 1 MiB");
     assert_eq!(e.kind(), sonic_io::ErrorKind::NoBufferSpace, "{e}");
     assert_eq!(cc.unsent(), 0);
     let next = frame(2, 3);
@@ -186,4 +193,24 @@ fn parts_the_buffer_could_not_hold_are_refused_before_any_byte_is_written() {
         peer_reads(&mut peer, &mut got, usize::MAX);
     }
     assert_eq!(got, next, "the peer's first bytes are the next frame");
+}
+
+/// A `ByteBuffer` destination grows over as many steps as the parts need: 40 MiB (past one
+/// claim's 16 MiB growth step) gathered into a socket that takes a little at a time arrive
+/// whole (a helper's 17 MB WebSocket message failed with `NoBufferSpace` before).
+#[test]
+fn parts_past_one_growth_step_are_buffered_and_arrive_whole() {
+    let mut io = Io::new().unwrap();
+    let (s, mut peer) = small_pair(&mut io);
+    let mut cc = CodecConn::new(s, Frame::with_limit(u32::MAX as usize));
+    let big = frame(1, 40 << 20);
+    cc.write_gather(&mut io, [&big[..4], &big[4..]]).unwrap();
+    let mut got = Vec::new();
+    let start = Instant::now();
+    while got.len() < big.len() {
+        assert!(start.elapsed() < BOUND, "the frame did not arrive");
+        peer_reads(&mut peer, &mut got, usize::MAX);
+        let _ = cc.flush(&mut io);
+    }
+    assert!(got == big, "the frame arrived changed");
 }

@@ -109,6 +109,54 @@ fn certificate_error(c: &CertificateError) -> Error {
             refused("TLS: certificate not valid for this purpose")
         }
         C::ApplicationVerificationFailure => refused("TLS: certificate refused by the application"),
+        #[allow(deprecated)] // rustls still makes it, from webpki's deprecated variants.
+        C::UnsupportedSignatureAlgorithm => {
+            refused("TLS: certificate signature algorithm unsupported")
+        }
+        C::InvalidOcspResponse => refused("TLS: certificate's OCSP response invalid"),
+        C::Other(o) => match o.0.downcast_ref::<webpki::Error>() {
+            Some(w) => webpki_error(w),
+            None => refused("TLS: bad certificate"),
+        },
+        _ => refused("TLS: bad certificate"),
+    }
+}
+
+/// The verifier's errors rustls does not name, passed through as `CertificateError::Other`.
+/// A self-signed certificate made the usual way (`openssl req -x509`, CA:TRUE) is the
+/// common one: a new user got "bad certificate" for it.
+fn webpki_error(w: &webpki::Error) -> Error {
+    use webpki::Error as W;
+    match w {
+        W::CaUsedAsEndEntity => refused(
+            "TLS: the peer's certificate is a CA certificate (CA:TRUE), not an end entity's",
+        ),
+        W::EndEntityUsedAsCa => {
+            refused("TLS: certificate chain has an end-entity certificate (CA:FALSE) as an issuer")
+        }
+        W::PathLenConstraintViolated => {
+            refused("TLS: certificate chain longer than an issuer's path length constraint")
+        }
+        W::NameConstraintViolation => {
+            refused("TLS: certificate name outside its issuer's name constraints")
+        }
+        W::MaximumPathDepthExceeded
+        | W::MaximumPathBuildCallsExceeded
+        | W::MaximumSignatureChecksExceeded
+        | W::MaximumNameConstraintComparisonsExceeded => {
+            refused("TLS: certificate chain too long or too complex to verify")
+        }
+        W::UnsupportedCertVersion => refused("TLS: certificate is not X.509 version 3"),
+        W::UnsupportedCriticalExtension => {
+            refused("TLS: certificate has an unhandled critical extension")
+        }
+        W::ExtensionValueInvalid | W::MalformedExtensions => {
+            refused("TLS: certificate has an invalid extension")
+        }
+        W::SignatureAlgorithmMismatch => {
+            refused("TLS: certificate's signature algorithms disagree")
+        }
+        W::CertDistrusted => refused("TLS: certificate distrusted"),
         _ => refused("TLS: bad certificate"),
     }
 }

@@ -3,13 +3,19 @@
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::sync::Arc;
+use std::time::Duration;
 
-use iox::Result;
+use iox::{Error, ErrorKind, Result};
 use rustls::{ClientConfig, ServerConfig};
 use sock::{TcpConn, UnixConn};
-use sonic_io::{Adapter, ByteStream, Io, ReadAhead, Stream, StreamId, StreamSock};
+use sonic_io::{Adapter, ByteStream, Io, ReadAhead, Stream, StreamId, StreamSock, Timer};
 
 use crate::conn::TlsConn;
+
+/// What a handshake bounded by [`TlsStream::accept_within`] (or `connect_within`,
+/// `start_within`) fails with when its time passes first.
+const HANDSHAKE_TIMED_OUT: Error =
+    Error::with_context(ErrorKind::TimedOut, "TLS handshake timed out");
 
 /// A TLS connection owned by an [`Io`]: a `Copy` handle over an
 /// [`Adapter`]`<`[`TlsConn`]`<S>>`.
@@ -140,25 +146,113 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
         TlsStream::start(io, conn, cb)
     }
 
+    /// [`accept`](Self::accept) with a bound on the handshake: if it is not over within
+    /// `timeout`, the socket is closed and `cb` gets `TimedOut`. For a server open to
+    /// untrusted clients: a client that connects and sends nothing, or half a ClientHello,
+    /// holds its descriptor only that long (`tests/stream.rs`,
+    /// `a_handshake_that_does_not_finish_in_time_is_timed_out`).
+    pub fn accept_within<F>(
+        io: &mut Io,
+        sock: impl IntoConn<S>,
+        config: Arc<ServerConfig>,
+        timeout: Duration,
+        cb: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
+    {
+        let (sock, early) = sock.into_conn_with_received(io)?;
+        let mut conn = TlsConn::server(sock, config)?;
+        conn.push_received(&early)?;
+        TlsStream::start_within(io, conn, Some(timeout), cb)
+    }
+
+    /// [`connect`](Self::connect) with a bound on the handshake, as
+    /// [`accept_within`](Self::accept_within).
+    pub fn connect_within<F>(
+        io: &mut Io,
+        sock: impl IntoConn<S>,
+        config: Arc<ClientConfig>,
+        server_name: &str,
+        timeout: Duration,
+        cb: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
+    {
+        let (sock, early) = sock.into_conn_with_received(io)?;
+        let mut conn = TlsConn::client(sock, config, server_name)?;
+        conn.push_received(&early)?;
+        TlsStream::start_within(io, conn, Some(timeout), cb)
+    }
+
     /// Registers `conn` and drives its handshake (`conn` may already be past it: then `cb`
     /// completes at once).
     pub fn start<F>(io: &mut Io, conn: TlsConn<S>, cb: F) -> Result<()>
     where
         F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
     {
+        TlsStream::start_within(io, conn, None, cb)
+    }
+
+    /// [`start`](Self::start), the handshake bounded by `timeout` if there is one: when it
+    /// passes first, the connection is closed (the handshake's operation completes with
+    /// `Cancelled`) and `cb` gets `TimedOut`.
+    pub fn start_within<F>(
+        io: &mut Io,
+        conn: TlsConn<S>,
+        timeout: Option<Duration>,
+        cb: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
+    {
         let a = Adapter::new(io, conn)?;
+        let timer = match timeout {
+            Some(d) => {
+                let t = match Timer::new(io) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let _ = a.close(io);
+                        return Err(e);
+                    }
+                };
+                if let Err(e) = t.schedule_once(io, d, move |io, _| {
+                    let _ = a.close(io);
+                }) {
+                    t.close(io);
+                    let _ = a.close(io);
+                    return Err(e);
+                }
+                Some(t)
+            }
+            None => None,
+        };
+        // Ends the timer; whether it fired (and so closed the connection).
+        let fired = move |io: &mut Io| {
+            timer.is_some_and(|t| {
+                let fired = !t.cancel(io);
+                t.close(io);
+                fired
+            })
+        };
         let r = a.async_drive(
             io,
             |c: &mut TlsConn<S>| c.handshake_step(),
             move |io, r| match r {
-                Ok(()) => cb(io, Ok(TlsStream(a))),
+                Ok(()) => {
+                    fired(io);
+                    cb(io, Ok(TlsStream(a)))
+                }
                 Err(e) => {
+                    let e = if fired(io) { HANDSHAKE_TIMED_OUT } else { e };
                     let _ = a.close(io);
                     cb(io, Err(e))
                 }
             },
         );
         if let Err(e) = r {
+            fired(io);
             let _ = a.close(io);
             return Err(e);
         }

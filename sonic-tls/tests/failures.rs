@@ -272,3 +272,46 @@ fn server_options_refuse_pem_without_a_certificate_or_key() {
     );
     let _ = client_fails;
 }
+
+/// A self-signed certificate made the usual way (`openssl req -x509`, which marks it
+/// CA:TRUE) and trusted as a root is refused by the verifier as a CA certificate used as
+/// an end entity: the error says so (a new user got "TLS: bad certificate" for it).
+#[test]
+fn a_self_signed_ca_certificate_presented_as_the_servers_own_is_named() {
+    let pki = Pki::new();
+    let (cert, key) = (
+        pki.dir.join("selfsigned.pem"),
+        pki.dir.join("selfsigned.key"),
+    );
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let config = ClientOptions::new()
+        .pem_roots(&std::fs::read(&cert).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let (mut peer, port) = s_server(&pki, "selfsigned.pem", "selfsigned.key", &[]);
+    let mut io = Io::new().unwrap();
+    let r = talk::connect(&mut io, port, config, "localhost");
+    assert_err(
+        r,
+        ErrorKind::PermissionDenied,
+        "TLS: the peer's certificate is a CA certificate (CA:TRUE), not an end entity's",
+    );
+    peer.close_stdin();
+}

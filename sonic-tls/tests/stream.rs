@@ -307,3 +307,86 @@ fn the_byte_stream_seam_closes_tls_with_close_notify_or_at_once() {
         s.abort(&mut io).unwrap();
     }
 }
+
+/// `accept_within` bounds a server's handshake: a client that connects and sends nothing,
+/// or the start of a ClientHello and no more, has its socket closed (it reads the end) and
+/// the callback gets `TimedOut`, once; a client that completes the handshake in time gets
+/// a stream, and the timer is gone.
+#[test]
+fn a_handshake_that_does_not_finish_in_time_is_timed_out() {
+    let pki = Pki::new();
+    for sent in [&[][..], &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01][..]] {
+        let mut io = Io::new().unwrap();
+        let (l, port) = common::listener();
+        // A blocking connect on loopback is done when it returns: the accept finds it.
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (s, _) = l.accept().unwrap();
+        let peer = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            c.write_all(sent).unwrap();
+            let mut rest = Vec::new();
+            let _ = c.read_to_end(&mut rest);
+            rest
+        });
+        let out = slot::<iox::Result<TlsStream>>();
+        let calls = Rc::new(Cell::new(0));
+        let (o, n) = (out.clone(), calls.clone());
+        TlsStream::accept_within(
+            &mut io,
+            s,
+            pki.server(Versions::Both),
+            Duration::from_millis(200),
+            move |_, r| {
+                n.set(n.get() + 1);
+                *o.borrow_mut() = Some(r)
+            },
+        )
+        .unwrap();
+        run_until(&mut io, |_| out.borrow().is_some());
+        io.poll().unwrap();
+        assert_eq!(calls.get(), 1);
+        let e = out.borrow_mut().take().unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+        assert_eq!(e.context_str(), Some("TLS handshake timed out"));
+        assert!(peer.join().unwrap().is_empty());
+    }
+    // In time: the stream, and no timer left to fire on it.
+    let mut io = Io::new().unwrap();
+    let (l, port) = common::listener();
+    let c = sock::TcpConn::connect(std::net::SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
+    let (s, _) = l.accept().unwrap();
+    let (cs, ss) = (slot(), slot());
+    let (c2, s2) = (cs.clone(), ss.clone());
+    TlsStream::connect_within(
+        &mut io,
+        c,
+        pki.client(Versions::Both),
+        "localhost",
+        Duration::from_millis(100),
+        move |_, r| *c2.borrow_mut() = Some(r.unwrap()),
+    )
+    .unwrap();
+    TlsStream::accept_within(
+        &mut io,
+        s,
+        pki.server(Versions::Both),
+        Duration::from_millis(100),
+        move |_, r| *s2.borrow_mut() = Some(r.unwrap()),
+    )
+    .unwrap();
+    run_until(&mut io, |_| cs.borrow().is_some() && ss.borrow().is_some());
+    let (c, s): (TlsStream, TlsStream) = (
+        cs.borrow_mut().take().unwrap(),
+        ss.borrow_mut().take().unwrap(),
+    );
+    // Past both bounds, the streams still work.
+    let t = Timer::new(&mut io).unwrap();
+    let waited = Rc::new(Cell::new(false));
+    let w = waited.clone();
+    t.schedule_once(&mut io, Duration::from_millis(300), move |_, _| w.set(true))
+        .unwrap();
+    run_until(&mut io, |_| waited.get());
+    assert!(!c.get(&io).unwrap().is_handshaking());
+    assert!(!s.get(&io).unwrap().is_handshaking());
+}

@@ -150,6 +150,9 @@ fn run_latency<S: ByteStream>(
         io.run_one()?;
     }
     let mut s = samples.borrow_mut();
+    if s.is_empty() {
+        return Err("no round trip completed".into());
+    }
     s.sort_unstable();
     let pct = |p: f64| s[((s.len() as f64 * p) as usize).min(s.len() - 1)];
     println!(
@@ -177,10 +180,40 @@ fn round<S: ByteStream>(
         return;
     }
     let start = Instant::now();
-    if let Err(e) = ws.send_binary(io, &payload) {
-        eprintln!("send: {e}");
-        return done.set(true);
+    let unsent = match ws.send_binary(io, &payload) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("send: {e}");
+            return done.set(true);
+        }
+    };
+    if unsent > 0 {
+        // The socket did not take the whole message: the rest is buffered, and nothing
+        // writes it unless something flushes (the echo would never come).
+        let r = ws.async_flush(io, move |io, r, ws| match r {
+            Ok(()) => await_echo(io, ws, payload, left, samples, done, start),
+            Err(e) => {
+                eprintln!("send: {e}");
+                done.set(true)
+            }
+        });
+        if let Err(e) = r {
+            eprintln!("send: {e}");
+        }
+        return;
     }
+    await_echo(io, ws, payload, left, samples, done, start);
+}
+
+fn await_echo<S: ByteStream>(
+    io: &mut Io,
+    ws: WebSocket<S>,
+    payload: Rc<[u8]>,
+    left: usize,
+    samples: Rc<RefCell<Vec<u64>>>,
+    done: Rc<Cell<bool>>,
+    start: Instant,
+) {
     let r = ws.async_read(io, move |io, r, mut ws| {
         let ok = r.is_ok() && matches!(ws.message(), Some(Message::Binary(b)) if *b == *payload);
         if !ok {

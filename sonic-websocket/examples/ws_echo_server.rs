@@ -1,7 +1,8 @@
 //! A WebSocket echo server: echoes every text and binary message, accepts
 //! permessage-deflate, answers pings, closes cleanly. Prints the address it listens on
 //! first (on its own line), then serves until killed. `--level` sets the compression
-//! level (0-9, default 6).
+//! level (0-9, default 6). A connection that has not finished its TLS handshake and its
+//! upgrade within 10 s each is closed.
 //!
 //! `--tls` serves wss:// (feature `tls`): with `--cert FILE --key FILE` (PEM), or else with a
 //! self-signed certificate for `localhost` and 127.0.0.1 made at start (rcgen, Linux), whose
@@ -56,11 +57,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         None
     };
-    let mut cfg = ServerConfig::default().limits(Limits {
-        max_frame: 64 << 20,
-        max_message: 64 << 20,
-        ..Limits::default()
-    });
+    // A client that connects and never finishes its upgrade (or TLS handshake) holds a
+    // descriptor only this long.
+    let mut cfg = ServerConfig::default()
+        .limits(Limits {
+            max_frame: 64 << 20,
+            max_message: 64 << 20,
+            ..Limits::default()
+        })
+        .timeout(HANDSHAKE_TIMEOUT);
     if deflate {
         cfg = cfg.deflate(DeflateConfig {
             level,
@@ -127,15 +132,17 @@ mod tls {
                 Ok((conn, _)) => {
                     let _ = conn.get(io).map(|c| c.set_nodelay(true));
                     let c = again.clone();
-                    let _ = TlsStream::accept(io, conn, tls.clone(), move |io, s| {
-                        if let Ok(s) = s {
-                            let _ = WebSocket::accept(io, s, &c, |io, ws| {
-                                if let Ok(ws) = ws {
-                                    super::echo(io, ws);
-                                }
-                            });
-                        }
-                    });
+                    let timeout = super::HANDSHAKE_TIMEOUT;
+                    let _ =
+                        TlsStream::accept_within(io, conn, tls.clone(), timeout, move |io, s| {
+                            if let Ok(s) = s {
+                                let _ = WebSocket::accept(io, s, &c, |io, ws| {
+                                    if let Ok(ws) = ws {
+                                        super::echo(io, ws);
+                                    }
+                                });
+                            }
+                        });
                 }
                 Err(e) if e.kind() == sonic_io::ErrorKind::Cancelled => return,
                 Err(e) => {
@@ -188,6 +195,9 @@ fn accept(io: &mut Io, l: TcpAcceptor, cfg: Rc<ServerConfig>) {
 
 /// How long accepting pauses after an error such as `EMFILE`.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
+/// How long a connection may take over its TLS handshake, and then over its upgrade.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// After a failed accept, `resume` after a pause: the connection stays in the listen queue
 /// (`EMFILE` and friends), so accepting again at once would fail again at once and spin at

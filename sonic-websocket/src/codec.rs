@@ -147,7 +147,10 @@ impl RxCodec {
     fn find<'a>(&mut self, src: &'a [u8]) -> Result<Decoded<Inbound<'a>>> {
         match self.mode {
             Mode::Head => {
-                if let Some(i) = src.windows(4).position(|w| w == b"\r\n\r\n") {
+                // The limit holds whether the head's end came in the same read or not (a
+                // helper's 32 KB head that arrived whole was taken).
+                let within = &src[..src.len().min(self.max_head)];
+                if let Some(i) = within.windows(4).position(|w| w == b"\r\n\r\n") {
                     let n = i + 4;
                     return Ok(Decoded::Item(Inbound::Head(&src[..n]), self.span(n)));
                 }
@@ -235,15 +238,28 @@ impl Decoder for TxCodec {
     }
 }
 
+/// `n` bytes of the send FIFO to write a frame into. One claim grows a `ByteBuffer` by one
+/// step at most (its `CLAIM_GROWTH`, 16 MiB, or its size): that bounds what a peer's forged
+/// length makes the receive side allocate, but a message the program sends may need several
+/// steps, so the claim is repeated while it grows (a helper's 17 MB message failed with
+/// `NoBufferSpace`; `tests/echo.rs`, `messages_past_the_fifo_growth_step_go_both_ways`).
 fn put(dst: &mut impl Fifo, n: usize) -> Result<&mut [u8]> {
-    let c = dst.claim(n);
-    if c.len() < n {
-        return Err(Error::with_context(
-            ErrorKind::NoBufferSpace,
-            "the send FIFO cannot hold the frame",
-        ));
+    let mut had = 0;
+    loop {
+        let got = dst.claim(n).len();
+        if got >= n {
+            break;
+        }
+        if got <= had {
+            dst.commit(0);
+            return Err(Error::with_context(
+                ErrorKind::NoBufferSpace,
+                "the send FIFO cannot hold the frame",
+            ));
+        }
+        had = got;
     }
-    Ok(&mut c[..n])
+    Ok(&mut dst.claim(n)[..n])
 }
 
 /// Payloads from this size up are sent from where they lie ([`TxCodec::gather_header`]);
@@ -403,6 +419,33 @@ mod tests {
             Decoded::Item(Inbound::Frame(f), n) => (f.payload().to_vec(), n),
             other => panic!("not a frame: {other:?}"),
         }
+    }
+
+    /// The head limit holds when the whole head is in the buffer at once: before, only a
+    /// head whose end had not come yet was measured against it.
+    #[test]
+    fn a_whole_head_past_the_limit_is_refused() {
+        let mut c = rx();
+        c.mode = Mode::Head;
+        let head = |n: usize| {
+            let mut h = b"GET / HTTP/1.1\r\nX-Pad: ".to_vec();
+            h.resize(n - 4, b'a');
+            h.extend_from_slice(b"\r\n\r\n");
+            h
+        };
+        let fits = head(1 << 10);
+        assert!(matches!(
+            c.find(&fits),
+            Ok(Decoded::Item(Inbound::Head(_), _))
+        ));
+        let over = head((1 << 10) + 1);
+        assert!(matches!(
+            c.find(&over),
+            Ok(Decoded::Item(
+                Inbound::Bad(_, "handshake head exceeds the limit"),
+                0
+            ))
+        ));
     }
 
     #[test]

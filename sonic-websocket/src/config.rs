@@ -104,9 +104,21 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Do not answer pings automatically (they are then delivered as messages).
     pub manual_pong: bool,
+    /// How long [`accept`](crate::WebSocket::accept) waits for the upgrade (the request
+    /// read and the response written) before it closes the stream and fails with
+    /// `TimedOut`; `None` (the default): no limit. A server open to untrusted clients
+    /// should set one: a client that connects and sends nothing, or half a request, holds
+    /// its descriptor for as long as the limit allows.
+    pub timeout: Option<Duration>,
 }
 
 impl ServerConfig {
+    /// Sets the upgrade's timeout.
+    pub fn timeout(mut self, t: Duration) -> ServerConfig {
+        self.timeout = Some(t);
+        self
+    }
+
     /// Adds a supported subprotocol.
     pub fn protocol(mut self, p: &str) -> ServerConfig {
         self.protocols.push(p.to_owned());

@@ -119,6 +119,12 @@ const CLOSE_SENT: Error =
 /// `a_ping_flood_that_does_not_read_pongs_grows_no_buffer`.
 pub(crate) const PONG_BACKLOG: usize = 64 << 10;
 
+/// What [`WebSocket::accept`] fails with when [`ServerConfig::timeout`] passes first.
+const ACCEPT_TIMED_OUT: Error = Error::with_context(
+    ErrorKind::TimedOut,
+    "websocket accept timed out before the upgrade completed",
+);
+
 const FINISHED: Error = Error::with_context(
     ErrorKind::Closed,
     "websocket connection is closing or failed",
@@ -494,11 +500,37 @@ impl<S: ByteStream> WebSocket<S> {
     {
         let WebSocket { rx, tx, st } =
             WebSocket::parts(stream, false, cfg.limits, !cfg.manual_pong);
+        // The timeout closes the stream: the operation under way then completes with
+        // `Cancelled`, which the timer's state turns into `TimedOut`.
+        let timer = match cfg.timeout {
+            Some(d) => {
+                let t = Timer::new(io)?;
+                if let Err(e) = t.schedule_once(io, d, move |io, _| {
+                    let _ = close_stream(io, stream);
+                }) {
+                    t.close(io);
+                    return Err(e);
+                }
+                Some(t)
+            }
+            None => None,
+        };
+        // Ends the timer; the error to report (`TimedOut` if the timer closed the stream).
+        let settle = move |io: &mut Io, e: Option<Error>| -> Option<Error> {
+            let Some(t) = timer else { return e };
+            let fired = !t.cancel(io);
+            t.close(io);
+            match e {
+                Some(_) if fired => Some(ACCEPT_TIMED_OUT),
+                e => e,
+            }
+        };
         let cfg = Box::new(cfg.clone());
         rx.async_read_next(io, move |io, r, rx| {
             let mut ws = WebSocket { rx, tx, st };
             if let Err(e) = r {
                 let _ = close_stream(io, stream);
+                let e = settle(io, Some(e)).unwrap_or(e);
                 return f(io, Err(e));
             }
             let answer = match ws.rx.item() {
@@ -513,15 +545,20 @@ impl<S: ByteStream> WebSocket<S> {
                     let d = cfg.deflate.unwrap_or_default();
                     ws.established(hs, d.level, d.min_size);
                     ws.write_then(io, Out::Raw(&resp), move |io, r, ws| match r {
-                        Ok(()) => f(io, Ok(ws)),
+                        Ok(()) => {
+                            settle(io, None);
+                            f(io, Ok(ws))
+                        }
                         Err(e) => {
                             let _ = close_stream(io, stream);
+                            let e = settle(io, Some(e)).unwrap_or(e);
                             f(io, Err(e));
                         }
                     })
                 }
                 Err(refusal) => ws.write_then(io, Out::Raw(refusal.response), move |io, _, _| {
                     let _ = close_stream(io, stream);
+                    settle(io, None);
                     f(io, Err(refusal.error));
                 }),
             };

@@ -423,10 +423,14 @@ impl Inflater {
                     if out.len() > limit {
                         return Err(InflateError::TooBig);
                     }
-                    out.reserve(1);
+                    out.reserve_exact(1);
                 } else {
+                    // Exact: `reserve` may double the capacity, and the inflater fills what
+                    // it is given, so a bomb reached twice the limit before the check (a
+                    // helper saw 135 MB at the 64 MiB default). Doubling up to the limit
+                    // keeps the growth geometric.
                     let grow = out.len().max(4096).min(limit - out.len()).max(1);
-                    out.reserve(grow);
+                    out.reserve_exact(grow);
                 }
             }
             let before_out = out.len();
@@ -544,6 +548,35 @@ mod tests {
                 assert_eq!(r, Err(InflateError::TooBig));
                 assert!(out.len() <= 1001 + 4096);
             }
+        }
+    }
+
+    /// A bomb stops at its limit: the buffer it inflates into is never given room past
+    /// the limit and a byte (with `reserve`, which may double the capacity, a helper saw a
+    /// 1 GiB bomb take 135 MB at the 64 MiB default).
+    #[test]
+    fn a_bomb_gets_no_room_past_the_limit() {
+        let p = DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        let (mut d, _) = contexts(p, true, 9, 0);
+        let mut z = Vec::new();
+        d.compress(&vec![0u8; 16 << 20], &mut z).unwrap();
+        for limit in [1 << 20, (3 << 20) + 5, 12 << 20] {
+            let (_, mut i) = contexts(p, false, 9, 0);
+            let mut out = Vec::new();
+            let r = i
+                .inflate(&z, &mut out, limit)
+                .and_then(|()| i.finish(&mut out, limit));
+            assert_eq!(r, Err(InflateError::TooBig));
+            assert!(
+                out.capacity() <= limit + 1,
+                "{} for {limit}",
+                out.capacity()
+            );
         }
     }
 }

@@ -110,6 +110,9 @@ pub(crate) fn check_response(head: &[u8], key: &str, cfg: &ClientConfig) -> Resu
     match resp.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(bad("handshake response truncated")),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(bad("handshake response has more than 64 headers"));
+        }
         Err(_) => return Err(bad("handshake response is not HTTP/1.1")),
     }
     if resp.code != Some(101) {
@@ -186,6 +189,9 @@ pub(crate) fn server_response(
     match req.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(refuse("handshake request truncated")),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(refuse("handshake request has more than 64 headers"));
+        }
         Err(_) => return Err(refuse("handshake request is not HTTP/1.1")),
     }
     if req.method != Some("GET") {
@@ -222,6 +228,16 @@ pub(crate) fn server_response(
             response: UPGRADE_REQUIRED,
             error: bad("handshake request's Sec-WebSocket-Version is not 13"),
         });
+    }
+    let keys = hs
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key"))
+        .count();
+    if keys > 1 {
+        return Err(refuse(
+            "handshake request has more than one Sec-WebSocket-Key",
+        ));
     }
     let key = match hs.header("sec-websocket-key") {
         Some(k) if STANDARD.decode(k).is_ok_and(|b| b.len() == 16) => k.to_owned(),
@@ -320,6 +336,24 @@ mod tests {
         ] {
             let r = server_response(broken.as_bytes(), &cfg).err().unwrap();
             assert!(r.response.starts_with(b"HTTP/1.1 400"), "{broken}");
+        }
+        // Each refusal says what was wrong (a helper's 500 headers were "not HTTP/1.1", and
+        // a second key was taken).
+        let many = ok.replace("\r\n\r\n", &"\r\nX-A: b".repeat(100)) + "\r\n\r\n";
+        let twice = ok.replace(
+            "Sec-WebSocket-Version",
+            "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Version",
+        );
+        for (req, what) in [
+            (many, "handshake request has more than 64 headers"),
+            (
+                twice,
+                "handshake request has more than one Sec-WebSocket-Key",
+            ),
+        ] {
+            let r = server_response(req.as_bytes(), &cfg).err().unwrap();
+            assert!(r.response.starts_with(b"HTTP/1.1 400"), "{req}");
+            assert_eq!(r.error.context_str(), Some(what));
         }
     }
 }

@@ -132,10 +132,12 @@ fn subprotocol_and_extra_headers_are_negotiated() {
     let (l, url) = listen(&mut io);
     let seen = slot();
     let s = seen.clone();
-    let cfg = ServerConfig::default()
-        .protocol("v2.feed")
-        .protocol("v1.feed")
-        .header("X-Server", "sonic");
+    let cfg = Box::new(
+        ServerConfig::default()
+            .protocol("v2.feed")
+            .protocol("v1.feed")
+            .header("X-Server", "sonic"),
+    );
     l.async_accept(&mut io, move |io, r| {
         let (conn, _) = r.unwrap();
         WebSocket::accept(io, conn, &cfg, move |_, ws| {
@@ -236,4 +238,23 @@ fn urls_other_than_ws_are_refused() {
         let e = WebSocket::dial(&mut io, url, &ClientConfig::default(), |_, _| {}).unwrap_err();
         assert_eq!(e.kind(), kind, "{url}");
     }
+}
+
+/// Messages past one FIFO growth step (a `ByteBuffer` claim grows by 16 MiB at most) go
+/// both ways, uncompressed: the client's 24 MiB message is framed into its send FIFO over
+/// several steps, and the server's echo of it is gathered with its rest buffered the same
+/// way (a helper's 17 MB client message failed with `NoBufferSpace`, a 24 MB echo with
+/// "the destination FIFO cannot hold the parts").
+#[test]
+fn messages_past_the_fifo_growth_step_go_both_ways() {
+    let mut io = Io::new().unwrap();
+    let (l, url) = listen(&mut io);
+    serve_echo(&mut io, l, Rc::new(ServerConfig::default()));
+    let mut ws = dial(&mut io, &url, &ClientConfig::default());
+    let bin: Vec<u8> = (0..24usize << 20).map(|i| (i % 251) as u8).collect();
+    assert!(ws.send_binary(&mut io, &bin).unwrap() > 0);
+    ws = flush(&mut io, ws);
+    let (ws, m) = next(&mut io, ws);
+    assert!(m == Owned::Binary(bin), "the echo differs");
+    ws.close(&mut io).unwrap();
 }

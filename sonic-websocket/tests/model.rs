@@ -793,6 +793,8 @@ fn check(s: &Script) -> Result<(), TestCaseError> {
                 ..DeflateConfig::default()
             });
         }
+        // Boxed: a callback's captures live in the operation's 256-byte record.
+        let cfg = Box::new(cfg);
         l.async_accept(&mut io, move |io, r| {
             let (conn, _) = r.unwrap();
             conn.get(io).unwrap().set_nodelay(true).unwrap();

@@ -517,3 +517,58 @@ fn a_violation_from_a_peer_that_does_not_read_fails_the_read_after_the_close_tim
     let e = got.borrow_mut().take().unwrap().unwrap_err();
     assert_eq!(e.context_str(), Some("client sent an unmasked frame"));
 }
+
+/// `ServerConfig::timeout` bounds the upgrade: a client that connects and sends nothing,
+/// or half a request, has its stream closed (it reads the end) and `accept` fails with
+/// `TimedOut`; a client that completes the upgrade in time is served as before.
+#[test]
+fn the_server_timeout_closes_an_upgrade_that_does_not_come() {
+    for sent in [&b""[..], &REQUEST[..40], REQUEST] {
+        let mut io = Io::new().unwrap();
+        let (l, _) = listen(&mut io);
+        let addr: std::net::SocketAddr = l
+            .get(&io)
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let peer = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(HANG)).unwrap();
+            s.write_all(sent).unwrap();
+            let mut rest = Vec::new();
+            s.read_to_end(&mut rest).unwrap();
+            rest
+        });
+        let got = slot();
+        let g = got.clone();
+        let cfg = Box::new(ServerConfig::default().timeout(std::time::Duration::from_millis(200)));
+        l.async_accept(&mut io, move |io, r| {
+            let (conn, _) = r.unwrap();
+            WebSocket::accept(io, conn, &cfg, move |io, ws| {
+                *g.borrow_mut() = Some(ws.as_ref().map(|_| ()).map_err(|e| *e));
+                if let Ok(ws) = ws {
+                    ws.close(io).unwrap();
+                }
+            })
+            .unwrap();
+        })
+        .unwrap();
+        drive(&mut io, || got.borrow().is_some());
+        let rest = peer.join().unwrap();
+        let r = got.borrow_mut().take().unwrap();
+        if sent.len() == REQUEST.len() {
+            r.unwrap();
+            assert!(rest.starts_with(b"HTTP/1.1 101"));
+        } else {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+            assert_eq!(
+                e.context_str(),
+                Some("websocket accept timed out before the upgrade completed")
+            );
+            assert!(rest.is_empty(), "{rest:?}");
+        }
+    }
+}

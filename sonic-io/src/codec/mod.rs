@@ -18,6 +18,21 @@ const GATHER_NO_ROOM: Error = Error::with_context(
     "the destination FIFO cannot hold the parts",
 );
 
+/// Claims `n` bytes of `dst`, the claim repeated while each one grows the FIFO: one claim
+/// grows a `ByteBuffer` by one step at most (its `CLAIM_GROWTH` or its size), which bounds
+/// a read's claim, but the parts a program writes may need several steps. The length the
+/// last claim got (uncommitted).
+fn claim_grown<W: Fifo>(dst: &mut W, n: usize) -> usize {
+    let mut had = 0;
+    loop {
+        let got = dst.claim(n).len();
+        if got >= n || got <= had {
+            return got;
+        }
+        had = got;
+    }
+}
+
 /// What a decoder found at the front of the buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded<T> {
@@ -348,7 +363,7 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
             // peer would get a torn frame: a review sent 40 MiB past a 16 MiB buffer's limit,
             // and 3.9 MB of a cut frame went out).
             if total > inner.dst.free() {
-                let room = inner.dst.claim(total).len();
+                let room = claim_grown(&mut inner.dst, total);
                 inner.dst.commit(0);
                 if room < total {
                     return Err(GATHER_NO_ROOM);
@@ -366,11 +381,11 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
             } else {
                 (&[][..], &parts[1][taken - parts[0].len()..])
             };
-            let c = inner.dst.claim(a.len() + b.len());
-            if c.len() < a.len() + b.len() {
+            if claim_grown(&mut inner.dst, a.len() + b.len()) < a.len() + b.len() {
                 inner.dst.commit(0);
                 return Err(GATHER_NO_ROOM);
             }
+            let c = inner.dst.claim(a.len() + b.len());
             c[..a.len()].copy_from_slice(a);
             c[a.len()..a.len() + b.len()].copy_from_slice(b);
             inner.dst.commit(a.len() + b.len());
