@@ -245,10 +245,13 @@ impl UdpPeer {
     /// joined on its own.
     ///
     /// A group holds one kind of membership per interface: on a group the peer joined from
-    /// any source this is `InvalidInput` (Linux would otherwise turn that membership into
-    /// this one source's, silently, while it has no blocked source), and a source joined
-    /// twice is `AddressInUse`. Tested against the kernel's own tables by
-    /// `tests/membership_model.rs`.
+    /// any source on the same interface this is `InvalidInput` (Linux would otherwise turn
+    /// that membership into this one source's, silently, while it has no blocked source),
+    /// and a source joined twice is `AddressInUse`. The kernel's choice (here) is made by
+    /// the group's route when the join runs, so beside any any-source membership of the
+    /// group it is refused too: name the interface with
+    /// [`join_source_on`](UdpPeer::join_source_on). Tested against the kernel's own tables
+    /// by `tests/membership_model.rs`.
     pub fn join_source(&self, io: &mut Io, group: IpAddr, source: IpAddr) -> Result<()> {
         self.join_source_on(io, group, source, Iface::Any)
     }
@@ -273,25 +276,35 @@ impl UdpPeer {
     /// Refuses a source-specific join the kernel would take in a way the peer's list could
     /// not show: on a group joined from any source on the same interface (Linux switches an
     /// any-source membership with no blocked source to that one source, silently), or a
-    /// source joined twice (Linux's answer, `EADDRNOTAVAIL`, says nothing a user can act on). Index 0 (the kernel's
-    /// choice) may be any interface, so it meets every index.
+    /// source joined twice (Linux's answer, `EADDRNOTAVAIL`, says nothing a user can act
+    /// on). Index 0 is the kernel's choice, made by the group's route when the join runs, so
+    /// it may be any interface: it meets every index, and the error says to name the
+    /// interface (`tests/membership_model.rs`,
+    /// `a_source_join_on_the_kernels_choice_meets_every_interface`).
     fn check_source_join(&self, group: IpAddr, source: IpAddr, index: u32) -> Result<()> {
         let state = self.inner.state.borrow();
-        let same_iface = |m: &Membership| m.interface == index || m.interface == 0 || index == 0;
-        for m in state
-            .memberships
-            .iter()
-            .filter(|m| m.group == group && same_iface(m))
-        {
+        for m in state.memberships.iter().filter(|m| m.group == group) {
+            let same = m.interface == index;
+            if !same && m.interface != 0 && index != 0 {
+                continue;
+            }
             match m.source {
+                None if same => {
+                    return Err(Error::with_context(
+                        ErrorKind::InvalidInput,
+                        "the peer has joined that group from any source on that interface: \
+                         leave it before joining it from one source",
+                    ));
+                }
                 None => {
                     return Err(Error::with_context(
                         ErrorKind::InvalidInput,
-                        "the peer has joined that group from any source: leave it before \
-                         joining it from one source",
+                        "the peer has joined that group from any source, and index 0 (the \
+                         kernel's choice) may be that interface: name the interface \
+                         (join_source_on)",
                     ));
                 }
-                Some(s) if s == source && m.interface == index => {
+                Some(s) if s == source && same => {
                     return Err(Error::with_context(
                         ErrorKind::AddressInUse,
                         "the peer has already joined that group from that source",

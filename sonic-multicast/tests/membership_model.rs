@@ -467,3 +467,37 @@ fn memberships_follow_the_model_and_the_kernel_tables_agree() {
         }
     });
 }
+
+/// Index 0 (the kernel's choice) is resolved by the kernel when the join runs (the
+/// group's route), and a socket's filter cannot be read back for index 0 (Linux matches the
+/// index it stored, the route's): so a source-specific join on index 0 is refused beside any
+/// any-source membership of the group, naming the way out, and the same join naming the
+/// other interface is taken. The namespace routes the groups through `veth0`.
+#[test]
+fn a_source_join_on_the_kernels_choice_meets_every_interface() {
+    testkit::in_netns(|ns| {
+        for v4 in [true, false] {
+            let a = addrs(v4);
+            let (g, src) = (a.groups[1], a.sources[0]);
+            let mut io = Io::new().unwrap();
+            let p = UdpPeer::bind(&mut io, SockaddrAny::from(SocketAddr::new(a.any, 0))).unwrap();
+            p.join_on(&mut io, g, Iface::Index(ns.b.index)).unwrap();
+            let e = p.join_source(&mut io, g, src).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            assert!(e.context_str().unwrap().contains("join_source_on"), "{e}");
+            p.join_source_on(&mut io, g, src, Iface::Index(ns.a.index))
+                .unwrap();
+            let fd = p.handle().get(&io).unwrap().as_fd().as_raw_fd();
+            assert_eq!(
+                socket_filter(fd, v4, g, ns.b.index),
+                Some((false, BTreeSet::new()))
+            );
+            assert_eq!(
+                socket_filter(fd, v4, g, ns.a.index),
+                Some((true, BTreeSet::from([src])))
+            );
+            p.close(&mut io).unwrap();
+        }
+        println!("ran in a private network namespace: index 0 meets every interface");
+    });
+}

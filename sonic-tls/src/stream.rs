@@ -231,7 +231,9 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
         // Ends the timer; whether it fired (and so closed the connection).
         let fired = move |io: &mut Io| {
             timer.is_some_and(|t| {
-                let fired = !t.cancel(io);
+                // A closed Io cancels nothing (it completes the handshake with
+                // `Cancelled`): the timer did not fire then.
+                let fired = !t.cancel(io) && !io.closed();
                 t.close(io);
                 fired
             })

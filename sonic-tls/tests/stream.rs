@@ -390,3 +390,33 @@ fn a_handshake_that_does_not_finish_in_time_is_timed_out() {
     assert!(!c.get(&io).unwrap().is_handshaking());
     assert!(!s.get(&io).unwrap().is_handshaking());
 }
+
+/// An Io closed during a bounded handshake completes it with `Cancelled`, as an unbounded
+/// one does, not `TimedOut` (a review: a closed Io cancels no timer, which read as "it
+/// fired").
+#[test]
+fn an_io_closed_during_a_bounded_handshake_cancels_it() {
+    let pki = Pki::new();
+    for bound in [None, Some(Duration::from_secs(30))] {
+        let mut io = Io::new().unwrap();
+        let (l, port) = common::listener();
+        let _c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (s, _) = l.accept().unwrap();
+        let out = slot::<iox::Error>();
+        let o = out.clone();
+        let cb = move |_: &mut Io, r: iox::Result<TlsStream>| {
+            *o.borrow_mut() = Some(r.map(|_| ()).expect_err("an error"))
+        };
+        match bound {
+            None => TlsStream::accept(&mut io, s, pki.server(Versions::Both), cb).unwrap(),
+            Some(d) => {
+                TlsStream::accept_within(&mut io, s, pki.server(Versions::Both), d, cb).unwrap()
+            }
+        }
+        io.poll().unwrap();
+        assert!(out.borrow().is_none());
+        io.close().unwrap();
+        let e = out.borrow_mut().take().expect("the callback ran");
+        assert_eq!(e.kind(), ErrorKind::Cancelled, "bound {bound:?}: {e}");
+    }
+}

@@ -518,7 +518,9 @@ impl<S: ByteStream> WebSocket<S> {
         // Ends the timer; the error to report (`TimedOut` if the timer closed the stream).
         let settle = move |io: &mut Io, e: Option<Error>| -> Option<Error> {
             let Some(t) = timer else { return e };
-            let fired = !t.cancel(io);
+            // A closed Io cancels nothing (it completes its operations with `Cancelled`):
+            // the timer did not fire then.
+            let fired = !t.cancel(io) && !io.closed();
             t.close(io);
             match e {
                 Some(_) if fired => Some(ACCEPT_TIMED_OUT),
@@ -564,9 +566,16 @@ impl<S: ByteStream> WebSocket<S> {
             };
             if r.is_err() {
                 let _ = close_stream(io, stream);
+                settle(io, None);
             }
         })
-        .map_err(|r| r.error)
+        .map_err(|r| {
+            // The read was refused: nothing will end the timer but this.
+            if let Some(t) = timer {
+                t.close(io);
+            }
+            r.error
+        })
     }
 
     /// Reads until a whole message (or a pong, a close, or a ping with automatic pongs
@@ -726,11 +735,14 @@ impl<S: ByteStream> WebSocket<S> {
         let _ = timer.schedule_once(io, self.st.close_timeout, move |io, _| {
             let _ = close_stream(io, stream);
         });
-        let _ = self.write_then(io, Out::Flush, move |io, _, ws| {
+        let r = self.write_then(io, Out::Flush, move |io, _, ws| {
             timer.cancel(io);
             timer.close(io);
             f(io, Err(e), ws)
         });
+        if r.is_err() {
+            timer.close(io);
+        }
     }
 
     /// Looks at the frames at the front of the receive FIFO until a message is whole.
@@ -1015,7 +1027,8 @@ where
     S: ByteStream,
     F: FnOnce(&mut Io, Result<()>) + 'static,
 {
-    let fired = !timer.cancel(io);
+    // A closed Io cancels nothing: the timer did not fire then.
+    let fired = !timer.cancel(io) && !io.closed();
     timer.close(io);
     // The closing handshake is over (or failed): the stream ends the way its layer ends
     // (a TLS stream sends close_notify), unless the peer did not answer in time.

@@ -572,3 +572,38 @@ fn the_server_timeout_closes_an_upgrade_that_does_not_come() {
         }
     }
 }
+
+/// The upgrade's timer ends with the accept on every path (a review found two that left
+/// it): an accept whose read is refused (the stream already closed) leaves no timer behind,
+/// and an Io closed during a bounded accept completes it with `Cancelled`, as without a
+/// bound, not `TimedOut` (a closed Io cancels no timer, which read as "it fired").
+#[test]
+fn the_upgrade_timer_ends_with_the_accept_on_every_path() {
+    let mut io = Io::new().unwrap();
+    let [a, _b] = sock::UnixConn::pair().unwrap();
+    let a = sonic_io::Adapter::new(&mut io, a).unwrap();
+    a.close(&mut io).unwrap();
+    let cfg = ServerConfig::default().timeout(std::time::Duration::from_secs(30));
+    assert!(WebSocket::accept(&mut io, a, &cfg, |_, _| panic!("not called")).is_err());
+    assert_eq!(io.pending(), 0, "a timer outlived the refused accept");
+    for timeout in [None, Some(std::time::Duration::from_secs(30))] {
+        let mut io = Io::new().unwrap();
+        let [a, _b] = sock::UnixConn::pair().unwrap();
+        let a = sonic_io::Adapter::new(&mut io, a).unwrap();
+        let cfg = ServerConfig {
+            timeout,
+            ..ServerConfig::default()
+        };
+        let got = slot();
+        let g = got.clone();
+        WebSocket::accept(&mut io, a, &cfg, move |_, r| {
+            *g.borrow_mut() = Some(r.map(|_| ()).expect_err("an error"));
+        })
+        .unwrap();
+        io.poll().unwrap();
+        assert!(got.borrow().is_none());
+        io.close().unwrap();
+        let e = got.borrow_mut().take().expect("the callback ran");
+        assert_eq!(e.kind(), ErrorKind::Cancelled, "timeout {timeout:?}: {e}");
+    }
+}
