@@ -19,6 +19,9 @@
 //! account of what the socket asked for.
 #![cfg(target_os = "linux")]
 
+mod common;
+use common::{filter_hex, igmp_hex};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
@@ -363,23 +366,6 @@ fn model_filter(
                 .collect(),
         )
     })
-}
-
-/// An address as these files print it: IPv4 groups in `igmp` as the host-order value of
-/// the big-endian word (`%08X`), IPv4 in `mcfilter` in network order (`0x%08x`), IPv6 as 32
-/// hex digits.
-fn igmp_hex(a: IpAddr) -> String {
-    match a {
-        IpAddr::V4(v4) => format!("{:08X}", u32::from_ne_bytes(v4.octets())),
-        IpAddr::V6(v6) => v6.octets().iter().map(|b| format!("{b:02x}")).collect(),
-    }
-}
-
-fn filter_hex(a: IpAddr) -> String {
-    match a {
-        IpAddr::V4(v4) => format!("0x{:08x}", u32::from(v4)),
-        IpAddr::V6(_) => igmp_hex(a),
-    }
 }
 
 fn check(steps: &[Step], a: &Addrs, dev: u32) -> Result<(), TestCaseError> {

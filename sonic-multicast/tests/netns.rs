@@ -9,6 +9,9 @@
 //! it, another peer's empty queue is final.
 #![cfg(target_os = "linux")]
 
+mod common;
+use common::{filter_hex, igmp_hex};
+
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
@@ -519,23 +522,6 @@ fn the_kernel_tables_show_the_joins_and_source_filters() {
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap()
-}
-
-/// An address as these files print it: IPv4 groups in `igmp` as the host-order value of
-/// the big-endian word (`%08X`), IPv4 in `mcfilter` in network order (`0x%08x`), IPv6 as 32
-/// hex digits.
-fn igmp_hex(a: IpAddr) -> String {
-    match a {
-        IpAddr::V4(v4) => format!("{:08X}", u32::from_ne_bytes(v4.octets())),
-        IpAddr::V6(v6) => v6.octets().iter().map(|b| format!("{b:02x}")).collect(),
-    }
-}
-
-fn filter_hex(a: IpAddr) -> String {
-    match a {
-        IpAddr::V4(v4) => format!("0x{:08x}", u32::from(v4)),
-        IpAddr::V6(_) => igmp_hex(a),
-    }
 }
 
 /// Whether `group` is listed under `dev` in `/proc/net/igmp` (groups are indented lines

@@ -123,10 +123,7 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
     where
         F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
     {
-        let (sock, early) = sock.into_conn_with_received(io)?;
-        let mut conn = TlsConn::client(sock, config, server_name)?;
-        conn.push_received(&early)?;
-        TlsStream::start(io, conn, cb)
+        TlsStream::connect_bounded(io, sock, config, server_name, None, cb)
     }
 
     /// Starts a server handshake over the accepted `sock` (or a [`Stream`] of this Io) and
@@ -140,10 +137,7 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
     where
         F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
     {
-        let (sock, early) = sock.into_conn_with_received(io)?;
-        let mut conn = TlsConn::server(sock, config)?;
-        conn.push_received(&early)?;
-        TlsStream::start(io, conn, cb)
+        TlsStream::accept_bounded(io, sock, config, None, cb)
     }
 
     /// [`accept`](Self::accept) with a bound on the handshake: if it is not over within
@@ -161,10 +155,7 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
     where
         F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
     {
-        let (sock, early) = sock.into_conn_with_received(io)?;
-        let mut conn = TlsConn::server(sock, config)?;
-        conn.push_received(&early)?;
-        TlsStream::start_within(io, conn, Some(timeout), cb)
+        TlsStream::accept_bounded(io, sock, config, Some(timeout), cb)
     }
 
     /// [`connect`](Self::connect) with a bound on the handshake, as
@@ -180,10 +171,40 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
     where
         F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
     {
+        TlsStream::connect_bounded(io, sock, config, server_name, Some(timeout), cb)
+    }
+
+    fn accept_bounded<F>(
+        io: &mut Io,
+        sock: impl IntoConn<S>,
+        config: Arc<ServerConfig>,
+        timeout: Option<Duration>,
+        cb: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
+    {
+        let (sock, early) = sock.into_conn_with_received(io)?;
+        let mut conn = TlsConn::server(sock, config)?;
+        conn.push_received(&early)?;
+        TlsStream::start_within(io, conn, timeout, cb)
+    }
+
+    fn connect_bounded<F>(
+        io: &mut Io,
+        sock: impl IntoConn<S>,
+        config: Arc<ClientConfig>,
+        server_name: &str,
+        timeout: Option<Duration>,
+        cb: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
+    {
         let (sock, early) = sock.into_conn_with_received(io)?;
         let mut conn = TlsConn::client(sock, config, server_name)?;
         conn.push_received(&early)?;
-        TlsStream::start_within(io, conn, Some(timeout), cb)
+        TlsStream::start_within(io, conn, timeout, cb)
     }
 
     /// Registers `conn` and drives its handshake (`conn` may already be past it: then `cb`

@@ -775,14 +775,7 @@ fn check(s: &Script) -> Result<(), TestCaseError> {
         .unwrap();
         peer
     } else {
-        let (l, _) = listen(&mut io);
-        let addr = l
-            .get(&io)
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .try_into()
-            .unwrap();
+        let (l, addr) = listen_at(&mut io);
         let meet = Meet::Dial(addr, extensions);
         let peer = std::thread::spawn(move || peer(meet, bytes, chunks, reset, fin));
         let mut cfg = ServerConfig::default().limits(limits);

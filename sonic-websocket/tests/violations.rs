@@ -379,14 +379,7 @@ fn a_peer_ignoring_our_close_is_cut_off_after_the_close_timeout() {
 fn a_ping_flood_that_does_not_read_pongs_grows_no_buffer() {
     const PINGS: u32 = 40_000;
     let mut io = Io::new().unwrap();
-    let (l, _) = listen(&mut io);
-    let addr: std::net::SocketAddr = l
-        .get(&io)
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let (l, addr) = listen_at(&mut io);
     let peer = std::thread::spawn(move || {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         sock::opt::set_recv_buffer_size(&s, 4096).unwrap();
@@ -474,14 +467,7 @@ fn a_ping_flood_that_does_not_read_pongs_grows_no_buffer() {
 #[test]
 fn a_violation_from_a_peer_that_does_not_read_fails_the_read_after_the_close_timeout() {
     let mut io = Io::new().unwrap();
-    let (l, _) = listen(&mut io);
-    let addr: std::net::SocketAddr = l
-        .get(&io)
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let (l, addr) = listen_at(&mut io);
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let peer = std::thread::spawn(move || {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -525,14 +511,7 @@ fn a_violation_from_a_peer_that_does_not_read_fails_the_read_after_the_close_tim
 fn the_server_timeout_closes_an_upgrade_that_does_not_come() {
     for sent in [&b""[..], &REQUEST[..40], REQUEST] {
         let mut io = Io::new().unwrap();
-        let (l, _) = listen(&mut io);
-        let addr: std::net::SocketAddr = l
-            .get(&io)
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .try_into()
-            .unwrap();
+        let (l, addr) = listen_at(&mut io);
         let peer = std::thread::spawn(move || {
             let mut s = std::net::TcpStream::connect(addr).unwrap();
             s.set_read_timeout(Some(HANG)).unwrap();

@@ -32,6 +32,13 @@ pub fn listen(io: &mut Io) -> (TcpAcceptor, String) {
     (l, format!("ws://{addr}/echo"))
 }
 
+/// A listener on an ephemeral port of 127.0.0.1 and its address, for a raw peer to dial.
+pub fn listen_at(io: &mut Io) -> (TcpAcceptor, std::net::SocketAddr) {
+    let l = Listener::add(io, sock::TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    let addr = l.get(io).unwrap().local_addr().unwrap().try_into().unwrap();
+    (l, addr)
+}
+
 /// Accepts connections forever and echoes every text and binary message.
 pub fn serve_echo(io: &mut Io, l: TcpAcceptor, cfg: Rc<ServerConfig>) {
     let again = cfg.clone();
