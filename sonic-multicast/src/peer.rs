@@ -299,9 +299,9 @@ impl UdpPeer {
                 None => {
                     return Err(Error::with_context(
                         ErrorKind::InvalidInput,
-                        "the peer has joined that group from any source, and index 0 (the \
-                         kernel's choice) may be that interface: name the interface \
-                         (join_source_on)",
+                        "the peer has joined that group from any source, and one of the two \
+                         joins is on the kernel's choice (index 0), which may be the other's \
+                         interface: name the interfaces (join_on, join_source_on)",
                     ));
                 }
                 Some(s) if s == source && same => {
