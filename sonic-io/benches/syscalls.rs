@@ -20,6 +20,11 @@
 //!   there. The client pauses 300 µs (spinning: no syscall) before each next datagram, so
 //!   the server always waits for it, as for a feed's spaced datagrams. Per round trip, both
 //!   threads.
+//! * `udp echo, batch read`: the same client; sonic-io's server reads with
+//!   `async_read_batch` (64 slots, as a feed's reader does) and sends each datagram back
+//!   with `sendto`. On epoll a batch costs the wait, the `recvmmsg` and the `recvmmsg` of
+//!   the next read that finds nothing; on io_uring it is a multishot `recvmsg` in the ring,
+//!   ended at its first datagram: two enters.
 //! * `udp receive, single` / `batch`: one thread sends bursts of 64 datagrams of 64 bytes
 //!   with std's `send_to`, then takes them with the subject's receive (one `recvfrom` per
 //!   datagram; sonic-io's batch: `recvmmsg` into 64 slots). Per datagram, the send
@@ -69,6 +74,7 @@ mod linux {
         EchoScheduled,
         EchoHot,
         UdpEcho,
+        UdpEchoBatch,
         UdpSingle,
         UdpBatch,
         Timer,
@@ -81,6 +87,7 @@ mod linux {
                 Work::EchoScheduled => "tcp echo, scheduled",
                 Work::EchoHot => "tcp echo, hot loop",
                 Work::UdpEcho => "udp echo, scheduled",
+                Work::UdpEchoBatch => "udp echo, batch read",
                 Work::UdpSingle => "udp receive, single",
                 Work::UdpBatch => "udp receive, batch",
                 Work::Timer => "timer arm + fire",
@@ -88,9 +95,11 @@ mod linux {
         }
         fn per(self) -> &'static str {
             match self {
-                Work::EchoImmediate | Work::EchoScheduled | Work::EchoHot | Work::UdpEcho => {
-                    "round trip"
-                }
+                Work::EchoImmediate
+                | Work::EchoScheduled
+                | Work::EchoHot
+                | Work::UdpEcho
+                | Work::UdpEchoBatch => "round trip",
                 Work::UdpSingle | Work::UdpBatch => "datagram",
                 Work::Timer => "firing",
             }
@@ -98,9 +107,11 @@ mod linux {
         /// Units per counted run (`n`; the second run does `2n`), full and quick.
         fn units(self, quick: bool) -> usize {
             let (full, q) = match self {
-                Work::EchoImmediate | Work::EchoScheduled | Work::EchoHot | Work::UdpEcho => {
-                    (2000, 300)
-                }
+                Work::EchoImmediate
+                | Work::EchoScheduled
+                | Work::EchoHot
+                | Work::UdpEcho
+                | Work::UdpEchoBatch => (2000, 300),
                 // Bursts of BURST datagrams.
                 Work::UdpSingle | Work::UdpBatch => (40, 8),
                 Work::Timer => (400, 60),
@@ -119,7 +130,7 @@ mod linux {
     /// The cases, in the table's order. `sonic-io` runs on epoll and `sonic-io uring` on
     /// io_uring (`SONIC_IO_BACKEND` set for the child); the uring rows are left out where
     /// the kernel refuses io_uring.
-    const CASES: [(Work, &str); 26] = [
+    const CASES: [(Work, &str); 28] = [
         (Work::EchoImmediate, "sonic-io"),
         (Work::EchoImmediate, URING),
         (Work::EchoImmediate, "mio"),
@@ -136,6 +147,8 @@ mod linux {
         (Work::UdpEcho, URING),
         (Work::UdpEcho, "mio"),
         (Work::UdpEcho, "tokio"),
+        (Work::UdpEchoBatch, "sonic-io"),
+        (Work::UdpEchoBatch, URING),
         (Work::UdpSingle, "sonic-io"),
         (Work::UdpSingle, URING),
         (Work::UdpSingle, "mio"),
@@ -378,6 +391,7 @@ mod linux {
             (Work::EchoScheduled, "tokio") => tokio_echo_threads(n),
             (Work::EchoScheduled, "std") => std_echo_threads(n),
             (Work::UdpEcho, "sonic-io") => sonic_udp_echo(n),
+            (Work::UdpEchoBatch, "sonic-io") => sonic_udp_echo_batch(n),
             (Work::UdpEcho, "mio") => mio_udp_echo(n),
             (Work::UdpEcho, "tokio") => tokio_udp_echo(n),
             (Work::UdpSingle, "sonic-io") => sonic_udp(n, false),
@@ -801,6 +815,35 @@ mod linux {
                 assert!(armed.is_ok(), "server read refused");
             }
             serve(&mut io, s, vec![0u8; MSG], served.clone());
+            drive_until(&mut io, move || served.get() >= n, false)
+        })
+    }
+
+    /// The echo server reading with batch reads (a feed's reader): each batch's datagrams
+    /// are sent back to their sources at once.
+    fn sonic_udp_echo_batch(n: usize) -> io::Result<()> {
+        udp_echo(n, move |s| {
+            let mut io = Io::new().map_err(err)?;
+            let s =
+                UdpSocket::add(&mut io, sock::UdpConn::try_from(s).map_err(err)?).map_err(err)?;
+            let served = Rc::new(Cell::new(0usize));
+            fn serve(io: &mut Io, s: UdpSocket, batch: Datagrams, served: Rc<Cell<usize>>) {
+                let armed = s.async_read_batch(io, batch, move |io, r, batch| {
+                    // The last read is cancelled when the Io drops.
+                    if r.is_err() {
+                        return;
+                    }
+                    let u = s.get(io).expect("the server's socket");
+                    for d in batch.iter() {
+                        let from = d.from().expect("a source");
+                        u.send_to(d.bytes(), &from).expect("server send");
+                    }
+                    served.set(served.get() + batch.len());
+                    serve(io, s, batch, served);
+                });
+                assert!(armed.is_ok(), "server batch read refused");
+            }
+            serve(&mut io, s, Datagrams::new(BURST, MSG), served.clone());
             drive_until(&mut io, move || served.get() >= n, false)
         })
     }

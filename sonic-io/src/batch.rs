@@ -10,7 +10,7 @@ use sock::{SockaddrAny, SockaddrStorage, UdpConn};
 
 use crate::io::Io;
 use crate::object::Owned;
-use crate::op::{Attempt, Dir, OpLogic};
+use crate::op::{Attempt, BatchShape, Dir, OpLogic, Received, RingDatagram};
 use crate::packet::PacketConn;
 use crate::raw::stack::Stack;
 
@@ -251,6 +251,59 @@ impl Datagrams {
     }
 }
 
+impl Datagrams {
+    /// Fills the slots from a batch receive the kernel made ([`Received`]), in arrival
+    /// order: as many datagrams as there are slots (the backend gave the kernel no more
+    /// buffers than that). What ended the receive is reported as a `recvmmsg` error would
+    /// be: with datagrams, a socket's error is held for the next read; without, it is the
+    /// result. `None`: nothing came (the receive ended without a datagram or an error),
+    /// and the read tries again.
+    fn take_received(&mut self, got: &dyn Received) -> Option<Result<usize>> {
+        self.filled = 0;
+        let mut end = 0;
+        for i in 0..got.count() {
+            match got.get(i) {
+                RingDatagram::Datagram {
+                    bytes,
+                    truncated,
+                    name,
+                    control,
+                } => {
+                    let k = self.filled;
+                    if k == self.meta.len() {
+                        debug_assert!(false, "more datagrams than slots");
+                        continue;
+                    }
+                    let len = bytes.len().min(self.slot);
+                    self.data[k * self.slot..][..len].copy_from_slice(&bytes[..len]);
+                    let control_len = control.len().min(self.control_slot);
+                    self.control[k * self.control_slot..][..control_len]
+                        .copy_from_slice(&control[..control_len]);
+                    self.meta[k] = Meta {
+                        len,
+                        truncated,
+                        control_len,
+                        from: SockaddrStorage::from_bytes(name).unwrap_or_default(),
+                    };
+                    self.filled += 1;
+                }
+                RingDatagram::End(e) => end = e,
+            }
+        }
+        let error = (end < 0
+            && ![libc::ECANCELED, libc::ENOBUFS, libc::EAGAIN, libc::EINTR].contains(&-end))
+        .then(|| Error::from(zcall::Errno::from_raw(-end)));
+        match (self.filled, error) {
+            (0, Some(e)) => Some(Err(e)),
+            (0, None) => None,
+            (n, e) => {
+                self.error = e;
+                Some(Ok(n))
+            }
+        }
+    }
+}
+
 /// One datagram of a [`Datagrams`] batch.
 #[derive(Clone, Copy, Debug)]
 pub struct Datagram<'a> {
@@ -336,6 +389,33 @@ impl<F: FnOnce(&mut Io, Result<usize>, Datagrams) + 'static> OpLogic<Io> for Rec
 
     fn fail(&mut self, e: Error) {
         self.res = Some(Err(e));
+    }
+
+    /// On io_uring the batch is received in the kernel, into the backend's buffers: a
+    /// multishot `recvmsg` with as many buffers as the batch has slots. A held error is
+    /// reported by the attempt instead, at once.
+    fn batch_shape(&self) -> Option<BatchShape> {
+        self.batch.error.is_none().then_some(BatchShape {
+            slots: self.batch.capacity(),
+            slot_len: self.batch.slot,
+            control: self.batch.control_slot,
+        })
+    }
+
+    fn received_msg(&mut self, _res: i32, msg: &crate::op::RecvMsg<'_>) -> bool {
+        let Some(got) = msg.batch else {
+            self.fail(Error::invalid_input(
+                "a batch read got a single receive's result",
+            ));
+            return true;
+        };
+        match self.batch.take_received(got) {
+            Some(r) => {
+                self.res = Some(r);
+                true
+            }
+            None => false,
+        }
     }
 
     fn complete(self, io: &mut Io) {

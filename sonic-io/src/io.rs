@@ -629,14 +629,9 @@ impl Io {
             && poller.completes_reads()
             && !obj.ready.intersects(Ready::READABLE | Ready::READ_ENDED)
             && !obj.holds_ahead()
-            && let Some(buf) = op.recv_target()
+            && let Some((buf, kind)) = ring_recv(poller, stats, key.token(), obj.class, &mut op)
         {
-            let target = (
-                obj.fd,
-                key.token(),
-                buf,
-                recv_kind(obj.class, op.source_control()),
-            );
+            let target = (obj.fd, key.token(), buf, kind);
             return match park_in_ring(poller, stats, slot, target, op) {
                 Ok(()) => {
                     self.armed += 1;
@@ -671,14 +666,10 @@ impl Io {
                 if dir == Dir::Read
                     && ring_readable(cx.obj.class)
                     && poller.completes_reads()
-                    && let Some(buf) = op.recv_target()
+                    && let Some((buf, kind)) =
+                        ring_recv(poller, cx.stats, key.token(), cx.obj.class, &mut op)
                 {
-                    let target = (
-                        cx.obj.fd,
-                        key.token(),
-                        buf,
-                        recv_kind(cx.obj.class, op.source_control()),
-                    );
+                    let target = (cx.obj.fd, key.token(), buf, kind);
                     return match park_in_ring(poller, cx.stats, slot, target, op) {
                         Ok(()) => {
                             self.armed += 1;
@@ -959,6 +950,11 @@ impl Io {
         let OpSlot::InFlight(p) = slot else {
             return 0;
         };
+        // A batch receive completes once per datagram and goes on until its cancel (queued
+        // at its first completion) lands: the read takes every datagram then.
+        if !poller.recv_ended(key.token(), stats) {
+            return 0;
+        }
         // The receive may have left bytes no edge will announce (it filled its buffer, or
         // stopped at an urgent mark): a read that waits for readiness tries its syscall.
         obj.ready |= Ready::UNSURE;
@@ -1411,6 +1407,26 @@ fn park_in_ring<T: OpLogic<Io>>(
         }
         Err(e) => Err((op, e)),
     }
+}
+
+/// Where the kernel receives a read that parks in the ring, and how: into the operation's
+/// own buffer (as [`recv_kind`] says), or, for a batch read, into buffers the backend
+/// provides ([`RecvKind::Batch`]). `None`: the read waits for readiness.
+#[inline]
+fn ring_recv<T: OpLogic<Io>>(
+    poller: &mut Poller,
+    stats: &mut Stats,
+    token: u64,
+    class: Class,
+    op: &mut T,
+) -> Option<((*mut u8, usize), RecvKind)> {
+    if let Some(buf) = op.recv_target() {
+        return Some((buf, recv_kind(class, op.source_control())));
+    }
+    let shape = op.batch_shape()?;
+    poller
+        .prepare_batch(token, shape, stats)
+        .then_some(((std::ptr::null_mut(), 0), RecvKind::Batch))
 }
 
 /// How the kernel receives a read on an object of `class`: with its datagram's source and

@@ -67,6 +67,55 @@ pub(crate) struct RecvMsg<'a> {
     pub(crate) name: &'a [u8],
     /// The control data (`msg_controllen` bytes).
     pub(crate) control: &'a [u8],
+    /// A batch receive's completions ([`OpLogic::batch_shape`]), in arrival order; `None`
+    /// for any other receive. (Batch reads exist where `sock::batch` does.)
+    #[cfg_attr(
+        not(any(target_os = "linux", target_os = "android", target_os = "freebsd")),
+        allow(dead_code)
+    )]
+    pub(crate) batch: Option<&'a dyn Received>,
+}
+
+/// The room a batch read asks the kernel for ([`OpLogic::batch_shape`]): at most `slots`
+/// datagrams of `slot_len` bytes, each with `control` bytes of control space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BatchShape {
+    pub(crate) slots: usize,
+    pub(crate) slot_len: usize,
+    pub(crate) control: usize,
+}
+
+/// One completion of a batch receive in the kernel.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(
+    not(any(target_os = "linux", target_os = "android", target_os = "freebsd")),
+    allow(dead_code)
+)]
+pub(crate) enum RingDatagram<'a> {
+    /// A datagram: its bytes (at most the slot's length), its whole length, whether it was
+    /// cut, its source as the kernel encodes it, and its control data.
+    Datagram {
+        bytes: &'a [u8],
+        truncated: bool,
+        name: &'a [u8],
+        control: &'a [u8],
+    },
+    /// What ended the receive (`-errno`): the cancel that took it back (`ECANCELED`), no
+    /// buffer left (`ENOBUFS`: the batch is full), or the socket's error.
+    End(i32),
+}
+
+/// The completions a batch receive in the kernel collected, read by the operation when it
+/// completes (the backend owns the buffers they lie in).
+#[cfg_attr(
+    not(any(target_os = "linux", target_os = "android", target_os = "freebsd")),
+    allow(dead_code)
+)]
+pub(crate) trait Received: std::fmt::Debug {
+    /// How many completions.
+    fn count(&self) -> usize;
+    /// The `i`th, `i < count()`.
+    fn get(&self, i: usize) -> RingDatagram<'_>;
 }
 
 /// Which of an object's two operation records.
@@ -159,6 +208,13 @@ pub(crate) trait OpLogic<C>: Sized + 'static {
     /// this many bytes of control space (`Some(0)`: none), both in storage the backend
     /// keeps per object. `None` (the default): a plain receive.
     fn source_control(&self) -> Option<usize> {
+        None
+    }
+    /// A batch read that a completion backend may receive in the kernel, into buffers of
+    /// its own, with one multishot `recvmsg` of this shape; the datagrams come to
+    /// [`received_msg`](OpLogic::received_msg) as [`RecvMsg::batch`]. `None` (the
+    /// default): not a batch read.
+    fn batch_shape(&self) -> Option<BatchShape> {
         None
     }
     /// The result of a receive, with what a `recvmsg` wrote beside the bytes (empty for a

@@ -1213,3 +1213,280 @@ fn more_ios_than_registered_ring_slots_all_work() {
         echo_once(&mut io);
     }
 }
+
+/// A batch read armed on `rx` (it parks in the kernel), then `send`; the datagrams it got
+/// (bytes, cut, source) and the stats of the run, which must show no read syscall.
+fn ring_batch(
+    io: &mut Io,
+    rx: PacketConn<sock::UdpConn>,
+    batch: sonic_io::Datagrams,
+    send: impl FnOnce(),
+) -> (sonic_io::Result<usize>, sonic_io::Datagrams, Stats) {
+    let got = slot();
+    let g = got.clone();
+    rx.async_read_batch(io, batch, move |_, r, b| *g.borrow_mut() = Some((r, b)))
+        .unwrap();
+    // The receive goes to the kernel with this turn's submission (unless the read
+    // completed at once).
+    io.poll().unwrap();
+    let st = delta(io, |io| {
+        send();
+        run_until(io, || got.borrow().is_some());
+    });
+    let (r, b) = got.borrow_mut().take().unwrap();
+    (r, b, st)
+}
+
+/// A batch read on io_uring is one multishot `recvmsg` into buffers the ring provides (as
+/// many as the batch has slots), cancelled at its first datagram; every datagram that
+/// lands before the cancel joins the batch, and the datagrams are copied into the batch's
+/// slots: bytes, cut, source, stamp. No read syscall; two enters per batch (the wait that
+/// brings the first datagram, the one that submits the cancel and brings its end).
+#[test]
+fn a_batch_read_receives_in_the_ring() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let rx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+    rx.set_rx_timestamps(true).unwrap();
+    let to = rx.local_addr().unwrap().to_string();
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let from = tx.local_addr().unwrap();
+    let rx = PacketConn::add(&mut io, rx).unwrap();
+    let big: Vec<u8> = (0..100u8).collect();
+
+    // One datagram, one cut datagram, stamped: the batch takes what lands.
+    let (r, b, st) = ring_batch(
+        &mut io,
+        rx,
+        sonic_io::Datagrams::with_timestamps(8, 16),
+        || {
+            tx.send_to(b"one", &to).unwrap();
+        },
+    );
+    assert_eq!(r.unwrap(), 1);
+    let d = b.get(0).unwrap();
+    assert_eq!((d.bytes(), d.truncated()), (&b"one"[..], false));
+    assert_eq!(d.from().unwrap().as_socket(), Some(from));
+    assert_eq!((st.reads, st.waits), (0, 2), "received in the ring: {st:?}");
+    let (r, b, _) = ring_batch(&mut io, rx, b, || {
+        tx.send_to(&big, &to).unwrap();
+    });
+    assert_eq!(r.unwrap(), 1);
+    let d = b.get(0).unwrap();
+    assert_eq!(
+        (d.bytes(), d.truncated()),
+        (&big[..16], true),
+        "cut to the slot"
+    );
+    // The receive stamp comes in the control space. Stamps come once the kernel has turned
+    // them on (from a work queue, after the first socket asks): datagrams until one is
+    // stamped, for 10 s at most.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut b = b;
+    loop {
+        if let Some(t) = b.get(0).and_then(|d| d.timestamp()) {
+            assert!(t <= sock::timestamp::Timestamp::now());
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no datagram came stamped"
+        );
+        let (r, next, _) = ring_batch(&mut io, rx, b, || {
+            tx.send_to(b"stamp", &to).unwrap();
+        });
+        assert_eq!(r.unwrap(), 1);
+        b = next;
+    }
+
+    // Datagrams queued before the read: the ring takes as many as the batch has slots and
+    // leaves the rest queued, in order, for the next reads.
+    for i in 0..20u8 {
+        tx.send_to(&[i; 3], &to).unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut batch = sonic_io::Datagrams::new(8, 16);
+    while seen.len() < 20 {
+        let (r, b, st) = ring_batch(&mut io, rx, batch, || {});
+        let n = r.unwrap();
+        assert!(n <= 8 && st.reads == 0, "{n} datagrams, {st:?}");
+        seen.extend(b.iter().map(|d| d.bytes()[0]));
+        batch = b;
+    }
+    assert_eq!(
+        seen,
+        (0..20u8).collect::<Vec<_>>(),
+        "every datagram, in order"
+    );
+
+    // A smaller batch after a larger one that took fewer than its slots: the ring's
+    // buffers are brought down to the new batch's slots (no datagram beyond them is taken).
+    let (r, _, _) = ring_batch(&mut io, rx, sonic_io::Datagrams::new(8, 16), || {
+        tx.send_to(b"a", &to).unwrap();
+    });
+    assert_eq!(r.unwrap(), 1);
+    for i in 0..5u8 {
+        tx.send_to(&[i], &to).unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut batch = sonic_io::Datagrams::new(2, 16);
+    while seen.len() < 5 {
+        let (r, b, _) = ring_batch(&mut io, rx, batch, || {});
+        assert!(r.unwrap() <= 2);
+        seen.extend(b.iter().map(|d| d.bytes()[0]));
+        batch = b;
+    }
+    assert_eq!(seen, [0, 1, 2, 3, 4]);
+    // Larger slots then, and a plain read after a batch takes the next datagram.
+    tx.send_to(&[7u8; 1500], &to).unwrap();
+    tx.send_to(b"next", &to).unwrap();
+    let (r, b, _) = ring_batch(&mut io, rx, sonic_io::Datagrams::new(1, 2000), || {});
+    assert_eq!(r.unwrap(), 1);
+    assert_eq!(b.get(0).unwrap().bytes(), &[7u8; 1500][..]);
+    let mut buf = [0u8; 16];
+    let n = rx.read(&mut io, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"next");
+
+    // IPv6, where the host has a loopback address for it.
+    if let (Ok(rx6), Ok(tx6)) = (
+        sock::UdpConn::bind("[::1]:0"),
+        std::net::UdpSocket::bind("[::1]:0"),
+    ) {
+        let to6 = rx6.local_addr().unwrap().to_string();
+        let rx6 = PacketConn::add(&mut io, rx6).unwrap();
+        let (r, b, _) = ring_batch(&mut io, rx6, sonic_io::Datagrams::new(4, 64), || {
+            tx6.send_to(b"six", &to6).unwrap();
+        });
+        assert_eq!(r.unwrap(), 1);
+        let d = b.get(0).unwrap();
+        assert_eq!(d.bytes(), b"six");
+        assert_eq!(
+            d.from().unwrap().as_socket(),
+            Some(tx6.local_addr().unwrap())
+        );
+        rx6.close(&mut io).unwrap();
+    } else {
+        println!("no IPv6 loopback here: the IPv6 source is not checked");
+    }
+
+    // A connected socket's ICMP error ends the receive: the batch read fails with it, as
+    // `recvmmsg` reports it.
+    let lone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let gone = lone.local_addr().unwrap().to_string();
+    drop(lone);
+    let c = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+    c.connect(&gone).unwrap();
+    let c = PacketConn::add(&mut io, c).unwrap();
+    let got = slot();
+    let g = got.clone();
+    c.async_read_batch(&mut io, sonic_io::Datagrams::new(4, 64), move |_, r, _| {
+        *g.borrow_mut() = Some(r)
+    })
+    .unwrap();
+    io.poll().unwrap();
+    c.write(&mut io, b"anyone?").unwrap();
+    run_until(&mut io, || got.borrow().is_some());
+    let e = got.borrow_mut().take().unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+    c.close(&mut io).unwrap();
+    rx.close(&mut io).unwrap();
+}
+
+/// A batch receive taken back (cancel, `take`, close) right after datagrams were sent,
+/// with the receive in the kernel: its read completes once, with the datagrams the ring
+/// received before the cancel landed (at most its slots), or `Cancelled` if none; and every datagram it did
+/// not deliver is still queued on the socket, in order (after `cancel` and `take`). No
+/// datagram is lost to the ring's buffers.
+#[test]
+fn a_cancel_racing_a_batch_receive_loses_no_datagram() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let io = &mut io;
+    type Got = Vec<Result<Vec<Vec<u8>>, ErrorKind>>;
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut kept: Option<PacketConn<sock::UdpConn>> = None;
+    // By how it ended (cancel, take, close): delivered, cancelled.
+    let mut outcomes = [[0u32; 2]; 3];
+    for round in 0..1500u32 {
+        let how = (round % 3) as usize;
+        let rx = match kept.take() {
+            Some(rx) => rx,
+            None => PacketConn::add(io, sock::UdpConn::bind("127.0.0.1:0").unwrap()).unwrap(),
+        };
+        let to = rx.get(io).unwrap().local_addr().unwrap().to_string();
+        let results: std::rc::Rc<std::cell::RefCell<Got>> = Default::default();
+        let r1 = results.clone();
+        // Two slots for up to three datagrams: a batch never takes more than its slots.
+        rx.async_read_batch(io, sonic_io::Datagrams::new(2, 16), move |_, r, b| {
+            r1.borrow_mut().push(
+                r.map(|_| b.iter().map(|d| d.bytes().to_vec()).collect())
+                    .map_err(|e| e.kind()),
+            )
+        })
+        .unwrap();
+        // The receive goes to the kernel with this turn's submission.
+        io.poll().unwrap();
+        let sent: Vec<Vec<u8>> = (0..1 + round % 3)
+            .map(|i| vec![round as u8, i as u8])
+            .collect();
+        for d in &sent {
+            tx.send_to(d, &to).unwrap();
+        }
+        let mut rest = Vec::new();
+        let mut buf = [0u8; 16];
+        match how {
+            0 => {
+                assert_eq!(rx.cancel(io).unwrap(), 1, "round {round}");
+                loop {
+                    match rx.read(io, &mut buf) {
+                        Ok(n) => rest.push(buf[..n].to_vec()),
+                        Err(e) if e.is_would_block() => break,
+                        Err(e) => panic!("round {round}: {e}"),
+                    }
+                }
+                kept = Some(rx);
+            }
+            1 => {
+                let u = rx.take(io).unwrap();
+                loop {
+                    match u.recv(&mut buf) {
+                        Ok(n) => rest.push(buf[..n].to_vec()),
+                        Err(e) if e.is_would_block() => break,
+                        Err(e) => panic!("round {round}: {e}"),
+                    }
+                }
+            }
+            _ => rx.close(io).unwrap(),
+        }
+        let got = results.borrow().clone();
+        let delivered = match got.as_slice() {
+            [Ok(d)] => {
+                assert!(!d.is_empty(), "round {round}: a batch of none");
+                d.clone()
+            }
+            [Err(ErrorKind::Cancelled)] => Vec::new(),
+            other => panic!("round {round}: {other:?}"),
+        };
+        outcomes[how][usize::from(delivered.is_empty())] += 1;
+        let mut all = delivered.clone();
+        all.extend(rest);
+        if how < 2 {
+            assert_eq!(all, sent, "round {round}: delivered, then still queued");
+        } else {
+            assert_eq!(all, sent[..all.len()], "round {round}: a prefix, in order");
+        }
+        io.poll().unwrap();
+        assert_eq!(results.borrow().len(), 1, "round {round}: completed once");
+    }
+    println!(
+        "1500 batch receives taken back (delivered, cancelled): cancel {:?}, take {:?}, close {:?}",
+        outcomes[0], outcomes[1], outcomes[2]
+    );
+    if let Some(rx) = kept {
+        rx.close(io).unwrap();
+    }
+    io.poll().unwrap();
+    assert_eq!(io.objects(), 0);
+}

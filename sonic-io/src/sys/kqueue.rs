@@ -289,6 +289,21 @@ impl Poller {
     }
 
     #[inline]
+    pub(crate) fn prepare_batch(
+        &mut self,
+        _token: u64,
+        _shape: crate::op::BatchShape,
+        _stats: &mut Stats,
+    ) -> bool {
+        false
+    }
+
+    #[inline]
+    pub(crate) fn recv_ended(&mut self, _token: u64, _stats: &mut Stats) -> bool {
+        true
+    }
+
+    #[inline]
     pub(crate) fn recv_msg(&mut self, _token: u64) -> crate::op::RecvMsg<'_> {
         crate::op::RecvMsg::default()
     }

@@ -33,6 +33,11 @@ pub(crate) enum RecvKind {
     /// `recvmsg` with `MSG_TRUNC`, its header, address and control space kept by the
     /// backend per object ([`Poller::recv_msg`]).
     Source(usize),
+    /// A batch of datagrams: one multishot `recvmsg` into buffers the backend provides
+    /// (the shape given to [`Poller::prepare_batch`]), one completion per datagram, until
+    /// the backend ends it ([`Poller::recv_ended`]); the datagrams come to the operation
+    /// through [`Poller::recv_msg`]. No buffer of the operation's is named.
+    Batch,
 }
 
 /// The poller of one `Io` on Linux: epoll or io_uring, chosen when the Io is built. Each
@@ -225,6 +230,33 @@ impl Poller {
         match self {
             Poller::Epoll(_) => Err(iox::Error::unsupported("epoll completes no reads")),
             Poller::Uring(p) => p.recv(fd, token, (ptr, len), kind, stats),
+        }
+    }
+
+    /// Readies `token`'s buffers for a batch receive of `shape` in the kernel
+    /// ([`RecvKind::Batch`]); `false` where the backend takes batches by readiness (epoll,
+    /// kqueue, or a ring that cannot provide buffers for this object).
+    #[inline]
+    pub(crate) fn prepare_batch(
+        &mut self,
+        token: u64,
+        shape: crate::op::BatchShape,
+        stats: &mut crate::stats::Stats,
+    ) -> bool {
+        match self {
+            Poller::Epoll(_) => false,
+            Poller::Uring(p) => p.prepare_batch(token, shape, stats),
+        }
+    }
+
+    /// Whether `token`'s receive in the kernel has ended, so that its operation may take
+    /// its result: always, but for a batch receive, which ends once its cancel (queued
+    /// here at its first completion, submitted with the next wait) comes back.
+    #[inline]
+    pub(crate) fn recv_ended(&mut self, token: u64, stats: &mut crate::stats::Stats) -> bool {
+        match self {
+            Poller::Epoll(_) => true,
+            Poller::Uring(p) => p.recv_ended(token, stats),
         }
     }
 

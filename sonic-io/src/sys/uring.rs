@@ -22,6 +22,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::{OP_DONE, OP_MORE, Ready, RecvKind, SKIP, Timeout, WAKER};
+use crate::op::BatchShape;
 use crate::stats::Stats;
 
 // ---------------------------------------------------------------------------------------
@@ -183,6 +184,50 @@ struct RsrcUpdate {
     data: u64,
 }
 
+/// `IOSQE_BUFFER_SELECT`: the kernel picks the entry's buffer from a provided-buffer group.
+const SQE_BUFFER_SELECT: u8 = 1 << 5;
+/// `IORING_RECV_MULTISHOT`, in a receive's `ioprio`: one completion per arrival until ended.
+const RECV_MULTISHOT: u16 = 1 << 1;
+/// `IORING_CQE_F_BUFFER`: the completion used the provided buffer whose id is in the upper
+/// 16 bits of its flags.
+const CQE_F_BUFFER: u32 = 1 << 0;
+const CQE_BUFFER_SHIFT: u32 = 16;
+const REGISTER_PBUF_RING: u32 = 22;
+const UNREGISTER_PBUF_RING: u32 = 23;
+
+/// `struct io_uring_buf_reg` (Linux 5.19): a ring of provided buffers at `ring_addr`
+/// (page-aligned, `ring_entries` entries, a power of two), for buffer group `bgid`.
+#[repr(C)]
+struct BufReg {
+    ring_addr: u64,
+    ring_entries: u32,
+    bgid: u16,
+    flags: u16,
+    resv: [u64; 3],
+}
+
+/// `struct io_uring_buf`: one entry of a provided-buffer ring. The ring's tail, which this
+/// side writes, is the `resv` of its first entry.
+#[repr(C)]
+struct RingBuf {
+    addr: u64,
+    len: u32,
+    bid: u16,
+    resv: u16,
+}
+
+/// `struct io_uring_recvmsg_out`, which a multishot `recvmsg` writes at the start of each
+/// buffer (the address's length, the control bytes written, the datagram's whole length
+/// with `MSG_TRUNC`, the `msg_flags`), then the address room, the control room, the bytes.
+const RECVMSG_OUT: usize = 16;
+/// The address room in each batch buffer.
+const NAME_ROOM: usize = size_of::<libc::sockaddr_storage>();
+/// The first buffer group a batch ring takes ([`Poller::prepare_batch`]).
+const BGID_BASE: usize = 64;
+/// The most entries a provided-buffer ring may have: a batch read receives at most this
+/// many datagrams in the ring.
+const BATCH_MAX: usize = 1 << 15;
+
 /// A full submission queue the kernel took none of (`Ring::push`).
 const SQ_FULL: iox::Error = iox::Error::with_context(
     iox::ErrorKind::NoBufferSpace,
@@ -201,6 +246,10 @@ const UPDATE: u64 = 1 << 31;
 /// Set in the `user_data` of a stream's one-shot read poll ([`Poller::watch_read`]), on
 /// the token's slab index (below 2^29).
 const READ_POLL: u64 = 1 << 29;
+
+/// The `user_data` of a batch receive's cancel ([`Poller::recv_ended`]), on the token's
+/// slab index: its completion says whether the cancel met the receive.
+const BATCH_CANCEL: u64 = UPDATE | OP_DONE;
 
 /// The same event bits epoll gets (the `POLL*` and `EPOLL*` values are one set on Linux).
 const READ_MASK: u32 = (libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP) as u32;
@@ -258,6 +307,27 @@ impl Map {
             )
         }
         .map_err(|e| iox::Error::from(e).context("mmap of the io_uring rings"))?;
+        Ok(Map {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// A private anonymous mapping of `len` bytes, zeroed and page-aligned.
+    fn anon(len: usize) -> iox::Result<Map> {
+        // SAFETY: a fresh private mapping at an address the kernel chooses; no existing
+        // memory is touched.
+        let ptr = unsafe {
+            zcall::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        }
+        .map_err(|e| iox::Error::from(e).context("mmap of a provided-buffer ring"))?;
         Ok(Map {
             ptr: ptr.cast(),
             len,
@@ -714,7 +784,11 @@ impl MsgBuf {
         // SAFETY: as above, inside `self.control`.
         let control =
             unsafe { std::slice::from_raw_parts(self.control.as_ptr().cast::<u8>(), control_len) };
-        crate::op::RecvMsg { name, control }
+        crate::op::RecvMsg {
+            name,
+            control,
+            batch: None,
+        }
     }
 }
 
@@ -749,6 +823,248 @@ impl std::fmt::Debug for MsgBuf {
     }
 }
 
+/// The provided buffers of one object's batch reads: a ring of buffer ids registered as
+/// buffer group `bgid` (64 + the object's slab index), from which the kernel picks a buffer for
+/// each datagram one multishot `recvmsg` receives. The buffers are the backend's, never the
+/// program's: the operation copies each datagram into its batch's slot when it completes,
+/// so the batch handed back is never memory the kernel may write. Allocated at the object's
+/// first batch read and reused by every later one (and by the next object in its slot);
+/// registered again only when a batch of another shape comes (boxed: the header the entry
+/// names stays put while the table grows).
+struct Batch {
+    /// The token of the object whose receive last used it.
+    token: u64,
+    bgid: u16,
+    /// The ring of buffer entries, registered with the kernel.
+    ring: Map,
+    entries: u32,
+    /// The ring's tail as this side wrote it.
+    tail: u16,
+    /// `shape.slots` buffers of `buf_len` bytes, buffer `bid` at `bid * buf_len`.
+    data: Box<[u8]>,
+    buf_len: usize,
+    /// The control room of each buffer (a multiple of 8, so the bytes after it stay
+    /// aligned).
+    control: usize,
+    /// The shape the ring was built for.
+    shape: BatchShape,
+    /// Buffers in the ring that the kernel has not taken.
+    available: usize,
+    /// Buffer ids out of the ring: taken by a completion the operation has read.
+    spare: Vec<u16>,
+    /// The header the entry names: its name and control lengths are the rooms each buffer
+    /// leaves; the kernel reads it when it takes the entry.
+    hdr: libc::msghdr,
+    name: libc::sockaddr_storage,
+    /// The completions of the last receive, in order: result and flags.
+    records: Vec<(i32, u32)>,
+    /// The receive is in the kernel (no completion without `F_MORE` yet).
+    in_flight: bool,
+    /// Its cancel is queued or done.
+    cancelled: bool,
+    /// It ended and its operation has not read its completions yet.
+    unread: bool,
+}
+
+impl Batch {
+    /// A ring with a buffer for each of `shape`'s slots, registered as group `bgid`.
+    fn new(
+        ring_fd: RawFd,
+        bgid: u16,
+        shape: BatchShape,
+        stats: &mut Stats,
+    ) -> iox::Result<Box<Batch>> {
+        // At most `slots` buffers are in the ring at once (`arm`), so that many exist; the
+        // ring itself is a power of two.
+        let slots = shape.slots.clamp(1, BATCH_MAX);
+        let entries = slots.next_power_of_two();
+        let control = shape.control.next_multiple_of(8);
+        let buf_len = RECVMSG_OUT + NAME_ROOM + control + shape.slot_len;
+        if u32::try_from(buf_len).is_err() {
+            return Err(iox::Error::invalid_input(
+                "a batch slot is too large for the ring's buffers",
+            ));
+        }
+        let ring_len = (entries * size_of::<RingBuf>()).next_multiple_of(4096);
+        let ring = Map::anon(ring_len)?;
+        let reg = BufReg {
+            ring_addr: ring.ptr as u64,
+            ring_entries: entries as u32,
+            bgid,
+            flags: 0,
+            resv: [0; 3],
+        };
+        // SAFETY: `reg` is one valid `io_uring_buf_reg` (nr_args 1), read by the kernel only;
+        // it names `ring`, a page-aligned mapping of `entries` entries that this `Batch`
+        // keeps mapped, declared after the ring in the poller so it outlives the ring.
+        unsafe {
+            zcall::io_uring_register(
+                ring_fd,
+                REGISTER_PBUF_RING,
+                (&raw const reg).cast_mut().cast(),
+                1,
+            )
+        }
+        .map_err(|e| iox::Error::from(e).context("registering a provided-buffer ring"))?;
+        stats.ctl += 1;
+        // SAFETY: a plain C struct of pointers and integers, for which all-zero bytes are a
+        // valid value (null pointers, zero lengths).
+        let hdr = unsafe { std::mem::zeroed::<libc::msghdr>() };
+        // SAFETY: a plain C struct of integers and byte arrays; all-zero is `AF_UNSPEC`.
+        let name = unsafe { std::mem::zeroed::<libc::sockaddr_storage>() };
+        let mut b = Box::new(Batch {
+            token: 0,
+            bgid,
+            ring,
+            entries: entries as u32,
+            tail: 0,
+            data: vec![0; slots * buf_len].into_boxed_slice(),
+            buf_len,
+            control,
+            shape,
+            available: 0,
+            spare: (0..slots as u16).rev().collect(),
+            hdr,
+            name,
+            records: Vec::with_capacity(entries + 2),
+            in_flight: false,
+            cancelled: false,
+            unread: false,
+        });
+        b.hdr.msg_name = (&raw mut b.name).cast();
+        b.hdr.msg_namelen = NAME_ROOM as libc::socklen_t;
+        b.hdr.msg_controllen = control as _;
+        Ok(b)
+    }
+
+    /// Unregisters the ring (before it is unmapped, or replaced by one of another shape):
+    /// no receive uses it then.
+    fn unregister(&self, ring_fd: RawFd, stats: &mut Stats) {
+        let reg = BufReg {
+            ring_addr: 0,
+            ring_entries: 0,
+            bgid: self.bgid,
+            flags: 0,
+            resv: [0; 3],
+        };
+        // SAFETY: as in `new`: one valid `io_uring_buf_reg`, read only.
+        let _ = unsafe {
+            zcall::io_uring_register(
+                ring_fd,
+                UNREGISTER_PBUF_RING,
+                (&raw const reg).cast_mut().cast(),
+                1,
+            )
+        };
+        stats.ctl += 1;
+    }
+
+    /// Readies a receive of `slots` datagrams: the buffers the last one took come back to
+    /// the spare list, and exactly `slots` buffers are left in the ring, so the kernel
+    /// cannot take more datagrams than the batch has slots.
+    fn arm(&mut self, token: u64, slots: usize) {
+        self.token = token;
+        for &(_, flags) in &self.records {
+            if flags & CQE_F_BUFFER != 0 {
+                self.spare.push((flags >> CQE_BUFFER_SHIFT) as u16);
+            }
+        }
+        self.records.clear();
+        self.cancelled = false;
+        self.unread = false;
+        let ring = self.ring.array::<RingBuf>(0);
+        let mask = self.entries - 1;
+        while self.available < slots {
+            let Some(bid) = self.spare.pop() else { break };
+            let idx = u32::from(self.tail) & mask;
+            // `bid < shape.slots`: the buffer lies inside `data`.
+            let addr = self.data[usize::from(bid) * self.buf_len..].as_mut_ptr() as u64;
+            // SAFETY: `idx` is masked into the ring's `entries` entries, inside the mapping.
+            let entry = unsafe { ring.add(idx as usize) };
+            // SAFETY: `entry` is in the mapping and aligned (page-aligned base, 16-byte
+            // entries); it is not the kernel's (fewer than `entries` buffers are in the ring,
+            // so its head has passed it); the tail store below publishes it.
+            unsafe {
+                entry.write(RingBuf {
+                    addr,
+                    len: self.buf_len as u32,
+                    bid,
+                    resv: 0,
+                });
+            }
+            self.tail = self.tail.wrapping_add(1);
+            self.available += 1;
+        }
+        // SAFETY: `ring` is the first entry, inside the mapping and aligned; this names its
+        // `resv` field (the ring's tail) without reading or referencing the entry.
+        let tail = unsafe { &raw mut (*ring).resv };
+        // SAFETY: the tail is a 2-aligned `u16` in the mapping, which lives as long as
+        // `self`; the kernel reads it atomically and this side alone writes it.
+        let tail = unsafe { std::sync::atomic::AtomicU16::from_ptr(tail) };
+        // Release publishes the entries written before it.
+        tail.store(self.tail, Ordering::Release);
+    }
+
+    /// Records one completion of the receive; one without `F_MORE` ends it.
+    fn take(&mut self, cqe: Cqe) {
+        self.records.push((cqe.res, cqe.flags));
+        if cqe.flags & CQE_F_BUFFER != 0 {
+            self.available = self.available.saturating_sub(1);
+        }
+        if cqe.flags & CQE_F_MORE == 0 {
+            self.in_flight = false;
+            self.unread = true;
+        }
+    }
+
+    /// Whether the ended receive brought anything the operation must see: a datagram, or
+    /// an error of the socket's (not the cancel, not the end of the buffers).
+    fn brought(&self) -> bool {
+        self.records.iter().any(|&(res, flags)| {
+            flags & CQE_F_BUFFER != 0
+                || (res < 0 && res != -libc::ECANCELED && res != -libc::ENOBUFS)
+        })
+    }
+}
+
+impl crate::op::Received for Batch {
+    fn count(&self) -> usize {
+        self.records.len()
+    }
+
+    fn get(&self, i: usize) -> crate::op::RingDatagram<'_> {
+        let (res, flags) = self.records[i];
+        if flags & CQE_F_BUFFER == 0 || res < 0 {
+            return crate::op::RingDatagram::End(res.min(0));
+        }
+        let bid = (flags >> CQE_BUFFER_SHIFT) as usize;
+        let buf = &self.data[bid * self.buf_len..(bid + 1) * self.buf_len];
+        let word = |at: usize| u32::from_ne_bytes(buf[at..at + 4].try_into().expect("4 bytes"));
+        let (name_len, control_len, msg_flags) = (word(0) as usize, word(4) as usize, word(12));
+        let written = (res as usize).min(self.buf_len);
+        let payload = RECVMSG_OUT + NAME_ROOM + self.control;
+        let name = &buf[RECVMSG_OUT..RECVMSG_OUT + name_len.min(NAME_ROOM)];
+        let control = &buf[RECVMSG_OUT + NAME_ROOM..][..control_len.min(self.control)];
+        crate::op::RingDatagram::Datagram {
+            bytes: &buf[payload..written.max(payload)],
+            truncated: msg_flags & libc::MSG_TRUNC as u32 != 0,
+            name,
+            control,
+        }
+    }
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("token", &self.token)
+            .field("shape", &self.shape)
+            .field("records", &self.records.len())
+            .field("in_flight", &self.in_flight)
+            .finish()
+    }
+}
+
 /// The uring poller of one `Io`: the same methods as the epoll one.
 #[derive(Debug)]
 pub(crate) struct Poller {
@@ -769,6 +1085,11 @@ pub(crate) struct Poller {
     /// Declared after the ring, so the ring is closed first when the poller drops (the Io
     /// has taken every receive back by then: its close cancels them).
     msgs: Vec<Option<Box<MsgBuf>>>,
+    /// The provided buffers of the objects that read batches in the ring, by slab index
+    /// (after the ring, as `msgs`).
+    batches: Vec<Option<Box<Batch>>>,
+    /// The kernel refused a provided-buffer ring: batch reads wait for readiness.
+    no_batches: bool,
     /// Polls whose re-arm (the kernel ended a multishot poll), update (an update that met
     /// the poll posting) or cancel (a descriptor deregistered) found the submission queue
     /// full: queued again before the next wait enters (and at each reap), so that no
@@ -803,6 +1124,8 @@ impl Poller {
             stash: VecDeque::with_capacity(64),
             completes_reads,
             msgs: Vec::new(),
+            batches: Vec::new(),
+            no_batches: false,
             redo: Vec::new(),
         };
         let mut stats = Stats::default();
@@ -1143,6 +1466,19 @@ impl Poller {
         if cqe.user_data == QUIET {
             return;
         }
+        if cqe.user_data & BATCH_CANCEL == BATCH_CANCEL && cqe.user_data != WAKER {
+            // A batch receive's cancel. One that met the receive while it ran (`EALREADY`)
+            // left it going: sent again (with the next wait, if the queue is full now), so
+            // that the receive ends and its read completes.
+            let token = cqe.user_data & !BATCH_CANCEL;
+            if cqe.res == -libc::EALREADY
+                && self.batch_mut(token).is_some_and(|b| b.in_flight)
+                && self.cancel_batch(token, stats).is_err()
+            {
+                self.redo.push(Redo::Cancel(token | OP_DONE));
+            }
+            return;
+        }
         if cqe.user_data & UPDATE != 0 && cqe.user_data != WAKER {
             // A poll update. ENOENT: the poll had ended, and its re-arm (below, from its
             // last completion) takes the watch's mask, which is the new one.
@@ -1156,6 +1492,15 @@ impl Poller {
             return;
         }
         if cqe.user_data & OP_DONE != 0 && cqe.user_data != WAKER {
+            // A batch receive's completion: recorded for its operation, which takes them
+            // all once the receive has ended (`recv_ended`); each is an event.
+            if let Some(b) = self.batch_mut(cqe.user_data & !OP_DONE)
+                && b.in_flight
+            {
+                b.take(cqe);
+                self.events.push((cqe.user_data, cqe.res as u32));
+                return;
+            }
             // A receive's result, for the operation waiting on it, marked when the socket
             // holds more.
             let more = if cqe.flags & CQE_F_SOCK_NONEMPTY != 0 {
@@ -1223,7 +1568,32 @@ impl Poller {
         stats: &mut Stats,
     ) -> iox::Result<()> {
         let len = u32::try_from(len).unwrap_or(u32::MAX);
+        let idx = token as u32 as usize;
+        if let Some(Some(b)) = self.batches.get_mut(idx) {
+            // Another receive of this slot: an ended batch's completions are no longer read.
+            b.unread = false;
+        }
         let sqe = match kind {
+            RecvKind::Batch => {
+                let Some(b) = self.batch_mut(token) else {
+                    return Err(iox::Error::invalid_input(
+                        "a batch receive without its buffers prepared",
+                    ));
+                };
+                b.in_flight = true;
+                Sqe {
+                    opcode: OP_RECVMSG,
+                    flags: SQE_BUFFER_SELECT,
+                    ioprio: RECV_MULTISHOT,
+                    fd,
+                    addr: (&raw const b.hdr) as u64,
+                    len: 1,
+                    op_flags: libc::MSG_TRUNC as u32,
+                    user_data: token | OP_DONE,
+                    buf_index: b.bgid,
+                    ..Sqe::default()
+                }
+            }
             RecvKind::Stream | RecvKind::Datagram => Sqe {
                 opcode: OP_RECV,
                 fd,
@@ -1254,7 +1624,145 @@ impl Poller {
                 }
             }
         };
-        self.ring.push(sqe, stats)
+        let r = self.ring.push(sqe, stats);
+        if r.is_err()
+            && let Some(b) = self.batch_mut(token)
+        {
+            b.in_flight = false;
+        }
+        r
+    }
+
+    /// The batch buffers of `token`'s object, if it has them and is their last user.
+    fn batch_mut(&mut self, token: u64) -> Option<&mut Batch> {
+        match self.batches.get_mut(token as u32 as usize) {
+            Some(Some(b)) if b.token == token => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Readies `token`'s provided buffers for a batch receive of `shape` (see
+    /// [`Batch::arm`]): built at the object's first batch read, registered again when the
+    /// shape changes or more buffers are left in the ring than this batch has slots.
+    /// `false` where the kernel has no synchronous cancel (reads wait for readiness there),
+    /// for slots past the 2^16 - 64 buffer groups, or when the kernel refused a ring (then
+    /// every later batch read waits for readiness too).
+    pub(crate) fn prepare_batch(
+        &mut self,
+        token: u64,
+        shape: BatchShape,
+        stats: &mut Stats,
+    ) -> bool {
+        if !self.completes_reads || self.no_batches {
+            return false;
+        }
+        let idx = token as u32 as usize;
+        // The group is the slot index past the first 64: Linux 6.1 keeps groups below 64 in
+        // a table whose ring head survives unregistering, so a ring registered again there
+        // starts at the old head, and the kernel reads entries this side never wrote (seen
+        // in the VM step: five datagrams into a two-slot batch, through stale entries).
+        // Groups from 64 up are made afresh at each registration.
+        let Some(bgid) = u16::try_from(idx + BGID_BASE).ok() else {
+            return false;
+        };
+        let slots = shape.slots.clamp(1, BATCH_MAX);
+        if self.batches.len() <= idx {
+            self.batches.resize_with(idx + 1, || None);
+        }
+        let fd = self.ring.fd.raw();
+        // The ring serves a batch with buffers of the same layout and no more slots than
+        // it has buffers, unless more of them are left in the ring than this batch has
+        // slots (the kernel could then take more datagrams than the batch can hold).
+        let keep = matches!(&self.batches[idx],
+            Some(b) if b.shape.slot_len == shape.slot_len
+                && b.shape.control == shape.control
+                && slots <= b.shape.slots
+                && b.available <= slots);
+        if !keep {
+            if let Some(old) = self.batches[idx].take() {
+                old.unregister(fd, stats);
+            }
+            match Batch::new(fd, bgid, BatchShape { slots, ..shape }, stats) {
+                Ok(b) => self.batches[idx] = Some(b),
+                Err(_) => {
+                    self.no_batches = true;
+                    return false;
+                }
+            }
+        }
+        let Some(b) = self.batches[idx].as_mut() else {
+            return false;
+        };
+        b.arm(token, slots);
+        true
+    }
+
+    /// Whether `token`'s receive has ended. A batch receive goes on after its first
+    /// datagram: its cancel is queued then (an entry; the next wait submits it, and its
+    /// completion, the receive's last, comes back in that wait), and every datagram that
+    /// arrives until the cancel lands joins the batch. A cancel the full queue refuses is
+    /// made at once ([`cancel_recv`](Poller::cancel_recv)'s way).
+    pub(crate) fn recv_ended(&mut self, token: u64, stats: &mut Stats) -> bool {
+        let Some(b) = self.batch_mut(token) else {
+            return true;
+        };
+        if !b.in_flight {
+            return true;
+        }
+        if b.cancelled {
+            return false;
+        }
+        b.cancelled = true;
+        if self.cancel_batch(token, stats).is_ok() {
+            return false;
+        }
+        self.end_batch(token, stats);
+        true
+    }
+
+    /// Queues the cancel of `token`'s batch receive; its completion comes back tagged
+    /// [`BATCH_CANCEL`].
+    fn cancel_batch(&mut self, token: u64, stats: &mut Stats) -> iox::Result<()> {
+        self.ring.push(
+            Sqe {
+                opcode: OP_ASYNC_CANCEL,
+                addr: token | OP_DONE,
+                user_data: token | BATCH_CANCEL,
+                ..Sqe::default()
+            },
+            stats,
+        )
+    }
+
+    /// Takes `token`'s batch receive back from the kernel: cancels it and reads completions
+    /// until its last one (those of other requests met on the way go to the stash), as
+    /// [`cancel_recv`](Poller::cancel_recv) does for one receive.
+    fn end_batch(&mut self, token: u64, stats: &mut Stats) {
+        let ud = token | OP_DONE;
+        let start = std::time::Instant::now();
+        while self.batch_mut(token).is_some_and(|b| b.in_flight) {
+            let _ = sync_cancel(self.ring.fd.raw(), ud);
+            stats.ctl += 1;
+            if self.ring.enter(0, None).is_ok() {
+                stats.ctl += 1;
+            }
+            let (mut head, tail) = self.ring.completions();
+            while head != tail {
+                let cqe = self.ring.cqe(head);
+                head = head.wrapping_add(1);
+                match self.batch_mut(token) {
+                    Some(b) if cqe.user_data == ud && b.in_flight => b.take(cqe),
+                    _ => self.stash.push_back(cqe),
+                }
+            }
+            self.ring.advance(head);
+            if start.elapsed() > CANCEL_LIMIT {
+                eprintln!(
+                    "sonic-io: io_uring did not give back a cancelled batch receive within {CANCEL_LIMIT:?}; aborting rather than reuse buffers the kernel may still write"
+                );
+                std::process::abort();
+            }
+        }
     }
 
     /// What `token`'s last `recvmsg` wrote beside its bytes, read when its completion is
@@ -1262,6 +1770,23 @@ impl Poller {
     /// A plain receive's caller ignores it.
     #[inline]
     pub(crate) fn recv_msg(&mut self, token: u64) -> crate::op::RecvMsg<'_> {
+        if self.batch_mut(token).is_some_and(|b| b.unread) {
+            // The operation reads them now: the events of its other completions are
+            // spent (a batch read armed again from the callback must not take them).
+            let ud = token | OP_DONE;
+            for e in &mut self.events {
+                if e.0 & !OP_MORE == ud {
+                    e.0 = SKIP;
+                }
+            }
+            if let Some(Some(b)) = self.batches.get_mut(token as u32 as usize) {
+                b.unread = false;
+                return crate::op::RecvMsg {
+                    batch: Some(&**b),
+                    ..crate::op::RecvMsg::default()
+                };
+            }
+        }
         match self.msgs.get_mut(token as u32 as usize) {
             Some(Some(m)) if m.token == token => {
                 m.close_installed();
@@ -1279,6 +1804,41 @@ impl Poller {
         // The entry may not be submitted yet: the kernel must hold it to cancel it.
         if self.ring.pending() > 0 && self.ring.enter(0, None).is_ok() {
             stats.ctl += 1;
+        }
+        if self
+            .batch_mut(token)
+            .is_some_and(|b| b.in_flight || b.unread)
+        {
+            // A batch receive: its completions this turn has not dispatched are recorded
+            // already, and those a cancel stashed are taken now; then it is ended. Its
+            // datagrams (or its socket's error) are its result; nothing but the cancel and
+            // it was cancelled.
+            for e in &mut self.events {
+                if e.0 & !OP_MORE == ud {
+                    e.0 = SKIP;
+                }
+            }
+            let mut i = 0;
+            while i < self.stash.len() {
+                if self.stash[i].user_data == ud
+                    && let Some(b) = self.batch_mut(token)
+                    && b.in_flight
+                {
+                    let cqe = self.stash.remove(i).expect("within the stash");
+                    if let Some(b) = self.batch_mut(token) {
+                        b.take(cqe);
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            self.end_batch(token, stats);
+            let b = self.batch_mut(token)?;
+            if b.brought() {
+                return Some(b.records.len() as i32);
+            }
+            b.unread = false;
+            return None;
         }
         if let Some(e) = self.events.iter_mut().find(|e| e.0 & !OP_MORE == ud) {
             // Reaped this turn and not dispatched yet: the Io skips it now.
