@@ -161,6 +161,11 @@ pub(crate) mod private {
         fn stable_mut(&mut self) -> Option<&mut [u8]> {
             None
         }
+        /// A region's length (its bytes are reached through the blocks); `None` for an
+        /// owned buffer.
+        fn region_len(&self) -> Option<usize> {
+            None
+        }
         fn acquire(&self, _blocks: &mut Blocks) -> Result<()> {
             Ok(())
         }
@@ -214,6 +219,9 @@ impl private::SealedMut for Region {
     fn slice_mut<'a>(&'a mut self, blocks: &'a mut Blocks) -> Result<&'a mut [u8]> {
         let b = blocks.0.lookup_mut(self.block)?;
         Ok(&mut b.data[self.range()])
+    }
+    fn region_len(&self) -> Option<usize> {
+        Some(self.len as usize)
     }
     #[inline]
     fn acquire(&self, blocks: &mut Blocks) -> Result<()> {

@@ -509,7 +509,11 @@ impl Io {
             OpSlot::InFlight(p) => {
                 let mut f = Finishing::new(p);
                 if let Some(res) = self.poller.cancel_recv(key.token(), &mut self.stats)
-                    && f.received(res, &self.poller.recv_msg(key.token()))
+                    && f.received(
+                        res,
+                        &self.poller.recv_msg(key.token()),
+                        &mut self.pub_blocks,
+                    )
                 {
                     f.keep_result();
                 }
@@ -940,6 +944,7 @@ impl Io {
             objects,
             stats,
             poller,
+            pub_blocks,
             ..
         } = self;
         // A closed object's receive was taken back by its cancel: nothing arrives for it.
@@ -967,7 +972,7 @@ impl Io {
             // datagram is only that).
             obj.ready |= Ready::READ_CLOSED;
         }
-        if !p.received(res, &poller.recv_msg(key.token())) {
+        if !p.received(res, &poller.recv_msg(key.token()), pub_blocks) {
             match p.recv_target() {
                 Some(buf) => {
                     let kind = recv_kind(obj.class, p.source_control());
@@ -1410,8 +1415,10 @@ fn park_in_ring<T: OpLogic<Io>>(
 }
 
 /// Where the kernel receives a read that parks in the ring, and how: into the operation's
-/// own buffer (as [`recv_kind`] says), or, for a batch read, into buffers the backend
-/// provides ([`RecvKind::Batch`]). `None`: the read waits for readiness.
+/// own buffer (as [`recv_kind`] says); for a batch read, into buffers the backend provides
+/// ([`RecvKind::Batch`]); for a read into a region, into a buffer of the backend's whose
+/// bytes are copied in when it completes ([`RecvKind::Copied`]). `None`: the read waits for
+/// readiness.
 #[inline]
 fn ring_recv<T: OpLogic<Io>>(
     poller: &mut Poller,
@@ -1423,10 +1430,18 @@ fn ring_recv<T: OpLogic<Io>>(
     if let Some(buf) = op.recv_target() {
         return Some((buf, recv_kind(class, op.source_control())));
     }
-    let shape = op.batch_shape()?;
+    if let Some(shape) = op.batch_shape() {
+        return poller
+            .prepare_batch(token, shape, stats)
+            .then_some(((std::ptr::null_mut(), 0), RecvKind::Batch));
+    }
+    let kind = recv_kind(class, op.source_control()).copied()?;
+    let room = op.copy_target()?;
+    // The backend's buffers are made at the first such read. (Where the kernel refuses
+    // them, the read waits for readiness, and its attempt forgets the copy target.)
     poller
-        .prepare_batch(token, shape, stats)
-        .then_some(((std::ptr::null_mut(), 0), RecvKind::Batch))
+        .prepare_copy(stats)
+        .then_some(((std::ptr::null_mut(), room), kind))
 }
 
 /// How the kernel receives a read on an object of `class`: with its datagram's source and
@@ -1495,7 +1510,11 @@ impl Io {
             pub_blocks,
             ..
         } = self;
-        let crate::op::OpSlot::Armed(p) = objects.lookup_mut(key)?.slot_mut(Dir::Read) else {
+        // A read into a region in the kernel receives into a buffer of the backend's and is
+        // copied into its region when it completes: redirecting it is redirecting that copy.
+        let (crate::op::OpSlot::Armed(p) | crate::op::OpSlot::InFlight(p)) =
+            objects.lookup_mut(key)?.slot_mut(Dir::Read)
+        else {
             return Err(Error::invalid_input("no armed read to redirect"));
         };
         p.retarget(pub_blocks, r)

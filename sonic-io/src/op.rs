@@ -74,7 +74,17 @@ pub(crate) struct RecvMsg<'a> {
         allow(dead_code)
     )]
     pub(crate) batch: Option<&'a dyn Received>,
+    /// The bytes a receive into a buffer of the backend's brought
+    /// ([`OpLogic::copy_target`]), copied into the operation's target
+    /// ([`OpLogic::copy_in`]) before its result is taken; `None` for any other receive.
+    pub(crate) copied: Option<&'a [u8]>,
 }
+
+/// The most bytes a receive into a buffer of the backend's brings
+/// ([`OpLogic::copy_target`]): a stream read's receive asks at most this much, and a
+/// datagram read into a larger region waits for readiness (the buffer would cut a
+/// datagram the region holds whole).
+pub(crate) const COPY_LIMIT: usize = 16 * 1024;
 
 /// The room a batch read asks the kernel for ([`OpLogic::batch_shape`]): at most `slots`
 /// datagrams of `slot_len` bytes, each with `control` bytes of control space.
@@ -210,6 +220,17 @@ pub(crate) trait OpLogic<C>: Sized + 'static {
     fn source_control(&self) -> Option<usize> {
         None
     }
+    /// A read whose target the kernel cannot be handed (a `Region`: several armed reads
+    /// may share one) but whose bytes a completion backend may receive into a buffer of
+    /// its own, to be copied in when the receive completes: at most this many bytes.
+    /// `None` (the default): the read waits for readiness (or receives in place).
+    fn copy_target(&mut self) -> Option<usize> {
+        None
+    }
+    /// Copies the bytes a receive into the backend's buffer brought
+    /// ([`copy_target`](OpLogic::copy_target)) into the operation's target, before
+    /// [`received_msg`](OpLogic::received_msg) takes the receive's result.
+    fn copy_in(&mut self, _bytes: &[u8], _blocks: &mut Blocks) {}
     /// A batch read that a completion backend may receive in the kernel, into buffers of
     /// its own, with one multishot `recvmsg` of this shape; the datagrams come to
     /// [`received_msg`](OpLogic::received_msg) as [`RecvMsg::batch`]. `None` (the

@@ -386,6 +386,9 @@ struct RecvFromOp<K: RecvFrom, B, F> {
     f: F,
     /// The buffer's length, for a receive in the ring.
     room: usize,
+    /// A receive into a buffer of the backend's is in the kernel
+    /// ([`copy_target`](OpLogic::copy_target)).
+    in_ring: bool,
     res: Option<Result<K::Out>>,
 }
 
@@ -395,6 +398,7 @@ impl<K: RecvFrom, B, F> RecvFromOp<K, B, F> {
             buf,
             f,
             room: 0,
+            in_ring: false,
             res: None,
         }
     }
@@ -413,6 +417,8 @@ where
     }
 
     fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        // Not in the kernel: a receive taken back whole (a shutdown's) is attempted again.
+        self.in_ring = Default::default();
         let Attempt {
             obj,
             blocks: pub_blocks,
@@ -461,13 +467,33 @@ where
         Some(K::CONTROL)
     }
 
+    /// A region of at most [`COPY_LIMIT`](crate::op::COPY_LIMIT): the datagram is received
+    /// into a buffer of the backend's and copied in. Called only when the receive goes to
+    /// the kernel.
+    fn copy_target(&mut self) -> Option<usize> {
+        let len = self.buf.region_len()?;
+        if len == 0 || len > crate::op::COPY_LIMIT {
+            return None;
+        }
+        self.room = len;
+        self.in_ring = true;
+        Some(len)
+    }
+
+    fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks) {
+        self.in_ring = false;
+        self.room = copy_datagram(&mut self.buf, bytes, blocks);
+    }
+
     fn received_msg(&mut self, res: i32, msg: &RecvMsg<'_>) -> bool {
+        self.in_ring = false;
         self.res = Some(match res {
             // The receive passed `MSG_TRUNC`: longer than the buffer means cut, as the
             // attempt's `recv` reports it.
             n if n >= 0 && n as usize > self.room => Err(TRUNCATED_ERROR),
             n if n >= 0 => K::from_msg(n as usize, msg),
-            e if e == -libc::EAGAIN || e == -libc::EINTR => return false,
+            // No buffer of the backend's was free (`ENOBUFS`): the read tries its syscall.
+            e if e == -libc::EAGAIN || e == -libc::EINTR || e == -libc::ENOBUFS => return false,
             e => Err(Error::from(zcall::Errno::from_raw(-e))),
         });
         true
@@ -479,7 +505,7 @@ where
     }
 
     fn retarget(&mut self, blocks: &mut Blocks, r: Region) -> Result<()> {
-        self.buf.retarget(blocks, r)
+        retarget_datagram(&mut self.buf, self.in_ring, blocks, r)
     }
 
     fn into_buf(self) -> B {
@@ -491,12 +517,44 @@ where
     }
 }
 
+/// Copies a datagram a receive brought into a buffer of the backend's into `buf` (a
+/// region, as it is now: a redirect may have changed it), as much as it holds; returns
+/// its length, against which the datagram's whole length tells a cut.
+fn copy_datagram<B: IoBufMut>(buf: &mut B, bytes: &[u8], blocks: &mut Blocks) -> usize {
+    let Ok(dst) = buf.slice_mut(blocks) else {
+        return 0;
+    };
+    let n = bytes.len().min(dst.len());
+    dst[..n].copy_from_slice(&bytes[..n]);
+    dst.len()
+}
+
+/// Redirects an armed datagram read to `r`. A receive in the kernel (`in_ring`) brings at
+/// most a backend buffer's worth ([`COPY_LIMIT`](crate::op::COPY_LIMIT)), so a region past
+/// it is refused then (a longer datagram would be cut where the region holds it).
+fn retarget_datagram<B: IoBufMut>(
+    buf: &mut B,
+    in_ring: bool,
+    blocks: &mut Blocks,
+    r: Region,
+) -> Result<()> {
+    if in_ring && r.len() > crate::op::COPY_LIMIT {
+        return Err(Error::invalid_input(
+            "the armed read is receiving in the kernel into 16 KiB: the new region must be no larger",
+        ));
+    }
+    buf.retarget(blocks, r)
+}
+
 /// One datagram into an owned buffer or a region. A truncated datagram's [`Partial`]
 /// counts the bytes the buffer holds.
 struct RecvOp<B, F> {
     buf: B,
     f: F,
     room: usize,
+    /// A receive into a buffer of the backend's is in the kernel
+    /// ([`copy_target`](OpLogic::copy_target)).
+    in_ring: bool,
     res: Option<Result<usize>>,
 }
 
@@ -506,6 +564,7 @@ impl<B, F> RecvOp<B, F> {
             buf,
             f,
             room: 0,
+            in_ring: false,
             res: None,
         }
     }
@@ -521,6 +580,8 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
     }
 
     fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
+        // Not in the kernel: a receive taken back whole (a shutdown's) is attempted again.
+        self.in_ring = Default::default();
         let Attempt {
             obj,
             blocks: pub_blocks,
@@ -573,13 +634,33 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
         Some((dst.as_mut_ptr(), dst.len()))
     }
 
+    /// A region of at most [`COPY_LIMIT`](crate::op::COPY_LIMIT): the datagram is received
+    /// into a buffer of the backend's and copied in. Called only when the receive goes to
+    /// the kernel.
+    fn copy_target(&mut self) -> Option<usize> {
+        let len = self.buf.region_len()?;
+        if len == 0 || len > crate::op::COPY_LIMIT {
+            return None;
+        }
+        self.room = len;
+        self.in_ring = true;
+        Some(len)
+    }
+
+    fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks) {
+        self.in_ring = false;
+        self.room = copy_datagram(&mut self.buf, bytes, blocks);
+    }
+
     /// The datagram's whole length (the receive passes `MSG_TRUNC`): longer than the
     /// buffer means cut, as the attempt's `recv` reports it.
     fn received(&mut self, res: i32) -> bool {
+        self.in_ring = false;
         self.res = Some(match res {
             n if n >= 0 && n as usize > self.room => Err(TRUNCATED_ERROR),
             n if n >= 0 => Ok(n as usize),
-            e if e == -libc::EAGAIN || e == -libc::EINTR => return false,
+            // No buffer of the backend's was free (`ENOBUFS`): the read tries its syscall.
+            e if e == -libc::EAGAIN || e == -libc::EINTR || e == -libc::ENOBUFS => return false,
             e => Err(Error::from(zcall::Errno::from_raw(-e))),
         });
         true
@@ -599,7 +680,7 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
     }
 
     fn retarget(&mut self, blocks: &mut Blocks, r: Region) -> Result<()> {
-        self.buf.retarget(blocks, r)
+        retarget_datagram(&mut self.buf, self.in_ring, blocks, r)
     }
 
     fn into_buf(self) -> B {

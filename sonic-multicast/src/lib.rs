@@ -4,8 +4,10 @@
 //! (any-source or source-specific, on a chosen interface), blocks and unblocks sources at
 //! run time, reads with immediate completion (one datagram, or a batch through `recvmmsg`)
 //! and writes to groups. Several peers can advance through one Io-owned buffer by
-//! redirecting their armed reads ([`UdpPeer::set_async_read_buffer`]), without a copy and
-//! without `unsafe`.
+//! redirecting their armed reads ([`UdpPeer::set_async_read_buffer`]), without a copy
+//! between them and without `unsafe` (on sonic-io's io_uring backend the kernel's bytes land
+//! in a buffer of the Io's and are copied into the region once, in place of the read
+//! syscall).
 //!
 //! | what | how |
 //! |---|---|

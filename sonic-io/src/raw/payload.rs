@@ -156,6 +156,7 @@ pub(crate) struct OpVt<C: 'static> {
     recv_target: unsafe fn(*mut u8) -> Option<(*mut u8, usize)>,
     received: unsafe fn(*mut u8, i32, &crate::op::RecvMsg<'_>) -> bool,
     source_control: unsafe fn(*mut u8) -> Option<usize>,
+    copy_in: unsafe fn(*mut u8, &[u8], &mut Blocks),
     drop: unsafe fn(*mut u8),
     /// Moves the stored value from one storage to another: a copy of the type's own
     /// bytes, of a size known where it is compiled.
@@ -238,6 +239,12 @@ unsafe fn op_source_control<C, T: OpLogic<C>>(p: *mut u8) -> Option<usize> {
     t.source_control()
 }
 
+unsafe fn op_copy_in<C, T: OpLogic<C>>(p: *mut u8, bytes: &[u8], blocks: &mut Blocks) {
+    // SAFETY: as in `op_attempt`.
+    let t = unsafe { &mut *p.cast::<T>() };
+    t.copy_in(bytes, blocks);
+}
+
 unsafe fn relocate<T>(src: *const u8, dst: *mut u8) {
     // SAFETY: the caller passes a storage holding a live `T`, 16-aligned (`fits`); the
     // caller treats it as empty from now on, so this read is the value's only move out.
@@ -257,6 +264,7 @@ impl<C: 'static, T: OpLogic<C>> Erase<OpVt<C>> for T {
         recv_target: op_recv_target::<C, T>,
         received: op_received::<C, T>,
         source_control: op_source_control::<C, T>,
+        copy_in: op_copy_in::<C, T>,
         drop: drop_erased::<T>,
         relocate: relocate::<T>,
     };
@@ -309,7 +317,20 @@ impl<C: 'static> Payload<OpVt<C>> {
     /// A receive's result and what a `recvmsg` wrote beside it
     /// ([`OpLogic::received_msg`]).
     #[inline]
-    pub(crate) fn received(&mut self, res: i32, msg: &crate::op::RecvMsg<'_>) -> bool {
+    /// Bytes a receive into the backend's buffer brought ([`OpLogic::copy_target`]) are
+    /// copied into the operation's target first ([`OpLogic::copy_in`]).
+    pub(crate) fn received(
+        &mut self,
+        res: i32,
+        msg: &crate::op::RecvMsg<'_>,
+        blocks: &mut Blocks,
+    ) -> bool {
+        if let Some(bytes) = msg.copied {
+            let f = self.vt.copy_in;
+            let p = self.ptr();
+            // SAFETY: as in `attempt`.
+            unsafe { f(p, bytes, blocks) };
+        }
         let f = self.vt.received;
         let p = self.ptr();
         // SAFETY: as in `attempt`.
@@ -460,8 +481,13 @@ impl<C: 'static> Finishing<C> {
 
     /// A receive's result ([`OpLogic::received`]); `true` when the operation has its result.
     #[inline]
-    pub(crate) fn received(&mut self, res: i32, msg: &crate::op::RecvMsg<'_>) -> bool {
-        self.done || self.p.received(res, msg)
+    pub(crate) fn received(
+        &mut self,
+        res: i32,
+        msg: &crate::op::RecvMsg<'_>,
+        blocks: &mut Blocks,
+    ) -> bool {
+        self.done || self.p.received(res, msg, blocks)
     }
 
     /// Sets the result to an error (cancel, close).

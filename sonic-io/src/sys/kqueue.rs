@@ -299,6 +299,11 @@ impl Poller {
     }
 
     #[inline]
+    pub(crate) fn prepare_copy(&mut self, _stats: &mut Stats) -> bool {
+        false
+    }
+
+    #[inline]
     pub(crate) fn recv_ended(&mut self, _token: u64, _stats: &mut Stats) -> bool {
         true
     }

@@ -38,6 +38,31 @@ pub(crate) enum RecvKind {
     /// the backend ends it ([`Poller::recv_ended`]); the datagrams come to the operation
     /// through [`Poller::recv_msg`]. No buffer of the operation's is named.
     Batch,
+    /// As the kind it holds, into a buffer the backend provides rather than the
+    /// operation's (a region's read: `OpLogic::copy_target`): the bytes come back through
+    /// [`Poller::recv_msg`] (`RecvMsg::copied`) to be copied in. No buffer of the
+    /// operation's is named; `len` bounds the receive.
+    Copied(CopiedKind),
+}
+
+/// The receives of [`RecvKind::Copied`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CopiedKind {
+    Stream,
+    Datagram,
+    Source(usize),
+}
+
+impl RecvKind {
+    /// The same receive into a buffer the backend provides; `None` for a batch.
+    pub(crate) fn copied(self) -> Option<RecvKind> {
+        Some(RecvKind::Copied(match self {
+            RecvKind::Stream => CopiedKind::Stream,
+            RecvKind::Datagram => CopiedKind::Datagram,
+            RecvKind::Source(c) => CopiedKind::Source(c),
+            RecvKind::Batch | RecvKind::Copied(_) => return None,
+        }))
+    }
 }
 
 /// The poller of one `Io` on Linux: epoll or io_uring, chosen when the Io is built. Each
@@ -246,6 +271,16 @@ impl Poller {
         match self {
             Poller::Epoll(_) => false,
             Poller::Uring(p) => p.prepare_batch(token, shape, stats),
+        }
+    }
+
+    /// Whether reads into regions may receive in the kernel into buffers of the backend's,
+    /// to be copied in ([`RecvKind::Copied`]).
+    #[inline]
+    pub(crate) fn prepare_copy(&mut self, stats: &mut crate::stats::Stats) -> bool {
+        match self {
+            Poller::Epoll(_) => false,
+            Poller::Uring(p) => p.prepare_copy(stats),
         }
     }
 

@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::{OP_DONE, OP_MORE, Ready, RecvKind, SKIP, Timeout, WAKER};
+use super::{CopiedKind, OP_DONE, OP_MORE, Ready, RecvKind, SKIP, Timeout, WAKER};
 use crate::op::BatchShape;
 use crate::stats::Stats;
 
@@ -222,6 +222,14 @@ struct RingBuf {
 const RECVMSG_OUT: usize = 16;
 /// The address room in each batch buffer.
 const NAME_ROOM: usize = size_of::<libc::sockaddr_storage>();
+/// The buffer group of the copy pool ([`Pool`]); batch rings take theirs from
+/// [`BGID_BASE`] up.
+const POOL_BGID: u16 = 0;
+/// The copy pool's buffers: how many, and how large (a stream receive into a region takes
+/// at most this much at a time; a datagram read into a larger region waits for readiness).
+const POOL_BUFS: usize = 64;
+const POOL_BUF_LEN: usize = crate::op::COPY_LIMIT;
+
 /// The first buffer group a batch ring takes ([`Poller::prepare_batch`]).
 const BGID_BASE: usize = 64;
 /// The most entries a provided-buffer ring may have: a batch read receives at most this
@@ -788,6 +796,7 @@ impl MsgBuf {
             name,
             control,
             batch: None,
+            copied: None,
         }
     }
 }
@@ -819,6 +828,123 @@ impl std::fmt::Debug for MsgBuf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MsgBuf")
             .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// Writes entry `bid` (`addr`, `len`) at `tail` of a provided-buffer ring of `mask + 1`
+/// entries, and advances `tail`; [`publish`] hands the entries to the kernel.
+fn provide(ring: &Map, mask: u32, tail: &mut u16, (addr, len, bid): (u64, u32, u16)) {
+    let idx = u32::from(*tail) & mask;
+    let base = ring.array::<RingBuf>(0);
+    // SAFETY: `idx` is masked into the ring's entries, inside the mapping.
+    let entry = unsafe { base.add(idx as usize) };
+    // SAFETY: `entry` is in the mapping and aligned (page-aligned base, 16-byte entries);
+    // it is not the kernel's (the caller keeps fewer buffers in the ring than it has
+    // entries, so its head has passed it); `publish` hands it over.
+    unsafe {
+        entry.write(RingBuf {
+            addr,
+            len,
+            bid,
+            resv: 0,
+        });
+    }
+    *tail = tail.wrapping_add(1);
+}
+
+/// Publishes a provided-buffer ring's `tail`: the entries written before it are the
+/// kernel's to take.
+fn publish(ring: &Map, tail: u16) {
+    let base = ring.array::<RingBuf>(0);
+    // SAFETY: `base` is the first entry, inside the mapping and aligned; this names its
+    // `resv` field (the ring's tail) without reading or referencing the entry.
+    let t = unsafe { &raw mut (*base).resv };
+    // SAFETY: the tail is a 2-aligned `u16` in the mapping, which outlives this call; the
+    // kernel reads it atomically and this side alone writes it.
+    let t = unsafe { std::sync::atomic::AtomicU16::from_ptr(t) };
+    // Release publishes the entries written before it.
+    t.store(tail, Ordering::Release);
+}
+
+/// Registers `ring` (page-aligned, `entries` entries) as provided-buffer group `bgid`.
+fn register_buffers(ring_fd: RawFd, ring: &Map, entries: u32, bgid: u16) -> iox::Result<()> {
+    let reg = BufReg {
+        ring_addr: ring.ptr as u64,
+        ring_entries: entries,
+        bgid,
+        flags: 0,
+        resv: [0; 3],
+    };
+    // SAFETY: `reg` is one valid `io_uring_buf_reg` (nr_args 1), read by the kernel only;
+    // it names `ring`, a page-aligned mapping of `entries` entries, which its owner keeps
+    // mapped (declared after the ring in the poller, so it outlives the ring).
+    unsafe {
+        zcall::io_uring_register(
+            ring_fd,
+            REGISTER_PBUF_RING,
+            (&raw const reg).cast_mut().cast(),
+            1,
+        )
+    }
+    .map(|_| ())
+    .map_err(|e| iox::Error::from(e).context("registering a provided-buffer ring"))
+}
+
+/// The buffers a read into a region receives into ([`RecvKind::Copied`]): one ring of
+/// [`POOL_BUFS`] buffers of [`POOL_BUF_LEN`] bytes per Io, registered as group
+/// [`POOL_BGID`] at its first such receive. The kernel picks a buffer when the bytes
+/// arrive; the operation copies them into its region when it takes the result
+/// ([`Poller::recv_msg`]), and the buffer goes back into the ring with the next wait. A
+/// receive that finds none free completes with `ENOBUFS`, and its read tries its syscall
+/// instead.
+struct Pool {
+    ring: Map,
+    tail: u16,
+    data: Box<[u8]>,
+    /// Buffers read out, to go back into the ring with the next wait.
+    returns: Vec<u16>,
+}
+
+impl Pool {
+    fn new(ring_fd: RawFd, stats: &mut Stats) -> iox::Result<Pool> {
+        let ring = Map::anon((POOL_BUFS * size_of::<RingBuf>()).next_multiple_of(4096))?;
+        register_buffers(ring_fd, &ring, POOL_BUFS as u32, POOL_BGID)?;
+        stats.ctl += 1;
+        let mut p = Pool {
+            ring,
+            tail: 0,
+            data: vec![0; POOL_BUFS * POOL_BUF_LEN].into_boxed_slice(),
+            returns: (0..POOL_BUFS as u16).collect(),
+        };
+        p.give_back();
+        Ok(p)
+    }
+
+    /// Puts the buffers read out back into the ring.
+    fn give_back(&mut self) {
+        if self.returns.is_empty() {
+            return;
+        }
+        for i in 0..self.returns.len() {
+            let bid = self.returns[i];
+            let addr = self.data[usize::from(bid) * POOL_BUF_LEN..].as_mut_ptr() as u64;
+            provide(
+                &self.ring,
+                POOL_BUFS as u32 - 1,
+                &mut self.tail,
+                (addr, POOL_BUF_LEN as u32, bid),
+            );
+        }
+        self.returns.clear();
+        publish(&self.ring, self.tail);
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("returns", &self.returns.len())
             .finish()
     }
 }
@@ -887,25 +1013,7 @@ impl Batch {
         }
         let ring_len = (entries * size_of::<RingBuf>()).next_multiple_of(4096);
         let ring = Map::anon(ring_len)?;
-        let reg = BufReg {
-            ring_addr: ring.ptr as u64,
-            ring_entries: entries as u32,
-            bgid,
-            flags: 0,
-            resv: [0; 3],
-        };
-        // SAFETY: `reg` is one valid `io_uring_buf_reg` (nr_args 1), read by the kernel only;
-        // it names `ring`, a page-aligned mapping of `entries` entries that this `Batch`
-        // keeps mapped, declared after the ring in the poller so it outlives the ring.
-        unsafe {
-            zcall::io_uring_register(
-                ring_fd,
-                REGISTER_PBUF_RING,
-                (&raw const reg).cast_mut().cast(),
-                1,
-            )
-        }
-        .map_err(|e| iox::Error::from(e).context("registering a provided-buffer ring"))?;
+        register_buffers(ring_fd, &ring, entries as u32, bgid)?;
         stats.ctl += 1;
         // SAFETY: a plain C struct of pointers and integers, for which all-zero bytes are a
         // valid value (null pointers, zero lengths).
@@ -972,37 +1080,20 @@ impl Batch {
         self.records.clear();
         self.cancelled = false;
         self.unread = false;
-        let ring = self.ring.array::<RingBuf>(0);
         let mask = self.entries - 1;
         while self.available < slots {
             let Some(bid) = self.spare.pop() else { break };
-            let idx = u32::from(self.tail) & mask;
             // `bid < shape.slots`: the buffer lies inside `data`.
             let addr = self.data[usize::from(bid) * self.buf_len..].as_mut_ptr() as u64;
-            // SAFETY: `idx` is masked into the ring's `entries` entries, inside the mapping.
-            let entry = unsafe { ring.add(idx as usize) };
-            // SAFETY: `entry` is in the mapping and aligned (page-aligned base, 16-byte
-            // entries); it is not the kernel's (fewer than `entries` buffers are in the ring,
-            // so its head has passed it); the tail store below publishes it.
-            unsafe {
-                entry.write(RingBuf {
-                    addr,
-                    len: self.buf_len as u32,
-                    bid,
-                    resv: 0,
-                });
-            }
-            self.tail = self.tail.wrapping_add(1);
+            provide(
+                &self.ring,
+                mask,
+                &mut self.tail,
+                (addr, self.buf_len as u32, bid),
+            );
             self.available += 1;
         }
-        // SAFETY: `ring` is the first entry, inside the mapping and aligned; this names its
-        // `resv` field (the ring's tail) without reading or referencing the entry.
-        let tail = unsafe { &raw mut (*ring).resv };
-        // SAFETY: the tail is a 2-aligned `u16` in the mapping, which lives as long as
-        // `self`; the kernel reads it atomically and this side alone writes it.
-        let tail = unsafe { std::sync::atomic::AtomicU16::from_ptr(tail) };
-        // Release publishes the entries written before it.
-        tail.store(self.tail, Ordering::Release);
+        publish(&self.ring, self.tail);
     }
 
     /// Records one completion of the receive; one without `F_MORE` ends it.
@@ -1090,6 +1181,12 @@ pub(crate) struct Poller {
     batches: Vec<Option<Box<Batch>>>,
     /// The kernel refused a provided-buffer ring: batch reads wait for readiness.
     no_batches: bool,
+    /// The buffers reads into regions receive into, made at the first such read (after the
+    /// ring, as `msgs`); `None` with `no_batches` set: refused, they wait for readiness.
+    pool: Option<Pool>,
+    /// By slab index: the pool buffer the last receive into a region landed in, with its
+    /// token and the bytes it holds, until the operation reads it.
+    landed: Vec<Option<(u64, u16, u32)>>,
     /// Polls whose re-arm (the kernel ended a multishot poll), update (an update that met
     /// the poll posting) or cancel (a descriptor deregistered) found the submission queue
     /// full: queued again before the next wait enters (and at each reap), so that no
@@ -1126,6 +1223,8 @@ impl Poller {
             msgs: Vec::new(),
             batches: Vec::new(),
             no_batches: false,
+            pool: None,
+            landed: Vec::new(),
             redo: Vec::new(),
         };
         let mut stats = Stats::default();
@@ -1332,6 +1431,9 @@ impl Poller {
         stats: &mut Stats,
     ) -> iox::Result<usize> {
         stats.waits += 1;
+        if let Some(p) = &mut self.pool {
+            p.give_back();
+        }
         let (head, tail) = self.ring.completions();
         // Completions left from the last wait (more than `events` came) or stashed by a
         // cancel: take them without waiting, but still submit and let the kernel run its
@@ -1501,6 +1603,7 @@ impl Poller {
                 self.events.push((cqe.user_data, cqe.res as u32));
                 return;
             }
+            self.note_landed(&cqe);
             // A receive's result, for the operation waiting on it, marked when the socket
             // holds more.
             let more = if cqe.flags & CQE_F_SOCK_NONEMPTY != 0 {
@@ -1573,7 +1676,49 @@ impl Poller {
             // Another receive of this slot: an ended batch's completions are no longer read.
             b.unread = false;
         }
+        if let Some(l) = self.landed.get_mut(idx)
+            && let Some((_, bid, _)) = l.take()
+            && let Some(p) = &mut self.pool
+        {
+            // Never read (its operation went another way): back to the pool.
+            p.returns.push(bid);
+        }
         let sqe = match kind {
+            RecvKind::Copied(copied) => {
+                // A stream's receive asks for the region's rest (a redirect keeps room for
+                // it); a datagram's for a whole buffer, so that a redirect to a larger
+                // region still gets its datagram whole.
+                let len = match copied {
+                    CopiedKind::Stream => len.min(POOL_BUF_LEN as u32),
+                    _ => POOL_BUF_LEN as u32,
+                };
+                let mut sqe = Sqe {
+                    opcode: OP_RECV,
+                    flags: SQE_BUFFER_SELECT,
+                    fd,
+                    len,
+                    user_data: token | OP_DONE,
+                    buf_index: POOL_BGID,
+                    ..Sqe::default()
+                };
+                match copied {
+                    CopiedKind::Stream => {}
+                    CopiedKind::Datagram => sqe.op_flags = libc::MSG_TRUNC as u32,
+                    CopiedKind::Source(control) => {
+                        if self.msgs.len() <= idx {
+                            self.msgs.resize_with(idx + 1, || None);
+                        }
+                        let m = self.msgs[idx].get_or_insert_with(MsgBuf::new);
+                        // The iovec's length bounds the receive; the kernel puts the
+                        // buffer it picks in its place.
+                        sqe.opcode = OP_RECVMSG;
+                        sqe.addr = m.prepare(token, (std::ptr::null_mut(), len as usize), control);
+                        sqe.len = 1;
+                        sqe.op_flags = (libc::MSG_TRUNC | libc::MSG_CMSG_CLOEXEC) as u32;
+                    }
+                }
+                sqe
+            }
             RecvKind::Batch => {
                 let Some(b) = self.batch_mut(token) else {
                     return Err(iox::Error::invalid_input(
@@ -1638,6 +1783,45 @@ impl Poller {
         match self.batches.get_mut(token as u32 as usize) {
             Some(Some(b)) if b.token == token => Some(b),
             _ => None,
+        }
+    }
+
+    /// Whether reads into regions may receive in the ring, into the copy pool ([`Pool`],
+    /// made at the first such read): where reads complete in the ring and the kernel gave
+    /// a provided-buffer ring.
+    pub(crate) fn prepare_copy(&mut self, stats: &mut Stats) -> bool {
+        if !self.completes_reads || self.no_batches {
+            return false;
+        }
+        if self.pool.is_none() {
+            match Pool::new(self.ring.fd.raw(), stats) {
+                Ok(p) => self.pool = Some(p),
+                Err(_) => {
+                    self.no_batches = true;
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Records the pool buffer a receive's completion used, for its operation to read
+    /// ([`recv_msg`](Poller::recv_msg)).
+    fn note_landed(&mut self, cqe: &Cqe) {
+        if cqe.flags & CQE_F_BUFFER == 0 {
+            return;
+        }
+        let token = cqe.user_data & !OP_DONE;
+        let idx = token as u32 as usize;
+        if self.landed.len() <= idx {
+            self.landed.resize(idx + 1, None);
+        }
+        let len = (cqe.res.max(0) as u32).min(POOL_BUF_LEN as u32);
+        let bid = (cqe.flags >> CQE_BUFFER_SHIFT) as u16;
+        if let Some((_, old, _)) = self.landed[idx].replace((token, bid, len))
+            && let Some(p) = &mut self.pool
+        {
+            p.returns.push(old);
         }
     }
 
@@ -1787,13 +1971,32 @@ impl Poller {
                 };
             }
         }
-        match self.msgs.get_mut(token as u32 as usize) {
+        let idx = token as u32 as usize;
+        let mut copied = None;
+        if let Some(l) = self.landed.get_mut(idx)
+            && l.is_some_and(|(t, ..)| t == token)
+            && let Some((_, bid, len)) = l.take()
+            && let Some(p) = &mut self.pool
+        {
+            // Read now; back into the ring with the next wait.
+            p.returns.push(bid);
+            copied = Some((bid, len));
+        }
+        let copied = match (copied, &self.pool) {
+            (Some((bid, len)), Some(p)) => {
+                Some(&p.data[usize::from(bid) * POOL_BUF_LEN..][..len as usize])
+            }
+            _ => None,
+        };
+        let mut msg = match self.msgs.get_mut(idx) {
             Some(Some(m)) if m.token == token => {
                 m.close_installed();
                 m.written()
             }
             _ => crate::op::RecvMsg::default(),
-        }
+        };
+        msg.copied = copied;
+        msg
     }
 
     /// Takes `token`'s receive back: its result if it completed (from this turn's events,
@@ -1846,7 +2049,9 @@ impl Poller {
             return Some(e.1 as i32);
         }
         if let Some(i) = self.stash.iter().position(|c| c.user_data == ud) {
-            return self.stash.remove(i).map(|c| c.res);
+            let c = self.stash.remove(i)?;
+            self.note_landed(&c);
+            return Some(c.res);
         }
         // One round, as a rule: the cancel returns once the request is gone, and the enter
         // runs the deferred work that posts its completion. More only if an enter is
@@ -1865,6 +2070,7 @@ impl Poller {
                 let cqe = self.ring.cqe(head);
                 head = head.wrapping_add(1);
                 if found.is_none() && cqe.user_data == ud {
+                    self.note_landed(&cqe);
                     found = Some(cqe.res);
                 } else {
                     self.stash.push_back(cqe);
