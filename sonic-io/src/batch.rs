@@ -52,14 +52,18 @@ struct Meta {
 pub struct Datagrams {
     data: Box<[u8]>,
     slot: usize,
-    /// Control space: `control_slot` bytes per slot, or none.
+    /// Control space: `control_slot` bytes per slot, or none (a `u32`, so that the batch,
+    /// handed back in a refused submission's error, stays small).
     control: Box<[u8]>,
-    control_slot: usize,
+    control_slot: u32,
     meta: Box<[Meta]>,
     filled: usize,
     /// An error met after earlier chunks of the same read took datagrams: those were
     /// handed over, and this is reported by the next batch read.
     error: Option<Error>,
+    /// The first `filled` slots hold datagrams a receive in the ring took, and the read
+    /// goes on with a `recvmmsg` for the rest ([`Datagrams::take_received`]).
+    top_up: bool,
 }
 
 impl Datagrams {
@@ -105,11 +109,12 @@ impl Datagrams {
     pub fn with_control(slots: usize, slot_len: usize, control_len: usize) -> Datagrams {
         let slots = slots.max(1);
         let slot = slot_len.max(1);
+        let control_len = control_len.min(u32::MAX as usize);
         Datagrams {
             data: vec![0; slots * slot].into_boxed_slice(),
             slot,
             control: vec![0; slots * control_len].into_boxed_slice(),
-            control_slot: control_len,
+            control_slot: control_len as u32,
             meta: vec![
                 Meta {
                     len: 0,
@@ -122,12 +127,13 @@ impl Datagrams {
             .into_boxed_slice(),
             filled: 0,
             error: None,
+            top_up: false,
         }
     }
 
     /// The control space of each slot, in bytes (0: none).
     pub fn control_len(&self) -> usize {
-        self.control_slot
+        self.control_slot as usize
     }
 
     /// Datagrams received by the last batch read.
@@ -158,7 +164,7 @@ impl Datagrams {
         }
         let m = &self.meta[i];
         let start = i * self.slot;
-        let cstart = i * self.control_slot;
+        let cstart = i * self.control_slot as usize;
         Some(Datagram {
             bytes: &self.data[start..start + m.len],
             truncated: m.truncated,
@@ -183,6 +189,17 @@ impl Datagrams {
     /// earlier ones took datagrams ends the read with those; its error (unless `WouldBlock`
     /// or `EINTR`) is held and returned by the next read without a syscall.
     fn receive(&mut self, u: &UdpConn, calls: &mut u64) -> Result<usize> {
+        if std::mem::take(&mut self.top_up) {
+            // After datagrams the ring took: the rest of the slots, and the read completes
+            // with what it has whatever this finds.
+            return match self.receive_rest(calls, |msgs| u.try_recv_messages(msgs)) {
+                Err(e) if !e.is_would_block() && e.kind() != iox::ErrorKind::Interrupted => {
+                    self.error = Some(e);
+                    Ok(self.filled)
+                }
+                _ => Ok(self.filled),
+            };
+        }
         self.receive_with(calls, |msgs| u.try_recv_messages(msgs))
     }
 
@@ -190,20 +207,30 @@ impl Datagrams {
     fn receive_with(
         &mut self,
         calls: &mut u64,
-        mut recv: impl FnMut(&mut [RecvMsg<'_, '_>]) -> Result<usize>,
+        recv: impl FnMut(&mut [RecvMsg<'_, '_>]) -> Result<usize>,
     ) -> Result<usize> {
         self.filled = 0;
         if let Some(e) = self.error.take() {
             return Err(e);
         }
+        self.receive_rest(calls, recv)
+    }
+
+    /// [`receive_with`](Self::receive_with) into the slots after the `filled` ones: an
+    /// error with datagrams already in the batch is held for the next read.
+    fn receive_rest(
+        &mut self,
+        calls: &mut u64,
+        mut recv: impl FnMut(&mut [RecvMsg<'_, '_>]) -> Result<usize>,
+    ) -> Result<usize> {
         let slot = self.slot;
-        let cslot = self.control_slot;
+        let cslot = self.control_slot as usize;
+        let start = self.filled;
         // Without control space every slot gets an empty control buffer: no chunk of it.
-        let mut controls = self.control.chunks_mut((cslot * BATCH).max(1));
-        for (chunk, metas) in self
-            .data
+        let mut controls = self.control[start * cslot..].chunks_mut((cslot * BATCH).max(1));
+        for (chunk, metas) in self.data[start * slot..]
             .chunks_mut(slot * BATCH)
-            .zip(self.meta.chunks_mut(BATCH))
+            .zip(self.meta[start..].chunks_mut(BATCH))
         {
             let k = metas.len();
             // Only the `k` slots of this chunk are built, in place (`raw::stack`).
@@ -256,8 +283,9 @@ impl Datagrams {
     /// order: as many datagrams as there are slots (the backend gave the kernel no more
     /// buffers than that). What ended the receive is reported as a `recvmmsg` error would
     /// be: with datagrams, a socket's error is held for the next read; without, it is the
-    /// result. `None`: nothing came (the receive ended without a datagram or an error),
-    /// and the read tries again.
+    /// result. `None`: the read goes on in an attempt, for nothing came (the receive ended
+    /// without a datagram or an error), or a burst came and the rest of the slots are to
+    /// be filled by a `recvmmsg`.
     fn take_received(&mut self, got: &dyn Received) -> Option<Result<usize>> {
         self.filled = 0;
         let mut end = 0;
@@ -276,8 +304,9 @@ impl Datagrams {
                     }
                     let len = bytes.len().min(self.slot);
                     self.data[k * self.slot..][..len].copy_from_slice(&bytes[..len]);
-                    let control_len = control.len().min(self.control_slot);
-                    self.control[k * self.control_slot..][..control_len]
+                    let cslot = self.control_slot as usize;
+                    let control_len = control.len().min(cslot);
+                    self.control[k * cslot..][..control_len]
                         .copy_from_slice(&control[..control_len]);
                     self.meta[k] = Meta {
                         len,
@@ -296,6 +325,15 @@ impl Datagrams {
         match (self.filled, error) {
             (0, Some(e)) => Some(Err(e)),
             (0, None) => None,
+            // More than one came before the receive ended: a burst, which may have left
+            // more queued than the receive took before its cancel landed (the kernel also
+            // takes a multishot receive's datagrams in rounds). The read goes on with one
+            // `recvmmsg` for the rest of the slots, as a batch read on readiness would take
+            // every queued datagram. One datagram alone (a spaced feed) completes at once.
+            (n, None) if n > 1 && n < self.meta.len() => {
+                self.top_up = true;
+                None
+            }
             (n, e) => {
                 self.error = e;
                 Some(Ok(n))
@@ -361,8 +399,9 @@ impl<F: FnOnce(&mut Io, Result<usize>, Datagrams) + 'static> OpLogic<Io> for Rec
     fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
         let Attempt { obj, stats, .. } = cx;
         loop {
-            // A held error is reported whatever the readiness.
-            if !obj.may_try(Dir::Read) && self.batch.error.is_none() {
+            // A held error is reported whatever the readiness, and datagrams the ring took
+            // complete the read whatever the rest finds.
+            if !obj.may_try(Dir::Read) && self.batch.error.is_none() && !self.batch.top_up {
                 return false;
             }
             let Owned::Udp(u) = obj.owned() else {
@@ -388,6 +427,12 @@ impl<F: FnOnce(&mut Io, Result<usize>, Datagrams) + 'static> OpLogic<Io> for Rec
     }
 
     fn fail(&mut self, e: Error) {
+        if std::mem::take(&mut self.batch.top_up) {
+            // Datagrams the ring took wait in the slots for the rest: they are the result
+            // (a cancel or close meets a read that has them).
+            self.res = Some(Ok(self.batch.filled));
+            return;
+        }
         self.res = Some(Err(e));
     }
 
@@ -398,7 +443,7 @@ impl<F: FnOnce(&mut Io, Result<usize>, Datagrams) + 'static> OpLogic<Io> for Rec
         self.batch.error.is_none().then_some(BatchShape {
             slots: self.batch.capacity(),
             slot_len: self.batch.slot,
-            control: self.batch.control_slot,
+            control: self.batch.control_slot as usize,
         })
     }
 

@@ -452,6 +452,8 @@ impl Io {
         ];
         let owned = obj.into_owned();
         self.cancel_taken(key, ops);
+        // A socket that read batches in the ring leaves its buffers behind otherwise.
+        self.poller.forget_buffers(key.token(), &mut self.stats);
         result.map(|()| owned)
     }
 

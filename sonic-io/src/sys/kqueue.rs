@@ -304,6 +304,9 @@ impl Poller {
     }
 
     #[inline]
+    pub(crate) fn forget_buffers(&mut self, _token: u64, _stats: &mut Stats) {}
+
+    #[inline]
     pub(crate) fn recv_ended(&mut self, _token: u64, _stats: &mut Stats) -> bool {
         true
     }

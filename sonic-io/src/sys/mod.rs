@@ -295,6 +295,15 @@ impl Poller {
         }
     }
 
+    /// Frees what the backend keeps for `token`'s batch reads (its object is gone).
+    #[inline]
+    pub(crate) fn forget_buffers(&mut self, token: u64, stats: &mut crate::stats::Stats) {
+        match self {
+            Poller::Epoll(_) => {}
+            Poller::Uring(p) => p.forget_buffers(token, stats),
+        }
+    }
+
     /// What the last `recvmsg` of `token` ([`RecvKind::Source`]) wrote beside its bytes:
     /// the source's address and the control data; empty for any other receive. Read it
     /// when the receive's result is taken, before the object receives again: the first

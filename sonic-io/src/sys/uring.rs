@@ -137,6 +137,7 @@ const FEAT_EXT_ARG: u32 = 1 << 8;
 /// (`IORING_POLL_ADD_MULTI`), which have no feature bit of their own.
 const FEAT_RSRC_TAGS: u32 = 1 << 10;
 
+const OP_NOP: u8 = 0;
 const OP_POLL_ADD: u8 = 6;
 const OP_POLL_REMOVE: u8 = 7;
 const OP_ASYNC_CANCEL: u8 = 14;
@@ -502,6 +503,54 @@ impl Ring {
         self.sq_local_tail.wrapping_sub(head)
     }
 
+    /// Enters the kernel to run the ring's deferred work only (`GETEVENTS`, nothing
+    /// submitted): completions a cancel produced are posted. Unlike [`enter`](Ring::enter),
+    /// it works while the kernel refuses a full submission queue.
+    fn run_work(&self) -> iox::Result<()> {
+        // SAFETY: nothing is submitted (count 0) and no argument is passed.
+        let r = unsafe {
+            zcall::io_uring_enter(
+                self.enter_fd,
+                0,
+                0,
+                ENTER_GETEVENTS | self.enter_flags,
+                std::ptr::null(),
+                0,
+            )
+        };
+        r.map(|_| ()).map_err(iox::Error::from)
+    }
+
+    /// Takes back the entry whose `user_data` is `user_data` if it is still queued on this
+    /// side (not consumed by the kernel: a submission it refused): it becomes a no-op whose
+    /// completion is ignored. `true` if it was there.
+    fn withdraw(&mut self, user_data: u64) -> bool {
+        let head = self.sq_head.get().load(Ordering::Acquire);
+        let mut pos = head;
+        while pos != self.sq_local_tail {
+            let idx = (pos & self.sq_mask) as usize;
+            // SAFETY: `idx` is masked into the entry array; entries from the kernel's head
+            // to this side's tail are not the kernel's (single issuer: it consumes them only
+            // inside this thread's enters).
+            let slot = unsafe { self.sqes.array::<Sqe>(0).add(idx) };
+            // SAFETY: as above: in the mapping, aligned, written by `push`, not the kernel's.
+            let sqe = unsafe { slot.read() };
+            if sqe.user_data == user_data {
+                // SAFETY: as above.
+                unsafe {
+                    slot.write(Sqe {
+                        opcode: OP_NOP,
+                        user_data: QUIET,
+                        ..Sqe::default()
+                    });
+                }
+                return true;
+            }
+            pos = pos.wrapping_add(1);
+        }
+        false
+    }
+
     /// Queues `sqe`, submitting what is queued first if the queue is full. Fails with
     /// [`SQ_FULL`] when the kernel takes none of a full queue (`EAGAIN` when it cannot
     /// allocate requests, `EBUSY` while its completion backlog drains): the entry is not
@@ -560,8 +609,10 @@ impl Ring {
             _ => (std::ptr::null(), 0),
         };
         let min = if wait.is_some() { min_complete } else { 0 };
-        // SAFETY: the entries submitted hold no pointers but a receive's buffer, which
-        // `Poller::recv`'s caller keeps valid and untouched until its completion is taken;
+        // SAFETY: the entries submitted hold no pointers but a receive's buffer (which
+        // `Poller::recv`'s caller keeps valid and untouched until its completion is taken)
+        // and the poller's own storage (a `recvmsg` header, a provided-buffer ring and its
+        // buffers, kept until the poller drops, after the ring);
         // `arg` and the timespec it points at outlive the call; `argsz` is `arg`'s size
         // when EXT_ARG is set, else the pointer is null.
         let r = unsafe { zcall::io_uring_enter(self.enter_fd, to_submit, min, flags, argp, argsz) };
@@ -1569,16 +1620,8 @@ impl Poller {
             return;
         }
         if cqe.user_data & BATCH_CANCEL == BATCH_CANCEL && cqe.user_data != WAKER {
-            // A batch receive's cancel. One that met the receive while it ran (`EALREADY`)
-            // left it going: sent again (with the next wait, if the queue is full now), so
-            // that the receive ends and its read completes.
-            let token = cqe.user_data & !BATCH_CANCEL;
-            if cqe.res == -libc::EALREADY
-                && self.batch_mut(token).is_some_and(|b| b.in_flight)
-                && self.cancel_batch(token, stats).is_err()
-            {
-                self.redo.push(Redo::Cancel(token | OP_DONE));
-            }
+            // A batch receive's cancel, met after its receive was ended ([`end_batch`]
+            // reads it otherwise): nothing to do.
             return;
         }
         if cqe.user_data & UPDATE != 0 && cqe.user_data != WAKER {
@@ -1882,25 +1925,14 @@ impl Poller {
     }
 
     /// Whether `token`'s receive has ended. A batch receive goes on after its first
-    /// datagram: its cancel is queued then (an entry; the next wait submits it, and its
-    /// completion, the receive's last, comes back in that wait), and every datagram that
-    /// arrives until the cancel lands joins the batch. A cancel the full queue refuses is
-    /// made at once ([`cancel_recv`](Poller::cancel_recv)'s way).
+    /// datagram: it is ended then ([`end_batch`](Poller::end_batch): its cancel queued and
+    /// submitted with one enter, which also posts the receive's last completion), and
+    /// every datagram that arrived until the cancel landed joins the batch. Its read
+    /// completes in the same turn.
     pub(crate) fn recv_ended(&mut self, token: u64, stats: &mut Stats) -> bool {
-        let Some(b) = self.batch_mut(token) else {
-            return true;
-        };
-        if !b.in_flight {
-            return true;
+        if self.batch_mut(token).is_some_and(|b| b.in_flight) {
+            self.end_batch(token, stats);
         }
-        if b.cancelled {
-            return false;
-        }
-        b.cancelled = true;
-        if self.cancel_batch(token, stats).is_ok() {
-            return false;
-        }
-        self.end_batch(token, stats);
         true
     }
 
@@ -1918,34 +1950,90 @@ impl Poller {
         )
     }
 
-    /// Takes `token`'s batch receive back from the kernel: cancels it and reads completions
-    /// until its last one (those of other requests met on the way go to the stash), as
-    /// [`cancel_recv`](Poller::cancel_recv) does for one receive.
+    /// Takes `token`'s batch receive back from the kernel and reads its completions until
+    /// its last one (completions of other requests met on the way go to the stash, and
+    /// the receive's own that a cancel stashed before are taken first). The first round
+    /// queues its cancel and submits it with one enter, which runs the deferred work that
+    /// posts the last completion: one syscall. A receive still in this side's queue (a
+    /// submission the kernel refused) is withdrawn; one the cancel did not end (a cancel
+    /// refused, or one that met the receive running) is cancelled synchronously, with
+    /// enters that submit nothing, so that a full queue the kernel refuses cannot keep
+    /// the deferred work from running.
     fn end_batch(&mut self, token: u64, stats: &mut Stats) {
         let ud = token | OP_DONE;
-        let start = std::time::Instant::now();
-        while self.batch_mut(token).is_some_and(|b| b.in_flight) {
-            let _ = sync_cancel(self.ring.fd.raw(), ud);
-            stats.ctl += 1;
-            if self.ring.enter(0, None).is_ok() {
-                stats.ctl += 1;
+        let mut i = 0;
+        while i < self.stash.len() {
+            if self.stash[i].user_data == ud && self.batch_mut(token).is_some_and(|b| b.in_flight) {
+                let cqe = self.stash.remove(i).expect("within the stash");
+                if let Some(b) = self.batch_mut(token) {
+                    b.take(cqe);
+                }
+            } else {
+                i += 1;
             }
+        }
+        if !self.batch_mut(token).is_some_and(|b| b.in_flight) {
+            return;
+        }
+        if self.ring.withdraw(ud) {
+            // Never reached the kernel: it took nothing.
+            if let Some(b) = self.batch_mut(token) {
+                b.in_flight = false;
+                b.unread = true;
+            }
+            return;
+        }
+        let mut queued = self.cancel_batch(token, stats).is_ok()
+            && self.ring.enter(0, None).is_ok()
+            && self.ring.pending() == 0;
+        stats.ctl += 1;
+        if !queued {
+            // A cancel the kernel did not take would end a later receive of this token.
+            self.ring.withdraw(token | BATCH_CANCEL);
+        }
+        let start = std::time::Instant::now();
+        loop {
             let (mut head, tail) = self.ring.completions();
             while head != tail {
                 let cqe = self.ring.cqe(head);
                 head = head.wrapping_add(1);
+                if cqe.user_data == token | BATCH_CANCEL {
+                    continue;
+                }
                 match self.batch_mut(token) {
                     Some(b) if cqe.user_data == ud && b.in_flight => b.take(cqe),
                     _ => self.stash.push_back(cqe),
                 }
             }
             self.ring.advance(head);
+            if !self.batch_mut(token).is_some_and(|b| b.in_flight) {
+                return;
+            }
+            if !queued {
+                let _ = sync_cancel(self.ring.fd.raw(), ud);
+                stats.ctl += 1;
+            }
+            queued = false;
+            if self.ring.run_work().is_ok() {
+                stats.ctl += 1;
+            }
             if start.elapsed() > CANCEL_LIMIT {
                 eprintln!(
                     "sonic-io: io_uring did not give back a cancelled batch receive within {CANCEL_LIMIT:?}; aborting rather than reuse buffers the kernel may still write"
                 );
                 std::process::abort();
             }
+        }
+    }
+
+    /// Frees `token`'s batch buffers (its object is gone, its receive ended): the
+    /// buffer group is unregistered and its memory given back.
+    pub(crate) fn forget_buffers(&mut self, token: u64, stats: &mut Stats) {
+        let idx = token as u32 as usize;
+        if self.batch_mut(token).is_some_and(|b| !b.in_flight)
+            && let Some(b) = self.batches[idx].take()
+        {
+            b.unregister(self.ring.fd.raw(), stats);
         }
     }
 
@@ -2021,20 +2109,6 @@ impl Poller {
                     e.0 = SKIP;
                 }
             }
-            let mut i = 0;
-            while i < self.stash.len() {
-                if self.stash[i].user_data == ud
-                    && let Some(b) = self.batch_mut(token)
-                    && b.in_flight
-                {
-                    let cqe = self.stash.remove(i).expect("within the stash");
-                    if let Some(b) = self.batch_mut(token) {
-                        b.take(cqe);
-                    }
-                } else {
-                    i += 1;
-                }
-            }
             self.end_batch(token, stats);
             let b = self.batch_mut(token)?;
             if b.brought() {
@@ -2053,15 +2127,21 @@ impl Poller {
             self.note_landed(&c);
             return Some(c.res);
         }
+        if self.ring.withdraw(ud) {
+            // Still queued on this side (the kernel refused the submission): it never
+            // reached the kernel.
+            return None;
+        }
         // One round, as a rule: the cancel returns once the request is gone, and the enter
-        // runs the deferred work that posts its completion. More only if an enter is
+        // runs the deferred work that posts its completion (submitting nothing, so that a
+        // full queue the kernel refuses cannot keep it from running). More only if an enter is
         // interrupted (a signal) or the completion is late; never `None` while the kernel
         // may still hold the buffer: the caller hands it back on `None`.
         let start = std::time::Instant::now();
         loop {
             let _ = sync_cancel(self.ring.fd.raw(), ud);
             stats.ctl += 1;
-            if self.ring.enter(0, None).is_ok() {
+            if self.ring.run_work().is_ok() {
                 stats.ctl += 1;
             }
             let (mut head, tail) = self.ring.completions();
