@@ -467,17 +467,8 @@ where
         Some(K::CONTROL)
     }
 
-    /// A region of at most [`COPY_LIMIT`](crate::op::COPY_LIMIT): the datagram is received
-    /// into a buffer of the backend's and copied in. Called only when the receive goes to
-    /// the kernel.
     fn copy_target(&mut self) -> Option<usize> {
-        let len = self.buf.region_len()?;
-        if len == 0 || len > crate::op::COPY_LIMIT {
-            return None;
-        }
-        self.room = len;
-        self.in_ring = true;
-        Some(len)
+        datagram_copy_target(&self.buf, &mut self.room, &mut self.in_ring)
     }
 
     fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks) {
@@ -515,6 +506,23 @@ where
     fn abandon(self, blocks: &mut Blocks) {
         self.buf.release(blocks);
     }
+}
+
+/// A datagram read's copy target ([`OpLogic::copy_target`]): a region of at most
+/// [`COPY_LIMIT`](crate::op::COPY_LIMIT), into which the datagram, received into a buffer of
+/// the backend's, is copied. Called only when the receive goes to the kernel: it records
+/// the room and that the receive is there.
+fn datagram_copy_target<B: IoBufMut>(
+    buf: &B,
+    room: &mut usize,
+    in_ring: &mut bool,
+) -> Option<usize> {
+    let len = buf
+        .region_len()
+        .filter(|&l| l > 0 && l <= crate::op::COPY_LIMIT)?;
+    *room = len;
+    *in_ring = true;
+    Some(len)
 }
 
 /// Copies a datagram a receive brought into a buffer of the backend's into `buf` (a
@@ -634,17 +642,8 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
         Some((dst.as_mut_ptr(), dst.len()))
     }
 
-    /// A region of at most [`COPY_LIMIT`](crate::op::COPY_LIMIT): the datagram is received
-    /// into a buffer of the backend's and copied in. Called only when the receive goes to
-    /// the kernel.
     fn copy_target(&mut self) -> Option<usize> {
-        let len = self.buf.region_len()?;
-        if len == 0 || len > crate::op::COPY_LIMIT {
-            return None;
-        }
-        self.room = len;
-        self.in_ring = true;
-        Some(len)
+        datagram_copy_target(&self.buf, &mut self.room, &mut self.in_ring)
     }
 
     fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks) {

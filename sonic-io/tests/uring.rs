@@ -307,6 +307,39 @@ fn a_codec_read_receives_in_the_ring_and_decodes_in_its_attempt() {
     assert_eq!((st.sqes, st.events), (100, 100), "one receive each: {st:?}");
 }
 
+/// A Region echo on a stream whose reads complete in the ring: 100 messages of 64 bytes,
+/// each read with `async_read` or, if `exact`, `async_read_exact`; the stats of the run.
+fn region_echo(io: &mut Io, exact: bool) -> Stats {
+    let (s, peer) = pair(io);
+    let block = io.add_bytes(vec![0u8; 4096]).unwrap();
+    let region = io.region(block, 0..if exact { 64 } else { 4096 }).unwrap();
+    let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    fn serve(
+        io: &mut Io,
+        s: TcpStream,
+        (region, exact): (sonic_io::Region, bool),
+        served: std::rc::Rc<std::cell::Cell<u32>>,
+    ) {
+        let done = move |io: &mut Io, r: Option<usize>, region| {
+            let Some(n @ 1..) = r else { return };
+            let mut echo = [0u8; 64];
+            echo[..n].copy_from_slice(&io.bytes(region).unwrap()[..n]);
+            assert_eq!(s.write(io, &echo[..n]).unwrap(), n);
+            served.set(served.get() + n as u32);
+            serve(io, s, (region, exact), served);
+        };
+        if exact {
+            s.async_read_exact(io, region, move |io, r, b| done(io, r.ok(), b))
+                .unwrap();
+        } else {
+            s.async_read(io, region, move |io, r, b| done(io, r.ok(), b))
+                .unwrap();
+        }
+    }
+    serve(io, s, (region, exact), served.clone());
+    echo_rounds(io, peer, &served, |i| vec![i as u8; 64], 100)
+}
+
 /// A read that waits for readiness on a stream whose reads complete in the ring (an exact
 /// read into a `Region`: its rest may take several receives, so it is not handed to the
 /// kernel): the stream is polled for reading on demand, one one-shot poll queued when the
@@ -320,28 +353,7 @@ fn a_read_that_waits_for_readiness_polls_on_demand_with_reads_in_the_ring() {
     let Some(mut io) = ring_reads_io() else {
         return;
     };
-    let (s, peer) = pair(&mut io);
-    let block = io.add_bytes(vec![0u8; 64]).unwrap();
-    let region = io.region(block, 0..64).unwrap();
-    let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
-    fn serve(
-        io: &mut Io,
-        s: TcpStream,
-        region: sonic_io::Region,
-        served: std::rc::Rc<std::cell::Cell<u32>>,
-    ) {
-        s.async_read_exact(io, region, move |io, r, region| {
-            let Ok(n @ 1..) = r else { return };
-            let mut echo = [0u8; 64];
-            echo[..n].copy_from_slice(&io.bytes(region).unwrap()[..n]);
-            assert_eq!(s.write(io, &echo[..n]).unwrap(), n);
-            served.set(served.get() + n as u32);
-            serve(io, s, region, served);
-        })
-        .unwrap();
-    }
-    serve(&mut io, s, region, served.clone());
-    let st = echo_rounds(&mut io, peer, &served, |i| vec![i as u8; 64], 100);
+    let st = region_echo(&mut io, true);
     println!("100 exact Region echoes on io_uring: {st:?}");
     assert_eq!((st.reads, st.writes, st.ctl), (100, 100, 0), "{st:?}");
     assert_eq!(st.sqes, 100, "one read poll queued per message: {st:?}");
@@ -358,28 +370,7 @@ fn a_region_read_receives_in_the_ring_and_is_copied_in() {
     let Some(mut io) = ring_reads_io() else {
         return;
     };
-    let (s, peer) = pair(&mut io);
-    let block = io.add_bytes(vec![0u8; 4096]).unwrap();
-    let region = io.region(block, 0..4096).unwrap();
-    let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
-    fn serve(
-        io: &mut Io,
-        s: TcpStream,
-        region: sonic_io::Region,
-        served: std::rc::Rc<std::cell::Cell<u32>>,
-    ) {
-        s.async_read(io, region, move |io, r, region| {
-            let Ok(n @ 1..) = r else { return };
-            let mut echo = [0u8; 64];
-            echo[..n].copy_from_slice(&io.bytes(region).unwrap()[..n]);
-            assert_eq!(s.write(io, &echo[..n]).unwrap(), n);
-            served.set(served.get() + n as u32);
-            serve(io, s, region, served);
-        })
-        .unwrap();
-    }
-    serve(&mut io, s, region, served.clone());
-    let st = echo_rounds(&mut io, peer, &served, |i| vec![i as u8; 64], 100);
+    let st = region_echo(&mut io, false);
     println!("100 Region echoes on io_uring: {st:?}");
     assert_eq!((st.reads, st.writes, st.ctl), (0, 100, 0), "{st:?}");
     assert_eq!(st.sqes, 100, "one receive per message: {st:?}");
