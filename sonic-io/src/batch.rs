@@ -479,7 +479,9 @@ impl PacketConn<UdpConn> {
     /// lost to an error: when a later `recvmmsg` of the same read fails, the read completes
     /// with what it took and `batch` keeps the error, which the next read with it reports
     /// (at once, without a syscall). Completes at once when datagrams
-    /// are queued, under the same dispatch rule as every operation.
+    /// are queued and the Io knows it, under the same dispatch rule as every operation (on
+    /// io_uring a read after a completion from the ring goes to the kernel: see
+    /// [`PacketConn::async_read`]).
     pub fn async_read_batch<F>(
         self,
         io: &mut Io,

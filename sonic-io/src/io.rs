@@ -195,6 +195,7 @@ impl IoBuilder {
             pub_blocks: Blocks::with_capacity(self.blocks, id),
             timers: Timers::with_capacity(self.timers, id),
             ready: VecDeque::with_capacity(self.ready),
+            later: VecDeque::new(),
             local_posts: Vec::with_capacity(self.posts),
             local_running: Vec::with_capacity(self.posts),
             posts_running: Vec::with_capacity(self.posts),
@@ -244,6 +245,9 @@ pub struct Io {
     pub(crate) pub_blocks: Blocks,
     pub(crate) timers: Timers<Io>,
     ready: VecDeque<Completion>,
+    /// Reads into regions submitted at the depth limit: armed in their slots, attempted at
+    /// the start of the next turn ([`Io::submit`]).
+    later: VecDeque<(Key, Dir)>,
     local_posts: Vec<Payload<OnceVt<Io, ()>>>,
     /// Local posts being run, in reverse order (the next is last): a panic in one leaves
     /// the rest here, and the next turn runs them first.
@@ -646,6 +650,18 @@ impl Io {
                 Err((op, e)) => refuse(op, e),
             };
         }
+        if self.depth >= MAX_DEPTH && op.fills_shared() {
+            // A read into a region at the depth limit is not attempted now: its callback
+            // would wait in the ready queue while its bytes sat in a region other reads may
+            // fill (several reads may target one, and the program moves them on from their
+            // callbacks), and they would overwrite the bytes before the callback saw them.
+            // It stays armed (so it can still be redirected) and is attempted at the start
+            // of the next turn, where its callback runs as soon as it completes.
+            place(slot, op, false);
+            self.armed += 1;
+            self.later.push_back((key, dir));
+            return Ok(());
+        }
         let mut cx = Attempt {
             obj,
             blocks: pub_blocks,
@@ -827,6 +843,20 @@ impl Io {
     /// Retries the armed operation of `dir` after readiness, where it lies in its slot;
     /// returns 1 if it completed. Only a completed operation is moved out (to run its
     /// callback, which may arm the slot again).
+    /// A read put off at the depth limit ([`Io::submit`]): attempted now if it is still
+    /// armed (not cancelled, closed, or completed since).
+    fn retry_later(&mut self, key: Key, dir: Dir) -> usize {
+        let armed = self
+            .objects
+            .get(key)
+            .is_some_and(|o| matches!(o.slot(dir), OpSlot::Armed(_)));
+        if !armed {
+            return 0;
+        }
+        // Not ready: `retry` parks it as any read that finds nothing.
+        self.retry(key, dir)
+    }
+
     fn retry(&mut self, key: Key, dir: Dir) -> usize {
         let Io {
             objects,
@@ -1027,6 +1057,13 @@ impl Io {
             self.run_callback(move |io| c.op.complete(io));
             n += 1;
         }
+        // Reads into regions put off at the depth limit: attempted now, at the top.
+        for _ in 0..self.later.len() {
+            let Some((key, dir)) = self.later.pop_front() else {
+                break;
+            };
+            n += self.retry_later(key, dir);
+        }
         // The clock is read only when something needs the time: a timer to fire or a wait
         // bounded by a deadline. A blocking loop with no timer reads no clock.
         let timers = self.timers.earliest().is_some();
@@ -1048,7 +1085,8 @@ impl Io {
         let mut timeout = Timeout::Now;
         let mut timed_out = false;
         if self.ev_next >= self.ev_count {
-            let busy = n > 0 || !self.ready.is_empty() || self.posted() > 0;
+            let busy =
+                n > 0 || !self.ready.is_empty() || !self.later.is_empty() || self.posted() > 0;
             if !busy {
                 timeout = match (bound, self.timers.earliest()) {
                     (Timeout::Now, _) => Timeout::Now,

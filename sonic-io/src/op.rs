@@ -231,6 +231,12 @@ pub(crate) trait OpLogic<C>: Sized + 'static {
     /// ([`copy_target`](OpLogic::copy_target)) into the operation's target, before
     /// [`received_msg`](OpLogic::received_msg) takes the receive's result.
     fn copy_in(&mut self, _bytes: &[u8], _blocks: &mut Blocks) {}
+    /// A read whose target other reads may fill too (a `Region`): at the depth limit it is
+    /// not attempted where it is submitted but at the start of the next turn, so that its
+    /// bytes never wait in a shared region for a deferred callback.
+    fn fills_shared(&self) -> bool {
+        false
+    }
     /// A batch read that a completion backend may receive in the kernel, into buffers of
     /// its own, with one multishot `recvmsg` of this shape; the datagrams come to
     /// [`received_msg`](OpLogic::received_msg) as [`RecvMsg::batch`]. `None` (the

@@ -214,6 +214,10 @@ impl<C: Host, B: IoBufMut, F: FnOnce(&mut C, std::result::Result<usize, Partial>
         Some(self.in_ring)
     }
 
+    fn fills_shared(&self) -> bool {
+        self.buf.region_len().is_some()
+    }
+
     fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks) {
         self.in_ring = 0;
         if let Ok(dst) = self.buf.slice_mut(blocks)

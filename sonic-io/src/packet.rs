@@ -81,7 +81,11 @@ impl<U: PacketSock> PacketConn<U> {
     /// Receives one datagram into `buf` (up to its length) on a connected socket. The
     /// callback gets its length and the buffer back; a longer datagram fails with
     /// `MessageTooLarge`. Tries at once; completes inline when a datagram
-    /// is queued (within the dispatch-depth limit).
+    /// is queued (within the dispatch-depth limit) and the Io knows it. On io_uring, where
+    /// reads complete in the ring, a read submitted after a completion from the ring goes to
+    /// the kernel (a datagram socket's completion does not say whether more are queued), so
+    /// each datagram of a burst completes in a turn of its own: one `io_uring_enter` each,
+    /// where epoll spends a read each after one wait.
     pub fn async_read<B, F>(self, io: &mut Io, buf: B, f: F) -> std::result::Result<(), Rejected<B>>
     where
         B: IoBufMut,
@@ -471,6 +475,10 @@ where
         datagram_copy_target(&self.buf, &mut self.room, &mut self.in_ring)
     }
 
+    fn fills_shared(&self) -> bool {
+        self.buf.region_len().is_some()
+    }
+
     fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks) {
         self.in_ring = false;
         self.room = copy_datagram(&mut self.buf, bytes, blocks);
@@ -644,6 +652,10 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
 
     fn copy_target(&mut self) -> Option<usize> {
         datagram_copy_target(&self.buf, &mut self.room, &mut self.in_ring)
+    }
+
+    fn fills_shared(&self) -> bool {
+        self.buf.region_len().is_some()
     }
 
     fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks) {

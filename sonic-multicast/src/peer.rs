@@ -579,7 +579,9 @@ impl UdpPeer {
     // Reads and writes
 
     /// Receives one datagram into `buf`; the callback gets its length and source and the
-    /// buffer back. Completes at once when a datagram is queued.
+    /// buffer back. Completes at once when a datagram is queued and the Io knows it (on
+    /// sonic-io's io_uring backend a read after a completion from the ring goes to the
+    /// kernel: see `sonic_io::PacketConn::async_read`).
     pub fn async_read<B, F>(
         &self,
         io: &mut Io,

@@ -1020,8 +1020,7 @@ struct Batch {
     /// `shape.slots` buffers of `buf_len` bytes, buffer `bid` at `bid * buf_len`.
     data: Box<[u8]>,
     buf_len: usize,
-    /// The control room of each buffer (a multiple of 8, so the bytes after it stay
-    /// aligned).
+    /// The control room of each buffer: the batch's slot's.
     control: usize,
     /// The shape the ring was built for.
     shape: BatchShape,
@@ -1055,7 +1054,11 @@ impl Batch {
         // ring itself is a power of two.
         let slots = shape.slots.clamp(1, BATCH_MAX);
         let entries = slots.next_power_of_two();
-        let control = shape.control.next_multiple_of(8);
+        // The control room is the slot's own, not rounded up: the kernel cuts control data
+        // to it (`MSG_CTRUNC`) exactly as `recvmmsg` cuts it to the slot (a room rounded up
+        // to 24 for a 20-byte slot let a 24-byte message through, cut to 20 by the copy: a
+        // header claiming more bytes than the slot held, found by a new user's trial).
+        let control = shape.control;
         let buf_len = RECVMSG_OUT + NAME_ROOM + control + shape.slot_len;
         if u32::try_from(buf_len).is_err() {
             return Err(iox::Error::invalid_input(
