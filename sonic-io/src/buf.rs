@@ -29,11 +29,11 @@ struct Armed {
 /// The Io's byte blocks.
 #[doc(hidden)]
 #[derive(Debug)]
-pub struct Blocks(Slab<Block>);
+pub struct Blocks(Slab<Block>, Vec<Region>);
 
 impl Blocks {
     pub(crate) fn with_capacity(n: usize, io: crate::op::IoId) -> Blocks {
-        Blocks(Slab::with_capacity(n, io))
+        Blocks(Slab::with_capacity(n, io), Vec::new())
     }
 
     #[inline]
@@ -45,6 +45,46 @@ impl Blocks {
         b.armed
             .iter()
             .any(|a| r.start < a.end && a.start < r.start + r.len)
+    }
+
+    /// Whether another read than the one armed on `r` (which counts once) overlaps `r`:
+    /// armed, or delivering its bytes there (its callback running: its range was released
+    /// when it completed).
+    pub(crate) fn shared(&self, r: Region) -> bool {
+        let Ok(b) = self.block(r) else {
+            return false;
+        };
+        let overlaps = |start: u32, end: u32| r.start < end && start < r.start + r.len;
+        b.armed
+            .iter()
+            .filter(|a| a.fills && overlaps(a.start, a.end))
+            .count()
+            > 1
+            || self
+                .1
+                .iter()
+                .any(|d| d.block == r.block && overlaps(d.start, d.start + d.len))
+    }
+
+    /// A read into `r` runs its callback: its bytes are there until it returns
+    /// ([`shared`](Blocks::shared)). Paired with [`delivered`](Blocks::delivered); the Io
+    /// forgets them all at each turn's start (a callback that panicked leaves its mark).
+    pub(crate) fn delivering(&mut self, r: Option<Region>) {
+        if let Some(r) = r {
+            self.1.push(r);
+        }
+    }
+
+    /// The callback of [`delivering`](Blocks::delivering) returned.
+    pub(crate) fn delivered(&mut self, r: Option<Region>) {
+        if r.is_some() {
+            self.1.pop();
+        }
+    }
+
+    /// Forgets every delivering mark (a turn starts: no callback runs).
+    pub(crate) fn settle_marks(&mut self) {
+        self.1.clear();
     }
 
     /// An operation may target `r` unless an armed operation of the other kind overlaps it,
@@ -166,6 +206,14 @@ pub(crate) mod private {
         fn region_len(&self) -> Option<usize> {
             None
         }
+        /// Whether another armed read targets bytes of this region too.
+        fn shared_with(&self, _blocks: &Blocks) -> bool {
+            false
+        }
+        /// The region, for a region.
+        fn as_region(&self) -> Option<Region> {
+            None
+        }
         fn acquire(&self, _blocks: &mut Blocks) -> Result<()> {
             Ok(())
         }
@@ -222,6 +270,12 @@ impl private::SealedMut for Region {
     }
     fn region_len(&self) -> Option<usize> {
         Some(self.len as usize)
+    }
+    fn shared_with(&self, blocks: &Blocks) -> bool {
+        blocks.shared(*self)
+    }
+    fn as_region(&self) -> Option<Region> {
+        Some(*self)
     }
     #[inline]
     fn acquire(&self, blocks: &mut Blocks) -> Result<()> {

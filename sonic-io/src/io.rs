@@ -1004,7 +1004,7 @@ impl Io {
             // datagram is only that).
             obj.ready |= Ready::READ_CLOSED;
         }
-        if !p.received(res, &poller.recv_msg(key.token()), pub_blocks) {
+        if !p.received(res, &poller.recv_msg(key.token()), pub_blocks, false) {
             match p.recv_target() {
                 Some(buf) => {
                     let kind = recv_kind(obj.class, p.source_control());
@@ -1057,6 +1057,8 @@ impl Io {
             self.run_callback(move |io| c.op.complete(io));
             n += 1;
         }
+        // No callback runs: no read is delivering into a region.
+        self.pub_blocks.settle_marks();
         // Reads into regions put off at the depth limit: attempted now, at the top.
         for _ in 0..self.later.len() {
             let Some((key, dir)) = self.later.pop_front() else {
@@ -1475,13 +1477,14 @@ fn ring_recv<T: OpLogic<Io>>(
             .prepare_batch(token, shape, stats)
             .then_some(((std::ptr::null_mut(), 0), RecvKind::Batch));
     }
+    // A read into a region: the backend's buffers are made at its first one (where the
+    // kernel refuses them, reads into regions wait for readiness).
+    if !op.fills_shared() || !poller.prepare_copy(stats) {
+        return None;
+    }
     let kind = recv_kind(class, op.source_control()).copied()?;
     let room = op.copy_target()?;
-    // The backend's buffers are made at the first such read. (Where the kernel refuses
-    // them, the read waits for readiness, and its attempt forgets the copy target.)
-    poller
-        .prepare_copy(stats)
-        .then_some(((std::ptr::null_mut(), room), kind))
+    Some(((std::ptr::null_mut(), room), kind))
 }
 
 /// How the kernel receives a read on an object of `class`: with its datagram's source and

@@ -229,8 +229,11 @@ pub(crate) trait OpLogic<C>: Sized + 'static {
     }
     /// Copies the bytes a receive into the backend's buffer brought
     /// ([`copy_target`](OpLogic::copy_target)) into the operation's target, before
-    /// [`received_msg`](OpLogic::received_msg) takes the receive's result.
-    fn copy_in(&mut self, _bytes: &[u8], _blocks: &mut Blocks) {}
+    /// [`received_msg`](OpLogic::received_msg) takes the receive's result. `taking_back`: the
+    /// receive completed as a cancel, close or `take` took it back; its bytes must then not
+    /// land in a region another armed read shares (that read may have completed and not
+    /// been delivered yet), and the operation drops them and reports `Cancelled` instead.
+    fn copy_in(&mut self, _bytes: &[u8], _blocks: &mut Blocks, _taking_back: bool) {}
     /// A read whose target other reads may fill too (a `Region`): at the depth limit it is
     /// not attempted where it is submitted but at the start of the next turn, so that its
     /// bytes never wait in a shared region for a deferred callback.

@@ -86,9 +86,6 @@ pub(crate) struct ReadOp<B, F> {
     pub(crate) done: usize,
     pub(crate) exact: bool,
     pub(crate) res: Option<std::result::Result<usize, Partial>>,
-    /// The bytes a receive into the backend's buffer may bring, while one is in the
-    /// kernel ([`OpLogic::copy_target`]): a redirect must leave room for them.
-    pub(crate) in_ring: usize,
 }
 
 impl<B, F> ReadOp<B, F> {
@@ -99,7 +96,6 @@ impl<B, F> ReadOp<B, F> {
             done: 0,
             exact,
             res: None,
-            in_ring: 0,
         }
     }
 }
@@ -114,8 +110,6 @@ impl<C: Host, B: IoBufMut, F: FnOnce(&mut C, std::result::Result<usize, Partial>
     }
 
     fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
-        // Not in the kernel: a receive taken back whole (a shutdown's) is attempted again.
-        self.in_ring = Default::default();
         let Attempt {
             obj,
             blocks: pub_blocks,
@@ -201,37 +195,14 @@ impl<C: Host, B: IoBufMut, F: FnOnce(&mut C, std::result::Result<usize, Partial>
         (!rest.is_empty()).then_some((rest.as_mut_ptr(), rest.len()))
     }
 
-    /// A region's unfilled rest, received into a buffer of the backend's and copied in
-    /// ([`copy_in`](OpLogic::copy_in)), at most [`COPY_LIMIT`](crate::op::COPY_LIMIT) at a
-    /// time. An exact read waits for readiness: its rest may take several receives. Called
-    /// only when the receive goes to the kernel.
-    fn copy_target(&mut self) -> Option<usize> {
-        let len = self.buf.region_len()?;
-        if self.exact || len <= self.done {
-            return None;
-        }
-        self.in_ring = (len - self.done).min(crate::op::COPY_LIMIT);
-        Some(self.in_ring)
-    }
-
+    /// A stream read into a region waits for readiness on every backend: a receive in the
+    /// kernel would take bytes that a cancel of the read could then only drop (if another
+    /// read shares the region) where epoll leaves them in the socket.
     fn fills_shared(&self) -> bool {
         self.buf.region_len().is_some()
     }
 
-    fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks) {
-        self.in_ring = 0;
-        if let Ok(dst) = self.buf.slice_mut(blocks)
-            && let Some(rest) = dst.get_mut(self.done..)
-        {
-            // A redirect in flight kept room for every byte the receive could bring.
-            debug_assert!(bytes.len() <= rest.len());
-            let n = bytes.len().min(rest.len());
-            rest[..n].copy_from_slice(&bytes[..n]);
-        }
-    }
-
     fn received(&mut self, res: i32) -> bool {
-        self.in_ring = 0;
         match res {
             n if n > 0 => {
                 self.done += n as usize;
@@ -253,8 +224,7 @@ impl<C: Host, B: IoBufMut, F: FnOnce(&mut C, std::result::Result<usize, Partial>
                 });
                 true
             }
-            // No buffer of the backend's was free (`ENOBUFS`): the read tries its syscall.
-            e if e == -libc::EAGAIN || e == -libc::EINTR || e == -libc::ENOBUFS => false,
+            e if e == -libc::EAGAIN || e == -libc::EINTR => false,
             e => {
                 self.fail(Error::from(zcall::Errno::from_raw(-e)));
                 true
@@ -266,11 +236,6 @@ impl<C: Host, B: IoBufMut, F: FnOnce(&mut C, std::result::Result<usize, Partial>
         if self.done > 0 {
             return Err(Error::invalid_input(
                 "the armed read has already received bytes",
-            ));
-        }
-        if r.len() < self.in_ring {
-            return Err(Error::invalid_input(
-                "the armed read is receiving in the kernel: the new region must hold as many bytes as the old",
             ));
         }
         self.buf.retarget(blocks, r)

@@ -194,7 +194,9 @@ impl<U: PacketSock> PacketConn<U> {
     }
 
     /// Redirects the armed read (which must target a [`Region`] and have received nothing
-    /// yet) to `region`: the seed's `SetAsyncReadBuffer`.
+    /// yet) to `region`: the seed's `SetAsyncReadBuffer`. On io_uring a datagram read whose
+    /// receive is in the kernel (into a buffer of the Io's, copied into the region when it
+    /// completes) is redirected too, to a region of at most 16 KiB.
     pub fn retarget_read(self, io: &mut Io, region: Region) -> Result<()> {
         io.retarget_read(self.key, region)
     }
@@ -479,14 +481,16 @@ where
         self.buf.region_len().is_some()
     }
 
-    fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks) {
+    fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks, taking_back: bool) {
         self.in_ring = false;
-        self.room = copy_datagram(&mut self.buf, bytes, blocks);
+        self.room = copy_datagram(&mut self.buf, bytes, blocks, taking_back);
     }
 
     fn received_msg(&mut self, res: i32, msg: &RecvMsg<'_>) -> bool {
         self.in_ring = false;
         self.res = Some(match res {
+            // Taken back, its datagram dropped ([`copy_datagram`]).
+            _ if self.room == usize::MAX => Err(Error::CANCELLED),
             // The receive passed `MSG_TRUNC`: longer than the buffer means cut, as the
             // attempt's `recv` reports it.
             n if n >= 0 && n as usize > self.room => Err(TRUNCATED_ERROR),
@@ -500,7 +504,12 @@ where
 
     fn complete(self, io: &mut Io) {
         self.buf.release(&mut io.pub_blocks);
+        // While the callback runs, a read taken back with its bytes landed in the ring does
+        // not copy them over these ([`copy_datagram`]).
+        let mark = self.buf.as_region();
+        io.pub_blocks.delivering(mark);
         (self.f)(io, self.res.unwrap_or(Err(Error::CANCELLED)), self.buf);
+        io.pub_blocks.delivered(mark);
     }
 
     fn retarget(&mut self, blocks: &mut Blocks, r: Region) -> Result<()> {
@@ -535,8 +544,20 @@ fn datagram_copy_target<B: IoBufMut>(
 
 /// Copies a datagram a receive brought into a buffer of the backend's into `buf` (a
 /// region, as it is now: a redirect may have changed it), as much as it holds; returns
-/// its length, against which the datagram's whole length tells a cut.
-fn copy_datagram<B: IoBufMut>(buf: &mut B, bytes: &[u8], blocks: &mut Blocks) -> usize {
+/// its length, against which the datagram's whole length tells a cut. A receive taken
+/// back by a cancel, close or `take` (`taking_back`) whose region another read shares
+/// (armed, or delivering: its callback running) leaves the region alone: the other read's
+/// bytes there may not have been seen yet. Its datagram is dropped then, and the read
+/// reports `Cancelled` (returned as `usize::MAX`, which no datagram reaches).
+fn copy_datagram<B: IoBufMut>(
+    buf: &mut B,
+    bytes: &[u8],
+    blocks: &mut Blocks,
+    taking_back: bool,
+) -> usize {
+    if taking_back && buf.shared_with(blocks) {
+        return usize::MAX;
+    }
     let Ok(dst) = buf.slice_mut(blocks) else {
         return 0;
     };
@@ -658,9 +679,9 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
         self.buf.region_len().is_some()
     }
 
-    fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks) {
+    fn copy_in(&mut self, bytes: &[u8], blocks: &mut Blocks, taking_back: bool) {
         self.in_ring = false;
-        self.room = copy_datagram(&mut self.buf, bytes, blocks);
+        self.room = copy_datagram(&mut self.buf, bytes, blocks, taking_back);
     }
 
     /// The datagram's whole length (the receive passes `MSG_TRUNC`): longer than the
@@ -668,6 +689,8 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
     fn received(&mut self, res: i32) -> bool {
         self.in_ring = false;
         self.res = Some(match res {
+            // Taken back, its datagram dropped ([`copy_datagram`]).
+            _ if self.room == usize::MAX => Err(Error::CANCELLED),
             n if n >= 0 && n as usize > self.room => Err(TRUNCATED_ERROR),
             n if n >= 0 => Ok(n as usize),
             // No buffer of the backend's was free (`ENOBUFS`): the read tries its syscall.
@@ -687,7 +710,11 @@ impl<B: IoBufMut, F: FnOnce(&mut Io, std::result::Result<usize, Partial>, B) + '
                 error,
                 done: if error == TRUNCATED_ERROR { room } else { 0 },
             });
+        // As in `RecvFromOp::complete`.
+        let mark = self.buf.as_region();
+        io.pub_blocks.delivering(mark);
         (self.f)(io, res, self.buf);
+        io.pub_blocks.delivered(mark);
     }
 
     fn retarget(&mut self, blocks: &mut Blocks, r: Region) -> Result<()> {

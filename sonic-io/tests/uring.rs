@@ -307,42 +307,10 @@ fn a_codec_read_receives_in_the_ring_and_decodes_in_its_attempt() {
     assert_eq!((st.sqes, st.events), (100, 100), "one receive each: {st:?}");
 }
 
-/// A Region echo on a stream whose reads complete in the ring: 100 messages of 64 bytes,
-/// each read with `async_read` or, if `exact`, `async_read_exact`; the stats of the run.
-fn region_echo(io: &mut Io, exact: bool) -> Stats {
-    let (s, peer) = pair(io);
-    let block = io.add_bytes(vec![0u8; 4096]).unwrap();
-    let region = io.region(block, 0..if exact { 64 } else { 4096 }).unwrap();
-    let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
-    fn serve(
-        io: &mut Io,
-        s: TcpStream,
-        (region, exact): (sonic_io::Region, bool),
-        served: std::rc::Rc<std::cell::Cell<u32>>,
-    ) {
-        let done = move |io: &mut Io, r: Option<usize>, region| {
-            let Some(n @ 1..) = r else { return };
-            let mut echo = [0u8; 64];
-            echo[..n].copy_from_slice(&io.bytes(region).unwrap()[..n]);
-            assert_eq!(s.write(io, &echo[..n]).unwrap(), n);
-            served.set(served.get() + n as u32);
-            serve(io, s, (region, exact), served);
-        };
-        if exact {
-            s.async_read_exact(io, region, move |io, r, b| done(io, r.ok(), b))
-                .unwrap();
-        } else {
-            s.async_read(io, region, move |io, r, b| done(io, r.ok(), b))
-                .unwrap();
-        }
-    }
-    serve(io, s, (region, exact), served.clone());
-    echo_rounds(io, peer, &served, |i| vec![i as u8; 64], 100)
-}
-
-/// A read that waits for readiness on a stream whose reads complete in the ring (an exact
-/// read into a `Region`: its rest may take several receives, so it is not handed to the
-/// kernel): the stream is polled for reading on demand, one one-shot poll queued when the
+/// A read that waits for readiness on a stream whose reads complete in the ring (a read
+/// into a `Region`: a stream's waits for readiness on every backend, as a receive in the
+/// kernel would take bytes that a cancel could only drop where another read shares the
+/// region): the stream is polled for reading on demand, one one-shot poll queued when the
 /// read parks. A message costs the wait (which submits that poll and returns its
 /// completion), one read and the write: three syscalls, as on epoll, and one event. The
 /// peer thread writes after the poll is queued, mostly: a woken poll reports the wake-up
@@ -353,38 +321,92 @@ fn a_read_that_waits_for_readiness_polls_on_demand_with_reads_in_the_ring() {
     let Some(mut io) = ring_reads_io() else {
         return;
     };
-    let st = region_echo(&mut io, true);
-    println!("100 exact Region echoes on io_uring: {st:?}");
+    let (s, peer) = pair(&mut io);
+    let block = io.add_bytes(vec![0u8; 4096]).unwrap();
+    let region = io.region(block, 0..4096).unwrap();
+    let served = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    fn serve(
+        io: &mut Io,
+        s: TcpStream,
+        region: sonic_io::Region,
+        served: std::rc::Rc<std::cell::Cell<u32>>,
+    ) {
+        s.async_read(io, region, move |io, r, region| {
+            let Ok(n @ 1..) = r else { return };
+            let mut echo = [0u8; 64];
+            echo[..n].copy_from_slice(&io.bytes(region).unwrap()[..n]);
+            assert_eq!(s.write(io, &echo[..n]).unwrap(), n);
+            served.set(served.get() + n as u32);
+            serve(io, s, region, served);
+        })
+        .unwrap();
+    }
+    serve(&mut io, s, region, served.clone());
+    let st = echo_rounds(&mut io, peer, &served, |i| vec![i as u8; 64], 100);
+    println!("100 Region echoes on io_uring: {st:?}");
     assert_eq!((st.reads, st.writes, st.ctl), (100, 100, 0), "{st:?}");
     assert_eq!(st.sqes, 100, "one read poll queued per message: {st:?}");
     assert_eq!(st.events, 100, "the read poll's completion only: {st:?}");
 }
 
-/// A read into a `Region` on a stream whose reads complete in the ring receives into a
-/// buffer of the Io's provided-buffer pool (a region is never handed to the kernel: several
-/// armed reads may share one) and is copied into its region when it completes: an echo
-/// costs the wait and the write, one ring entry and one event, no read syscall (epoll: a
-/// wait, a read, a write).
+/// A UDP socket, its std sender, and where to send.
+fn udp_pair(io: &mut Io) -> (PacketConn<sock::UdpConn>, std::net::UdpSocket, String) {
+    let rx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
+    let to = rx.local_addr().unwrap().to_string();
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    (PacketConn::add(io, rx).unwrap(), tx, to)
+}
+
+/// A datagram read into a `Region` on a socket whose reads complete in the ring receives
+/// into a buffer of the Io's provided-buffer pool (a region is never handed to the kernel:
+/// several armed reads may share one) and is copied into its region when it completes,
+/// with its source: no read syscall, one ring entry per datagram (epoll: a read, and the
+/// next read's that finds nothing).
 #[test]
 fn a_region_read_receives_in_the_ring_and_is_copied_in() {
     let Some(mut io) = ring_reads_io() else {
         return;
     };
-    let st = region_echo(&mut io, false);
-    println!("100 Region echoes on io_uring: {st:?}");
-    assert_eq!((st.reads, st.writes, st.ctl), (0, 100, 0), "{st:?}");
-    assert_eq!(st.sqes, 100, "one receive per message: {st:?}");
-    assert_eq!(st.events, 100, "its completion only: {st:?}");
+    let (rx, tx, to) = udp_pair(&mut io);
+    let from = tx.local_addr().unwrap();
+    let block = io.add_bytes(vec![0u8; 4096]).unwrap();
+    let region = io.region(block, 100..1100).unwrap();
+    let st = delta(&mut io, |io| {
+        for i in 0..100u8 {
+            let got = slot();
+            let g = got.clone();
+            rx.async_read_from(io, region, move |_, r, region| {
+                *g.borrow_mut() = Some((r.map(|(n, src)| (n, src.as_socket())), region))
+            })
+            .unwrap();
+            io.poll().unwrap();
+            tx.send_to(&[i; 300], &to).unwrap();
+            run_until(io, || got.borrow().is_some());
+            let (r, region) = got.borrow_mut().take().unwrap();
+            assert_eq!(r.unwrap(), (300, Some(from)));
+            assert_eq!(io.bytes(region).unwrap()[..300], [i; 300]);
+        }
+    });
+    println!("100 datagrams read into a region on io_uring: {st:?}");
+    // The first read tries its syscall (a socket is presumed readable until a read finds
+    // nothing); every later one receives in the ring.
+    assert_eq!(
+        (st.reads, st.sqes),
+        (1, 100),
+        "received in the ring: {st:?}"
+    );
 }
 
 /// Reads into regions in the ring keep the rules of regions: two reads armed on one region
-/// (the first to complete fills it), a redirect of a read whose receive is in the kernel
-/// (its bytes land in the new region; a stream's new region must hold what the receive may
-/// bring, a datagram's may not exceed a pool buffer), a datagram cut to its region, and
-/// more receives in the kernel at once than the pool has buffers: every read gets its own
-/// bytes (on this kernel a receive that finds no buffer free waits until one is given back:
-/// 100 completions over a few waits, no read syscall; one that failed with `ENOBUFS` would
-/// read with a syscall instead).
+/// (the first to complete fills it; the program moves the other on, even while its receive
+/// is in the kernel, and its bytes land in the new region), a redirect past a pool buffer's
+/// size refused while the receive is in the kernel, a datagram cut to its region, a read
+/// taken back by a cancel with its datagram landed while another read shares its region
+/// (the datagram is dropped and the read cancelled: copying it in would overwrite the other
+/// read's bytes before its callback saw them; a review's test saw "BBBBAAAA" where the
+/// winner expected "AAAAAAAA"), and more receives in the kernel than the pool has buffers
+/// (every read gets its own bytes: a receive that finds no buffer free fails with `ENOBUFS`
+/// and its read takes a syscall).
 #[test]
 fn reads_into_regions_in_the_ring_keep_the_region_rules() {
     let Some(mut io) = ring_reads_io() else {
@@ -394,34 +416,29 @@ fn reads_into_regions_in_the_ring_keep_the_region_rules() {
     type Got =
         std::rc::Rc<std::cell::RefCell<Vec<(u32, sonic_io::Result<usize>, sonic_io::Region)>>>;
     let got: Got = Default::default();
-    let read = |io: &mut Io, s: TcpStream, tag: u32, region: sonic_io::Region, got: &Got| {
+    let read = |io: &mut Io, s: PacketConn<sock::UdpConn>, tag: u32, region, got: &Got| {
         let g = got.clone();
-        s.async_read(io, region, move |_, r, region| {
-            g.borrow_mut().push((tag, r, region))
+        s.async_read_from(io, region, move |_, r, region| {
+            g.borrow_mut().push((tag, r.map(|(n, _)| n), region))
         })
         .unwrap();
     };
 
-    // Two streams armed on one region: each receive lands in its own pool buffer and is
-    // copied in when its read completes, so each callback sees its own bytes.
-    let (a, mut pa) = pair(&mut io);
-    let (b, mut pb) = pair(&mut io);
+    // Two sockets armed on one region: the first completes, the program moves the other on
+    // (its receive in the kernel), then reads the region.
+    let (a, ta, to_a) = udp_pair(&mut io);
+    let (b, tb, to_b) = udp_pair(&mut io);
     let shared = io.region(block, 0..16).unwrap();
     read(&mut io, a, 1, shared, &got);
     read(&mut io, b, 2, shared, &got);
     io.poll().unwrap();
-    pa.write_all(b"from a").unwrap();
+    ta.send_to(b"from a", &to_a).unwrap();
     run_until(&mut io, || got.borrow().len() == 1);
-    {
-        let g = got.borrow();
-        let (tag, r, _) = &g[0];
-        assert_eq!((*tag, r.as_ref().ok()), (1, Some(&6)));
-    }
-    // The program moves the other read on (its receive is in the kernel), then reads.
+    assert!(matches!(got.borrow()[0], (1, Ok(6), _)));
     let other = io.region(block, 32..48).unwrap();
     b.retarget_read(&mut io, other).unwrap();
     assert_eq!(&io.bytes(shared).unwrap()[..6], b"from a");
-    pb.write_all(b"b!").unwrap();
+    tb.send_to(b"b!", &to_b).unwrap();
     run_until(&mut io, || got.borrow().len() == 2);
     assert_eq!(&io.bytes(other).unwrap()[..2], b"b!");
     assert_eq!(
@@ -431,71 +448,79 @@ fn reads_into_regions_in_the_ring_keep_the_region_rules() {
     );
     got.borrow_mut().clear();
 
-    // A redirect while the receive is in the kernel: the bytes land in the new region. A
-    // region too small for what the receive may bring is refused.
-    let first = io.region(block, 100..200).unwrap();
-    let second = io.region(block, 300..400).unwrap();
-    let small = io.region(block, 500..510).unwrap();
-    read(&mut io, a, 3, first, &got);
+    // Both datagrams land in one wait; the first read's callback cancels the other, whose
+    // receive completed: its datagram is dropped and it reports `Cancelled`, and the
+    // winner's bytes stay.
+    for (s, other, tag) in [(a, b, 1), (b, a, 2)] {
+        let g = got.clone();
+        s.async_read_from(&mut io, shared, move |io, r, region| {
+            let won = r.is_ok();
+            g.borrow_mut().push((tag, r.map(|(n, _)| n), region));
+            if won {
+                other.cancel(io).unwrap();
+            }
+        })
+        .unwrap();
+    }
     io.poll().unwrap();
-    let e = a.retarget_read(&mut io, small).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
-    a.retarget_read(&mut io, second).unwrap();
-    pa.write_all(b"redirected").unwrap();
-    run_until(&mut io, || got.borrow().len() == 1);
-    assert_eq!(got.borrow()[0].2, second);
-    assert_eq!(&io.bytes(second).unwrap()[..10], b"redirected");
-    assert!(
-        io.bytes(first).unwrap().iter().all(|&x| x == 0),
-        "the old region untouched"
-    );
+    tb.send_to(b"BBBB", &to_b).unwrap();
+    ta.send_to(b"AAAAAAAA", &to_a).unwrap();
+    run_until(&mut io, || got.borrow().len() == 2);
+    {
+        let g = got.borrow();
+        println!(
+            "one region, two reads, the first cancels the other: {:?}",
+            *g
+        );
+        let won = g.iter().find(|(_, r, _)| r.is_ok()).expect("a winner");
+        let lost = g.iter().find(|(_, r, _)| r.is_err()).expect("a loser");
+        assert_eq!(lost.1.as_ref().unwrap_err().kind(), ErrorKind::Cancelled);
+        let want: &[u8] = if won.0 == 1 { b"AAAAAAAA" } else { b"BBBB" };
+        assert_eq!(
+            &io.bytes(won.2).unwrap()[..want.len()],
+            want,
+            "the winner's bytes"
+        );
+    }
     got.borrow_mut().clear();
 
-    // A datagram into a region: cut to the region and reported so; a redirect past a pool
-    // buffer's size is refused while the receive is in the kernel.
-    let rx = sock::UdpConn::bind("127.0.0.1:0").unwrap();
-    let to = rx.local_addr().unwrap().to_string();
-    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let rx = PacketConn::add(&mut io, rx).unwrap();
+    // A cut datagram, and a redirect past a pool buffer refused while in the kernel.
     let dgram = io.region(block, 1000..1008).unwrap();
     let huge = io.region(block, 100_000..140_000).unwrap();
-    let dg = slot();
-    let d = dg.clone();
-    rx.async_read_from(&mut io, dgram, move |_, r, region| {
-        *d.borrow_mut() = Some((r.map(|(n, _)| n), region))
-    })
-    .unwrap();
+    read(&mut io, a, 3, dgram, &got);
     io.poll().unwrap();
-    let e = rx.retarget_read(&mut io, huge).unwrap_err();
+    let e = a.retarget_read(&mut io, huge).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     let big: Vec<u8> = (0..100u8).collect();
-    tx.send_to(&big, &to).unwrap();
-    run_until(&mut io, || dg.borrow().is_some());
-    let (r, region) = dg.borrow_mut().take().unwrap();
-    assert_eq!(r.unwrap_err().kind(), ErrorKind::MessageTooLarge);
-    assert_eq!(io.bytes(region).unwrap(), &big[..8], "its first bytes");
+    ta.send_to(&big, &to_a).unwrap();
+    run_until(&mut io, || got.borrow().len() == 1);
+    assert_eq!(
+        got.borrow()[0].1.as_ref().unwrap_err().kind(),
+        ErrorKind::MessageTooLarge
+    );
+    assert_eq!(io.bytes(dgram).unwrap(), &big[..8], "its first bytes");
+    got.borrow_mut().clear();
 
-    // 100 streams with region reads, their bytes all arriving for one wait: the pool has 64
-    // buffers, so some receives find none and their reads take a syscall; every read gets
-    // its own bytes.
-    let mut peers = Vec::new();
+    // 100 sockets with region reads, their datagrams all arriving for one wait: more than
+    // the pool's 64 buffers; every read gets its own bytes.
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut tos = Vec::new();
     for i in 0..100u32 {
-        let (s, p) = pair(&mut io);
+        let (s, _, to) = udp_pair(&mut io);
         let at = 2000 + i as usize * 1000;
         let r = io.region(block, at..at + 1000).unwrap();
         read(&mut io, s, i, r, &got);
-        peers.push(p);
+        tos.push(to);
     }
     io.poll().unwrap();
-    for (i, p) in peers.iter_mut().enumerate() {
-        p.write_all(&[i as u8; 700]).unwrap();
+    for (i, to) in tos.iter().enumerate() {
+        tx.send_to(&[i as u8; 700], to).unwrap();
     }
     let st = delta(&mut io, |io| run_until(io, || got.borrow().len() == 100));
     for (tag, r, region) in got.borrow().iter() {
-        let n = *r.as_ref().unwrap();
-        assert!(n > 0 && n <= 700, "read {tag}: {n} bytes");
+        assert_eq!(*r.as_ref().unwrap(), 700, "read {tag}");
         assert!(
-            io.bytes(*region).unwrap()[..n]
+            io.bytes(*region).unwrap()[..700]
                 .iter()
                 .all(|&x| x == *tag as u8),
             "read {tag}: its own bytes"
@@ -503,7 +528,6 @@ fn reads_into_regions_in_the_ring_keep_the_region_rules() {
     }
     println!("100 region reads landing at once: {st:?}");
     assert_eq!(st.scheduled, 100, "{st:?}");
-    rx.close(&mut io).unwrap();
 }
 
 /// A read on a connected UDP socket whose reads complete in the ring: the receive goes to

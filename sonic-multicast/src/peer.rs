@@ -654,7 +654,8 @@ impl UdpPeer {
     /// the first datagram fills it, and the application moves the others past it with this
     /// call, so the peers advance together through one buffer without a copy (the
     /// `shared_buffer` example). Refused when no read is armed or it does not target a
-    /// region.
+    /// region, and, on sonic-io's io_uring backend while the read's receive is in the
+    /// kernel, when `region` is larger than 16 KiB.
     pub fn set_async_read_buffer(&self, io: &mut Io, region: Region) -> Result<()> {
         self.inner.sock.retarget_read(io, region)
     }

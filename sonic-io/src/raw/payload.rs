@@ -156,7 +156,7 @@ pub(crate) struct OpVt<C: 'static> {
     recv_target: unsafe fn(*mut u8) -> Option<(*mut u8, usize)>,
     received: unsafe fn(*mut u8, i32, &crate::op::RecvMsg<'_>) -> bool,
     source_control: unsafe fn(*mut u8) -> Option<usize>,
-    copy_in: unsafe fn(*mut u8, &[u8], &mut Blocks),
+    copy_in: unsafe fn(*mut u8, &[u8], &mut Blocks, bool),
     drop: unsafe fn(*mut u8),
     /// Moves the stored value from one storage to another: a copy of the type's own
     /// bytes, of a size known where it is compiled.
@@ -239,10 +239,15 @@ unsafe fn op_source_control<C, T: OpLogic<C>>(p: *mut u8) -> Option<usize> {
     t.source_control()
 }
 
-unsafe fn op_copy_in<C, T: OpLogic<C>>(p: *mut u8, bytes: &[u8], blocks: &mut Blocks) {
+unsafe fn op_copy_in<C, T: OpLogic<C>>(
+    p: *mut u8,
+    bytes: &[u8],
+    blocks: &mut Blocks,
+    taking_back: bool,
+) {
     // SAFETY: as in `op_attempt`.
     let t = unsafe { &mut *p.cast::<T>() };
-    t.copy_in(bytes, blocks);
+    t.copy_in(bytes, blocks, taking_back);
 }
 
 unsafe fn relocate<T>(src: *const u8, dst: *mut u8) {
@@ -318,18 +323,20 @@ impl<C: 'static> Payload<OpVt<C>> {
     /// ([`OpLogic::received_msg`]).
     #[inline]
     /// Bytes a receive into the backend's buffer brought ([`OpLogic::copy_target`]) are
-    /// copied into the operation's target first ([`OpLogic::copy_in`]).
+    /// copied into the operation's target first ([`OpLogic::copy_in`]; `taking_back`: a
+    /// cancel, close or `take` took the receive back).
     pub(crate) fn received(
         &mut self,
         res: i32,
         msg: &crate::op::RecvMsg<'_>,
         blocks: &mut Blocks,
+        taking_back: bool,
     ) -> bool {
         if let Some(bytes) = msg.copied {
             let f = self.vt.copy_in;
             let p = self.ptr();
             // SAFETY: as in `attempt`.
-            unsafe { f(p, bytes, blocks) };
+            unsafe { f(p, bytes, blocks, taking_back) };
         }
         let f = self.vt.received;
         let p = self.ptr();
@@ -479,7 +486,8 @@ impl<C: 'static> Finishing<C> {
         })
     }
 
-    /// A receive's result ([`OpLogic::received`]); `true` when the operation has its result.
+    /// A receive's result, as a cancel took it back ([`OpLogic::received`]); `true` when
+    /// the operation has its result.
     #[inline]
     pub(crate) fn received(
         &mut self,
@@ -487,7 +495,7 @@ impl<C: 'static> Finishing<C> {
         msg: &crate::op::RecvMsg<'_>,
         blocks: &mut Blocks,
     ) -> bool {
-        self.done || self.p.received(res, msg, blocks)
+        self.done || self.p.received(res, msg, blocks, true)
     }
 
     /// Sets the result to an error (cancel, close).
