@@ -1986,10 +1986,10 @@ impl Poller {
             }
             return;
         }
-        let mut queued = self.cancel_batch(token, stats).is_ok()
-            && self.ring.enter(0, None).is_ok()
-            && self.ring.pending() == 0;
-        stats.ctl += 1;
+        let mut queued = self.cancel_batch(token, stats).is_ok() && {
+            stats.ctl += 1;
+            self.ring.enter(0, None).is_ok() && self.ring.pending() == 0
+        };
         if !queued {
             // A cancel the kernel did not take would end a later receive of this token.
             self.ring.withdraw(token | BATCH_CANCEL);
