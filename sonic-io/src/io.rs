@@ -840,9 +840,6 @@ impl Io {
         r.err()
     }
 
-    /// Retries the armed operation of `dir` after readiness, where it lies in its slot;
-    /// returns 1 if it completed. Only a completed operation is moved out (to run its
-    /// callback, which may arm the slot again).
     /// A read put off at the depth limit ([`Io::submit`]): attempted now if it is still
     /// armed (not cancelled, closed, or completed since).
     fn retry_later(&mut self, key: Key, dir: Dir) -> usize {
@@ -857,6 +854,9 @@ impl Io {
         self.retry(key, dir)
     }
 
+    /// Retries the armed operation of `dir` after readiness, where it lies in its slot;
+    /// returns 1 if it completed. Only a completed operation is moved out (to run its
+    /// callback, which may arm the slot again).
     fn retry(&mut self, key: Key, dir: Dir) -> usize {
         let Io {
             objects,
@@ -987,11 +987,10 @@ impl Io {
         let OpSlot::InFlight(p) = slot else {
             return 0;
         };
-        // A batch receive completes once per datagram and goes on until its cancel (queued
-        // at its first completion) lands: the read takes every datagram then.
-        if !poller.recv_ended(key.token(), stats) {
-            return 0;
-        }
+        // A batch receive completes once per datagram and goes on until it is cancelled: it
+        // is ended here, at its first completion (one enter), and the read takes every
+        // datagram it brought.
+        poller.end_recv(key.token(), stats);
         // The receive may have left bytes no edge will announce (it filled its buffer, or
         // stopped at an urgent mark): a read that waits for readiness tries its syscall.
         obj.ready |= Ready::UNSURE;

@@ -307,9 +307,7 @@ impl Poller {
     pub(crate) fn forget_buffers(&mut self, _token: u64, _stats: &mut Stats) {}
 
     #[inline]
-    pub(crate) fn recv_ended(&mut self, _token: u64, _stats: &mut Stats) -> bool {
-        true
-    }
+    pub(crate) fn end_recv(&mut self, _token: u64, _stats: &mut Stats) {}
 
     #[inline]
     pub(crate) fn recv_msg(&mut self, _token: u64) -> crate::op::RecvMsg<'_> {

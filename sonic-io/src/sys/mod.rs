@@ -35,7 +35,7 @@ pub(crate) enum RecvKind {
     Source(usize),
     /// A batch of datagrams: one multishot `recvmsg` into buffers the backend provides
     /// (the shape given to [`Poller::prepare_batch`]), one completion per datagram, until
-    /// the backend ends it ([`Poller::recv_ended`]); the datagrams come to the operation
+    /// the backend ends it ([`Poller::end_recv`]); the datagrams come to the operation
     /// through [`Poller::recv_msg`]. No buffer of the operation's is named.
     Batch,
     /// As the kind it holds, into a buffer the backend provides rather than the
@@ -284,14 +284,13 @@ impl Poller {
         }
     }
 
-    /// Whether `token`'s receive in the kernel has ended, so that its operation may take
-    /// its result: always, but for a batch receive, which ends once its cancel (queued
-    /// here at its first completion, submitted with the next wait) comes back.
+    /// Ends `token`'s receive in the kernel if it goes on after a completion (a batch
+    /// receive, one completion per datagram), so that its operation may take its result.
     #[inline]
-    pub(crate) fn recv_ended(&mut self, token: u64, stats: &mut crate::stats::Stats) -> bool {
+    pub(crate) fn end_recv(&mut self, token: u64, stats: &mut crate::stats::Stats) {
         match self {
-            Poller::Epoll(_) => true,
-            Poller::Uring(p) => p.recv_ended(token, stats),
+            Poller::Epoll(_) => {}
+            Poller::Uring(p) => p.end_recv(token, stats),
         }
     }
 

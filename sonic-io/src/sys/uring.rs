@@ -256,7 +256,7 @@ const UPDATE: u64 = 1 << 31;
 /// the token's slab index (below 2^29).
 const READ_POLL: u64 = 1 << 29;
 
-/// The `user_data` of a batch receive's cancel ([`Poller::recv_ended`]), on the token's
+/// The `user_data` of a batch receive's cancel ([`Poller::end_recv`]), on the token's
 /// slab index: its completion says whether the cancel met the receive.
 const BATCH_CANCEL: u64 = UPDATE | OP_DONE;
 
@@ -1641,7 +1641,7 @@ impl Poller {
         }
         if cqe.user_data & OP_DONE != 0 && cqe.user_data != WAKER {
             // A batch receive's completion: recorded for its operation, which takes them
-            // all once the receive has ended (`recv_ended`); each is an event.
+            // all once the receive has ended (`end_recv`); each is an event.
             if let Some(b) = self.batch_mut(cqe.user_data & !OP_DONE)
                 && b.in_flight
             {
@@ -1927,16 +1927,14 @@ impl Poller {
         true
     }
 
-    /// Whether `token`'s receive has ended. A batch receive goes on after its first
-    /// datagram: it is ended then ([`end_batch`](Poller::end_batch): its cancel queued and
-    /// submitted with one enter, which also posts the receive's last completion), and
-    /// every datagram that arrived until the cancel landed joins the batch. Its read
-    /// completes in the same turn.
-    pub(crate) fn recv_ended(&mut self, token: u64, stats: &mut Stats) -> bool {
+    /// Ends `token`'s receive if it goes on: a batch receive, after its first datagram
+    /// ([`end_batch`](Poller::end_batch): its cancel queued and submitted with one enter,
+    /// which also posts the receive's last completion); every datagram that arrived until
+    /// the cancel landed joins the batch, and its read completes in the same turn.
+    pub(crate) fn end_recv(&mut self, token: u64, stats: &mut Stats) {
         if self.batch_mut(token).is_some_and(|b| b.in_flight) {
             self.end_batch(token, stats);
         }
-        true
     }
 
     /// Queues the cancel of `token`'s batch receive; its completion comes back tagged
