@@ -95,12 +95,9 @@ pub(crate) struct BatchShape {
     pub(crate) control: usize,
 }
 
-/// One completion of a batch receive in the kernel.
+/// One completion of a batch receive in the kernel (made by the io_uring backend only).
 #[derive(Clone, Copy, Debug)]
-#[cfg_attr(
-    not(any(target_os = "linux", target_os = "android", target_os = "freebsd")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
 pub(crate) enum RingDatagram<'a> {
     /// A datagram: its bytes (at most the slot's length), its whole length, whether it was
     /// cut, its source as the kernel encodes it, and its control data.
