@@ -184,10 +184,7 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
     where
         F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
     {
-        let (sock, early) = sock.into_conn_with_received(io)?;
-        let mut conn = TlsConn::server(sock, config)?;
-        conn.push_received(&early)?;
-        TlsStream::start_within(io, conn, timeout, cb)
+        TlsStream::start_on(io, sock, |s| TlsConn::server(s, config), timeout, cb)
     }
 
     fn connect_bounded<F>(
@@ -201,8 +198,29 @@ impl<S: Read + Write + AsFd + 'static> TlsStream<S> {
     where
         F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
     {
+        TlsStream::start_on(
+            io,
+            sock,
+            |s| TlsConn::client(s, config, server_name),
+            timeout,
+            cb,
+        )
+    }
+
+    /// Takes `sock` out of the Io with what it read ahead, makes its `TlsConn` (`make`),
+    /// hands the early bytes to it and starts the handshake.
+    fn start_on<F>(
+        io: &mut Io,
+        sock: impl IntoConn<S>,
+        make: impl FnOnce(S) -> Result<TlsConn<S>>,
+        timeout: Option<Duration>,
+        cb: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(&mut Io, Result<TlsStream<S>>) + 'static,
+    {
         let (sock, early) = sock.into_conn_with_received(io)?;
-        let mut conn = TlsConn::client(sock, config, server_name)?;
+        let mut conn = make(sock)?;
         conn.push_received(&early)?;
         TlsStream::start_within(io, conn, timeout, cb)
     }
