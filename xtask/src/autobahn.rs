@@ -22,9 +22,9 @@
 //! run fails on any case whose behaviour is not OK, NON-STRICT or INFORMATIONAL, whose
 //! closing behaviour is not OK or INFORMATIONAL, or that has no result.
 //!
-//! What runs: `--full` (the `ci` step) every case of sections 1 to 13; by default every case
-//! of sections 1 to 11 and a spread of sections 12 and 13 ([`in_ci_spread`], a quicker local
-//! check); `--cases PATTERN[,PATTERN...]` the cases matching kosoku-style globs (`12.2.*`,
+//! What runs: `--full` (the GitHub workflow's `autobahn` job) every case of sections 1 to 13;
+//! by default (the `ci` step) every case of sections 1 to 11 and a spread of sections 12 and
+//! 13 ([`in_ci_spread`]); `--cases PATTERN[,PATTERN...]` the cases matching kosoku-style globs (`12.2.*`,
 //! `6.4.3`). Both examples compress at `--level N` ([`LEVEL`], 1, by default): sections 12
 //! and 13 are mostly deflate, and level 1 brought the full run here from 605 to 435
 //! CPU-seconds, 515 to 290 s of wall time on 2 shared cores (the crate README has both
@@ -782,13 +782,15 @@ pub(crate) fn autobahn(inst: &mut Installer, o: &Options) -> Result<String, Stri
     let python = inst.ensure_python_venv(&[KOSOKU_PIN])?;
     let install_secs = t0.elapsed().as_secs_f64();
     let kosoku = python.with_file_name("kosoku");
+    // The bench profile (release with line tables): the build `cargo xtask bench` makes of
+    // the same dependencies, shared rather than made twice in one `cargo xtask ci`.
     status(cmd(
         "cargo",
         &[
             "build",
-            "--release",
-            "-p",
-            "sonic-websocket",
+            "--profile",
+            "bench",
+            "--workspace",
             "--example",
             "ws_echo_server",
             "--example",

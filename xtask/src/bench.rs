@@ -312,14 +312,15 @@ fn run_allocs() -> Result<Vec<AllocRow>, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let file = dir.join("allocs.jsonl");
     let _ = std::fs::remove_file(&file);
-    for k in ALLOC_CRATES {
-        let mut c = cmd(
-            "cargo",
-            &["test", "-p", k, "--all-features", "--test", "alloc"],
-        );
-        c.env("TESTKIT_ALLOC_REPORT", &file);
-        status(c)?;
-    }
+    // Every crate's `tests/alloc.rs` in one command, with the workspace's features: the
+    // build `cargo xtask ci`'s test step made (`-p CRATE` would rebuild each crate with its
+    // own, a minute of CI).
+    let mut c = cmd(
+        "cargo",
+        &["test", "--workspace", "--all-features", "--test", "alloc"],
+    );
+    c.env("TESTKIT_ALLOC_REPORT", &file);
+    status(c)?;
     let text = std::fs::read_to_string(&file).unwrap_or_default();
     let rows = parse_allocs(&text);
     for k in ALLOC_CRATES {
@@ -358,17 +359,28 @@ pub(crate) fn bench(inst: &mut Installer, quick: bool) -> Result<String, String>
             "build",
             "--profile",
             "bench",
-            "-p",
-            "sonic-io",
+            "--workspace",
             "--example",
             "echo_server",
         ],
     ))?;
     let mut failed = Vec::new();
     let mut took = Vec::new();
-    for b in BENCHES {
+    for (i, b) in BENCHES.iter().enumerate() {
+        // Run with the workspace's feature set, the one `--no-run` built: `-p CRATE` would
+        // resolve the crate's own and rebuild what differs (about 190 s of `--quick` went to
+        // that). A bench name two crates share (`echo`) runs both in one command, at the first.
+        if BENCHES[..i].iter().any(|p| p.name == b.name) {
+            continue;
+        }
+        let same: Vec<&Bench> = BENCHES.iter().filter(|p| p.name == b.name).collect();
+        let sources = same
+            .iter()
+            .map(|p| p.source())
+            .collect::<Vec<_>>()
+            .join(" and ");
         let t = Instant::now();
-        let mut c = cmd("cargo", &["bench", "-p", b.krate, "--bench", b.name, "--"]);
+        let mut c = cmd("cargo", &["bench", "--workspace", "--bench", b.name, "--"]);
         if quick {
             if b.criterion {
                 c.args([
@@ -384,9 +396,9 @@ pub(crate) fn bench(inst: &mut Installer, quick: bool) -> Result<String, String>
         }
         if let Err(e) = status(c) {
             eprintln!("xtask bench: {e}");
-            failed.push(b.source());
+            failed.push(sources.clone());
         }
-        took.push((b.source(), t.elapsed().as_secs_f64()));
+        took.push((sources, t.elapsed().as_secs_f64()));
     }
     let rows = run_allocs()?;
     if !failed.is_empty() {

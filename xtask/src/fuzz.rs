@@ -89,7 +89,12 @@ pub(crate) fn parse_runs(line: &str) -> Option<u64> {
 
 fn ensure(inst: &mut Installer) -> Result<(), String> {
     inst.ensure_toolchain("nightly", &[])?;
-    inst.ensure_cargo_tool("fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION)
+    inst.ensure_cargo_tool(
+        "fuzz",
+        "cargo-fuzz",
+        CARGO_FUZZ_VERSION,
+        crate::install::ToolBuild::Release,
+    )
 }
 
 /// `cargo +nightly fuzz build`: every target, once.

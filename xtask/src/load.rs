@@ -338,9 +338,10 @@ pub(crate) fn load(o: &Options) -> Result<String, String> {
         "cargo",
         &[
             "build",
-            "--release",
-            "-p",
-            "sonic-io",
+            // Release with line tables: the build `cargo xtask bench` makes too.
+            "--profile",
+            "bench",
+            "--workspace",
             "--example",
             "echo_server",
         ],

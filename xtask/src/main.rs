@@ -5,7 +5,7 @@
 //! | `ci` | everything CI checks, in order, with a summary table of step, result and seconds |
 //! | `test-uring` | the `ci` step that re-runs the tests of sonic-io, sonic-multicast, sonic-tls and sonic-websocket with `SONIC_IO_BACKEND=uring` (skipped, saying why, where io_uring does not work) |
 //! | `cross [--target T]... [--install]` | tests under qemu-user for aarch64/riscv64, checks for macOS/FreeBSD, the loongarch64 asm build |
-//! | `autobahn [--cases PATTERN] [--jobs N] [--level N] [--full]` | the Autobahn cases through kosoku against sonic-websocket's examples, both directions, in parallel; fails on a case not OK, NON-STRICT or INFORMATIONAL (default: sections 1-11 and a spread of 12-13; `--full`, the ci step: every case; `--level`: the examples' deflate level, 1 by default) |
+//! | `autobahn [--cases PATTERN] [--jobs N] [--level N] [--full]` | the Autobahn cases through kosoku against sonic-websocket's examples, both directions, in parallel; fails on a case not OK, NON-STRICT or INFORMATIONAL (default, the ci step: sections 1-11 and a spread of 12-13; `--full`, the workflow's autobahn job: every case; `--level`: the examples' deflate level, 1 by default) |
 //! | `miri` | `cargo +nightly miri test` on the tests that reach the `unsafe` outside the `sys` modules (sockaddr, sonic-bytes, sonic-io's lib) |
 //! | `fuzz [--seconds N] [--merge]` | every cargo-fuzz target for N seconds (60) from its committed corpus; `--merge` adds what reached new coverage |
 //! | `load [--seconds N] [--clients N]` | sonic-io's echo server example under N clients (200) on loopback for N seconds (30), every byte checked, its memory sampled |

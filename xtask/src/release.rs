@@ -283,6 +283,7 @@ pub(crate) fn semver_checks(
         "semver-checks",
         "cargo-semver-checks",
         SEMVER_CHECKS_VERSION,
+        crate::install::ToolBuild::Release,
     )?;
     let mut args = vec!["semver-checks", "check-release", "-p", krate];
     args.extend(["--baseline-rev", tag]);
