@@ -133,6 +133,12 @@ impl BackendUsed {
     /// results and cancellation behave the same either way: a read cancelled or closed
     /// while the kernel holds it is taken back before its buffer is, and if it completed
     /// meanwhile its real result is delivered, once.
+    ///
+    /// On the same kernels, a stream write (`async_write`, `async_write_all`) that tries its
+    /// syscall and finds the socket's buffer full hands its rest to a send in the kernel,
+    /// made when room comes: no readiness edge and no retry syscall per buffer-full of
+    /// bytes. Taken back by a cancel or close, the write reports `Cancelled` with `done`
+    /// counting every byte the kernel sent.
     pub fn reads_in_ring(&self) -> bool {
         self.reads_in_ring
     }

@@ -17,7 +17,9 @@ use crate::raw::payload::{Finishing, OnceVt, OpPayload, Payload, complete_in_slo
 use crate::ready::Ready;
 use crate::slab::Slab;
 use crate::stats::Stats;
-use crate::sys::{OP_DONE, OP_MORE, Poller, RecvKind, SKIP, Timeout, WAIT_TIMER, WAKER, Waker};
+use crate::sys::{
+    OP_DONE, OP_MORE, OP_SENT, Poller, RecvKind, SKIP, Timeout, WAIT_TIMER, WAKER, Waker,
+};
 
 /// Completions that may run inline, nested in the code that produced them, before further
 /// ones are deferred to the next turn of the loop.
@@ -413,13 +415,19 @@ impl Io {
             crate::object::check_always_ready(fd)?;
         }
         let key = self.objects.next_key();
+        // Watched for writes from the start: all but datagram sockets (each datagram sent
+        // raises a write-space edge) and, where sends wait for room in the ring, streams (an
+        // edge beside each send's completion would wake the wait twice per send). Those are
+        // watched only while a write waits for readiness ([`Io::watch_writes`]).
+        let writes = class != Class::Datagram && !unwatches(class, self.poller.completes_reads());
         if register {
-            let writes = class != Class::Datagram;
             let ring_reads = ring_readable(class);
             self.poller
                 .register(fd, key.token(), writes, ring_reads, &mut self.stats)?;
         }
-        let k = self.objects.insert(Object::new(fd, owned, class, register));
+        let mut obj = Object::new(fd, owned, class, register);
+        obj.write_watch = writes;
+        let k = self.objects.insert(obj);
         debug_assert_eq!(k, key);
         Ok(key)
     }
@@ -490,7 +498,7 @@ impl Io {
         self.armed -= n;
         // Receives in the kernel's hands come back first (before any callback, and before
         // the caller closes the descriptor): the real result of one that completed, once.
-        let ops = ops.map(|(dir, slot)| (dir, self.settle(key, slot)));
+        let ops = ops.map(|(dir, slot)| (dir, self.settle(key, dir, slot)));
         let mut panic = None;
         for (dir, slot) in ops {
             if let Some(mut f) = slot {
@@ -504,14 +512,24 @@ impl Io {
         n
     }
 
-    /// An operation taken out of its object to be cancelled, ready to deliver: a receive in
-    /// the kernel's hands is taken back first (`Poller::cancel_recv` returns once the kernel
-    /// lets go of its buffer), and keeps the result it got if it completed meanwhile (the
-    /// cancel then changes nothing: `fail` does not overwrite a result). `None` for an
-    /// empty slot.
-    fn settle(&mut self, key: Key, slot: OpSlot<Io>) -> Option<Finishing<Io>> {
+    /// An operation taken out of its object to be cancelled, ready to deliver: a receive or
+    /// send in the kernel's hands is taken back first (`Poller::cancel_recv` and
+    /// `cancel_send` return once the kernel lets go of its buffer), and keeps the result it
+    /// got if it completed meanwhile (the cancel then changes nothing: `fail` does not
+    /// overwrite a result); a send that sent part of a write of all counts it, and the
+    /// write reports `Cancelled` after those bytes. `None` for an empty slot.
+    fn settle(&mut self, key: Key, dir: Dir, slot: OpSlot<Io>) -> Option<Finishing<Io>> {
         match slot {
             OpSlot::Armed(p) => Some(Finishing::new(p)),
+            OpSlot::InFlight(p) if dir == Dir::Write => {
+                let mut f = Finishing::new(p);
+                if let Some(res) = self.poller.cancel_send(key.token(), &mut self.stats)
+                    && f.sent(res)
+                {
+                    f.keep_result();
+                }
+                Some(f)
+            }
             OpSlot::InFlight(p) => {
                 let mut f = Finishing::new(p);
                 if let Some(res) = self.poller.cancel_recv(key.token(), &mut self.stats)
@@ -564,6 +582,28 @@ impl Io {
             n += self.retry(key, Dir::Read);
         }
         if write {
+            let in_flight = self
+                .objects
+                .get(key)
+                .is_some_and(|o| matches!(o.write, OpSlot::InFlight(_)));
+            if in_flight {
+                // A send in the kernel may wait for room that never comes (a Unix stream shut
+                // down with its buffer full reports no room): taken back, and the write
+                // tries its syscall below, which meets the end.
+                let res = self.poller.cancel_send(key.token(), &mut self.stats);
+                let Some(o) = self.objects.get_mut(key) else {
+                    return n;
+                };
+                let OpSlot::InFlight(p) = &mut o.write else {
+                    return n;
+                };
+                if res.is_some_and(|r| p.sent(r)) {
+                    return n + self.finish_in_flight(key, Dir::Write);
+                }
+                if let OpSlot::InFlight(p) = std::mem::take(&mut o.write) {
+                    o.write = OpSlot::Armed(p);
+                }
+            }
             if let Some(o) = self.objects.get_mut(key) {
                 o.ready |= Ready::WRITABLE;
             }
@@ -700,6 +740,20 @@ impl Io {
                         Err((op, e)) => refuse(op, e),
                     };
                 }
+                // A stream write that found the socket's buffer full, on a backend that
+                // completes sends, hands its rest to a send in the kernel, made when room
+                // comes: no readiness edge and no second attempt. Where the ring takes no
+                // entry, it waits for readiness as on epoll.
+                if dir == Dir::Write
+                    && cx.obj.class == Class::Stream
+                    && poller.completes_reads()
+                    && let Some(src) = op.send_target(cx.blocks)
+                    && poller.send(cx.obj.fd, key.token(), src, cx.stats).is_ok()
+                {
+                    place(slot, op, true);
+                    self.armed += 1;
+                    return Ok(());
+                }
                 let watch = needs_watch(cx.obj, dir, poller.completes_reads());
                 place(slot, op, false);
                 self.armed += 1;
@@ -768,16 +822,17 @@ impl Io {
         }
     }
 
-    /// The parked datagram send completed: stop the write-space edges every later send
-    /// would raise.
+    /// The parked datagram send (or, where sends wait in the ring, stream write) completed:
+    /// stop the write-space edges every later send would raise.
     fn unwatch_writes(&mut self, key: Key, dir: Dir) {
         if dir != Dir::Write {
             return;
         }
+        let ring = self.poller.completes_reads();
         let Some(o) = self.objects.get_mut(key) else {
             return;
         };
-        if o.class != Class::Datagram || !o.write_watch {
+        if !o.write_watch || !unwatches(o.class, ring) {
             return;
         }
         let fd = o.fd;
@@ -887,7 +942,8 @@ impl Io {
             }
             return 0;
         }
-        let unwatch = dir == Dir::Write && cx.obj.class == Class::Datagram && cx.obj.write_watch;
+        let unwatch =
+            dir == Dir::Write && cx.obj.write_watch && unwatches(cx.obj.class, ring_reads);
         if attempted.is_ok() && !unwatch && self.depth < MAX_DEPTH {
             // The common case: the callback runs with the operation read out of its slot
             // where it lies.
@@ -1036,6 +1092,67 @@ impl Io {
         1
     }
 
+    /// A send of `key`'s write completed in the kernel with `res`: the write has its result
+    /// or sends its rest (a write of all whose send took part; the buffer is full again).
+    /// 1 if it completed.
+    fn on_sent(&mut self, key: Key, res: i32) -> usize {
+        let Io {
+            objects,
+            stats,
+            poller,
+            pub_blocks,
+            ..
+        } = self;
+        // A closed object's send was taken back by its cancel: nothing arrives for it.
+        let Some(o) = objects.get_mut(key) else {
+            return 0;
+        };
+        let (obj, slot) = o.parts(Dir::Write);
+        let OpSlot::InFlight(p) = slot else {
+            return 0;
+        };
+        if p.sent(res) {
+            if res > 0 {
+                // The kernel had room: the next write tries its syscall at once, as after
+                // a write-space edge.
+                obj.ready |= Ready::WRITABLE;
+            }
+            return self.finish_in_flight(key, Dir::Write);
+        }
+        if let Some(src) = p.send_target(pub_blocks)
+            && poller.send(obj.fd, key.token(), src, stats).is_ok()
+        {
+            return 0;
+        }
+        // The ring took no entry: the write waits for readiness, as on epoll.
+        if let OpSlot::InFlight(p) = std::mem::take(slot) {
+            *slot = OpSlot::Armed(p);
+        }
+        self.retry(key, Dir::Write)
+    }
+
+    /// Delivers the operation of `key`'s `dir` whose receive or send in the kernel gave it
+    /// its result, under the depth rule; 1 if there was one.
+    fn finish_in_flight(&mut self, key: Key, dir: Dir) -> usize {
+        let Some(o) = self.objects.get_mut(key) else {
+            return 0;
+        };
+        if !matches!(o.slot(dir), OpSlot::InFlight(_)) {
+            return 0;
+        }
+        self.armed -= 1;
+        self.stats.scheduled += 1;
+        if self.depth < MAX_DEPTH {
+            self.run_callback(|io| complete_in_slot(io, |io| io.slot_of(key, dir)));
+            return 1;
+        }
+        let Some(mut f) = Finishing::take_in_flight(o.slot_mut(dir)) else {
+            unreachable!("matched as in flight above")
+        };
+        self.deliver(key, dir, &mut f);
+        1
+    }
+
     // -----------------------------------------------------------------------------------
     // The loop
 
@@ -1124,12 +1241,16 @@ impl Io {
                     timer_due = true;
                 }
                 SKIP => self.ev_next = i + 1,
-                // A receive's completion, consumed before its callback runs.
+                // A receive's or a send's completion, consumed before its callback runs.
                 t if t & OP_DONE != 0 => {
                     self.ev_next = i + 1;
                     let res = self.poller.take_result(i);
-                    let key = Key::from_token(t & !(OP_DONE | OP_MORE), self.id);
-                    n += self.on_done(key, res, t & OP_MORE != 0);
+                    let key = Key::from_token(t & !(OP_DONE | OP_MORE | OP_SENT), self.id);
+                    if t & OP_SENT != 0 {
+                        n += self.on_sent(key, res);
+                    } else {
+                        n += self.on_done(key, res, t & OP_MORE != 0);
+                    }
                 }
                 // The event stays current until both of its retries ran: a panic in the
                 // first leaves the second to the next turn.
@@ -1387,8 +1508,9 @@ impl Io {
                 continue;
             };
             for dir in [Dir::Read, Dir::Write] {
-                // A receive in the kernel's hands comes back before its descriptor closes.
-                if let Some(f) = self.settle(k, std::mem::take(obj.slot_mut(dir))) {
+                // A receive or send in the kernel's hands comes back before its descriptor
+                // closes.
+                if let Some(f) = self.settle(k, dir, std::mem::take(obj.slot_mut(dir))) {
                     ops.push(f);
                 }
             }
@@ -1508,6 +1630,15 @@ fn needs_watch(obj: &crate::object::ObjState, dir: Dir, ring_reads: bool) -> boo
         Dir::Write => !obj.write_watch && obj.registered && !obj.may_try(Dir::Write),
         Dir::Read => ring_reads && ring_readable(obj.class) && obj.registered,
     }
+}
+
+/// The objects whose write watch ends with the write that asked for it: datagram sockets
+/// (each datagram sent raises a write-space edge), and streams where sends wait for room in
+/// the ring (an edge beside each send's completion would wake the wait twice per send). On
+/// epoll a stream is watched for writes from its registration on.
+#[inline]
+fn unwatches(class: Class, ring_sends: bool) -> bool {
+    class == Class::Datagram || (class == Class::Stream && ring_sends)
 }
 
 /// The objects whose reads may complete in the ring (where the backend completes reads):

@@ -315,7 +315,8 @@ pub(crate) struct ObjState {
     pub(crate) ready: Ready,
     pub(crate) registered: bool,
     /// The poller reports writability for it: from registration for all but datagram
-    /// sockets, which get it only while a send waits for room ([`Io::watch_writes`]).
+    /// sockets (and streams where sends wait in io_uring), which get it only while a send
+    /// waits for room ([`Io::watch_writes`]); `Io::insert` sets it.
     ///
     /// [`Io::watch_writes`]: crate::Io
     pub(crate) write_watch: bool,

@@ -142,9 +142,10 @@ pub(crate) enum OpSlot<C: 'static> {
     Idle,
     /// Waiting for readiness.
     Armed(OpPayload<C>),
-    /// Its receive is in the kernel's hands (a completion backend): the kernel may write
-    /// its buffer until the completion comes back, so nothing attempts it, and only a
-    /// cancel that waits for the kernel (`Poller::cancel_recv`) may end it early.
+    /// Its receive (or, for a write, its send) is in the kernel's hands (a completion
+    /// backend): the kernel may reach its buffer until the completion comes back, so
+    /// nothing attempts it, and only a cancel that waits for the kernel
+    /// (`Poller::cancel_recv`, `Poller::cancel_send`) may end it early.
     InFlight(OpPayload<C>),
     /// Completed; the callback waits in the ready queue.
     Queued,
@@ -249,6 +250,20 @@ pub(crate) trait OpLogic<C>: Sized + 'static {
     /// result to [`received`](OpLogic::received).
     fn received_msg(&mut self, res: i32, _msg: &RecvMsg<'_>) -> bool {
         self.received(res)
+    }
+    /// Where a completion backend may send this stream write's rest from, once an attempt
+    /// found the socket's buffer full: memory that stays put while the operation moves and
+    /// that nothing writes while it is armed (every write buffer: an owned or static one,
+    /// or a region, which its claim freezes). `None` (the default): the write waits for
+    /// readiness and attempts.
+    fn send_target(&mut self, _blocks: &Blocks) -> Option<(*const u8, usize)> {
+        None
+    }
+    /// The kernel's result of a send from [`send_target`](OpLogic::send_target): bytes sent
+    /// or `-errno`. `true` when the operation has its result, `false` to send again (a
+    /// write of all its bytes with more to go).
+    fn sent(&mut self, _res: i32) -> bool {
+        true
     }
     /// The buffer, for a refused submission.
     fn into_buf(self) -> Self::Buf;

@@ -257,6 +257,9 @@ pub(crate) struct WriteOp<B, F> {
     pub(crate) done: usize,
     pub(crate) all: bool,
     pub(crate) res: Option<std::result::Result<usize, Partial>>,
+    /// The buffer's length, noted when its rest is handed to a send in the kernel
+    /// ([`OpLogic::send_target`]), which completes without the buffer at hand.
+    pub(crate) len: usize,
 }
 
 impl<B, F> WriteOp<B, F> {
@@ -267,6 +270,7 @@ impl<B, F> WriteOp<B, F> {
             done: 0,
             all,
             res: None,
+            len: 0,
         }
     }
 }
@@ -351,6 +355,38 @@ impl<C: Host, B: IoBuf, F: FnOnce(&mut C, std::result::Result<usize, Partial>, B
             done: self.done,
         }));
         (self.f)(io, res, self.buf);
+    }
+
+    /// The unsent rest. Every write buffer stays put: owned and static ones keep their
+    /// address, and a region's block is frozen by the write's claim (no read may fill it,
+    /// and it cannot be taken back while the write holds it).
+    fn send_target(&mut self, blocks: &Blocks) -> Option<(*const u8, usize)> {
+        let src = self.buf.slice(blocks).ok()?;
+        let rest = src.get(self.done..)?;
+        self.len = src.len();
+        // An empty write is the attempt's to finish.
+        (!rest.is_empty()).then_some((rest.as_ptr(), rest.len()))
+    }
+
+    fn sent(&mut self, res: i32) -> bool {
+        match res {
+            n if n > 0 => {
+                self.done += n as usize;
+                if !self.all || self.done >= self.len {
+                    self.res = Some(Ok(self.done));
+                    return true;
+                }
+                false
+            }
+            0 => {
+                self.fail(Error::new(ErrorKind::ShortWrite));
+                true
+            }
+            e => {
+                self.fail(Error::from(zcall::Errno::from_raw(-e)));
+                true
+            }
+        }
     }
 
     fn into_buf(self) -> B {

@@ -2,7 +2,9 @@
 //! filter in a subprocess), what a registration, a close and a scheduled echo cost on it
 //! (`Io::stats`), a close that must let go of the descriptor at once although a poll held
 //! it, close with operations in flight, a parked datagram send woken through a poll update,
-//! and a loop of connections closed with reads armed that leaks no descriptor. The rest of
+//! a loop of connections closed with reads armed that leaks no descriptor, and stream
+//! writes whose rest waits in the ring for room (their cost, and their count across a
+//! cancel, a close, a `take`, a reset). The rest of
 //! the suite runs on this backend too, with `SONIC_IO_BACKEND=uring` (`cargo xtask
 //! test-uring`).
 //!
@@ -1791,4 +1793,302 @@ fn a_closed_sockets_batch_buffers_are_given_back() {
     );
     assert!(during - before >= 120, "the batch and the ring's buffers");
     assert!(after - before <= 8, "both given back");
+}
+
+/// [`pair`] with a small fixed send buffer on the Io's side (64 KiB asked, which Linux
+/// doubles: autotuning off), so that a write of megabytes meets a full buffer. The peer's
+/// receive buffer is left to autotuning: a receive window below loopback's 64 KiB segment
+/// size reopens on the 200 ms persist timer on Linux 6.1.
+fn small_pair(io: &mut Io) -> (TcpStream, std::net::TcpStream) {
+    let (a, b) = testkit::tcp_pair().unwrap();
+    sock::opt::set_int(&a, libc::SOL_SOCKET, libc::SO_SNDBUF, 64 << 10).unwrap();
+    b.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    (
+        TcpStream::add(io, sock::TcpConn::try_from(a).unwrap()).unwrap(),
+        b,
+    )
+}
+
+/// The byte at offset `i` of round `round`'s write: a pattern a shifted or repeated byte
+/// would break.
+fn pattern(round: usize, i: usize) -> u8 {
+    (i.wrapping_mul(7) ^ (i >> 9) ^ round) as u8
+}
+
+/// A write of all its bytes that meets a full socket buffer sends the rest in the ring: one
+/// `send` syscall (the try that found the buffer full), then sends in the kernel, each made
+/// when room comes; the peer gets every byte, in order, and the callback its count, once.
+/// The same write on epoll, for the printed comparison, makes a `send` per wake-up.
+#[test]
+fn a_write_that_meets_a_full_buffer_sends_in_the_ring() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let st = write_through_a_full_buffer(&mut io);
+    let mut epoll = Io::builder().backend(Backend::Epoll).build().unwrap();
+    let ep = write_through_a_full_buffer(&mut epoll);
+    println!(
+        "8 MiB through 128 KiB of send buffer: io_uring {} syscalls ({st:?}), epoll {} ({ep:?})",
+        st.syscalls(),
+        ep.syscalls()
+    );
+    assert_eq!(
+        st.writes, 1,
+        "one send syscall, the rest in the ring: {st:?}"
+    );
+    assert!(st.sqes >= 2, "sends in the ring: {st:?}");
+    // Each wake-up is a send's completion: no write-space edge beside it.
+    assert!(st.events <= st.sqes, "{st:?}");
+    // The next write tries its syscall at once: the last send found room.
+    let (s, _peer) = small_pair(&mut io);
+    let st = delta(&mut io, |io| {
+        s.async_write(io, b"tail", move |_, r, _| assert_eq!(r.unwrap(), 4))
+            .unwrap();
+    });
+    assert_eq!((st.writes, st.immediate), (1, 1), "{st:?}");
+    s.close(&mut io).unwrap();
+}
+
+/// Writes 8 MiB to a peer thread through a [`small_pair`], checks what the peer got and
+/// the callback's count; the Io's counters over the write.
+fn write_through_a_full_buffer(io: &mut Io) -> Stats {
+    let (s, mut peer) = small_pair(io);
+    let len = 8 << 20;
+    let data: Vec<u8> = (0..len).map(|i| pattern(0, i)).collect();
+    let reader = std::thread::spawn(move || {
+        let mut got = vec![0u8; len];
+        peer.read_exact(&mut got).unwrap();
+        got
+    });
+    let done = slot();
+    let d = done.clone();
+    let st = delta(io, |io| {
+        s.async_write_all(io, data.clone(), move |_, r, _| {
+            assert!(d.borrow_mut().replace(r).is_none(), "completed twice");
+        })
+        .unwrap();
+        run_until(io, || done.borrow().is_some());
+    });
+    assert_eq!(done.borrow_mut().take().unwrap().unwrap(), len);
+    assert!(
+        reader.join().unwrap() == data,
+        "the peer got the bytes in order"
+    );
+    s.close(io).unwrap();
+    st
+}
+
+/// A cancel, a close or a `take` racing a send in the kernel, 300 rounds of a 256 KiB (or
+/// 40 KiB) write on a Unix stream with 32 KiB of send buffer: the peer reads a varying amount (so that room comes, or
+/// not, and the kernel's send completes or not, before the cancel), then the write is taken
+/// back. Each write completes once, and the count it reports (its result, or `done` in its
+/// `Cancelled` error) is exactly what the peer receives before the end of stream, every
+/// byte in order.
+#[test]
+fn a_cancel_racing_a_send_reports_exactly_what_was_sent() {
+    if ring_reads_io().is_none() {
+        return;
+    }
+    testkit::in_subprocess(|| testkit::no_fd_leak(send_cancel_rounds));
+}
+
+fn send_cancel_rounds() {
+    let mut io = ring_reads_io().unwrap();
+    let (mut whole, mut cut) = (0, 0);
+    for round in 0..300usize {
+        // Every fifth write short enough that the peer's reads let it finish.
+        let len = if round % 5 == 4 { 40 << 10 } else { 256 << 10 };
+        // A Unix stream: TCP on loopback (a 64 KiB segment size) lets a small receive
+        // window reopen only on its 200 ms persist timer, where a Unix stream's writer is
+        // woken by each read.
+        let (a, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        sock::opt::set_int(&a, libc::SOL_SOCKET, libc::SO_SNDBUF, 16 << 10).unwrap();
+        let s = sonic_io::UnixStream::add(&mut io, sock::UnixConn::try_from(a).unwrap()).unwrap();
+        let data: Vec<u8> = (0..len).map(|i| pattern(round, i)).collect();
+        let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let r1 = results.clone();
+        s.async_write_all(&mut io, data, move |_, r, _| {
+            r1.borrow_mut()
+                .push(r.map_err(|p| (p.error.kind(), p.done)))
+        })
+        .unwrap();
+        // The send goes to the kernel with this turn's submission.
+        io.poll().unwrap();
+        // Room for the kernel's send, or none: 0 to 96 KiB read, the Io driven whenever the
+        // peer finds nothing (the kernel's send runs when the Io enters the ring).
+        let room = ((round * 7919) % (96 << 10)).min(len);
+        let mut got = Vec::with_capacity(len);
+        let mut buf = vec![0u8; 64 << 10];
+        peer.set_nonblocking(true).unwrap();
+        let start = std::time::Instant::now();
+        while got.len() < room {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "round {round}: stuck"
+            );
+            let want = (room - got.len()).min(buf.len());
+            match peer.read(&mut buf[..want]) {
+                Ok(n) => {
+                    assert!(n > 0, "round {round}: an early end");
+                    got.extend_from_slice(&buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    io.run_one_for(Duration::from_millis(5)).unwrap();
+                }
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+        peer.set_nonblocking(false).unwrap();
+        if round % 2 == 1 {
+            io.poll().unwrap();
+        }
+        let reported = match round % 3 {
+            0 => {
+                s.cancel(&mut io).unwrap();
+                s.close(&mut io).unwrap();
+                results.borrow().clone()
+            }
+            1 => {
+                s.close(&mut io).unwrap();
+                results.borrow().clone()
+            }
+            _ => {
+                let conn = s.take(&mut io).unwrap();
+                let r = results.borrow().clone();
+                drop(conn);
+                r
+            }
+        };
+        let sent = match reported.as_slice() {
+            [Ok(n)] => {
+                whole += 1;
+                *n
+            }
+            [Err((sonic_io::ErrorKind::Cancelled, done))] => {
+                cut += 1;
+                *done
+            }
+            other => panic!("round {round}: {other:?}"),
+        };
+        // Nothing completes twice on later turns.
+        io.poll().unwrap();
+        assert_eq!(results.borrow().len(), 1, "round {round}");
+        peer.read_to_end(&mut got).unwrap();
+        assert_eq!(
+            got.len(),
+            sent,
+            "round {round}: the count is what the peer got"
+        );
+        assert!(
+            got.iter().enumerate().all(|(i, &b)| b == pattern(round, i)),
+            "round {round}: the bytes in order"
+        );
+    }
+    println!("300 cancels racing a send: {whole} sent everything, {cut} cancelled after part");
+    io.poll().unwrap();
+    assert_eq!(io.objects(), 0);
+}
+
+/// A peer that resets the connection while a send waits in the kernel for room: the write
+/// completes once, with the reset and the count of what went before.
+#[test]
+fn a_reset_with_a_send_in_the_ring_completes_the_write_with_the_error() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    for round in 0..20 {
+        let (s, peer) = small_pair(&mut io);
+        let done = slot();
+        let d = done.clone();
+        s.async_write_all(&mut io, vec![round as u8; 8 << 20], move |_, r, _| {
+            assert!(d.borrow_mut().replace(r).is_none(), "completed twice");
+        })
+        .unwrap();
+        io.poll().unwrap();
+        // SO_LINGER 0: the close sends a reset.
+        sock::opt::set_linger(&peer, Some(Duration::ZERO)).unwrap();
+        drop(peer);
+        run_until(&mut io, || done.borrow().is_some());
+        let p = done.borrow_mut().take().unwrap().unwrap_err();
+        // ECONNRESET, or the EPIPE of a send after the reset.
+        assert_eq!(
+            p.error.kind(),
+            ErrorKind::ConnectionReset,
+            "round {round}: {p}"
+        );
+        assert!(p.done > 0 && p.done < 8 << 20, "round {round}: {p}");
+        s.close(&mut io).unwrap();
+    }
+}
+
+/// A send's completion reaped by the wait and not yet dispatched when a callback of the same
+/// turn cancels its write: the cancel takes the completion's count, so the write reports
+/// every byte that went. Each round a read on another stream completes in the same wait,
+/// ahead of the send (its peer wrote first), and its callback closes the writing stream.
+#[test]
+fn a_cancel_meets_a_send_completion_the_turn_has_not_dispatched() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let mut counted = 0;
+    for round in 0..100usize {
+        let (a, mut peer_a) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (b, mut peer_b) = std::os::unix::net::UnixStream::pair().unwrap();
+        sock::opt::set_int(&b, libc::SOL_SOCKET, libc::SO_SNDBUF, 16 << 10).unwrap();
+        let a = sonic_io::UnixStream::add(&mut io, sock::UnixConn::try_from(a).unwrap()).unwrap();
+        let b = sonic_io::UnixStream::add(&mut io, sock::UnixConn::try_from(b).unwrap()).unwrap();
+        let len = 256 << 10;
+        let wrote = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let w = wrote.clone();
+        b.async_write_all(
+            &mut io,
+            (0..len).map(|i| pattern(round, i)).collect::<Vec<u8>>(),
+            move |_, r, _| w.borrow_mut().push(r.map_err(|p| (p.error.kind(), p.done))),
+        )
+        .unwrap();
+        let read = slot();
+        let rd = read.clone();
+        a.async_read(&mut io, vec![0u8; 8], move |io, r, _| {
+            *rd.borrow_mut() = Some(r.unwrap());
+            b.close(io).unwrap();
+        })
+        .unwrap();
+        // Both go to the kernel.
+        io.poll().unwrap();
+        // The read's peer writes first, then the writer's peer drains what arrived: both
+        // wake in the kernel, the read first, and one wait completes both.
+        peer_a.write_all(b"x").unwrap();
+        peer_b.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 64 << 10];
+        while let Ok(n) = peer_b.read(&mut buf) {
+            assert!(n > 0, "round {round}");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let before = got.len();
+        peer_b.set_nonblocking(false).unwrap();
+        peer_b
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        run_until(&mut io, || read.borrow().is_some());
+        let sent = match wrote.borrow().as_slice() {
+            [Err((ErrorKind::Cancelled, done))] => *done,
+            other => panic!("round {round}: {other:?}"),
+        };
+        peer_b.read_to_end(&mut got).unwrap();
+        assert_eq!(
+            got.len(),
+            sent,
+            "round {round}: the count is what the peer got"
+        );
+        assert!(
+            got.iter().enumerate().all(|(i, &x)| x == pattern(round, i)),
+            "round {round}: the bytes in order"
+        );
+        if sent > before + (16 << 10) {
+            counted += 1;
+        }
+        a.close(&mut io).unwrap();
+    }
+    println!("100 rounds: {counted} counted a send that completed in the turn of the cancel");
 }

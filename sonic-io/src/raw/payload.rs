@@ -157,6 +157,8 @@ pub(crate) struct OpVt<C: 'static> {
     received: unsafe fn(*mut u8, i32, &crate::op::RecvMsg<'_>) -> bool,
     source_control: unsafe fn(*mut u8) -> Option<usize>,
     copy_in: unsafe fn(*mut u8, &[u8], &mut Blocks, bool),
+    send_target: unsafe fn(*mut u8, &Blocks) -> Option<(*const u8, usize)>,
+    sent: unsafe fn(*mut u8, i32) -> bool,
     drop: unsafe fn(*mut u8),
     /// Moves the stored value from one storage to another: a copy of the type's own
     /// bytes, of a size known where it is compiled.
@@ -250,6 +252,21 @@ unsafe fn op_copy_in<C, T: OpLogic<C>>(
     t.copy_in(bytes, blocks, taking_back);
 }
 
+unsafe fn op_send_target<C, T: OpLogic<C>>(
+    p: *mut u8,
+    blocks: &Blocks,
+) -> Option<(*const u8, usize)> {
+    // SAFETY: as in `op_attempt`.
+    let t = unsafe { &mut *p.cast::<T>() };
+    t.send_target(blocks)
+}
+
+unsafe fn op_sent<C, T: OpLogic<C>>(p: *mut u8, res: i32) -> bool {
+    // SAFETY: as in `op_attempt`.
+    let t = unsafe { &mut *p.cast::<T>() };
+    t.sent(res)
+}
+
 unsafe fn relocate<T>(src: *const u8, dst: *mut u8) {
     // SAFETY: the caller passes a storage holding a live `T`, 16-aligned (`fits`); the
     // caller treats it as empty from now on, so this read is the value's only move out.
@@ -270,6 +287,8 @@ impl<C: 'static, T: OpLogic<C>> Erase<OpVt<C>> for T {
         received: op_received::<C, T>,
         source_control: op_source_control::<C, T>,
         copy_in: op_copy_in::<C, T>,
+        send_target: op_send_target::<C, T>,
+        sent: op_sent::<C, T>,
         drop: drop_erased::<T>,
         relocate: relocate::<T>,
     };
@@ -342,6 +361,24 @@ impl<C: 'static> Payload<OpVt<C>> {
         let p = self.ptr();
         // SAFETY: as in `attempt`.
         unsafe { f(p, res, msg) }
+    }
+
+    /// Where a completion backend may send from ([`OpLogic::send_target`]).
+    #[inline]
+    pub(crate) fn send_target(&mut self, blocks: &Blocks) -> Option<(*const u8, usize)> {
+        let f = self.vt.send_target;
+        let p = self.ptr();
+        // SAFETY: as in `attempt`.
+        unsafe { f(p, blocks) }
+    }
+
+    /// A send's result ([`OpLogic::sent`]).
+    #[inline]
+    pub(crate) fn sent(&mut self, res: i32) -> bool {
+        let f = self.vt.sent;
+        let p = self.ptr();
+        // SAFETY: as in `attempt`.
+        unsafe { f(p, res) }
     }
 
     /// Whether the receive is a `recvmsg` for the datagram's source, with how much control
@@ -496,6 +533,13 @@ impl<C: 'static> Finishing<C> {
         blocks: &mut Blocks,
     ) -> bool {
         self.done || self.p.received(res, msg, blocks, true)
+    }
+
+    /// A send's result, as a cancel took it back ([`OpLogic::sent`]); `true` when the
+    /// operation has its result.
+    #[inline]
+    pub(crate) fn sent(&mut self, res: i32) -> bool {
+        self.done || self.p.sent(res)
     }
 
     /// Sets the result to an error (cancel, close).

@@ -318,6 +318,20 @@ impl Poller {
         None
     }
 
+    pub(crate) fn send(
+        &mut self,
+        _fd: RawFd,
+        _token: u64,
+        _source: (*const u8, usize),
+        _stats: &mut Stats,
+    ) -> iox::Result<()> {
+        Err(iox::Error::unsupported("kqueue completes no sends"))
+    }
+
+    pub(crate) fn cancel_send(&mut self, _token: u64, _stats: &mut Stats) -> Option<i32> {
+        None
+    }
+
     #[inline]
     pub(crate) fn take_result(&mut self, _i: usize) -> i32 {
         0

@@ -329,6 +329,40 @@ impl Poller {
         }
     }
 
+    /// Queues a send of `len` bytes from `ptr` on `token`'s stream socket `fd`, made when the
+    /// kernel has room (`MSG_NOSIGNAL`; the socket's buffer was full a moment ago, so it
+    /// waits for room first): its result (bytes sent, or `-errno`) comes back as an event
+    /// whose token is `token | OP_DONE | OP_SENT` ([`take_result`](Poller::take_result)).
+    ///
+    /// The memory must stay valid, and unchanged, until that completion is taken: from a
+    /// wait's events, or from [`cancel_send`](Poller::cancel_send).
+    pub(crate) fn send(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        (ptr, len): (*const u8, usize),
+        stats: &mut crate::stats::Stats,
+    ) -> iox::Result<()> {
+        match self {
+            Poller::Epoll(_) => Err(iox::Error::unsupported("epoll completes no sends")),
+            Poller::Uring(p) => p.send(fd, token, (ptr, len), stats),
+        }
+    }
+
+    /// Takes `token`'s send back from the kernel, waiting until the kernel no longer reads
+    /// its buffer: the bytes it sent (`Some(n)`) or its error (`Some(-errno)`) if it
+    /// completed first, `None` if it was cancelled having sent nothing.
+    pub(crate) fn cancel_send(
+        &mut self,
+        token: u64,
+        stats: &mut crate::stats::Stats,
+    ) -> Option<i32> {
+        match self {
+            Poller::Epoll(_) => None,
+            Poller::Uring(p) => p.cancel_send(token, stats),
+        }
+    }
+
     /// Takes the result of the `i`th event, a completion (`token & OP_DONE`): the event is
     /// consumed (a later cancel of the same receive does not find it again).
     #[inline]
@@ -436,6 +470,10 @@ pub(crate) const OP_DONE: u64 = 1 << 30;
 /// next read may try its syscall at once. Its bit is io_uring's read-poll marker, which never
 /// reaches an event.
 pub(crate) const OP_MORE: u64 = 1 << 29;
+/// Set beside [`OP_DONE`] when the completion is a stream write's send
+/// ([`Poller::send`]), not a receive. Its bit is above every slab index and is io_uring's
+/// poll-update marker, which never reaches an event either.
+pub(crate) const OP_SENT: u64 = 1 << 31;
 /// The token of an event to ignore: a completion already taken by a cancel.
 pub(crate) const SKIP: u64 = u64::MAX - 2;
 /// The token of the timer that bounds a wait (Linux without `linux_5_11`).

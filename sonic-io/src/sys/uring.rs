@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::{CopiedKind, OP_DONE, OP_MORE, Ready, RecvKind, SKIP, Timeout, WAKER};
+use super::{CopiedKind, OP_DONE, OP_MORE, OP_SENT, Ready, RecvKind, SKIP, Timeout, WAKER};
 use crate::op::BatchShape;
 use crate::stats::Stats;
 
@@ -143,6 +143,10 @@ const OP_POLL_REMOVE: u8 = 7;
 const OP_ASYNC_CANCEL: u8 = 14;
 const OP_RECVMSG: u8 = 10;
 const OP_RECV: u8 = 27;
+const OP_SEND: u8 = 26;
+/// `IORING_RECVSEND_POLL_FIRST` (Linux 5.19), in a send's `ioprio`: wait for room before the
+/// first try (the send is made after a try found the buffer full).
+const RECVSEND_POLL_FIRST: u16 = 1;
 
 const POLL_ADD_MULTI: u32 = 1;
 const POLL_UPDATE_EVENTS: u32 = 2;
@@ -259,6 +263,12 @@ const READ_POLL: u64 = 1 << 29;
 /// The `user_data` of a batch receive's cancel ([`Poller::end_recv`]), on the token's
 /// slab index: its completion says whether the cancel met the receive.
 const BATCH_CANCEL: u64 = UPDATE | OP_DONE;
+
+/// The `user_data` of a stream write's send ([`Poller::send`]), on the token's slab index.
+const SEND: u64 = UPDATE | READ_POLL;
+
+/// The tag bits of a `user_data` (above the slab index).
+const TAGS: u64 = UPDATE | OP_DONE | READ_POLL;
 
 /// The same event bits epoll gets (the `POLL*` and `EPOLL*` values are one set on Linux).
 const READ_MASK: u32 = (libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP) as u32;
@@ -1622,6 +1632,13 @@ impl Poller {
         if cqe.user_data == QUIET {
             return;
         }
+        if cqe.user_data & TAGS == SEND && cqe.user_data != WAKER {
+            // A stream write's send: its result, for the operation waiting on it.
+            let token = cqe.user_data & !SEND;
+            self.events
+                .push((token | OP_DONE | OP_SENT, cqe.res as u32));
+            return;
+        }
         if cqe.user_data & BATCH_CANCEL == BATCH_CANCEL && cqe.user_data != WAKER {
             // A batch receive's cancel, met after its receive was ended ([`end_batch`]
             // reads it otherwise): nothing to do.
@@ -2118,7 +2135,50 @@ impl Poller {
             b.unread = false;
             return None;
         }
-        if let Some(e) = self.events.iter_mut().find(|e| e.0 & !OP_MORE == ud) {
+        self.take_back(ud, ud, stats)
+    }
+
+    /// Queues a send of `len` bytes from `ptr` on `token`'s stream socket, which waits for
+    /// room first (`RECVSEND_POLL_FIRST`: a try just found the buffer full). One send, not
+    /// `MSG_WAITALL`: a cancel of a send that sent part would report `ECANCELED` and lose
+    /// the count, where a send that completes at its first bytes reports them.
+    pub(crate) fn send(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        (ptr, len): (*const u8, usize),
+        stats: &mut Stats,
+    ) -> iox::Result<()> {
+        self.ring.push(
+            Sqe {
+                opcode: OP_SEND,
+                ioprio: RECVSEND_POLL_FIRST,
+                fd,
+                addr: ptr as u64,
+                len: u32::try_from(len).unwrap_or(u32::MAX),
+                op_flags: libc::MSG_NOSIGNAL as u32,
+                user_data: token | SEND,
+                ..Sqe::default()
+            },
+            stats,
+        )
+    }
+
+    /// Takes `token`'s send back: its result if it completed, `None` once it is cancelled
+    /// (having sent nothing: a send completes at its first bytes). Returns only when the
+    /// kernel no longer holds the request, so the buffer may be handed back.
+    pub(crate) fn cancel_send(&mut self, token: u64, stats: &mut Stats) -> Option<i32> {
+        if self.ring.pending() > 0 && self.ring.enter(0, None).is_ok() {
+            stats.ctl += 1;
+        }
+        self.take_back(token | SEND, token | OP_DONE | OP_SENT, stats)
+    }
+
+    /// Takes the request `ud` back from wherever it is (this turn's events, as `event`; the
+    /// stash; this side's queue; the kernel, by a synchronous cancel): its result if it
+    /// completed, `None` if it was cancelled or never reached the kernel.
+    fn take_back(&mut self, ud: u64, event: u64, stats: &mut Stats) -> Option<i32> {
+        if let Some(e) = self.events.iter_mut().find(|e| e.0 & !OP_MORE == event) {
             // Reaped this turn and not dispatched yet: the Io skips it now.
             e.0 = SKIP;
             return Some(e.1 as i32);
@@ -2167,7 +2227,7 @@ impl Poller {
                 // The kernel keeps a receive it was told to drop: handing its buffer back
                 // could let the kernel write into memory the program reuses. Stop here.
                 eprintln!(
-                    "sonic-io: io_uring did not give back a cancelled receive within {CANCEL_LIMIT:?}; aborting rather than free memory the kernel may still write"
+                    "sonic-io: io_uring did not give back a cancelled receive or send within {CANCEL_LIMIT:?}; aborting rather than free memory the kernel may still reach"
                 );
                 std::process::abort();
             }
