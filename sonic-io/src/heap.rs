@@ -95,11 +95,13 @@ impl<C: 'static> Timers<C> {
         self.heap.first().map(|e| e.deadline)
     }
 
-    pub(crate) fn clear(&mut self) {
+    /// Empties the heap and hands back the timers' slots (their closures), for the caller
+    /// to drop.
+    pub(crate) fn take_all(&mut self) -> Slab<Slot<C>> {
         self.heap.clear();
         let io = self.slots.io();
-        self.slots = Slab::with_capacity(0, io);
         self.scheduled = 0;
+        std::mem::replace(&mut self.slots, Slab::with_capacity(0, io))
     }
 
     fn set_pos(&mut self, i: usize) {

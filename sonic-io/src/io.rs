@@ -1491,14 +1491,15 @@ impl Io {
         self.shared.shut();
         // Everything leaves the Io before any callback runs: a callback may replace `*io`,
         // and must then neither lose the rest of this Io's operations nor see the new Io's
-        // posts and timers cleared. Unrun posts and timer closures are dropped now.
-        self.timers.clear();
-        self.local_posts.clear();
-        self.local_running.clear();
-        self.posts_running.clear();
-        let mut dropped = Vec::new();
-        self.shared.swap(&mut dropped);
-        drop(dropped);
+        // posts and timers cleared. Unrun posts and timer closures are dropped last, each on
+        // its own: a value they hold may panic in its drop, and the operations complete
+        // first all the same.
+        let mut timers = self.timers.take_all();
+        let local_posts = std::mem::take(&mut self.local_posts);
+        let local_running = std::mem::take(&mut self.local_running);
+        let posts_running = std::mem::take(&mut self.posts_running);
+        let mut shared = Vec::new();
+        self.shared.swap(&mut shared);
         let keys: Vec<Key> = self.objects.keys().collect();
         let mut ops = Vec::with_capacity(self.armed);
         // io_uring's polls let go of the descriptors before they are closed below.
@@ -1532,6 +1533,12 @@ impl Io {
         for c in ready {
             first_panic(&mut panic, self.try_callback(move |io| c.op.complete(io)));
         }
+        let timer_keys: Vec<Key> = timers.keys().collect();
+        drop_each(timer_keys.into_iter().map(|k| timers.remove(k)), &mut panic);
+        drop_each(local_posts, &mut panic);
+        drop_each(local_running, &mut panic);
+        drop_each(posts_running, &mut panic);
+        drop_each(shared, &mut panic);
         if let Some(panic) = panic {
             resume_unwind(panic);
         }
@@ -1651,6 +1658,14 @@ fn ring_readable(class: Class) -> bool {
 
 /// A panic caught from user code, to be resumed.
 pub(crate) type Panic = Box<dyn std::any::Any + Send + 'static>;
+
+/// Drops each item on its own, keeping the first panic a drop raises: the rest are dropped
+/// all the same (a second panic while the first unwinds would abort).
+fn drop_each<T>(items: impl IntoIterator<Item = T>, panic: &mut Option<Panic>) {
+    for item in items {
+        first_panic(panic, catch_unwind(AssertUnwindSafe(|| drop(item))).err());
+    }
+}
 
 /// Keeps the first of several panics.
 fn first_panic(first: &mut Option<Panic>, p: Option<Panic>) {
