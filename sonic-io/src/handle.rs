@@ -57,17 +57,23 @@ macro_rules! handle {
                 io.object(self.key).is_ok()
             }
 
-            /// Completes every pending operation with `Cancelled`; returns how many.
+            /// Completes every pending operation with `Cancelled`; returns how many. On
+            /// io_uring, an operation whose receive or send in the kernel completed before
+            /// the cancel took it back is delivered its real result instead, once, and is
+            /// not counted: `0` then means nothing was cancelled, as on epoll, where those
+            /// bytes would still be in the socket.
             pub fn cancel(self, io: &mut $crate::Io) -> iox::Result<usize> {
                 io.cancel_ops(self.key, true, true)
             }
 
-            /// Cancels the pending read, if any.
+            /// Cancels the pending read, if any; 1 if it completed with `Cancelled` (see
+            /// [`cancel`](Self::cancel)).
             pub fn cancel_read(self, io: &mut $crate::Io) -> iox::Result<usize> {
                 io.cancel_ops(self.key, true, false)
             }
 
-            /// Cancels the pending write, if any.
+            /// Cancels the pending write, if any; 1 if it completed with `Cancelled` (see
+            /// [`cancel`](Self::cancel)).
             pub fn cancel_write(self, io: &mut $crate::Io) -> iox::Result<usize> {
                 io.cancel_ops(self.key, false, true)
             }

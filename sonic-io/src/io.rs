@@ -485,20 +485,25 @@ impl Io {
         Ok(self.cancel_taken(key, ops))
     }
 
-    /// Completes operations already taken out of their object with `Cancelled`; how many.
-    /// Their count leaves `armed` before any callback runs, and nothing of the Io is
-    /// touched between callbacks but the delivery itself: a callback may replace `*io`,
-    /// and the next operation still completes once. The first panic goes on unwinding
-    /// after the rest completed.
+    /// Completes operations already taken out of their object with `Cancelled`; how many
+    /// (an operation whose receive or send completed in the kernel first gets its real
+    /// result and is not counted). Their count leaves `armed` before any callback runs, and
+    /// nothing of the Io is touched between callbacks but the delivery itself: a callback
+    /// may replace `*io`, and the next operation still completes once. The first panic goes
+    /// on unwinding after the rest completed.
     fn cancel_taken(&mut self, key: Key, ops: [(Dir, OpSlot<Io>); 2]) -> usize {
-        let n = ops
+        let taken = ops
             .iter()
             .filter(|(_, s)| matches!(s, OpSlot::Armed(_) | OpSlot::InFlight(_)))
             .count();
-        self.armed -= n;
+        self.armed -= taken;
         // Receives in the kernel's hands come back first (before any callback, and before
         // the caller closes the descriptor): the real result of one that completed, once.
         let ops = ops.map(|(dir, slot)| (dir, self.settle(key, dir, slot)));
+        let n = ops
+            .iter()
+            .filter(|(_, f)| f.as_ref().is_some_and(|f| !f.kept()))
+            .count();
         let mut panic = None;
         for (dir, slot) in ops {
             if let Some(mut f) = slot {

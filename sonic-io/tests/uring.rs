@@ -1149,8 +1149,11 @@ fn cancel_race_rounds() {
         if round % 2 == 0 {
             peer.write_all(&sent).unwrap();
         }
+        // The cancel's count says which way the race went: 1 if the read was cancelled, 0
+        // if its receive completed first and the read got its bytes.
+        let mut counted = None;
         if round % 3 == 0 {
-            assert_eq!(s.cancel(&mut io).unwrap(), 1, "round {round}");
+            counted = Some(s.cancel(&mut io).unwrap());
             s.close(&mut io).unwrap();
         } else {
             s.close(&mut io).unwrap();
@@ -1159,10 +1162,12 @@ fn cancel_race_rounds() {
         let unread = match got.as_slice() {
             [Ok(bytes)] => {
                 assert_eq!(bytes, &sent, "round {round}: the real result, intact");
+                assert!(counted.is_none_or(|n| n == 0), "round {round}: {counted:?}");
                 won += 1;
                 false
             }
             [Err(ErrorKind::Cancelled)] => {
+                assert!(counted.is_none_or(|n| n == 1), "round {round}: {counted:?}");
                 cancelled += 1;
                 round % 2 == 0
             }
@@ -1942,9 +1947,10 @@ fn send_cancel_rounds() {
         if round % 2 == 1 {
             io.poll().unwrap();
         }
+        let mut counted = None;
         let reported = match round % 3 {
             0 => {
-                s.cancel(&mut io).unwrap();
+                counted = Some(s.cancel(&mut io).unwrap());
                 s.close(&mut io).unwrap();
                 results.borrow().clone()
             }
@@ -1959,12 +1965,15 @@ fn send_cancel_rounds() {
                 r
             }
         };
+        // The cancel counts the write only if it ended it.
         let sent = match reported.as_slice() {
             [Ok(n)] => {
+                assert!(counted.is_none_or(|c| c == 0), "round {round}: {counted:?}");
                 whole += 1;
                 *n
             }
             [Err((sonic_io::ErrorKind::Cancelled, done))] => {
+                assert!(counted.is_none_or(|c| c == 1), "round {round}: {counted:?}");
                 cut += 1;
                 *done
             }
@@ -2091,4 +2100,57 @@ fn a_cancel_meets_a_send_completion_the_turn_has_not_dispatched() {
         a.close(&mut io).unwrap();
     }
     println!("100 rounds: {counted} counted a send that completed in the turn of the cancel");
+}
+
+/// A read whose receive's completion the wait reaped and the turn has not dispatched, when a
+/// callback of the same turn cancels it: the read gets its bytes, once, and the cancel
+/// counts nothing (a new user's deadline code read `cancel_read() == 1` as "timed out, the
+/// bytes still queued" while the callback had them). Each round one wait completes two
+/// reads, the other stream's first (its peer wrote first), and that read's callback
+/// cancels this one.
+#[test]
+fn a_cancel_that_meets_its_reads_completion_counts_nothing() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let mut met = 0;
+    for round in 0..100u8 {
+        let (a, mut peer_a) = pair(&mut io);
+        let (b, mut peer_b) = pair(&mut io);
+        let got = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let g = got.clone();
+        b.async_read(&mut io, vec![0u8; 8], move |_, r, buf| {
+            g.borrow_mut()
+                .push(r.map(|n| buf[..n].to_vec()).map_err(|e| e.kind()))
+        })
+        .unwrap();
+        let counted = slot();
+        let c = counted.clone();
+        a.async_read(&mut io, vec![0u8; 8], move |io, r, _| {
+            assert_eq!(r.unwrap(), 1);
+            *c.borrow_mut() = Some(b.cancel_read(io).unwrap());
+        })
+        .unwrap();
+        // Both receives go to the kernel; a's peer writes first, then b's.
+        io.poll().unwrap();
+        peer_a.write_all(b"a").unwrap();
+        peer_b.write_all(&[round; 3]).unwrap();
+        run_until(&mut io, || counted.borrow().is_some());
+        let n = counted.borrow_mut().take().unwrap();
+        match got.borrow().as_slice() {
+            [Ok(bytes)] => {
+                assert_eq!(bytes, &[round; 3], "round {round}");
+                assert_eq!(n, 0, "round {round}: the read was not cancelled");
+                met += 1;
+            }
+            [Err(ErrorKind::Cancelled)] => assert_eq!(n, 1, "round {round}"),
+            other => panic!("round {round}: {other:?}"),
+        }
+        io.poll().unwrap();
+        assert_eq!(got.borrow().len(), 1, "round {round}: once");
+        a.close(&mut io).unwrap();
+        b.close(&mut io).unwrap();
+    }
+    println!("100 rounds: {met} cancels met the read's completion in the turn");
+    assert!(met > 0, "the race this test is for never happened");
 }

@@ -556,6 +556,12 @@ impl<C: 'static> Finishing<C> {
         self.kept = true;
     }
 
+    /// Whether the operation keeps a result of its own ([`keep_result`](Finishing::keep_result)).
+    #[inline]
+    pub(crate) fn kept(&self) -> bool {
+        self.kept
+    }
+
     /// Runs the callback with the stored result; a second call does nothing.
     #[inline]
     pub(crate) fn complete(&mut self, io: &mut C) {
