@@ -152,4 +152,9 @@ impl Fifo for BipBuffer {
         self.c_start = 0;
         self.c_len = 0;
     }
+
+    /// `false`: after a wrap, [`data`](Fifo::data) shows only the first region.
+    fn contiguous(&self) -> bool {
+        false
+    }
 }

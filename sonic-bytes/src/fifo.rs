@@ -36,6 +36,14 @@ pub trait Fifo {
     }
     /// Empties the buffer.
     fn clear(&mut self);
+    /// Whether [`data`](Fifo::data) always shows every committed byte (`data().len() ==
+    /// len()`), so that a reader parsing it sees a whole stream: `true` for every buffer of
+    /// this crate but [`BipBuffer`](crate::BipBuffer), whose bytes after a wrap wait in a
+    /// second region until the first is consumed. A parser that needs the rest of an item
+    /// before it consumes any (sonic-io's codecs) cannot read through such a buffer.
+    fn contiguous(&self) -> bool {
+        true
+    }
 
     /// One `read` from `r` straight into claimed space (up to `max` bytes), committed.
     /// `Ok(0)` at end of input or when there is no room.

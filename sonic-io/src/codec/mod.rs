@@ -181,6 +181,12 @@ impl<C, S: ByteStream, R, W> std::fmt::Debug for CodecConn<C, S, R, W> {
     }
 }
 
+/// A read through a source FIFO that does not show all its bytes in `data()`.
+const SPLIT_SOURCE: Error = Error::with_context(
+    ErrorKind::InvalidInput,
+    "a codec's read buffer must show every byte it holds in data() (Fifo::contiguous): a BipBuffer splits an item at its wrap; use a ByteBuffer or a MirroredBuffer",
+);
+
 impl<C: Decoder + 'static, S: ByteStream> CodecConn<C, S, ByteBuffer, ByteBuffer> {
     /// A connection over `stream` (a TCP or Unix stream, an [`Adapter`](crate::Adapter), any
     /// [`ByteStream`]) with two growable [`ByteBuffer`]s.
@@ -197,7 +203,10 @@ impl<C: Decoder + 'static, S: ByteStream> CodecConn<C, S, ByteBuffer, ByteBuffer
 impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
     CodecConn<C, S, R, W>
 {
-    /// A connection over `stream` with the given buffers.
+    /// A connection over `stream` with the given buffers. The read buffer `src` must show
+    /// every byte it holds in `data()` ([`Fifo::contiguous`]): reads through a
+    /// [`BipBuffer`](sonic_bytes::BipBuffer) are refused with `InvalidInput` (an item cut
+    /// at its wrap could never be decoded); `ByteBuffer` and `MirroredBuffer` can.
     pub fn with_buffers(stream: S, codec: C, src: R, dst: W) -> Self {
         CodecConn {
             stream,
@@ -286,6 +295,9 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
     /// is still incomplete, `UnexpectedEof` if the stream ended, `NoBufferSpace` if the
     /// source FIFO has no room left for the rest of the item (as the async read says).
     pub fn read_next(&mut self, io: &mut Io) -> Result<C::Item<'_>> {
+        if !self.inner.src.contiguous() {
+            return Err(SPLIT_SOURCE);
+        }
         if let Err(need) = self.has_item()? {
             let inner = &mut *self.inner;
             let dst = inner
@@ -421,6 +433,12 @@ impl<C: Decoder + 'static, S: ByteStream, R: Fifo + 'static, W: Fifo + 'static>
     where
         F: FnOnce(&mut Io, Result<()>, Self) + 'static,
     {
+        if !self.inner.src.contiguous() {
+            return Err(crate::Rejected {
+                error: SPLIT_SOURCE,
+                buf: self,
+            });
+        }
         let key = self.key();
         io.submit(
             key,
