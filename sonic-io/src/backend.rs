@@ -138,7 +138,8 @@ impl BackendUsed {
     /// syscall and finds the socket's buffer full hands its rest to a send in the kernel,
     /// made when room comes: no readiness edge and no retry syscall per buffer-full of
     /// bytes. Taken back by a cancel or close, the write reports `Cancelled` with `done`
-    /// counting every byte the kernel sent.
+    /// counting every byte the kernel sent, or its own result if its last send completed
+    /// first (an `async_write` has it after any bytes).
     pub fn reads_in_ring(&self) -> bool {
         self.reads_in_ring
     }

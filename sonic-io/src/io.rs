@@ -482,6 +482,11 @@ impl Io {
             }
         };
         let ops = [take(Dir::Read, read), take(Dir::Write, write)];
+        if !matches!(ops[1].1, OpSlot::Idle) {
+            // A write parked on readiness asked for write-space edges: stop them, or every
+            // later send would wake the wait a second time.
+            self.unwatch_writes(key, Dir::Write);
+        }
         Ok(self.cancel_taken(key, ops))
     }
 

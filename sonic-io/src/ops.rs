@@ -382,6 +382,8 @@ impl<C: Host, B: IoBuf, F: FnOnce(&mut C, std::result::Result<usize, Partial>, B
                 self.fail(Error::new(ErrorKind::ShortWrite));
                 true
             }
+            // Nothing sent (io_uring's worker fallback can say so): send again.
+            e if e == -libc::EAGAIN || e == -libc::EINTR => false,
             e => {
                 self.fail(Error::from(zcall::Errno::from_raw(-e)));
                 true

@@ -2154,3 +2154,89 @@ fn a_cancel_that_meets_its_reads_completion_counts_nothing() {
     println!("100 rounds: {met} cancels met the read's completion in the turn");
     assert!(met > 0, "the race this test is for never happened");
 }
+
+/// A stream write that meets a full buffer while the kernel refuses the full submission
+/// queue (the seccomp harness above): its send cannot be queued and neither can the poll
+/// update that would watch the stream for room, yet the write waits for room, as it did
+/// when every stream's poll watched for room, and sends all 8 MiB. (A reviewer's finding:
+/// the write failed at once with `NoBufferSpace` after 32 KiB.)
+#[test]
+fn a_write_that_meets_a_full_buffer_under_a_refused_full_queue_waits_for_room() {
+    if cfg!(qemu) || ring_reads_io().is_none() {
+        return;
+    }
+    testkit::in_subprocess(|| {
+        let (mut io, s, mut peer) = refusing_full_queue_io();
+        let (kept, _refused) = fill_submission_queue(&mut io);
+        let len = 8 << 20;
+        let done = slot();
+        let d = done.clone();
+        s.async_write_all(&mut io, vec![7u8; len], move |_, r, _| {
+            *d.borrow_mut() = Some(r.map_err(|p| (p.error.kind(), p.done)))
+        })
+        .unwrap();
+        assert!(done.borrow().is_none(), "{:?}", done.borrow());
+        let reader = std::thread::spawn(move || {
+            let mut got = vec![0u8; len];
+            peer.read_exact(&mut got).unwrap();
+            got.iter().all(|&b| b == 7)
+        });
+        run_until(&mut io, || done.borrow().is_some());
+        assert_eq!(done.borrow_mut().take().unwrap(), Ok(len));
+        assert!(reader.join().unwrap());
+        s.close(&mut io).unwrap();
+        drop(kept);
+    });
+}
+
+/// A FIFO write parked on readiness (it asked for write-space edges) and then cancelled:
+/// the edges stop with it, so a later write through a full buffer wakes the wait once per
+/// send, as on a fresh stream. (A reviewer's finding: 126 events for 64 sends after the
+/// cancel, against 64.)
+#[test]
+fn a_cancelled_write_that_waited_for_room_leaves_no_write_watch() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let (s, mut peer) = small_pair(&mut io);
+    let mut fifo = sonic_bytes::ByteBuffer::new();
+    let big = vec![1u8; 16 << 20];
+    fifo.claim(big.len()).copy_from_slice(&big);
+    fifo.commit(big.len());
+    let done = slot();
+    let d = done.clone();
+    s.async_write_from(&mut io, fifo, move |_, r, _| {
+        *d.borrow_mut() = Some(r.map_err(|p| (p.error.kind(), p.done)))
+    })
+    .unwrap();
+    io.poll().unwrap();
+    assert_eq!(s.cancel_write(&mut io).unwrap(), 1);
+    let Some(Err((ErrorKind::Cancelled, sent))) = done.borrow_mut().take() else {
+        panic!("the FIFO write was not cancelled")
+    };
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = 0;
+    while got < sent {
+        got += peer.read(&mut buf).unwrap();
+    }
+    let len = 8 << 20;
+    let reader = std::thread::spawn(move || {
+        let mut got = vec![0u8; len];
+        peer.read_exact(&mut got).unwrap();
+    });
+    let wrote = slot();
+    let w = wrote.clone();
+    let st = delta(&mut io, |io| {
+        s.async_write_all(io, vec![2u8; len], move |_, r, _| {
+            *w.borrow_mut() = Some(r.unwrap())
+        })
+        .unwrap();
+        run_until(io, || wrote.borrow().is_some());
+    });
+    reader.join().unwrap();
+    assert_eq!(wrote.borrow_mut().take(), Some(len));
+    // One wake-up per send, and a few edges the poll posted before the cancel's update
+    // reached the kernel (with the watch left on: one more per send).
+    assert!(st.events < st.sqes + 8, "one wake-up per send: {st:?}");
+    s.close(&mut io).unwrap();
+}

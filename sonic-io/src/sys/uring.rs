@@ -1387,13 +1387,25 @@ impl Poller {
         stats: &mut Stats,
     ) -> iox::Result<()> {
         let mut mask = poll_mask(false, on);
+        let mut watched = false;
         if let Some(Some(w)) = self.watches.get_mut(token as u32 as usize)
             && w.token == token
         {
             mask = poll_mask(w.reads_on_demand, on);
             w.mask = mask;
+            watched = true;
         }
-        self.update(token, mask, stats)
+        match self.update(token, mask, stats) {
+            // A full queue the kernel refused: the update goes with the next wait (which
+            // queues the waiting resubmissions first), to the watch's mask, set above. Failing
+            // the write here would end a write that only has to wait (a stream's poll has no
+            // `POLLOUT` until a write asks for it).
+            Err(_) if watched => {
+                self.redo.push(Redo::Update(token));
+                Ok(())
+            }
+            r => r,
+        }
     }
 
     fn update(&mut self, token: u64, mask: u32, stats: &mut Stats) -> iox::Result<()> {
