@@ -1089,17 +1089,7 @@ impl Io {
                 }
             }
         }
-        self.armed -= 1;
-        self.stats.scheduled += 1;
-        if self.depth < MAX_DEPTH {
-            self.run_callback(|io| complete_in_slot(io, |io| io.slot_of(key, Dir::Read)));
-            return 1;
-        }
-        let Some(mut f) = Finishing::take_in_flight(slot) else {
-            unreachable!("matched as in flight above")
-        };
-        self.deliver(key, Dir::Read, &mut f);
-        1
+        self.finish_in_flight(key, Dir::Read)
     }
 
     /// A send of `key`'s write completed in the kernel with `res`: the write has its result

@@ -142,6 +142,8 @@ const OP_POLL_ADD: u8 = 6;
 const OP_POLL_REMOVE: u8 = 7;
 const OP_ASYNC_CANCEL: u8 = 14;
 const OP_RECVMSG: u8 = 10;
+#[cfg(test)]
+const OP_OPENAT: u8 = 18;
 const OP_RECV: u8 = 27;
 const OP_SEND: u8 = 26;
 /// `IORING_RECVSEND_POLL_FIRST` (Linux 5.19), in a send's `ioprio`: wait for room before the
@@ -155,6 +157,17 @@ const CQE_F_MORE: u32 = 1 << 1;
 /// How long [`Poller::cancel_recv`] waits for the kernel to give a cancelled receive back
 /// before it aborts the process (it returns in one round on every kernel tried).
 const CANCEL_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long one synchronous cancel waits for a request that a kernel worker is running
+/// (relative). Never without a bound: when the worker stops, a `DEFER_TASKRUN` ring queues
+/// the completion as deferred work, and deferred work wakes the submitter only inside a
+/// completion wait, not this one: a cancel without a bound slept forever (test
+/// `taking_back_a_request_a_worker_runs_returns`). The callers loop: they run the deferred
+/// work, read the completion, and ask again only if it is not there.
+const SYNC_CANCEL_WAIT: KernelTimespec = KernelTimespec {
+    tv_sec: 0,
+    tv_nsec: 1_000_000,
+};
 
 /// `IORING_CQE_F_SOCK_NONEMPTY` (5.19): the socket held more data after this receive.
 const CQE_F_SOCK_NONEMPTY: u32 = 1 << 2;
@@ -679,17 +692,15 @@ fn register_ring(fd: RawFd) -> Option<u32> {
 
 /// Cancels the requests whose `user_data` is `user_data` and returns once none is left in
 /// the kernel (`IORING_REGISTER_SYNC_CANCEL`, Linux 6.0): `Ok(true)` if one was found,
-/// `Ok(false)` if none was (`ENOENT`: it completed, or was never submitted).
+/// `Ok(false)` if none was (`ENOENT`: it completed, or was never submitted), `ETIME` if
+/// one was still running after [`SYNC_CANCEL_WAIT`]: the caller runs the ring's deferred
+/// work and asks again.
 fn sync_cancel(fd: RawFd, user_data: u64) -> Result<bool, zcall::Errno> {
     let reg = SyncCancelReg {
         addr: user_data,
         fd: 0,
         flags: 0,
-        // No timeout.
-        timeout: KernelTimespec {
-            tv_sec: -1,
-            tv_nsec: -1,
-        },
+        timeout: SYNC_CANCEL_WAIT,
         opcode: 0,
         pad: [0; 7],
         pad2: [0; 3],
@@ -2329,6 +2340,87 @@ mod tests {
             "the wait did not watch the descriptor whose poll was in redo"
         );
         assert!(p.redo.is_empty());
+    }
+
+    /// A cancel that finds its request running in the kernel's worker thread waits for it
+    /// to stop; on a `DEFER_TASKRUN` ring its completion is then queued as deferred work,
+    /// which wakes no one (the kernel wakes the submitter for deferred work only inside a
+    /// completion wait). A cancel waiting without a bound slept forever: seen once under
+    /// CPU load, as a stream's `shut_down` taking back a send that a worker ran. Here an
+    /// `openat` of a FIFO nobody writes blocks in a worker, deterministically; taking it
+    /// back must return (a watchdog aborts the run after 30 s, as the hang did not).
+    #[test]
+    #[cfg_attr(miri, ignore = "io_uring and FIFOs are system calls Miri does not run")]
+    fn taking_back_a_request_a_worker_runs_returns() {
+        let waker = super::super::Waker::new().unwrap();
+        let Ok(mut p) = Poller::new(8, 8, &waker) else {
+            println!("skipped: io_uring unavailable here");
+            return;
+        };
+        if !p.completes_reads {
+            println!("skipped: no synchronous cancel here (Linux 6.0)");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("sonic-io-fifo-{}", std::process::id()));
+        let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: `path` is a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let mut stats = Stats::default();
+        let ud = 7 | SEND;
+        let sqe = Sqe {
+            opcode: OP_OPENAT,
+            // `IOSQE_ASYNC`: issued in a worker, which blocks (issued inline, the open
+            // would be non-blocking and succeed at once).
+            flags: 1 << 4,
+            fd: libc::AT_FDCWD,
+            addr: path.as_ptr() as u64,
+            op_flags: (libc::O_RDONLY | libc::O_CLOEXEC) as u32,
+            user_data: ud,
+            ..Sqe::default()
+        };
+        p.ring.push(sqe, &mut stats).unwrap();
+        p.ring.enter(0, None).unwrap();
+        // The open waits for a writer inside an `iou-wrk` thread: wait until one sleeps
+        // there, so that the cancel meets it running.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !fifo_open_waits() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no io_uring worker waited on the FIFO"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let (done, watch) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if watch
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .is_err()
+            {
+                eprintln!("taking back a request a worker runs did not return in 30 s");
+                std::process::abort();
+            }
+        });
+        let r = p.take_back(ud, ud | OP_DONE, &mut stats);
+        done.send(()).unwrap();
+        // SAFETY: as above.
+        unsafe { libc::unlink(path.as_ptr()) };
+        // Interrupted by the cancel: cancelled, or the open's own error.
+        assert!(
+            r.is_none_or(|r| r < 0),
+            "the cancelled open of a FIFO nobody writes gave {r:?}"
+        );
+    }
+
+    /// Whether one of this process's io_uring workers sleeps opening a FIFO.
+    fn fifo_open_waits() -> bool {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return false;
+        };
+        tasks.flatten().any(|t| {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            let wchan = std::fs::read_to_string(t.path().join("wchan")).unwrap_or_default();
+            comm.starts_with("iou-wrk") && wchan.contains("wait_for_partner")
+        })
     }
 
     /// The layouts of the uapi header (`io_uring_params` 120 bytes, SQE 64, CQE 16,
