@@ -265,7 +265,28 @@ impl TcpDialer {
         self.dial_family(addr, Family::V6)
     }
 
-    fn dial_family(&self, addr: impl ToSockaddr, family: Family) -> iox::Result<TcpConn> {
+    /// The socket [`dial`](Self::dial) would connect, with the dialer's options set (the
+    /// reuse options, the local address, `TCP_NODELAY`), not connected, and the address
+    /// it would connect to: for a reactor that makes the connect itself (sonic-io's
+    /// io_uring backend hands it to the kernel as `IORING_OP_CONNECT`). The timeout is the
+    /// caller's to keep. Until it is connected, the socket's reads and writes fail with
+    /// `NotConnected`.
+    ///
+    /// ```
+    /// let l = sock::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let (conn, addr) = sock::TcpDialer::default().prepare(l.local_addr().unwrap()).unwrap();
+    /// assert_eq!(addr, l.local_addr().unwrap());
+    /// assert!(conn.peer_addr().is_err());
+    /// ```
+    pub fn prepare(&self, addr: impl ToSockaddr) -> iox::Result<(TcpConn, SockaddrAny)> {
+        self.prepare_family(addr, Family::Any)
+    }
+
+    fn prepare_family(
+        &self,
+        addr: impl ToSockaddr,
+        family: Family,
+    ) -> iox::Result<(TcpConn, SockaddrAny)> {
         let addr = addr.to_sockaddr(family)?;
         let sock = tcp_socket(&addr)?;
         if self.reuse_address {
@@ -285,8 +306,12 @@ impl TcpDialer {
         if self.nodelay {
             opt::set_nodelay(&sock, true)?;
         }
-        let done = sock.connect(&addr)?;
-        let conn = TcpConn { sock };
+        Ok((TcpConn { sock }, addr))
+    }
+
+    fn dial_family(&self, addr: impl ToSockaddr, family: Family) -> iox::Result<TcpConn> {
+        let (conn, addr) = self.prepare_family(addr, family)?;
+        let done = conn.sock.connect(&addr)?;
         if done {
             return Ok(conn);
         }

@@ -44,10 +44,29 @@ impl UnixConn {
     }
 
     fn connect_type(addr: impl ToSockaddr, ty: i32) -> iox::Result<UnixConn> {
+        let (conn, addr) = UnixConn::prepare_type(addr, ty)?;
+        conn.sock.connect(&addr)?;
+        Ok(conn)
+    }
+
+    /// The stream socket [`connect`](Self::connect) would connect, not connected, and the
+    /// address it would connect to: for a reactor that makes the connect itself (sonic-io's
+    /// io_uring backend hands it to the kernel as `IORING_OP_CONNECT`). Until it is
+    /// connected, its reads and writes fail with `NotConnected`.
+    ///
+    /// ```
+    /// let (conn, addr) = sock::UnixConn::prepare("@sock-prepare-doc").unwrap();
+    /// assert_eq!(addr.to_string(), "@sock-prepare-doc");
+    /// assert!(conn.write(b"x").is_err());
+    /// ```
+    pub fn prepare(addr: impl ToSockaddr) -> iox::Result<(UnixConn, SockaddrAny)> {
+        UnixConn::prepare_type(addr, libc::SOCK_STREAM)
+    }
+
+    fn prepare_type(addr: impl ToSockaddr, ty: i32) -> iox::Result<(UnixConn, SockaddrAny)> {
         let addr = unix_addr(addr)?;
         let sock = NetSocket::new(libc::AF_UNIX, ty, 0)?;
-        sock.connect(&addr)?;
-        Ok(UnixConn { sock })
+        Ok((UnixConn { sock }, addr))
     }
 
     /// A connected stream pair.

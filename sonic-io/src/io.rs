@@ -627,10 +627,17 @@ impl Io {
         let Some(o) = self.objects.get_mut(key) else {
             return 0;
         };
-        let Some(mut f) = Finishing::take(o.slot_mut(dir)) else {
+        let slot = o.slot_mut(dir);
+        if !matches!(slot, OpSlot::Armed(_) | OpSlot::InFlight(_)) {
             return 0;
-        };
+        }
+        let slot = std::mem::take(slot);
         self.armed -= 1;
+        // A connect in the kernel's hands is taken back first; if it completed meanwhile,
+        // its result stands.
+        let Some(mut f) = self.settle(key, dir, slot) else {
+            unreachable!("matched as armed or in flight above")
+        };
         f.fail(e);
         self.deliver(key, dir, &mut f);
         1
@@ -699,6 +706,19 @@ impl Io {
                 }
                 Err((op, e)) => refuse(op, e),
             };
+        }
+        // A dial on a backend that connects in the kernel: its connect goes to the kernel
+        // with the next wait, and its completion is the dial's result (no `connect`, no
+        // readiness edge, no `SO_ERROR`). Where the ring takes no entry, the attempt below
+        // connects.
+        if dir == Dir::Write
+            && poller.completes_reads()
+            && let Some(addr) = op.connect_target()
+            && poller.connect(obj.fd, key.token(), addr, stats).is_ok()
+        {
+            place(slot, op, true);
+            self.armed += 1;
+            return Ok(());
         }
         if self.depth >= MAX_DEPTH && op.fills_shared() {
             // A read into a region at the depth limit is not attempted now: its callback

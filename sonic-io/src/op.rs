@@ -260,10 +260,18 @@ pub(crate) trait OpLogic<C>: Sized + 'static {
         None
     }
     /// The kernel's result of a send from [`send_target`](OpLogic::send_target): bytes sent
-    /// or `-errno`. `true` when the operation has its result, `false` to send again (a
-    /// write of all its bytes with more to go).
+    /// or `-errno`; or of a connect to [`connect_target`](OpLogic::connect_target): `0` or
+    /// `-errno`. `true` when the operation has its result, `false` to send again (a write
+    /// of all its bytes with more to go) or, with no send target, to wait for readiness
+    /// and attempt.
     fn sent(&mut self, _res: i32) -> bool {
         true
+    }
+    /// A dial whose connect a completion backend may make in the kernel, before any
+    /// attempt: the address, in memory that stays put while the operation moves. `None`
+    /// (the default): not such a dial; and a dial attempted without one connects itself.
+    fn connect_target(&self) -> Option<(*const u8, u32)> {
+        None
     }
     /// The buffer, for a refused submission.
     fn into_buf(self) -> Self::Buf;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use iox::{Error, ErrorKind, Result};
 use sock::{TcpConn, TcpDialer, ToSockaddr, UnixConn};
+use sockaddr::{Sockaddr, SockaddrAny};
 
 use crate::handle::byte_ops;
 use crate::handle::handle;
@@ -153,7 +154,8 @@ impl<C: StreamSock> Stream<C> {
 }
 
 /// A connect in progress: completes from `SO_ERROR` once the socket turns writable (or
-/// errs); a dialer timeout completes it with `TimedOut` through an internal timer.
+/// errs), or, where the backend connects in the kernel, from the connect's own completion;
+/// a dialer timeout completes it with `TimedOut` through an internal timer.
 pub(crate) struct ConnectOp<C, F> {
     key: Key,
     /// The dialer timeout's internal timer: cancelled when the connect completes, so it
@@ -161,6 +163,11 @@ pub(crate) struct ConnectOp<C, F> {
     expiry: Option<Key>,
     f: F,
     res: Option<Result<()>>,
+    /// The address of a connect not yet made: handed to the kernel with the socket
+    /// (io_uring's `CONNECT`, [`OpLogic::connect_target`]), or, where the ring takes no
+    /// entry, connected by the first attempt. Boxed: the kernel reads it when the entry is
+    /// submitted, with the next wait, and the operation may move before that.
+    target: Option<Box<SockaddrAny>>,
     _c: std::marker::PhantomData<fn() -> C>,
 }
 
@@ -171,6 +178,25 @@ impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic<Io>
 
     fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
         let Attempt { obj, stats, .. } = cx;
+        if let Some(addr) = self.target.take() {
+            // The ring took no entry for the connect: made here, as a dial does elsewhere.
+            stats.writes += 1;
+            return match zcall::connect(obj.fd, addr.as_bytes()) {
+                Ok(()) => {
+                    self.res = Some(Ok(()));
+                    true
+                }
+                // In progress (a signal leaves it going on, POSIX): wait for writability.
+                Err(e) if e.is_in_progress() || e.is_interrupted() => {
+                    obj.not_ready(Dir::Write);
+                    false
+                }
+                Err(e) => {
+                    self.fail(e.into());
+                    true
+                }
+            };
+        }
         if !obj.may_try(Dir::Write) {
             return false;
         }
@@ -210,6 +236,26 @@ impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic<Io>
 
     fn fail(&mut self, e: Error) {
         self.res = Some(Err(e));
+    }
+
+    fn connect_target(&self) -> Option<(*const u8, u32)> {
+        let addr = self.target.as_deref()?.as_bytes();
+        Some((addr.as_ptr(), addr.len() as u32))
+    }
+
+    fn sent(&mut self, res: i32) -> bool {
+        // The kernel's connect completed: the address is no longer read.
+        self.target = None;
+        match -res {
+            // `EISCONN`: a retried connect that found the first one done (the kernel
+            // reads `SO_ERROR` then; taken as connected, as it is).
+            0 | libc::EISCONN => self.res = Some(Ok(())),
+            // Still in progress (a connect the kernel's worker retried on a non-blocking
+            // socket): wait for writability and read `SO_ERROR`, as elsewhere.
+            libc::EALREADY | libc::EINPROGRESS | libc::EAGAIN | libc::EINTR => return false,
+            e => self.fail(Error::from(zcall::Errno::from_raw(e))),
+        }
+        true
     }
 
     fn complete(self, io: &mut Io) {
@@ -256,9 +302,12 @@ impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic<Io>
     fn into_buf(self) {}
 }
 
+/// Starts a dial of a socket made by `conn`: connected already (`None`: the connect is
+/// started, perhaps done), or to connect to the address beside it (`Some`), in the kernel
+/// where the backend connects there ([`connects_in_ring`]).
 fn start_connect<C: StreamSock, F>(
     io: &mut Io,
-    conn: Result<C>,
+    conn: Result<(C, Option<SockaddrAny>)>,
     timeout: Option<Duration>,
     f: F,
 ) -> Result<()>
@@ -268,7 +317,7 @@ where
     if io.closed() {
         return Err(Error::CLOSED);
     }
-    let conn = match conn {
+    let (conn, target) = match conn {
         Ok(c) => c,
         Err(e) => {
             io.deliver_detached(FailedDial {
@@ -291,9 +340,19 @@ where
         expiry,
         f,
         res: None,
+        target: target.map(Box::new),
         _c: std::marker::PhantomData,
     };
     io.submit(key, Dir::Write, op).map_err(|r| r.error)
+}
+
+/// Whether `io`'s backend connects in the kernel: io_uring where reads complete in the
+/// ring (its synchronous cancel takes a connect back when a dial times out or the Io
+/// closes). A dial then hands the kernel an unconnected socket and its address
+/// (`IORING_OP_CONNECT`, submitted with the next wait): no `connect`, `getsockopt` or
+/// `getpeername` syscall.
+fn connects_in_ring(io: &Io) -> bool {
+    io.backend().reads_in_ring()
 }
 
 impl Stream<TcpConn> {
@@ -318,7 +377,12 @@ impl Stream<TcpConn> {
             timeout: None,
             ..*dialer
         };
-        start_connect(io, d.dial(addr), dialer.timeout, f)
+        let conn = if connects_in_ring(io) {
+            d.prepare(addr).map(|(c, a)| (c, Some(a)))
+        } else {
+            d.dial(addr).map(|c| (c, None))
+        };
+        start_connect(io, conn, dialer.timeout, f)
     }
 }
 
@@ -328,7 +392,12 @@ impl Stream<UnixConn> {
     where
         F: FnOnce(&mut Io, Result<UnixStream>) + 'static,
     {
-        start_connect(io, UnixConn::connect(addr), None, f)
+        let conn = if connects_in_ring(io) {
+            UnixConn::prepare(addr).map(|(c, a)| (c, Some(a)))
+        } else {
+            UnixConn::connect(addr).map(|c| (c, None))
+        };
+        start_connect(io, conn, None, f)
     }
 }
 

@@ -107,3 +107,40 @@ fn dial_with_a_timeout_into_a_blackhole_times_out() {
         });
     });
 }
+
+/// Closing the Io with dials whose SYNs vanish (a neighbour entry to a MAC nobody has, in
+/// a namespace of the test's own) ends each dial once with `Cancelled`, after their
+/// connects reached the kernel (on io_uring: 20 connects in the ring, taken back by the
+/// close), and leaves no descriptor behind.
+#[test]
+#[cfg(target_os = "linux")]
+fn closing_the_io_ends_the_dials_in_flight_once() {
+    testkit::in_netns(|ns| {
+        testkit::no_fd_leak(|| {
+            ns.add_permanent_neighbour(&ns.a, "10.77.0.98".parse().unwrap(), "02:00:00:00:00:98")
+                .unwrap();
+            let mut io = Io::new().unwrap();
+            let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            for port in 1..=20u16 {
+                let r = results.clone();
+                TcpStream::dial(&mut io, format!("10.77.0.98:{port}"), move |_, x| {
+                    r.borrow_mut().push(x.map(|_| ()).map_err(|e| e.kind()))
+                })
+                .unwrap();
+            }
+            io.poll().unwrap();
+            assert!(results.borrow().is_empty(), "the SYNs are unanswered");
+            assert_eq!(io.objects(), 20);
+            if io.backend().reads_in_ring() {
+                let st = io.stats();
+                assert_eq!(st.reads, 0, "the connects are in the ring: {st:?}");
+            }
+            io.close().unwrap();
+            assert_eq!(
+                *results.borrow(),
+                vec![Err(sonic_io::ErrorKind::Cancelled); 20],
+                "each dial ends once, cancelled"
+            );
+        });
+    });
+}

@@ -4,7 +4,7 @@
 //! it, close with operations in flight, a parked datagram send woken through a poll update,
 //! a loop of connections closed with reads armed that leaks no descriptor, and stream
 //! writes whose rest waits in the ring for room (their cost, and their count across a
-//! cancel, a close, a `take`, a reset). The rest of
+//! cancel, a close, a `take`, a reset), and dials that connect in the ring. The rest of
 //! the suite runs on this backend too, with `SONIC_IO_BACKEND=uring` (`cargo xtask
 //! test-uring`).
 //!
@@ -2249,4 +2249,215 @@ fn a_cancelled_write_that_waited_for_room_leaves_no_write_watch() {
     // reached the kernel (with the watch left on: one more per send).
     assert!(st.events < st.sqes + 8, "one wake-up per send: {st:?}");
     s.close(&mut io).unwrap();
+}
+
+/// A dial connects in the ring where reads complete there: the unconnected socket and its
+/// address go to the kernel with the next wait (`IORING_OP_CONNECT`), and the connect's
+/// completion is the dial's result, with no `connect`, `getsockopt(SO_ERROR)` or
+/// `getpeername` syscall of the Io's (epoll reads `SO_ERROR` and the peer's name after the
+/// `connect`). TCP and Unix; the streams carry bytes both ways; a TCP dial to a port nobody
+/// listens on and a Unix dial to a path nobody binds get their errors.
+#[test]
+fn a_dial_connects_in_the_ring() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let mut epoll = Io::builder().backend(Backend::Epoll).build().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (st, s) = dial_tcp(&mut io, addr);
+    let (ep, e) = dial_tcp(&mut epoll, addr);
+    println!("a TCP dial: io_uring {st:?}, epoll {ep:?}");
+    assert_eq!(
+        (st.reads, st.writes),
+        (0, 0),
+        "no syscall of its own: {st:?}"
+    );
+    assert!(st.sqes >= 1, "the connect went to the ring: {st:?}");
+    assert!(ep.reads >= 1, "epoll reads SO_ERROR: {ep:?}");
+    for (io, s) in [(&mut io, s), (&mut epoll, e)] {
+        let (mut peer, _) = listener.accept().unwrap();
+        echo_once(io, s, &mut peer);
+    }
+
+    // Refused: nobody listens on a port just freed.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let res = slot();
+    let r = res.clone();
+    TcpStream::dial(&mut io, closed, move |_, x| {
+        *r.borrow_mut() = Some(x.map(|_| ()))
+    })
+    .unwrap();
+    run_until(&mut io, || res.borrow().is_some());
+    let err = res.take().unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+
+    // Unix: a path that is bound and listened on, then one that is not.
+    let dir = std::env::temp_dir().join(format!("sonic-io-dial-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let ul = std::os::unix::net::UnixListener::bind(&dir).unwrap();
+    let path = dir.to_str().unwrap().to_string();
+    let res = slot();
+    let r = res.clone();
+    let st = delta(&mut io, |io| {
+        sonic_io::UnixStream::dial(io, path.as_str(), move |_, x| *r.borrow_mut() = Some(x))
+            .unwrap();
+        run_until(io, || res.borrow().is_some());
+    });
+    assert_eq!(
+        (st.reads, st.writes),
+        (0, 0),
+        "no syscall of its own: {st:?}"
+    );
+    let s = res.take().unwrap().unwrap();
+    let (mut peer, _) = ul.accept().unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let wrote = slot();
+    let w = wrote.clone();
+    s.async_write_all(&mut io, b"unix".to_vec(), move |_, r, _| {
+        *w.borrow_mut() = Some(r.map_err(|e| e.error.kind()))
+    })
+    .unwrap();
+    run_until(&mut io, || wrote.borrow().is_some());
+    assert_eq!(wrote.take().unwrap(), Ok(4));
+    let mut got = [0u8; 4];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"unix");
+    s.close(&mut io).unwrap();
+    drop(ul);
+    std::fs::remove_file(&dir).unwrap();
+    let res = slot();
+    let r = res.clone();
+    sonic_io::UnixStream::dial(&mut io, path.as_str(), move |_, x| {
+        *r.borrow_mut() = Some(x.map(|_| ()))
+    })
+    .unwrap();
+    run_until(&mut io, || res.borrow().is_some());
+    let err = res.take().unwrap().unwrap_err();
+    assert_eq!(err.errno(), Some(zcall::Errno::ENOENT), "{err}");
+    io.poll().unwrap();
+    assert_eq!(io.objects(), 0, "the failed dials' sockets are closed");
+}
+
+/// Dials `addr` in `io`; the Io's counters over the dial, and the stream.
+fn dial_tcp(io: &mut Io, addr: std::net::SocketAddr) -> (Stats, TcpStream) {
+    let res = slot();
+    let r = res.clone();
+    let st = delta(io, |io| {
+        TcpStream::dial(io, addr, move |_, x| *r.borrow_mut() = Some(x)).unwrap();
+        run_until(io, || res.borrow().is_some());
+    });
+    (st, res.take().unwrap().unwrap())
+}
+
+/// One message each way between `s` in `io` and its accepted `peer`; closes `s`.
+fn echo_once(io: &mut Io, s: TcpStream, peer: &mut std::net::TcpStream) {
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    s.async_write_all(io, b"ping".to_vec(), |_, r, _| assert_eq!(r.unwrap(), 4))
+        .unwrap();
+    let mut got = [0u8; 4];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"ping");
+    peer.write_all(b"pong").unwrap();
+    let read = slot();
+    let r = read.clone();
+    s.async_read_exact(io, vec![0u8; 4], move |_, x, buf| {
+        *r.borrow_mut() = Some(x.map(|_| buf))
+    })
+    .unwrap();
+    run_until(io, || read.borrow().is_some());
+    assert_eq!(read.take().unwrap().unwrap(), b"pong");
+    s.close(io).unwrap();
+}
+
+/// A dial's timeout, or the Io's close, racing its connect in the ring, 300 rounds each:
+/// the timeout (0 to 49 µs) fires before the connect is submitted, or in the turn it
+/// completes in, or after; the close comes before the connect reached the kernel, or after
+/// one turn. Each dial completes exactly once, connected or with the timeout's `TimedOut`
+/// (the close's `Cancelled`), a connected stream works, and no descriptor is left behind.
+/// On loopback the kernel completes a connect as it is submitted, and taking back a
+/// connect not yet submitted submits it first (as a send's), so these mostly connect, as
+/// epoll's dials do (there the `connect` is made before the timer exists); a connect that
+/// waits in the kernel is taken back in `tests/dial.rs`
+/// (`closing_the_io_ends_the_dials_in_flight_once`, and the blackhole timeout).
+#[test]
+fn a_dial_racing_its_timeout_or_a_close_completes_once() {
+    if ring_reads_io().is_none() {
+        return;
+    }
+    testkit::in_subprocess(|| testkit::no_fd_leak(dial_race_rounds));
+}
+
+fn dial_race_rounds() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let drain = || while listener.accept().is_ok() {};
+    let mut io = ring_reads_io().unwrap();
+    let (mut connected, mut timed_out) = (0, 0);
+    for round in 0..300u64 {
+        let dialer = sock::TcpDialer {
+            timeout: Some(Duration::from_micros(round % 50)),
+            ..Default::default()
+        };
+        let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let r = results.clone();
+        TcpStream::dial_with(&mut io, &dialer, addr, move |_, x| r.borrow_mut().push(x)).unwrap();
+        run_until(&mut io, || !results.borrow().is_empty());
+        io.poll().unwrap();
+        let got = std::mem::take(&mut *results.borrow_mut());
+        match <[_; 1]>::try_from(got) {
+            Ok([Ok(s)]) => {
+                connected += 1;
+                let done = slot();
+                let d = done.clone();
+                s.async_write_all(&mut io, vec![1u8; 3], move |_, r, _| {
+                    *d.borrow_mut() = Some(r.map_err(|e| e.error.kind()))
+                })
+                .unwrap();
+                run_until(&mut io, || done.borrow().is_some());
+                assert_eq!(done.take().unwrap(), Ok(3), "round {round}");
+                s.close(&mut io).unwrap();
+            }
+            Ok([Err(e)]) => {
+                assert_eq!(e.kind(), ErrorKind::TimedOut, "round {round}: {e}");
+                timed_out += 1;
+            }
+            Err(got) => panic!("round {round}: {} completions", got.len()),
+        }
+        assert_eq!(io.objects(), 0, "round {round}");
+        drain();
+    }
+    println!("300 dials racing their timeout: {connected} connected, {timed_out} timed out");
+    let (mut connected, mut cancelled) = (0, 0);
+    for round in 0..300u32 {
+        let mut io = ring_reads_io().unwrap();
+        let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let r = results.clone();
+        TcpStream::dial(&mut io, addr, move |io, x| {
+            // A connected stream reaching its callback as the Io closes is closed by it.
+            if let Ok(s) = &x {
+                let _ = s.close(io);
+            }
+            r.borrow_mut().push(x.map(|_| ()).map_err(|e| e.kind()))
+        })
+        .unwrap();
+        if round % 2 == 1 {
+            io.poll().unwrap();
+        }
+        io.close().unwrap();
+        let got = results.borrow().clone();
+        match got.as_slice() {
+            [Ok(())] => connected += 1,
+            [Err(ErrorKind::Cancelled)] => cancelled += 1,
+            other => panic!("round {round}: {other:?}"),
+        }
+        drain();
+    }
+    println!("300 dials racing the Io's close: {connected} connected, {cancelled} cancelled");
 }

@@ -332,6 +332,16 @@ impl Poller {
         None
     }
 
+    pub(crate) fn connect(
+        &mut self,
+        _fd: RawFd,
+        _token: u64,
+        _addr: (*const u8, u32),
+        _stats: &mut Stats,
+    ) -> iox::Result<()> {
+        Err(iox::Error::unsupported("kqueue completes no connects"))
+    }
+
     #[inline]
     pub(crate) fn take_result(&mut self, _i: usize) -> i32 {
         0

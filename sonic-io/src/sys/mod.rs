@@ -349,6 +349,25 @@ impl Poller {
         }
     }
 
+    /// Queues a connect of `token`'s unconnected stream socket `fd` to the address at
+    /// `addr` (`len` bytes): its result (`0` or `-errno`) comes back as a send's
+    /// ([`send`](Poller::send)), and [`cancel_send`](Poller::cancel_send) takes it back.
+    ///
+    /// The address must stay valid until the next wait has submitted it (the kernel copies
+    /// it then); the dial keeps it until the completion is taken.
+    pub(crate) fn connect(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        addr: (*const u8, u32),
+        stats: &mut crate::stats::Stats,
+    ) -> iox::Result<()> {
+        match self {
+            Poller::Epoll(_) => Err(iox::Error::unsupported("epoll completes no connects")),
+            Poller::Uring(p) => p.connect(fd, token, addr, stats),
+        }
+    }
+
     /// Takes `token`'s send back from the kernel, waiting until the kernel no longer reads
     /// its buffer: the bytes it sent (`Some(n)`) or its error (`Some(-errno)`) if it
     /// completed first, `None` if it was cancelled having sent nothing.

@@ -146,6 +146,7 @@ const OP_RECVMSG: u8 = 10;
 const OP_OPENAT: u8 = 18;
 const OP_RECV: u8 = 27;
 const OP_SEND: u8 = 26;
+const OP_CONNECT: u8 = 16;
 /// `IORING_RECVSEND_POLL_FIRST` (Linux 5.19), in a send's `ioprio`: wait for room before the
 /// first try (the send is made after a try found the buffer full).
 const RECVSEND_POLL_FIRST: u16 = 1;
@@ -2180,6 +2181,31 @@ impl Poller {
                 addr: ptr as u64,
                 len: u32::try_from(len).unwrap_or(u32::MAX),
                 op_flags: libc::MSG_NOSIGNAL as u32,
+                user_data: token | SEND,
+                ..Sqe::default()
+            },
+            stats,
+        )
+    }
+
+    /// Queues a connect of `token`'s unconnected stream socket to the address at `addr`
+    /// (read by the kernel when the entry is submitted, with the next wait). Its completion
+    /// comes as a send's (the write slot holds one request in the kernel at most), and a
+    /// cancel takes it back as one ([`cancel_send`](Poller::cancel_send)).
+    pub(crate) fn connect(
+        &mut self,
+        fd: RawFd,
+        token: u64,
+        (addr, len): (*const u8, u32),
+        stats: &mut Stats,
+    ) -> iox::Result<()> {
+        self.ring.push(
+            Sqe {
+                opcode: OP_CONNECT,
+                fd,
+                addr: addr as u64,
+                // `addr2`: the address's length.
+                off: u64::from(len),
                 user_data: token | SEND,
                 ..Sqe::default()
             },
