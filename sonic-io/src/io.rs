@@ -533,7 +533,13 @@ impl Io {
             OpSlot::Armed(p) => Some(Finishing::new(p)),
             OpSlot::InFlight(p) if dir == Dir::Write => {
                 let mut f = Finishing::new(p);
-                if let Some(res) = self.poller.cancel_send(key.token(), &mut self.stats)
+                let res = self.poller.cancel_send(key.token(), &mut self.stats);
+                if let Some(o) = self.objects.get_mut(key) {
+                    // A dial's connect that completed as it was taken back (a timeout's):
+                    // the stream goes to the program, its pre-connect readiness void.
+                    o.void_connect_readiness();
+                }
+                if let Some(res) = res
                     && f.sent(res)
                 {
                     f.keep_result();
@@ -716,6 +722,7 @@ impl Io {
             && let Some(addr) = op.connect_target()
             && poller.connect(obj.fd, key.token(), addr, stats).is_ok()
         {
+            obj.connecting = true;
             place(slot, op, true);
             self.armed += 1;
             return Ok(());
@@ -1131,6 +1138,7 @@ impl Io {
         let OpSlot::InFlight(p) = slot else {
             return 0;
         };
+        obj.void_connect_readiness();
         if p.sent(res) {
             if res > 0 {
                 // The kernel had room: the next write tries its syscall at once, as after

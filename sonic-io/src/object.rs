@@ -322,6 +322,12 @@ pub(crate) struct ObjState {
     pub(crate) write_watch: bool,
     /// Streams only: bytes read past the last reader's buffer.
     pub(crate) ahead: AheadBuf,
+    /// A dial's connect is in the kernel (io_uring): the socket's poll, armed before it
+    /// was connected, may have reported the `POLLHUP` of an unconnected socket, which the
+    /// connect's completion voids ([`Io::on_sent`]).
+    ///
+    /// [`Io::on_sent`]: crate::Io
+    pub(crate) connecting: bool,
 }
 
 impl<C: 'static> Object<C> {
@@ -336,6 +342,7 @@ impl<C: 'static> Object<C> {
                 registered,
                 write_watch: class != Class::Datagram,
                 ahead: AheadBuf::new(),
+                connecting: false,
             },
             read: OpSlot::Idle,
             write: OpSlot::Idle,
@@ -419,6 +426,19 @@ impl ObjState {
     #[inline]
     pub(crate) fn holds_ahead(&self) -> bool {
         self.ahead.pending()
+    }
+
+    /// A dial's connect in the kernel ended: the socket's poll was armed before it, and
+    /// what it reported then (an unconnected socket's `POLLHUP`) is void. Unknown
+    /// readiness: try, as for a stream added connected (a stream left marked hung up made
+    /// a syscall before every read parked in the ring, and a connect that falls back to
+    /// readiness would never have watched for writability).
+    #[inline]
+    pub(crate) fn void_connect_readiness(&mut self) {
+        if self.connecting {
+            self.connecting = false;
+            self.ready = Ready::READABLE | Ready::WRITABLE;
+        }
     }
 
     /// Records that `dir` is not ready (after `WouldBlock`, or a short stream transfer).

@@ -251,8 +251,10 @@ impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic<Io>
             // reads `SO_ERROR` then; taken as connected, as it is).
             0 | libc::EISCONN => self.res = Some(Ok(())),
             // Still in progress (a connect the kernel's worker retried on a non-blocking
-            // socket): wait for writability and read `SO_ERROR`, as elsewhere.
-            libc::EALREADY | libc::EINPROGRESS | libc::EAGAIN | libc::EINTR => return false,
+            // socket): wait for writability and read `SO_ERROR`, as elsewhere. Not
+            // `EAGAIN`: a Unix listener's full backlog, or no port left, leaves no connect
+            // going, and the dial fails with it as on epoll.
+            libc::EALREADY | libc::EINPROGRESS | libc::EINTR => return false,
             e => self.fail(Error::from(zcall::Errno::from_raw(e))),
         }
         true

@@ -2461,3 +2461,99 @@ fn dial_race_rounds() {
     }
     println!("300 dials racing the Io's close: {connected} connected, {cancelled} cancelled");
 }
+
+/// A Unix dial to a listener whose backlog is full fails at once with `WouldBlock`, on
+/// io_uring as on epoll: the kernel's connect completes with `EAGAIN`, which leaves no
+/// connect going (a review found the ring's dial taking it for "in progress" and waiting
+/// for ever).
+#[test]
+fn a_unix_dial_to_a_full_backlog_fails_as_on_epoll() {
+    if ring_reads_io().is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sonic-io-backlog-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let ul = std::os::unix::net::UnixListener::bind(&dir).unwrap();
+    // Backlog 0: one queued connection fills it.
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&ul);
+    // SAFETY: listen(2) on a listening socket the test owns.
+    let r = unsafe { libc::listen(fd, 0) };
+    assert_eq!(r, 0);
+    let path = dir.to_str().unwrap().to_string();
+    let _queued = sock::UnixConn::connect(path.as_str()).unwrap();
+    for backend in [Backend::Epoll, Backend::Uring] {
+        let mut io = Io::builder().backend(backend).build().unwrap();
+        let res = slot();
+        let r = res.clone();
+        sonic_io::UnixStream::dial(&mut io, path.as_str(), move |_, x| {
+            *r.borrow_mut() = Some(x.map(|_| ()).map_err(|e| e.kind()))
+        })
+        .unwrap();
+        run_until(&mut io, || res.borrow().is_some());
+        assert_eq!(
+            res.take().unwrap(),
+            Err(ErrorKind::WouldBlock),
+            "{backend:?}"
+        );
+        io.poll().unwrap();
+        assert_eq!(io.objects(), 0, "{backend:?}: the socket is closed");
+    }
+    std::fs::remove_file(&dir).unwrap();
+}
+
+/// A stream dialed in the ring reads as one added connected: its poll, armed before its
+/// connect, saw the unconnected socket's `POLLHUP`, and the stream stayed marked hung up,
+/// so each read made a syscall before it parked in the ring (10 for 10 reads, where a
+/// stream added connected makes 1; a review's test). The connect's completion voids it.
+#[test]
+fn a_stream_dialed_in_the_ring_reads_as_one_added() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("sonic-io-dialed-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let ul = std::os::unix::net::UnixListener::bind(&dir).unwrap();
+    let res = slot();
+    let r = res.clone();
+    sonic_io::UnixStream::dial(&mut io, dir.to_str().unwrap(), move |_, x| {
+        *r.borrow_mut() = Some(x)
+    })
+    .unwrap();
+    run_until(&mut io, || res.borrow().is_some());
+    let dialed = res.take().unwrap().unwrap();
+    let (dialed_peer, _) = ul.accept().unwrap();
+    let [a, added_peer] = sock::UnixConn::pair().unwrap();
+    let added = sonic_io::UnixStream::add(&mut io, a).unwrap();
+    io.poll().unwrap();
+    let mut peers: [Box<dyn FnMut()>; 2] = [
+        Box::new(move || (&dialed_peer).write_all(b"x").unwrap()),
+        Box::new(move || {
+            added_peer.write_all(b"x").unwrap();
+        }),
+    ];
+    let mut reads = Vec::new();
+    for (s, peer) in [dialed, added].into_iter().zip(peers.iter_mut()) {
+        let st = delta(&mut io, |io| {
+            for _ in 0..10 {
+                let got = slot();
+                let g = got.clone();
+                s.async_read(io, vec![0u8; 16], move |_, x, _| {
+                    *g.borrow_mut() = Some(x.map_err(|e| e.kind()))
+                })
+                .unwrap();
+                io.poll().unwrap();
+                peer();
+                run_until(io, || got.borrow().is_some());
+                assert_eq!(got.take().unwrap(), Ok(1));
+            }
+        });
+        reads.push(st.reads);
+        s.close(&mut io).unwrap();
+    }
+    std::fs::remove_file(&dir).unwrap();
+    assert_eq!(
+        reads[0], reads[1],
+        "read syscalls for 10 reads: dialed {}, added {}",
+        reads[0], reads[1]
+    );
+}
