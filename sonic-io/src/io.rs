@@ -1530,19 +1530,26 @@ impl Io {
         self.shared.swap(&mut shared);
         let keys: Vec<Key> = self.objects.keys().collect();
         let mut ops = Vec::with_capacity(self.armed);
-        // io_uring's polls let go of the descriptors before they are closed below.
-        let mut first_err = self.poller.forget_all(&mut self.stats);
-        for k in keys {
-            let Some(mut obj) = self.objects.remove(k) else {
-                continue;
-            };
+        // A receive, send or connect in the kernel's hands comes back before its descriptor
+        // closes; one still queued on this side is withdrawn before the polls' end below
+        // submits the queue (a dial made in this turn sends no SYN).
+        for &k in &keys {
             for dir in [Dir::Read, Dir::Write] {
-                // A receive or send in the kernel's hands comes back before its descriptor
-                // closes.
-                if let Some(f) = self.settle(k, dir, std::mem::take(obj.slot_mut(dir))) {
+                let Some(o) = self.objects.get_mut(k) else {
+                    continue;
+                };
+                let slot = std::mem::take(o.slot_mut(dir));
+                if let Some(f) = self.settle(k, dir, slot) {
                     ops.push(f);
                 }
             }
+        }
+        // io_uring's polls let go of the descriptors before they are closed below.
+        let mut first_err = self.poller.forget_all(&mut self.stats);
+        for k in keys {
+            let Some(obj) = self.objects.remove(k) else {
+                continue;
+            };
             if let Err(e) = obj.into_owned().close()
                 && first_err.is_ok()
             {

@@ -2462,6 +2462,53 @@ fn dial_race_rounds() {
     println!("300 dials racing the Io's close: {connected} connected, {cancelled} cancelled");
 }
 
+/// A dial given up before its connect reached the kernel sends nothing: its timeout due at
+/// the next turn's start (a zero timeout), or the Io closed with the dial just made. The
+/// connect's entry, still queued on this side, is withdrawn, so the listener sees no
+/// connection. Before, taking the connect back submitted it first and then cancelled it:
+/// on loopback the handshake completed at once, and the dial's close reset it (a review's
+/// finding: a SYN then a reset, for a dial the program had given up).
+#[test]
+fn a_dial_given_up_before_its_connect_is_submitted_sends_nothing() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dialer = sock::TcpDialer {
+        timeout: Some(Duration::ZERO),
+        ..Default::default()
+    };
+    let res = slot();
+    let r = res.clone();
+    let st = delta(&mut io, |io| {
+        TcpStream::dial_with(io, &dialer, addr, move |_, x| {
+            *r.borrow_mut() = Some(x.map(|_| ()).map_err(|e| e.kind()))
+        })
+        .unwrap();
+        run_until(io, || res.borrow().is_some());
+    });
+    assert_eq!(res.take().unwrap(), Err(ErrorKind::TimedOut), "{st:?}");
+    assert_eq!(io.objects(), 0);
+
+    let res = slot();
+    let r = res.clone();
+    TcpStream::dial(&mut io, addr, move |_, x| {
+        *r.borrow_mut() = Some(x.map(|_| ()).map_err(|e| e.kind()))
+    })
+    .unwrap();
+    io.close().unwrap();
+    assert_eq!(res.take().unwrap(), Err(ErrorKind::Cancelled));
+
+    // Had a SYN gone out, loopback would have queued the handshake at the listener by now.
+    std::thread::sleep(Duration::from_millis(100));
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the listener saw a connection from a dial given up: {other:?}"),
+    }
+}
+
 /// A Unix dial to a listener whose backlog is full fails at once with `WouldBlock`, on
 /// io_uring as on epoll: the kernel's connect completes with `EAGAIN`, which leaves no
 /// connect going (a review found the ring's dial taking it for "in progress" and waiting

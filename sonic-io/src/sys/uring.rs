@@ -2134,14 +2134,19 @@ impl Poller {
     /// the kernel no longer holds the request, so the buffer may be handed back.
     pub(crate) fn cancel_recv(&mut self, token: u64, stats: &mut Stats) -> Option<i32> {
         let ud = token | OP_DONE;
+        let batch = self
+            .batch_mut(token)
+            .is_some_and(|b| b.in_flight || b.unread);
+        // A receive still queued on this side never reaches the kernel: withdrawn, it is
+        // cancelled with no syscall.
+        if !batch && self.ring.withdraw(ud) {
+            return None;
+        }
         // The entry may not be submitted yet: the kernel must hold it to cancel it.
         if self.ring.pending() > 0 && self.ring.enter(0, None).is_ok() {
             stats.ctl += 1;
         }
-        if self
-            .batch_mut(token)
-            .is_some_and(|b| b.in_flight || b.unread)
-        {
+        if batch {
             // A batch receive: its completions this turn has not dispatched are recorded
             // already, and those a cancel stashed are taken now; then it is ended. Its
             // datagrams (or its socket's error) are its result; nothing but the cancel and
@@ -2217,6 +2222,11 @@ impl Poller {
     /// (having sent nothing: a send completes at its first bytes). Returns only when the
     /// kernel no longer holds the request, so the buffer may be handed back.
     pub(crate) fn cancel_send(&mut self, token: u64, stats: &mut Stats) -> Option<i32> {
+        // A send or connect still queued on this side never reaches the kernel: withdrawn,
+        // it sent nothing (a dial given up in the turn it was made sends no SYN).
+        if self.ring.withdraw(token | SEND) {
+            return None;
+        }
         if self.ring.pending() > 0 && self.ring.enter(0, None).is_ok() {
             stats.ctl += 1;
         }
