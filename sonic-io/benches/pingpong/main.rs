@@ -40,8 +40,9 @@
 //!
 //! `SONIC_BENCH_ONLY` names the cases to run, comma-separated, each the case's name in the
 //! tables or a part of it (`SONIC_BENCH_ONLY="tcp sonic-io blocking,tcp sonic-io uring
-//! blocking"`; `sweep` names the sweep): the others are skipped, and a partial run records
-//! nothing in the summary.
+//! blocking"`; `sweep` names the sweep, `sweep sonic-io uring blocking at 1000 connections`
+//! one of its rows): the others are skipped, and a partial run records nothing in the
+//! summary.
 //!
 //! `cargo bench -p sonic-io --bench pingpong [-- --quick]`
 
@@ -124,7 +125,7 @@ fn run() {
     }
     let t_cases = t_all.elapsed();
     let t_sweep = Instant::now();
-    let (sweep, skipped) = if plan.wants("sweep") {
+    let (sweep, skipped) = if sweep::wanted(plan) {
         sweep::sweep(plan)
     } else {
         (

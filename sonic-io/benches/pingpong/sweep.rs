@@ -448,8 +448,21 @@ pub(crate) fn child(plan: Plan) -> bool {
     true
 }
 
-/// Every row of the sweep, in every mode, that the descriptor limit and the kernel allow,
-/// and why the others were skipped.
+/// A sweep row's name for `SONIC_BENCH_ONLY`: `sweep sonic-io uring blocking at 1000
+/// connections` (so that `at 1000 connections` never names the 10,000 row).
+fn row_name(mode: Mode, n: usize) -> String {
+    format!("sweep {} at {n} connections", mode.subject().name())
+}
+
+/// Whether `SONIC_BENCH_ONLY` (if set) names at least one row of the sweep.
+pub(crate) fn wanted(plan: Plan) -> bool {
+    Mode::ALL
+        .iter()
+        .any(|&m| SWEEP.iter().any(|&n| plan.wants(&row_name(m, n))))
+}
+
+/// Every row of the sweep, in every mode, that the descriptor limit and the kernel allow
+/// (and `SONIC_BENCH_ONLY` names, if set), and why the others were skipped.
 pub(crate) fn sweep(plan: Plan) -> (Vec<SweepRow>, Vec<String>) {
     let want_fds = SWEEP.iter().max().copied().unwrap_or(0) as u64 + FD_SLACK;
     let limit = crate::sys::raise_open_files(want_fds);
@@ -457,6 +470,9 @@ pub(crate) fn sweep(plan: Plan) -> (Vec<SweepRow>, Vec<String>) {
     let mut skipped: Vec<String> = Vec::new();
     let uring = new_io(sonic_io::Backend::Uring, 1).map(drop);
     for mode in Mode::ALL {
+        if !SWEEP.iter().any(|&n| plan.wants(&row_name(mode, n))) {
+            continue;
+        }
         if mode.uring
             && let Err(e) = &uring
         {
@@ -477,6 +493,9 @@ fn sweep_mode(
     skipped: &mut Vec<String>,
 ) {
     for n in SWEEP {
+        if !plan.wants(&row_name(mode, n)) {
+            continue;
+        }
         // This process holds the server's end of every connection, plus slack; the client
         // process the other ends.
         let need = n as u64 + FD_SLACK;

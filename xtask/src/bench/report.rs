@@ -979,7 +979,10 @@ pub(super) fn write_report(
              io_uring its messages/s against epoll's in the same loop (the goal: at least \
              1.20× in the blocking loop at 1,000 connections). One run's figures: on this \
              2-core VM the ratios move by up to a quarter between runs (`sonic-io/DESIGN.md` \
-             section 13 lists several runs).\n"
+             section 13 lists several runs, and profiles why io_uring's ratio stays near 1 on \
+             loopback: a `send` there carries the receiver's whole TCP input, the same work on \
+             both backends, and a receive path costing nothing beyond its copy would reach \
+             about 1.12×).\n"
         );
         table(
             &mut o,
