@@ -780,7 +780,9 @@ fn scale_section(o: &mut String, figs: &Figures) {
         "Where the growth goes (`sonic-io/benches/scale.rs`): a blocking sonic-io server \
          thread's CPU per echoed 64-byte message, user and kernel, from `/proc/thread-self/stat`; \
          the reactor's instructions per message stay flat (callgrind), so what grows is the \
-         kernel's per-socket work and the caches.\n"
+         kernel's per-socket work and the caches (`sonic-io/DESIGN.md` section 15 profiles \
+         which kernel functions grow: the TCP hash lookup, epoll's poll of the socket, \
+         delayed-ACK timers).\n"
     );
     let row = |n: &str, u: f64, s: f64| {
         vec![
