@@ -714,9 +714,10 @@ impl Io {
             };
         }
         // A dial on a backend that connects in the kernel: its connect goes to the kernel
-        // with the next wait, and its completion is the dial's result (no `connect`, no
-        // readiness edge, no `SO_ERROR`). Where the ring takes no entry, the attempt below
-        // connects.
+        // with the next wait (held by the poller until then, so a dial given up before it
+        // sends nothing), and its completion is the dial's result (no `connect`, no
+        // readiness edge, no `SO_ERROR`). Where the poller connects nothing, the attempt
+        // below connects.
         if dir == Dir::Write
             && poller.completes_reads()
             && let Some(addr) = op.connect_target()

@@ -2501,12 +2501,74 @@ fn a_dial_given_up_before_its_connect_is_submitted_sends_nothing() {
     io.close().unwrap();
     assert_eq!(res.take().unwrap(), Err(ErrorKind::Cancelled));
 
-    // Had a SYN gone out, loopback would have queued the handshake at the listener by now.
+    assert_eq!(
+        accepted(&listener),
+        0,
+        "the listener saw a connection from a dial given up"
+    );
+}
+
+/// Connections queued at a non-blocking listener, after the kernel had time to complete a
+/// loopback handshake for any SYN sent.
+fn accepted(listener: &std::net::TcpListener) -> usize {
     std::thread::sleep(Duration::from_millis(100));
-    match listener.accept() {
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-        other => panic!("the listener saw a connection from a dial given up: {other:?}"),
+    let mut n = 0;
+    while listener.accept().is_ok() {
+        n += 1;
     }
+    n
+}
+
+/// A dial given up before its turn's wait sends nothing even when something else enters the
+/// ring first in that turn (both from a review of the first fix, which withdrew the connect
+/// from the submission queue: any other enter submitted it). The Io's close with a receive
+/// in the kernel, whose take-back comes first; two zero-timeout dials, the first of which
+/// is removed (its deregistration enters the ring) before the second's timeout. Connects
+/// now wait on the poller's side until the wait queues them.
+#[test]
+fn a_dial_given_up_sends_nothing_when_the_turn_enters_the_ring_for_another() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+
+    let (s, _peer) = pair(&mut io);
+    s.async_read(&mut io, vec![0u8; 8], |_, _, _| {}).unwrap();
+    // The receive reaches the kernel.
+    io.poll().unwrap();
+    let res = slot();
+    let r = res.clone();
+    TcpStream::dial(&mut io, addr, move |_, x| {
+        *r.borrow_mut() = Some(x.map(|_| ()).map_err(|e| e.kind()))
+    })
+    .unwrap();
+    io.close().unwrap();
+    assert_eq!(res.take().unwrap(), Err(ErrorKind::Cancelled));
+    assert_eq!(accepted(&listener), 0, "the close sent the dial's SYN");
+
+    let mut io = ring_reads_io().unwrap();
+    let dialer = sock::TcpDialer {
+        timeout: Some(Duration::ZERO),
+        ..Default::default()
+    };
+    let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    for _ in 0..3 {
+        let r = results.clone();
+        TcpStream::dial_with(&mut io, &dialer, addr, move |_, x| {
+            r.borrow_mut().push(x.map(|_| ()).map_err(|e| e.kind()))
+        })
+        .unwrap();
+    }
+    run_until(&mut io, || results.borrow().len() == 3);
+    assert_eq!(
+        *results.borrow(),
+        vec![Err(ErrorKind::TimedOut); 3],
+        "a zero-timeout dial connected"
+    );
+    assert_eq!(io.objects(), 0);
+    assert_eq!(accepted(&listener), 0, "a dial given up sent its SYN");
 }
 
 /// A Unix dial to a listener whose backlog is full fails at once with `WouldBlock`, on

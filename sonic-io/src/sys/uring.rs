@@ -74,7 +74,7 @@ struct Params {
 
 /// `struct io_uring_sqe`, with the unions named for the fields used here.
 #[repr(C)]
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Sqe {
     opcode: u8,
     flags: u8,
@@ -1268,6 +1268,12 @@ pub(crate) struct Poller {
     /// full: queued again before the next wait enters (and at each reap), so that no
     /// completion is dropped and no descriptor left unwatched for want of a slot.
     redo: Vec<Redo>,
+    /// Dials' connects, held on this side until the next wait queues them just before it
+    /// enters: any other enter of the turn (a deregistration's, a take-back's, a full
+    /// queue's) would send a SYN for a dial the program may still give up in the same turn
+    /// (a zero timeout, the Io's close), and a connect held here is taken back by dropping
+    /// it. Queued in the order the dials were made.
+    connects: Vec<Sqe>,
 }
 
 /// A poll submission to queue again ([`Poller::redo`]).
@@ -1302,6 +1308,7 @@ impl Poller {
             pool: None,
             landed: Vec::new(),
             redo: Vec::new(),
+            connects: Vec::new(),
         };
         let mut stats = Stats::default();
         p.arm(p.waker, WAKER, libc::POLLIN as u32, &mut stats)?;
@@ -1534,9 +1541,10 @@ impl Poller {
         // test: an accept with its connection queued waited out a 2 s bound). Not `Now`,
         // which would spin while the kernel refuses the queue.
         self.redo_polls(stats);
+        self.queue_connects(stats);
         let timeout = if tail != head || !self.stash.is_empty() {
             Timeout::Now
-        } else if !self.redo.is_empty() {
+        } else if !self.redo.is_empty() || !self.connects.is_empty() {
             let soon = now.saturating_add(1_000_000);
             match timeout {
                 Timeout::At(d) if d < soon => Timeout::At(d),
@@ -1608,6 +1616,20 @@ impl Poller {
         }
         self.ring.advance(head);
         Ok(self.events.len())
+    }
+
+    /// Queues the dials' connects ([`connects`](Poller::connects)), in order, as far as the
+    /// submission queue takes them; the rest wait for the next wait, which is kept short as
+    /// for a poll left in `redo`.
+    fn queue_connects(&mut self, stats: &mut Stats) {
+        let mut queued = 0;
+        for i in 0..self.connects.len() {
+            if self.ring.push(self.connects[i], stats).is_err() {
+                break;
+            }
+            queued += 1;
+        }
+        self.connects.drain(..queued);
     }
 
     /// Queues the polls [`redo`](Poller::redo) holds, as far as the submission queue takes
@@ -2137,34 +2159,34 @@ impl Poller {
         let batch = self
             .batch_mut(token)
             .is_some_and(|b| b.in_flight || b.unread);
-        // A receive still queued on this side never reaches the kernel: withdrawn, it is
-        // cancelled with no syscall.
-        if !batch && self.ring.withdraw(ud) {
-            return None;
+        if !batch {
+            // Still queued on this side: withdrawn, it never reaches the kernel. Otherwise
+            // the kernel holds it, and `take_back` finds it wherever it is.
+            if self.ring.withdraw(ud) {
+                return None;
+            }
+            return self.take_back(ud, ud, stats);
         }
-        // The entry may not be submitted yet: the kernel must hold it to cancel it.
+        // A batch receive's entry may not be submitted yet: the kernel must hold it for its
+        // end to cancel it.
         if self.ring.pending() > 0 && self.ring.enter(0, None).is_ok() {
             stats.ctl += 1;
         }
-        if batch {
-            // A batch receive: its completions this turn has not dispatched are recorded
-            // already, and those a cancel stashed are taken now; then it is ended. Its
-            // datagrams (or its socket's error) are its result; nothing but the cancel and
-            // it was cancelled.
-            for e in &mut self.events {
-                if e.0 & !OP_MORE == ud {
-                    e.0 = SKIP;
-                }
+        // Its completions this turn has not dispatched are recorded already, and those a
+        // cancel stashed are taken now; then it is ended. Its datagrams (or its socket's
+        // error) are its result; nothing but the cancel and it was cancelled.
+        for e in &mut self.events {
+            if e.0 & !OP_MORE == ud {
+                e.0 = SKIP;
             }
-            self.end_batch(token, stats);
-            let b = self.batch_mut(token)?;
-            if b.brought() {
-                return Some(b.records.len() as i32);
-            }
-            b.unread = false;
-            return None;
         }
-        self.take_back(ud, ud, stats)
+        self.end_batch(token, stats);
+        let b = self.batch_mut(token)?;
+        if b.brought() {
+            return Some(b.records.len() as i32);
+        }
+        b.unread = false;
+        None
     }
 
     /// Queues a send of `len` bytes from `ptr` on `token`'s stream socket, which waits for
@@ -2193,42 +2215,47 @@ impl Poller {
         )
     }
 
-    /// Queues a connect of `token`'s unconnected stream socket to the address at `addr`
-    /// (read by the kernel when the entry is submitted, with the next wait). Its completion
-    /// comes as a send's (the write slot holds one request in the kernel at most), and a
-    /// cancel takes it back as one ([`cancel_send`](Poller::cancel_send)).
+    /// Holds a connect of `token`'s unconnected stream socket to the address at `addr` for
+    /// the next wait, which queues it just before it enters (the kernel reads the address
+    /// then: the caller keeps it until the connect is taken back or completes). Its
+    /// completion comes as a send's (the write slot holds one request in the kernel at
+    /// most), and a cancel takes it back as one ([`cancel_send`](Poller::cancel_send)).
     pub(crate) fn connect(
         &mut self,
         fd: RawFd,
         token: u64,
         (addr, len): (*const u8, u32),
-        stats: &mut Stats,
+        _stats: &mut Stats,
     ) -> iox::Result<()> {
-        self.ring.push(
-            Sqe {
-                opcode: OP_CONNECT,
-                fd,
-                addr: addr as u64,
-                // `addr2`: the address's length.
-                off: u64::from(len),
-                user_data: token | SEND,
-                ..Sqe::default()
-            },
-            stats,
-        )
+        self.connects.push(Sqe {
+            opcode: OP_CONNECT,
+            fd,
+            addr: addr as u64,
+            // `addr2`: the address's length.
+            off: u64::from(len),
+            user_data: token | SEND,
+            ..Sqe::default()
+        });
+        Ok(())
     }
 
     /// Takes `token`'s send back: its result if it completed, `None` once it is cancelled
     /// (having sent nothing: a send completes at its first bytes). Returns only when the
     /// kernel no longer holds the request, so the buffer may be handed back.
     pub(crate) fn cancel_send(&mut self, token: u64, stats: &mut Stats) -> Option<i32> {
-        // A send or connect still queued on this side never reaches the kernel: withdrawn,
-        // it sent nothing (a dial given up in the turn it was made sends no SYN).
-        if self.ring.withdraw(token | SEND) {
+        // A connect held for the next wait, or a send or connect still queued on this side,
+        // never reaches the kernel: dropped or withdrawn, it sent nothing (a dial given up
+        // before its turn's wait sends no SYN). Otherwise the kernel holds it.
+        if let Some(i) = self
+            .connects
+            .iter()
+            .position(|c| c.user_data == token | SEND)
+        {
+            self.connects.remove(i);
             return None;
         }
-        if self.ring.pending() > 0 && self.ring.enter(0, None).is_ok() {
-            stats.ctl += 1;
+        if self.ring.withdraw(token | SEND) {
+            return None;
         }
         self.take_back(token | SEND, token | OP_DONE | OP_SENT, stats)
     }
