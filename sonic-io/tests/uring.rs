@@ -2462,24 +2462,47 @@ fn dial_race_rounds() {
     println!("300 dials racing the Io's close: {connected} connected, {cancelled} cancelled");
 }
 
+/// A non-blocking listener on loopback, for [`accepted`] to count what reached it.
+fn quiet_listener() -> (std::net::TcpListener, std::net::SocketAddr) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// A dialer whose timeout is due at the next turn's start, before that turn's wait.
+fn zero_timeout() -> sock::TcpDialer {
+    sock::TcpDialer {
+        timeout: Some(Duration::ZERO),
+        ..Default::default()
+    }
+}
+
+/// Dials `addr`, closes the Io in the same turn, and returns what the dial's callback got.
+fn dial_then_close(io: &mut Io, addr: std::net::SocketAddr) -> Result<(), ErrorKind> {
+    let res = slot();
+    let r = res.clone();
+    TcpStream::dial(io, addr, move |_, x| {
+        *r.borrow_mut() = Some(x.map(|_| ()).map_err(|e| e.kind()))
+    })
+    .unwrap();
+    io.close().unwrap();
+    res.take().expect("the close completes the dial")
+}
+
 /// A dial given up before its connect reached the kernel sends nothing: its timeout due at
 /// the next turn's start (a zero timeout), or the Io closed with the dial just made. The
-/// connect's entry, still queued on this side, is withdrawn, so the listener sees no
-/// connection. Before, taking the connect back submitted it first and then cancelled it:
-/// on loopback the handshake completed at once, and the dial's close reset it (a review's
-/// finding: a SYN then a reset, for a dial the program had given up).
+/// connect waits on the poller's side for the wait, and is dropped there, so the listener
+/// sees no connection. Before, taking the connect back submitted it first and then
+/// cancelled it: on loopback the handshake completed at once, and the dial's close reset it
+/// (a review's finding: a SYN then a reset, for a dial the program had given up).
 #[test]
 fn a_dial_given_up_before_its_connect_is_submitted_sends_nothing() {
     let Some(mut io) = ring_reads_io() else {
         return;
     };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let dialer = sock::TcpDialer {
-        timeout: Some(Duration::ZERO),
-        ..Default::default()
-    };
+    let (listener, addr) = quiet_listener();
+    let dialer = zero_timeout();
     let res = slot();
     let r = res.clone();
     let st = delta(&mut io, |io| {
@@ -2492,14 +2515,7 @@ fn a_dial_given_up_before_its_connect_is_submitted_sends_nothing() {
     assert_eq!(res.take().unwrap(), Err(ErrorKind::TimedOut), "{st:?}");
     assert_eq!(io.objects(), 0);
 
-    let res = slot();
-    let r = res.clone();
-    TcpStream::dial(&mut io, addr, move |_, x| {
-        *r.borrow_mut() = Some(x.map(|_| ()).map_err(|e| e.kind()))
-    })
-    .unwrap();
-    io.close().unwrap();
-    assert_eq!(res.take().unwrap(), Err(ErrorKind::Cancelled));
+    assert_eq!(dial_then_close(&mut io, addr), Err(ErrorKind::Cancelled));
 
     assert_eq!(
         accepted(&listener),
@@ -2530,29 +2546,17 @@ fn a_dial_given_up_sends_nothing_when_the_turn_enters_the_ring_for_another() {
     let Some(mut io) = ring_reads_io() else {
         return;
     };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (listener, addr) = quiet_listener();
 
     let (s, _peer) = pair(&mut io);
     s.async_read(&mut io, vec![0u8; 8], |_, _, _| {}).unwrap();
     // The receive reaches the kernel.
     io.poll().unwrap();
-    let res = slot();
-    let r = res.clone();
-    TcpStream::dial(&mut io, addr, move |_, x| {
-        *r.borrow_mut() = Some(x.map(|_| ()).map_err(|e| e.kind()))
-    })
-    .unwrap();
-    io.close().unwrap();
-    assert_eq!(res.take().unwrap(), Err(ErrorKind::Cancelled));
+    assert_eq!(dial_then_close(&mut io, addr), Err(ErrorKind::Cancelled));
     assert_eq!(accepted(&listener), 0, "the close sent the dial's SYN");
 
     let mut io = ring_reads_io().unwrap();
-    let dialer = sock::TcpDialer {
-        timeout: Some(Duration::ZERO),
-        ..Default::default()
-    };
+    let dialer = zero_timeout();
     let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     for _ in 0..3 {
         let r = results.clone();
