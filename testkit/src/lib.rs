@@ -11,6 +11,7 @@
 //! | [`set_open_files_limit`], [`default_sigpipe`], [`fail_syscall`], [`refuse_syscalls`] | process-wide faults for a child process: a lower descriptor limit, SIGPIPE's default action, a seccomp filter failing chosen system calls (`io_uring_setup`, to test a fallback to epoll) |
 //! | [`skip!`], [`under_qemu`], [`qemu`] | skipping with a printed reason; what qemu-user cannot do |
 //! | [`tcp_pair`], [`udp_pair`] | loopback pairs on ephemeral ports |
+//! | [`tcp_active_opens`] | the kernel's count of connects that sent a SYN (`/proc/net/snmp`), exact in [`in_netns`] |
 //! | [`bench`](mod@bench) | benchmark summaries: criterion estimates, ratios, JSON lines, allocation figures |
 //!
 //! testkit depends on std and libc only, and hands out std types, so every layer of the
@@ -33,6 +34,8 @@ pub use alloc::{
 };
 pub use cargo::{cargo_command, is_package_env};
 pub use fds::{no_fd_leak, open_fds};
+#[cfg(target_os = "linux")]
+pub use net::tcp_active_opens;
 pub use net::{tcp_pair, udp_pair};
 pub use netns::{Iface, NetNs, in_netns};
 pub use qemu::under_qemu;
