@@ -713,16 +713,16 @@ impl Io {
                 Err((op, e)) => refuse(op, e),
             };
         }
-        // A dial on a backend that connects in the kernel: its connect goes to the kernel
-        // with the next wait (held by the poller until then, so a dial given up before it
-        // sends nothing), and its completion is the dial's result (no `connect`, no
-        // readiness edge, no `SO_ERROR`). Where the poller connects nothing, the attempt
-        // below connects.
+        // A dial on a backend that connects in the kernel (the only one whose dials leave
+        // the connect to the Io): its connect goes to the kernel with the next wait (held
+        // by the poller until then, so a dial given up before it sends nothing), and its
+        // completion is the dial's result (no `connect`, no readiness edge, no `SO_ERROR`).
         if dir == Dir::Write
-            && poller.completes_reads()
             && let Some(addr) = op.connect_target()
-            && poller.connect(obj.fd, key.token(), addr, stats).is_ok()
         {
+            if let Err(e) = poller.connect(obj.fd, key.token(), addr) {
+                return refuse(op, e);
+            }
             obj.connecting = true;
             place(slot, op, true);
             self.armed += 1;

@@ -163,10 +163,10 @@ pub(crate) struct ConnectOp<C, F> {
     expiry: Option<Key>,
     f: F,
     res: Option<Result<()>>,
-    /// The address of a connect not yet made: handed to the kernel with the socket
-    /// (io_uring's `CONNECT`, [`OpLogic::connect_target`]), or, where the ring takes no
-    /// entry, connected by the first attempt. Boxed: the kernel reads it when the entry is
-    /// submitted, with the next wait, and the operation may move before that.
+    /// The address of a connect not yet made, handed to the kernel with the socket
+    /// (io_uring's `CONNECT`, [`OpLogic::connect_target`]; `None` where the socket was
+    /// connected by sock, and once the connect completed). Boxed: the kernel reads it when
+    /// the entry is submitted, with the next wait, and the operation may move before that.
     target: Option<Box<SockaddrAny>>,
     _c: std::marker::PhantomData<fn() -> C>,
 }
@@ -178,25 +178,8 @@ impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic<Io>
 
     fn attempt(&mut self, cx: &mut Attempt<'_>) -> bool {
         let Attempt { obj, stats, .. } = cx;
-        if let Some(addr) = self.target.take() {
-            // The ring took no entry for the connect: made here, as a dial does elsewhere.
-            stats.writes += 1;
-            return match zcall::connect(obj.fd, addr.as_bytes()) {
-                Ok(()) => {
-                    self.res = Some(Ok(()));
-                    true
-                }
-                // In progress (a signal leaves it going on, POSIX): wait for writability.
-                Err(e) if e.is_in_progress() || e.is_interrupted() => {
-                    obj.not_ready(Dir::Write);
-                    false
-                }
-                Err(e) => {
-                    self.fail(e.into());
-                    true
-                }
-            };
-        }
+        // A connect to make goes to the kernel at submission (`Io::submit`), never here.
+        debug_assert!(self.target.is_none(), "a dial's connect reached an attempt");
         if !obj.may_try(Dir::Write) {
             return false;
         }

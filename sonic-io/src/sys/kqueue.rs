@@ -337,7 +337,6 @@ impl Poller {
         _fd: RawFd,
         _token: u64,
         _addr: (*const u8, u32),
-        _stats: &mut Stats,
     ) -> iox::Result<()> {
         Err(iox::Error::unsupported("kqueue completes no connects"))
     }

@@ -2220,13 +2220,7 @@ impl Poller {
     /// then: the caller keeps it until the connect is taken back or completes). Its
     /// completion comes as a send's (the write slot holds one request in the kernel at
     /// most), and a cancel takes it back as one ([`cancel_send`](Poller::cancel_send)).
-    pub(crate) fn connect(
-        &mut self,
-        fd: RawFd,
-        token: u64,
-        (addr, len): (*const u8, u32),
-        _stats: &mut Stats,
-    ) -> iox::Result<()> {
+    pub(crate) fn connect(&mut self, fd: RawFd, token: u64, (addr, len): (*const u8, u32)) {
         self.connects.push(Sqe {
             opcode: OP_CONNECT,
             fd,
@@ -2236,7 +2230,6 @@ impl Poller {
             user_data: token | SEND,
             ..Sqe::default()
         });
-        Ok(())
     }
 
     /// Takes `token`'s send back: its result if it completed, `None` once it is cancelled
