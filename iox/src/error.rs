@@ -82,6 +82,10 @@ pub enum ErrorKind {
 /// assert_eq!(e.kind(), ErrorKind::ConnectionReset);
 /// assert_eq!(e.errno(), Some(zcall::Errno::ECONNRESET));
 /// assert_eq!(e.to_string(), "connection reset (ECONNRESET)");
+/// // The same kind, for a write after the program's own `shutdown(Write)` or a peer gone:
+/// let pipe = Error::from(zcall::Errno::EPIPE);
+/// assert_eq!(pipe.kind(), ErrorKind::ConnectionReset);
+/// assert_eq!(pipe.to_string(), "broken pipe: the connection is closed for writing (EPIPE)");
 ///
 /// let bad = Error::invalid_input("unix socket path exceeds 107 bytes");
 /// assert_eq!(bad.to_string(), "invalid input: unix socket path exceeds 107 bytes");
@@ -305,6 +309,17 @@ impl Error {
     }
 
     fn kind_name(&self) -> &'static str {
+        // The peer-gone kind covers four errnos; the two that are not a reset say what
+        // they are (an `EPIPE` is as often the program's own `shutdown(Write)` as a peer
+        // that left).
+        if self.kind == ErrorKind::ConnectionReset {
+            if self.errno == Errno::EPIPE.raw() {
+                return "broken pipe: the connection is closed for writing";
+            }
+            if self.errno == Errno::ECONNABORTED.raw() {
+                return "connection aborted";
+            }
+        }
         match self.kind {
             ErrorKind::WouldBlock => "would block",
             ErrorKind::More => "more completions follow",

@@ -449,6 +449,14 @@ impl Io {
     pub(crate) fn remove_object(&mut self, key: Key, keep: bool) -> Result<Owned> {
         let e = self.objects.missing(key);
         let mut obj = self.objects.remove(key).ok_or(e)?;
+        let ops = [
+            (Dir::Read, std::mem::take(&mut obj.read)),
+            (Dir::Write, std::mem::take(&mut obj.write)),
+        ];
+        // The operations come back first: a receive or send still queued on this side is
+        // withdrawn before the poll's end below enters the ring, which would otherwise
+        // submit it only for a synchronous cancel to take it back.
+        let (ops, _) = self.settle_taken(key, ops);
         let mut result = Ok(());
         if keep && obj.registered {
             // A descriptor handed back must leave the interest list now.
@@ -458,12 +466,8 @@ impl Io {
             // would keep it open.
             result = self.poller.forget(obj.fd, key.token(), &mut self.stats);
         }
-        let ops = [
-            (Dir::Read, std::mem::take(&mut obj.read)),
-            (Dir::Write, std::mem::take(&mut obj.write)),
-        ];
         let owned = obj.into_owned();
-        self.cancel_taken(key, ops);
+        self.deliver_cancelled(key, ops);
         // A socket that read batches in the ring leaves its buffers behind otherwise.
         self.poller.forget_buffers(key.token(), &mut self.stats);
         result.map(|()| owned)
@@ -492,23 +496,40 @@ impl Io {
 
     /// Completes operations already taken out of their object with `Cancelled`; how many
     /// (an operation whose receive or send completed in the kernel first gets its real
-    /// result and is not counted). Their count leaves `armed` before any callback runs, and
-    /// nothing of the Io is touched between callbacks but the delivery itself: a callback
-    /// may replace `*io`, and the next operation still completes once. The first panic goes
-    /// on unwinding after the rest completed.
+    /// result and is not counted).
     fn cancel_taken(&mut self, key: Key, ops: [(Dir, OpSlot<Io>); 2]) -> usize {
+        let (ops, n) = self.settle_taken(key, ops);
+        self.deliver_cancelled(key, ops);
+        n
+    }
+
+    /// The first half of [`cancel_taken`](Io::cancel_taken): the operations' count leaves
+    /// `armed`, and receives and sends in the kernel's hands come back (before any callback,
+    /// and before the caller closes the descriptor), each keeping the real result it got
+    /// if it completed. Returns them and how many will report `Cancelled`.
+    fn settle_taken(
+        &mut self,
+        key: Key,
+        ops: [(Dir, OpSlot<Io>); 2],
+    ) -> (Settled, usize) {
         let taken = ops
             .iter()
             .filter(|(_, s)| matches!(s, OpSlot::Armed(_) | OpSlot::InFlight(_)))
             .count();
         self.armed -= taken;
-        // Receives in the kernel's hands come back first (before any callback, and before
-        // the caller closes the descriptor): the real result of one that completed, once.
         let ops = ops.map(|(dir, slot)| (dir, self.settle(key, dir, slot)));
         let n = ops
             .iter()
             .filter(|(_, f)| f.as_ref().is_some_and(|f| !f.kept()))
             .count();
+        (ops, n)
+    }
+
+    /// The second half: delivers settled operations, `Cancelled` unless they kept a result.
+    /// Nothing of the Io is touched between callbacks but the delivery itself: a callback
+    /// may replace `*io`, and the next operation still completes once. The first panic goes
+    /// on unwinding after the rest completed.
+    fn deliver_cancelled(&mut self, key: Key, ops: Settled) {
         let mut panic = None;
         for (dir, slot) in ops {
             if let Some(mut f) = slot {
@@ -519,7 +540,6 @@ impl Io {
         if let Some(panic) = panic {
             resume_unwind(panic);
         }
-        n
     }
 
     /// An operation taken out of its object to be cancelled, ready to deliver: a receive or
@@ -1533,7 +1553,8 @@ impl Io {
         let mut ops = Vec::with_capacity(self.armed);
         // A receive, send or connect in the kernel's hands comes back before its descriptor
         // closes; one still queued on this side is withdrawn before the polls' end below
-        // submits the queue (a dial made in this turn sends no SYN).
+        // submits the queue, and a dial's connect the poller holds for the wait is dropped
+        // (a dial made in this turn sends no SYN).
         for &k in &keys {
             for dir in [Dir::Read, Dir::Write] {
                 let Some(o) = self.objects.get_mut(k) else {
@@ -1588,6 +1609,9 @@ impl crate::op::Host for Io {
         &mut self.pub_blocks
     }
 }
+
+/// An object's two operations, taken out and settled ([`Io::settle_taken`]), to deliver.
+type Settled = [(Dir, Option<Finishing<Io>>); 2];
 
 /// An operation in its payload, out of line for the same reason as [`park_in_ring`]: in a
 /// debug build every `Payload::new` in `submit` would be a 256-byte temporary of its frame.

@@ -249,6 +249,9 @@ impl<C: StreamSock, F: FnOnce(&mut Io, Result<Stream<C>>) + 'static> OpLogic<Io>
         }
         let res = self.res.unwrap_or(Err(Error::CANCELLED));
         let res = match res {
+            // A connect that completed as the Io's close took it back: the close ended the
+            // socket with every other object, so the dial reports that, not a dead stream.
+            Ok(()) if io.object(self.key).is_err() => Err(Error::CANCELLED),
             Ok(()) => Ok(Stream::from_key(self.key)),
             Err(e) => {
                 // The failed socket is of no use to anybody: free its slot first.

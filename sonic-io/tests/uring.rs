@@ -131,6 +131,43 @@ fn registration_queues_a_poll_and_close_cancels_it_at_once() {
     );
 }
 
+/// Closing (or taking back) a stream whose read was armed in the same turn, its receive
+/// still queued on this side: the receive is withdrawn before the poll's end enters the
+/// ring, so that one enter is the whole cost (no receive submitted only for a synchronous
+/// cancel to take it back: two more syscalls), and the read completes `Cancelled` once.
+#[test]
+fn closing_a_stream_whose_receive_is_still_queued_costs_one_enter() {
+    let Some(mut io) = ring_reads_io() else {
+        return;
+    };
+    for take in [false, true] {
+        let (s, mut peer) = pair(&mut io);
+        // The stream's poll reaches the kernel; the read's receive is queued after it.
+        io.poll().unwrap();
+        let got = slot();
+        let g = got.clone();
+        s.async_read(&mut io, vec![0u8; 64], move |_, r, _| {
+            *g.borrow_mut() = Some(r.map_err(|e| e.kind()))
+        })
+        .unwrap();
+        let st = delta(&mut io, |io| {
+            if take {
+                drop(s.take(io).unwrap());
+            } else {
+                s.close(io).unwrap();
+            }
+        });
+        assert_eq!(got.take(), Some(Err(ErrorKind::Cancelled)), "take: {take}");
+        assert_eq!(
+            (st.ctl, st.reads, st.writes),
+            (1, 0, 0),
+            "take: {take}: the poll's end, submitted: {st:?}"
+        );
+        let mut buf = [0u8; 1];
+        assert_eq!(peer.read(&mut buf).unwrap(), 0, "take: {take}");
+    }
+}
+
 /// The same for a descriptor handed back (`take`): the poll is cancelled before it returns,
 /// so the descriptor is the caller's alone, and usable blocking.
 #[test]
@@ -2440,9 +2477,14 @@ fn dial_race_rounds() {
         let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let r = results.clone();
         TcpStream::dial(&mut io, addr, move |io, x| {
-            // A connected stream reaching its callback as the Io closes is closed by it.
+            // A stream handed over is alive: one whose connect completed as the Io's close
+            // took it back reports `Cancelled` (the close ends every object).
             if let Ok(s) = &x {
-                let _ = s.close(io);
+                assert!(
+                    !io.closed(),
+                    "round {round}: a connected stream as the Io closes"
+                );
+                s.close(io).unwrap();
             }
             r.borrow_mut().push(x.map(|_| ()).map_err(|e| e.kind()))
         })
@@ -2562,6 +2604,60 @@ fn a_dial_given_up_sends_nothing_when_the_turn_enters_the_ring_for_another() {
         assert_eq!(io.objects(), 0);
         assert_eq!(syns(), before + 1, "a dial given up sent its SYN");
     });
+}
+
+/// A dial whose connect completed in the turn in which a callback closes the Io, before
+/// the dial's own completion is dispatched: the close takes the connect back, finds it
+/// done, and the dial reports `Cancelled` (the close ends its socket with every other
+/// object), never a stream that is already closed. A read's completion in the same wait
+/// closes the Io; rounds where the dial's completion is dispatched first find the Io open
+/// and get a live stream.
+#[test]
+fn a_dial_connected_as_the_io_closes_reports_cancelled() {
+    if ring_reads_io().is_none() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (mut cancelled, mut connected) = (0, 0);
+    for round in 0..50 {
+        let mut io = ring_reads_io().unwrap();
+        let (s, mut peer) = pair(&mut io);
+        s.async_read(&mut io, vec![0u8; 8], |io, _, _| io.close().unwrap())
+            .unwrap();
+        // The receive reaches the kernel; the byte completes it at the next wait, the one
+        // that submits the dial's connect.
+        io.poll().unwrap();
+        peer.write_all(b"x").unwrap();
+        let res = slot();
+        let r = res.clone();
+        TcpStream::dial(&mut io, addr, move |io, x| {
+            if let Ok(s) = &x {
+                assert!(
+                    !io.closed(),
+                    "round {round}: a stream handed over as the Io closes"
+                );
+                s.close(io).unwrap();
+            }
+            *r.borrow_mut() = Some(x.map(|_| ()).map_err(|e| e.kind()))
+        })
+        .unwrap();
+        run_until(&mut io, || res.borrow().is_some());
+        match res.take().unwrap() {
+            Err(ErrorKind::Cancelled) => cancelled += 1,
+            Ok(()) => connected += 1,
+            Err(e) => panic!("round {round}: {e:?}"),
+        }
+        while listener.accept().is_ok() {}
+    }
+    println!(
+        "50 dials connected as the Io closed: {cancelled} cancelled, {connected} connected first"
+    );
+    assert!(
+        cancelled > 0,
+        "no round took the connect back as the Io closed"
+    );
 }
 
 /// A Unix dial to a listener whose backlog is full fails at once with `WouldBlock`, on
