@@ -507,11 +507,7 @@ impl Io {
     /// `armed`, and receives and sends in the kernel's hands come back (before any callback,
     /// and before the caller closes the descriptor), each keeping the real result it got
     /// if it completed. Returns them and how many will report `Cancelled`.
-    fn settle_taken(
-        &mut self,
-        key: Key,
-        ops: [(Dir, OpSlot<Io>); 2],
-    ) -> (Settled, usize) {
+    fn settle_taken(&mut self, key: Key, ops: [(Dir, OpSlot<Io>); 2]) -> (Settled, usize) {
         let taken = ops
             .iter()
             .filter(|(_, s)| matches!(s, OpSlot::Armed(_) | OpSlot::InFlight(_)))

@@ -1,16 +1,22 @@
 //! A model test of the reactor against real sockets: random sequences of operations over
 //! three TCP connections on loopback (reads and writes of random sizes on the Io's side;
-//! writes, reads, half-closes and resets by plain peers; cancels and closes; shutdowns;
-//! timers; posts; callbacks that panic), checked against a model of what each may do.
+//! writes, reads, half-closes and resets by plain peers; cancels, closes and takes;
+//! shutdowns of either direction; dials with and without a timeout; timers; posts;
+//! callbacks that panic; in a quarter of the cases the Io's own close at a random step),
+//! checked against a model of what each may do.
 //!
 //! Checked, for every case:
 //! * every operation completes exactly once, with a result the model allows (a read's
 //!   bytes are the next ones the peer sent; end of stream only after the peer's half-close
-//!   and all of its bytes, or after a reset; `Cancelled` only after a cancel or close);
+//!   and all of its bytes, after a reset, or after the Io's own read shutdown; `Cancelled`
+//!   only after a cancel, close or take; a dial connected, timed out only if it had a
+//!   timeout, cancelled only by the Io's close, and a connected stream handed over alive:
+//!   it closes without error);
 //! * every byte arrives, in order, both ways;
 //! * `pending()` equals the model's count of outstanding operations, timers and posts
 //!   after every step;
-//! * at the end every connection saw its end of stream and was closed by the application
+//! * where the Io closes, every operation is complete when `close` returns;
+//! * otherwise, at the end every connection saw its end of stream and was closed by the application
 //!   (which closes on end of stream, as an echo server does), so none is left in
 //!   CLOSE-WAIT (`/proc/net/tcp`): a read that never sees its end of stream fails the case.
 //!
@@ -51,7 +57,10 @@ enum Op {
     PeerReset { c: usize },
     Cancel { c: usize },
     Close { c: usize },
+    Take { c: usize },
     ShutdownWrite { c: usize },
+    ShutdownRead { c: usize },
+    Dial { micros: Option<u64> },
     PanicNext { c: usize },
     Timer { micros: u64, panics: bool },
     Post { remote: bool, panics: bool },
@@ -73,7 +82,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => c.clone().prop_map(|c| Op::PeerReset { c }),
         1 => c.clone().prop_map(|c| Op::Cancel { c }),
         1 => c.clone().prop_map(|c| Op::Close { c }),
+        1 => c.clone().prop_map(|c| Op::Take { c }),
         1 => c.clone().prop_map(|c| Op::ShutdownWrite { c }),
+        1 => c.clone().prop_map(|c| Op::ShutdownRead { c }),
+        2 => prop::sample::select(vec![None, Some(0u64), Some(50), Some(1000)])
+            .prop_map(|micros| Op::Dial { micros }),
         1 => c.prop_map(|c| Op::PanicNext { c }),
         1 => (prop::sample::select(vec![0u64, 50, 1000]), prop::bool::weighted(0.2))
             .prop_map(|(micros, panics)| Op::Timer { micros, panics }),
@@ -99,6 +112,9 @@ struct Conn {
     io_sent: usize,
     p_recv: usize,
     io_shut: bool,
+    /// The Io's side shut down reading: an end of stream may come at any time, and bytes
+    /// the peer sends after it may be lost.
+    io_shut_rd: bool,
     /// The application closed its side (on end of stream, or by a `Close` step).
     closed: bool,
     /// By a `Close` step, before the end of stream: what the peer sent later is lost.
@@ -109,6 +125,14 @@ struct Conn {
     write_pending: bool,
     eof_seen: bool,
     panic_next: bool,
+}
+
+impl Conn {
+    /// The Io's side shut down both directions: data arriving then makes the kernel reset
+    /// the connection (Linux, a socket in FIN-WAIT that no longer receives).
+    fn shut_both(&self) -> bool {
+        self.io_shut && self.io_shut_rd
+    }
 }
 
 #[derive(Debug, Default)]
@@ -123,6 +147,8 @@ struct Model {
     posts_run: usize,
     posts_made: usize,
     remote_seen: usize,
+    /// The Io's close has begun: a dial may complete `Cancelled`.
+    io_closing: bool,
 }
 
 type Shared = Rc<RefCell<Model>>;
@@ -214,7 +240,7 @@ fn arm_read(io: &mut Io, m: &Shared, c: usize, size: usize, exact: bool) {
             match err {
                 None if n == 0 && !exact => {
                     conn.eof_seen = true;
-                    if !(conn.reset || (conn.p_shut && all_in)) {
+                    if !(conn.reset || conn.io_shut_rd || (conn.p_shut && all_in)) {
                         bad = Some(format!(
                             "conn {c}: end of stream with {} of {} bytes read, shut {}",
                             conn.io_recv, conn.p_sent, conn.p_shut
@@ -228,11 +254,11 @@ fn arm_read(io: &mut Io, m: &Shared, c: usize, size: usize, exact: bool) {
                 }
                 Some(e) => match e.kind() {
                     ErrorKind::UnexpectedEof
-                        if exact && (conn.reset || (conn.p_shut && all_in)) =>
+                        if exact && (conn.reset || conn.io_shut_rd || (conn.p_shut && all_in)) =>
                     {
                         conn.eof_seen = true
                     }
-                    ErrorKind::ConnectionReset if conn.reset => {}
+                    ErrorKind::ConnectionReset if conn.reset || conn.shut_both() => {}
                     ErrorKind::Cancelled if conn.cancelling || conn.closed => {}
                     _ => bad = Some(format!("conn {c}: read failed with {e} (state {conn:?})")),
                 },
@@ -341,8 +367,9 @@ fn peer_read(m: &Shared, c: usize) {
             }
             Err(e) if e.kind() == IoKind::WouldBlock => return,
             Err(e) if e.kind() == IoKind::Interrupted => {}
-            // The Io's side closed with unread data: the peer may see a reset.
-            Err(_) if conn.closed => return,
+            // The Io's side closed with unread data, or shut down both ways and then got
+            // data: the peer may see a reset.
+            Err(_) if conn.closed || conn.shut_both() => return,
             Err(e) => {
                 mm.violations
                     .push(format!("conn {c}: peer read failed: {e}"));
@@ -366,8 +393,81 @@ fn peer_write(m: &Shared, c: usize, size: usize) {
     }
 }
 
-/// Runs one case: the steps, then the drain, then the end checks.
-fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
+/// Dials the listener at `addr`, with a timeout of `micros` if any; the application closes
+/// a connected stream at once.
+fn dial(io: &mut Io, m: &Shared, addr: std::net::SocketAddr, micros: Option<u64>) {
+    let id = m.borrow_mut().new_op();
+    let m2 = m.clone();
+    let dialer = sock::TcpDialer {
+        timeout: micros.map(Duration::from_micros),
+        ..Default::default()
+    };
+    let r = guard(|| {
+        TcpStream::dial_with(io, &dialer, addr, move |io, res| {
+            let bad = match res {
+                Ok(_) if io.closed() => {
+                    Some(format!("dial {id}: a connected stream as the Io closes"))
+                }
+                Ok(s) => s
+                    .close(io)
+                    .err()
+                    .map(|e| format!("dial {id}: its stream does not close: {e}")),
+                Err(e) => match e.kind() {
+                    ErrorKind::TimedOut if micros.is_some() => None,
+                    ErrorKind::Cancelled if m2.borrow().io_closing => None,
+                    _ => Some(format!("dial {id} failed with {e}")),
+                },
+            };
+            let mut mm = m2.borrow_mut();
+            if let Some(v) = bad {
+                mm.violation(v);
+            }
+            mm.complete(id, None);
+        })
+    });
+    if let Some(Err(e)) = r {
+        m.borrow_mut().violation(format!("dial {id} refused: {e}"));
+    }
+}
+
+/// Closes the Io (`Io::close`) at a step of the case: every operation completes before it
+/// returns, once, with a result the model allows (the connections count as closed), and
+/// nothing is left pending.
+fn close_io(io: &mut Io, m: &Shared, step: usize) -> Result<(), TestCaseError> {
+    {
+        let mut mm = m.borrow_mut();
+        mm.io_closing = true;
+        for conn in &mut mm.conns {
+            if !conn.closed {
+                conn.closed = true;
+                conn.closed_early = true;
+            }
+        }
+    }
+    // A callback's injected panic unwinds out of the close after every operation completed.
+    guard(|| io.close().unwrap());
+    prop_assert!(io.closed());
+    let mm = m.borrow();
+    prop_assert!(
+        mm.violations.is_empty(),
+        "closing the Io at step {}: {:?}",
+        step,
+        mm.violations
+    );
+    prop_assert_eq!(mm.outstanding, 0, "operations left after the Io's close");
+    prop_assert!(
+        mm.done.iter().all(|&n| n == 1),
+        "completions per operation: {:?}",
+        mm.done
+    );
+    prop_assert_eq!(io.pending(), 0, "pending() after the Io's close");
+    prop_assert_eq!(io.objects(), 0, "objects after the Io's close");
+    Ok(())
+}
+
+/// Runs one case: the steps (the Io closed before step `close_at`, if that step comes,
+/// which ends the case), then the drain, then the end checks.
+fn run_case(ops: &[Op], close_at: Option<usize>) -> Result<(), TestCaseError> {
     let mut io = Io::new().unwrap();
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let m: Shared = Rc::new(RefCell::new(Model::default()));
@@ -406,6 +506,9 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
     };
 
     for (i, op) in ops.iter().enumerate() {
+        if close_at == Some(i) {
+            return close_io(&mut io, &m, i);
+        }
         match *op {
             Op::Read { c, size, exact } => arm_read(&mut io, &m, c, size, exact),
             Op::Write { c, size } => arm_write(&mut io, &m, c, size),
@@ -458,6 +561,58 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
                 };
                 guard(|| s.close(&mut io).unwrap());
             }
+            Op::Take { c } => {
+                let s = {
+                    let mut mm = m.borrow_mut();
+                    let conn = &mut mm.conns[c];
+                    if conn.closed {
+                        continue;
+                    }
+                    conn.closed = true;
+                    conn.closed_early = true;
+                    conn.s.unwrap()
+                };
+                // The descriptor comes back whole with the bytes read ahead of the reads,
+                // which are the next ones the peer sent (and it is closed here); a
+                // callback's injected panic unwinds after both operations completed, and
+                // the descriptor is closed on the way. A read error held for the next read
+                // keeps the stream in the Io: it is closed then.
+                match guard(|| s.take_with_read_ahead(&mut io)) {
+                    Some(Ok((conn, early))) => {
+                        let mut mm = m.borrow_mut();
+                        let mm = &mut *mm;
+                        let cn = &mut mm.conns[c];
+                        for (k, &b) in early.iter().enumerate() {
+                            if b != pat(c, 0, cn.io_recv + k) {
+                                let v = format!("conn {c}: read-ahead byte {k} wrong");
+                                mm.violations.push(v);
+                                break;
+                            }
+                        }
+                        cn.io_recv += early.len();
+                        drop(conn);
+                    }
+                    Some(Err(_)) => {
+                        guard(|| s.close(&mut io).unwrap());
+                    }
+                    None => {}
+                }
+            }
+            Op::ShutdownRead { c } => {
+                let s = {
+                    let mut mm = m.borrow_mut();
+                    let conn = &mut mm.conns[c];
+                    if conn.closed || conn.io_shut_rd {
+                        continue;
+                    }
+                    conn.io_shut_rd = true;
+                    conn.s.unwrap()
+                };
+                // A pending read meets its end of stream now (its callback may panic);
+                // after a reset there is nothing to shut down (`ENOTCONN`).
+                let _ = guard(|| s.shutdown(&mut io, Shutdown::Read));
+            }
+            Op::Dial { micros } => dial(&mut io, &m, l.local_addr().unwrap(), micros),
             Op::ShutdownWrite { c } => {
                 let mut mm = m.borrow_mut();
                 let conn = &mut mm.conns[c];
@@ -574,11 +729,15 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
             mm.done
         );
         for (c, conn) in mm.conns.iter().enumerate() {
-            if !conn.reset && !conn.closed_early {
+            if !conn.reset && !conn.closed_early && !conn.io_shut_rd {
                 prop_assert_eq!(conn.io_recv, conn.p_sent, "conn {}: bytes lost", c);
             }
         }
     }
+    // The dials' connections the listener holds (their dialer closed them) are accepted and
+    // closed, so that CLOSE-WAIT below is the Io's alone (they share the listener's port).
+    l.set_nonblocking(true).unwrap();
+    while l.accept().is_ok() {}
     // The kernel as referee: none of the Io's connections waits in CLOSE-WAIT.
     let ports: Vec<u16> = m.borrow().conns.iter().map(|c| c.local_port).collect();
     let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
@@ -627,8 +786,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
-    fn the_reactor_keeps_its_model_over_real_sockets(ops in prop::collection::vec(op(), 1..48)) {
+    fn the_reactor_keeps_its_model_over_real_sockets(
+        ops in prop::collection::vec(op(), 1..48),
+        close_at in prop::option::weighted(0.25, 0..48usize),
+    ) {
         quiet_injected_panics();
-        run_case(&ops)?;
+        run_case(&ops, close_at)?;
     }
 }
