@@ -35,7 +35,9 @@ pub struct Stats {
     /// Entries queued to the io_uring (the `Uring` backend: polls armed, updated and
     /// removed). Not syscalls: the next wait submits them, with [`ctl`](Self::ctl) counting
     /// only the `io_uring_enter` calls that submit outside a wait (a removal, which must
-    /// reach the kernel before its descriptor is closed, or a full queue).
+    /// reach the kernel before its descriptor is closed, or a full queue). An entry taken
+    /// back before it was submitted (a read cancelled in its turn) still counts: it goes
+    /// to the kernel as a no-op whose completion is ignored.
     pub sqes: u64,
 }
 
