@@ -2606,12 +2606,12 @@ fn a_dial_given_up_sends_nothing_when_the_turn_enters_the_ring_for_another() {
     });
 }
 
-/// A dial whose connect completed in the turn in which a callback closes the Io, before
-/// the dial's own completion is dispatched: the close takes the connect back, finds it
-/// done, and the dial reports `Cancelled` (the close ends its socket with every other
-/// object), never a stream that is already closed. A read's completion in the same wait
-/// closes the Io; rounds where the dial's completion is dispatched first find the Io open
-/// and get a live stream.
+/// Dials whose connects completed in the turn in which a callback closes the Io, before
+/// their own completions are dispatched: the close takes each connect back, finds it done,
+/// and the dial reports `Cancelled` (the close ends its socket with every other object),
+/// never a stream that is already closed. Four dials go to the kernel with one wait; the
+/// first to complete closes the Io from its callback, so the other three end in that close
+/// whatever order the kernel completes them in.
 #[test]
 fn a_dial_connected_as_the_io_closes_reports_cancelled() {
     if ring_reads_io().is_none() {
@@ -2620,44 +2620,38 @@ fn a_dial_connected_as_the_io_closes_reports_cancelled() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    let (mut cancelled, mut connected) = (0, 0);
     for round in 0..50 {
         let mut io = ring_reads_io().unwrap();
-        let (s, mut peer) = pair(&mut io);
-        s.async_read(&mut io, vec![0u8; 8], |io, _, _| io.close().unwrap())
+        let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        for _ in 0..4 {
+            let r = results.clone();
+            TcpStream::dial(&mut io, addr, move |io, x| {
+                r.borrow_mut()
+                    .push(x.as_ref().map(|_| ()).map_err(|e| e.kind()));
+                if let Ok(s) = x {
+                    assert!(
+                        !io.closed(),
+                        "round {round}: a stream handed over as the Io closes"
+                    );
+                    s.close(io).unwrap();
+                    io.close().unwrap();
+                }
+            })
             .unwrap();
-        // The receive reaches the kernel; the byte completes it at the next wait, the one
-        // that submits the dial's connect.
-        io.poll().unwrap();
-        peer.write_all(b"x").unwrap();
-        let res = slot();
-        let r = res.clone();
-        TcpStream::dial(&mut io, addr, move |io, x| {
-            if let Ok(s) = &x {
-                assert!(
-                    !io.closed(),
-                    "round {round}: a stream handed over as the Io closes"
-                );
-                s.close(io).unwrap();
-            }
-            *r.borrow_mut() = Some(x.map(|_| ()).map_err(|e| e.kind()))
-        })
-        .unwrap();
-        run_until(&mut io, || res.borrow().is_some());
-        match res.take().unwrap() {
-            Err(ErrorKind::Cancelled) => cancelled += 1,
-            Ok(()) => connected += 1,
-            Err(e) => panic!("round {round}: {e:?}"),
         }
+        run_until(&mut io, || results.borrow().len() == 4);
+        assert_eq!(
+            *results.borrow(),
+            [
+                Ok(()),
+                Err(ErrorKind::Cancelled),
+                Err(ErrorKind::Cancelled),
+                Err(ErrorKind::Cancelled)
+            ],
+            "round {round}"
+        );
         while listener.accept().is_ok() {}
     }
-    println!(
-        "50 dials connected as the Io closed: {cancelled} cancelled, {connected} connected first"
-    );
-    assert!(
-        cancelled > 0,
-        "no round took the connect back as the Io closed"
-    );
 }
 
 /// A Unix dial to a listener whose backlog is full fails at once with `WouldBlock`, on
