@@ -814,3 +814,35 @@ fn io_close_does_not_clear_the_posts_and_timers_of_an_io_a_callback_put_in_its_p
     assert_eq!(ran.get(), 101, "the new Io's local post and its timer ran");
     assert_eq!(remote(), 1, "the new Io's post from a Poster ran");
 }
+
+/// A stream handed to a callback (an accepted one here) is the program's from then on: the
+/// handle is a copyable key, and the Io cannot tell whether the callback kept it before it
+/// panicked, so it does not close it. The stream stays in the Io, its descriptor open,
+/// until the program closes it (with a handle it kept) or the Io closes (README, "A
+/// callback that panics").
+#[test]
+fn a_stream_whose_accept_callback_panics_stays_until_closed() {
+    let mut io = Io::new().unwrap();
+    let l = sock::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = std::net::SocketAddr::try_from(l.local_addr().unwrap()).unwrap();
+    let l = sonic_io::Listener::add(&mut io, l).unwrap();
+    let kept = slot();
+    let k = kept.clone();
+    l.async_accept(&mut io, move |_, r| {
+        let (s, _) = r.unwrap();
+        *k.borrow_mut() = Some(s);
+        panic!("accept callback panics");
+    })
+    .unwrap();
+    let mut peer = std::net::TcpStream::connect(addr).unwrap();
+    peer.set_read_timeout(Some(BOUND)).unwrap();
+    expect_panic("accept callback panics", || {
+        io.run_one_for(BOUND).unwrap();
+    });
+    // The listener and the accepted stream.
+    assert_eq!(io.objects(), 2);
+    kept.take().unwrap().close(&mut io).unwrap();
+    assert_eq!(io.objects(), 1);
+    let mut buf = [0u8; 1];
+    assert_eq!(peer.read(&mut buf).unwrap(), 0, "the peer sees the close");
+}
