@@ -32,7 +32,8 @@ pub enum Message<'a> {
     Pong(&'a [u8]),
     /// The peer's close frame: its code ([`CloseCode::NO_STATUS`] if it had none) and
     /// reason. The connection has answered it; finish with
-    /// [`async_close`](WebSocket::async_close) or [`close`](WebSocket::close).
+    /// [`async_close`](WebSocket::async_close) or [`close`](WebSocket::close) (a further
+    /// [`async_read`](WebSocket::async_read) is refused and ends the stream).
     Close(CloseCode, &'a str),
 }
 
@@ -125,9 +126,10 @@ const ACCEPT_TIMED_OUT: Error = Error::with_context(
     "websocket accept timed out before the upgrade completed",
 );
 
-const FINISHED: Error = Error::with_context(
+/// What a read after the peer's close frame is refused with.
+const PEER_CLOSED: Error = Error::with_context(
     ErrorKind::Closed,
-    "websocket connection is closing or failed",
+    "websocket close frame already received: the connection is over",
 );
 
 fn bad(what: &'static str) -> Error {
@@ -585,14 +587,24 @@ impl<S: ByteStream> WebSocket<S> {
     /// taken it within the close timeout), and the error names what was wrong; finish
     /// with [`close`](WebSocket::close).
     ///
-    /// A refused submission (the stream already closed, the Io closed) returns the error
-    /// and drops the connection.
+    /// A read after the connection is over (the peer's [`Message::Close`] came, or a read
+    /// failed) is refused with `Closed` (or the failure's error) and closes the stream, so
+    /// a loop that reads until an error leaks nothing: what the send FIFO still holds (the
+    /// answer to the peer's close) is written as far as the socket takes it at once, then
+    /// the stream ends the way its layer ends. [`async_close`](WebSocket::async_close) is
+    /// the ending that waits for the flush. Any other refused submission (the stream
+    /// already closed, the Io closed) returns the error and drops the connection.
     pub fn async_read<F>(mut self, io: &mut Io, f: F) -> Result<()>
     where
         F: FnOnce(&mut Io, Result<()>, WebSocket<S>) + 'static,
     {
         if self.st.close_received || self.st.failed.is_some() {
-            return Err(self.st.failed.unwrap_or(FINISHED));
+            let e = match self.st.failed {
+                Some(e) => e,
+                None => PEER_CLOSED,
+            };
+            self.end_refused(io);
+            return Err(e);
         }
         if self.st.held {
             release(&mut self.rx);
@@ -679,6 +691,20 @@ impl<S: ByteStream> WebSocket<S> {
     /// Closes the stream at once, without a closing handshake.
     pub fn close(self, io: &mut Io) -> Result<()> {
         self.rx.close(io)
+    }
+
+    /// Ends a connection whose read was refused because it is over: flushes what the
+    /// socket takes now, then closes gracefully if all went out and at once otherwise (a
+    /// TLS close_notify behind unsent bytes would only be cut off too).
+    fn end_refused(mut self, io: &mut Io) {
+        let flushed = matches!(self.tx.flush(io), Ok(0));
+        let stream = self.next_layer();
+        drop(self);
+        let _ = if flushed {
+            stream.close_gracefully(io)
+        } else {
+            stream.close_now(io)
+        };
     }
 
     /// Sets how long [`async_close`](WebSocket::async_close) waits for the peer's close.

@@ -3,6 +3,8 @@
 //! stream sends close_notify, `sonic-tls/tests/stream.rs` checks that part); when the peer
 //! did not answer the close in time, at once (`close_now`: an orderly TLS ending could wait
 //! for a peer that stopped reading forever). A spy stream records which one was called.
+//! A read after the connection is over (the peer's close came, or a read failed) is
+//! refused and ends the stream too, so a loop that reads until an error leaks nothing.
 
 mod common;
 
@@ -83,6 +85,94 @@ fn a_completed_closing_handshake_ends_the_stream_gracefully() {
     assert_eq!(counts(), (1, 0), "the client's stream ended gracefully");
 }
 
+/// Accepts one connection on `l` and answers its upgrade request by hand.
+fn upgrade_by_hand(l: &std::net::TcpListener) -> std::net::TcpStream {
+    use std::io::{BufRead, BufReader, Write};
+    let (s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(common::HANG)).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut key = String::new();
+    let mut line = String::new();
+    while r.read_line(&mut line).unwrap() > 2 {
+        if let Some(v) = line.strip_prefix("Sec-WebSocket-Key:") {
+            key = v.trim().to_owned();
+        }
+        line.clear();
+    }
+    let accept = sonic_websocket::accept_key(key.as_bytes());
+    write!(
+        &s,
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+    .unwrap();
+    s
+}
+
+/// A hand-made server sends `frame` after the upgrade and then reads until the client
+/// ends the stream; our client reads until an error, as a naive loop does, including one
+/// more read after the read that ended the connection. Returns the error of the first
+/// failed read, the error of the read after it (refused at submission), and the bytes
+/// the server got after the upgrade.
+fn read_past_the_end(frame: &'static [u8]) -> (Option<iox::Error>, iox::Error, Vec<u8>) {
+    let mut io = Io::new().unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut s = upgrade_by_hand(&l);
+        s.write_all(frame).unwrap();
+        let mut got = Vec::new();
+        // Ends when the client closes the stream; a leaked stream makes this time out.
+        s.read_to_end(&mut got).unwrap();
+        got
+    });
+    let ws = client(&mut io, addr);
+    assert_eq!(io.objects(), 1);
+    let first = slot();
+    let f = first.clone();
+    ws.async_read(&mut io, move |io, r, ws| {
+        let failed = r.err();
+        let refused = ws.async_read(io, |_, _, _| panic!("a read after the end completed"));
+        *f.borrow_mut() = Some((failed, refused.unwrap_err()));
+    })
+    .unwrap();
+    drive(&mut io, || first.borrow().is_some());
+    let (failed, refused) = first.borrow_mut().take().unwrap();
+    assert_eq!(io.objects(), 0, "the refused read closed the stream");
+    (failed, refused, peer.join().unwrap())
+}
+
+#[test]
+fn a_read_after_the_peers_close_is_refused_and_ends_the_stream() {
+    // The peer's close (1000, "bye"), unmasked as a server sends it.
+    let (failed, refused, got) = read_past_the_end(&[0x88, 5, 0x03, 0xE8, b'b', b'y', b'e']);
+    assert!(failed.is_none(), "the close is a message: {failed:?}");
+    assert_eq!(refused.kind(), iox::ErrorKind::Closed, "{refused}");
+    // Our answer (masked: 2 + 4 + the echoed code) went out before the stream ended.
+    assert_eq!(got.len(), 8, "{got:x?}");
+    assert_eq!(got[0], 0x88);
+    assert_eq!(
+        counts(),
+        (1, 0),
+        "all was sent: the stream ended gracefully"
+    );
+}
+
+#[test]
+fn a_read_after_a_failed_read_is_refused_and_ends_the_stream() {
+    // A masked frame from the server breaks the protocol.
+    let (failed, refused, got) = read_past_the_end(&[0x82, 0x81, 1, 2, 3, 4, 0x55]);
+    let failed = failed.expect("a masked frame from a server fails the read");
+    assert_eq!(failed.kind(), iox::ErrorKind::InvalidInput);
+    assert_eq!(refused, failed, "the refusal names the failure");
+    // Our close frame, masked, carrying 1002 and the reason, then the end of the stream.
+    assert_eq!(got[0], 0x88, "{got:x?}");
+    assert_eq!(got.len(), 6 + usize::from(got[1] & 0x7F), "{got:x?}");
+    let code = u16::from_be_bytes([got[6] ^ got[2], got[7] ^ got[3]]);
+    assert_eq!(code, CloseCode::PROTOCOL.0);
+    assert_eq!(counts(), (1, 0));
+}
+
 #[test]
 fn a_peer_that_ignores_our_close_has_its_stream_closed_at_once() {
     let mut io = Io::new().unwrap();
@@ -90,23 +180,7 @@ fn a_peer_that_ignores_our_close_has_its_stream_closed_at_once() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let peer = std::thread::spawn(move || {
-        use std::io::{BufRead, BufReader, Write};
-        let (s, _) = l.accept().unwrap();
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        let mut key = String::new();
-        let mut line = String::new();
-        while r.read_line(&mut line).unwrap() > 2 {
-            if let Some(v) = line.strip_prefix("Sec-WebSocket-Key:") {
-                key = v.trim().to_owned();
-            }
-            line.clear();
-        }
-        let accept = sonic_websocket::accept_key(key.as_bytes());
-        write!(
-            &s,
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-        )
-        .unwrap();
+        let s = upgrade_by_hand(&l);
         // Silent from here on: its read ends when the client is gone.
         let mut buf = [0u8; 64];
         while matches!(std::io::Read::read(&mut &s, &mut buf), Ok(n) if n > 0) {}
