@@ -57,6 +57,8 @@ pub enum ErrorKind {
     AddressFamilyNotSupported,
     /// Not allowed (`EACCES`, `EPERM`).
     PermissionDenied,
+    /// No such file or directory: a Unix socket path, a device, a file (`ENOENT`).
+    NotFound,
     /// The platform or kernel lacks the feature (`EOPNOTSUPP`, `ENOSYS`, `ENOPROTOOPT`).
     Unsupported,
     /// The input ended before the requested amount was read.
@@ -245,6 +247,8 @@ impl Error {
             ErrorKind::AddressFamilyNotSupported
         } else if e == Errno::EACCES.raw() || e == Errno::EPERM.raw() {
             ErrorKind::PermissionDenied
+        } else if e == Errno::ENOENT.raw() {
+            ErrorKind::NotFound
         } else if e == Errno::EOPNOTSUPP.raw()
             || e == Errno::ENOTSUP.raw()
             || e == Errno::ENOSYS.raw()
@@ -282,6 +286,7 @@ impl Error {
             ErrorKind::ProtocolNotSupported => K::Unsupported,
             ErrorKind::AddressFamilyNotSupported => K::Unsupported,
             ErrorKind::PermissionDenied => K::PermissionDenied,
+            ErrorKind::NotFound => K::NotFound,
             ErrorKind::Unsupported => K::Unsupported,
             ErrorKind::UnexpectedEof => K::UnexpectedEof,
             ErrorKind::ShortWrite => K::WriteZero,
@@ -342,6 +347,7 @@ impl Error {
             ErrorKind::ProtocolNotSupported => "protocol not supported",
             ErrorKind::AddressFamilyNotSupported => "address family not supported",
             ErrorKind::PermissionDenied => "permission denied",
+            ErrorKind::NotFound => "not found",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::UnexpectedEof => "unexpected end of input",
             ErrorKind::ShortWrite => "short write",
@@ -462,6 +468,7 @@ impl Error {
             K::HostUnreachable => ErrorKind::HostUnreachable,
             K::OutOfMemory => ErrorKind::OutOfMemory,
             K::PermissionDenied => ErrorKind::PermissionDenied,
+            K::NotFound => ErrorKind::NotFound,
             K::Unsupported => ErrorKind::Unsupported,
             K::UnexpectedEof => ErrorKind::UnexpectedEof,
             K::WriteZero => ErrorKind::ShortWrite,

@@ -42,7 +42,7 @@ const TABLE: &[(Errno, ErrorKind)] = &[
     (Errno::ENOTSUP, ErrorKind::Unsupported),
     (Errno::ENOSYS, ErrorKind::Unsupported),
     (Errno::ENOPROTOOPT, ErrorKind::Unsupported),
-    (Errno::ENOENT, ErrorKind::Os),
+    (Errno::ENOENT, ErrorKind::NotFound),
     (Errno::EMFILE, ErrorKind::Os),
     (Errno::ENOTSOCK, ErrorKind::Os),
     (Errno::EFAULT, ErrorKind::Os),
@@ -124,6 +124,7 @@ const IO_KINDS: &[(ErrorKind, io::ErrorKind)] = &[
         io::ErrorKind::Unsupported,
     ),
     (ErrorKind::PermissionDenied, io::ErrorKind::PermissionDenied),
+    (ErrorKind::NotFound, io::ErrorKind::NotFound),
     (ErrorKind::Unsupported, io::ErrorKind::Unsupported),
     (ErrorKind::UnexpectedEof, io::ErrorKind::UnexpectedEof),
     (ErrorKind::ShortWrite, io::ErrorKind::WriteZero),
@@ -177,7 +178,8 @@ fn plain_std_errors_map_to_the_nearest_kind() {
         (io::ErrorKind::BrokenPipe, ErrorKind::ConnectionReset),
         (io::ErrorKind::UnexpectedEof, ErrorKind::UnexpectedEof),
         (io::ErrorKind::WriteZero, ErrorKind::ShortWrite),
-        (io::ErrorKind::NotFound, ErrorKind::Os),
+        (io::ErrorKind::NotFound, ErrorKind::NotFound),
+        (io::ErrorKind::AlreadyExists, ErrorKind::Os),
     ];
     for (io_kind, kind) in cases {
         assert_eq!(

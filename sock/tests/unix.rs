@@ -96,6 +96,7 @@ fn bad_addresses() {
     let missing = temp_path("missing.sock");
     let e = UnixConn::connect(missing.to_str().unwrap()).unwrap_err();
     assert_eq!(e.errno(), Some(zcall::Errno::ENOENT));
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
 }
 
 #[test]

@@ -144,3 +144,38 @@ fn closing_the_io_ends_the_dials_in_flight_once() {
         });
     });
 }
+
+/// A Unix dial to a path nobody made fails with `NotFound` on every backend (epoll's
+/// connect answers at once; io_uring's completes in the ring), a path that exists but is no
+/// socket listened on with `ConnectionRefused`, and neither leaves a socket in the Io.
+#[test]
+fn a_unix_dial_to_a_missing_path_fails_with_not_found() {
+    let mut io = Io::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("sonic-io-notfound-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let dial = |io: &mut Io, path: &str| {
+        let res = slot();
+        let r = res.clone();
+        let armed =
+            sonic_io::UnixStream::dial(io, path, move |_, x| *r.borrow_mut() = Some(x.map(|_| ())));
+        // A refusal at submission is as good an answer as the callback's.
+        if let Err(e) = armed {
+            return e;
+        }
+        run_until(io, || res.borrow().is_some());
+        res.take().unwrap().unwrap_err()
+    };
+    let missing = dial(&mut io, dir.to_str().unwrap());
+    assert_eq!(missing.kind(), sonic_io::ErrorKind::NotFound, "{missing}");
+    // Bound, then its listener dropped: the file stays, nobody listens.
+    drop(std::os::unix::net::UnixListener::bind(&dir).unwrap());
+    let refused = dial(&mut io, dir.to_str().unwrap());
+    assert_eq!(
+        refused.kind(),
+        sonic_io::ErrorKind::ConnectionRefused,
+        "{refused}"
+    );
+    std::fs::remove_file(&dir).unwrap();
+    io.poll().unwrap();
+    assert_eq!(io.objects(), 0, "the failed dials' sockets are closed");
+}

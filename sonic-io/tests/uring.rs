@@ -2376,6 +2376,7 @@ fn a_dial_connects_in_the_ring() {
     run_until(&mut io, || res.borrow().is_some());
     let err = res.take().unwrap().unwrap_err();
     assert_eq!(err.errno(), Some(zcall::Errno::ENOENT), "{err}");
+    assert_eq!(err.kind(), sonic_io::ErrorKind::NotFound, "{err}");
     io.poll().unwrap();
     assert_eq!(io.objects(), 0, "the failed dials' sockets are closed");
 }
